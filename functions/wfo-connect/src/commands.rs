@@ -1,0 +1,354 @@
+//! The commands, on the local backend.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use wfo_connectors::auth::{self, AuthError, RefreshOutcome};
+use wfo_connectors::import::{ImportSettings, Importer, Outcome};
+use wfo_connectors::ports::{ConnectorStore, KvStore, Ledger, Store, StoredConnector, TokenStore, WorkQueue};
+use wfo_connectors::reconcile::{self, Cursor, CURSOR_KEY};
+use wfo_connectors::runtime::{RunningRuntime, RuntimeConfig};
+use wfo_domain::config::{ConnectorConfig, ConnectorKind};
+use wfo_domain::ledger::{Discovery, Health};
+use wfo_store::SqliteStore;
+
+use crate::{Backend, Cli, Command, ConnectorCmd, Failure};
+
+/// Where `serve` announces the public URL it runs at, for `connector auth-url`.
+const RUNTIME_KEY: &str = "_runtime";
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    if cli.backend == Backend::Aws {
+        return Err(Failure::usage(
+            "--backend aws is not available yet: the AWS adapters and stack arrive with the deployment work; use the local backend",
+        ));
+    }
+    match cli.command {
+        Command::Segment { kind, acd_server_id, files } => segment(&kind, acd_server_id, &files),
+        Command::Demo { keep_state } => crate::demo::run(keep_state).await,
+        Command::Serve { config, listen, public_url } => {
+            let store = open(&cli.state_dir)?;
+            if let Some(path) = config {
+                for cfg in load_configs(&path)? {
+                    let stored = store.put_connector(&cfg, Utc::now()).await.map_err(Failure::job)?;
+                    eprintln!("connector '{}' loaded from {}", stored.config.id, path.display());
+                }
+            }
+            serve(store, listen, public_url).await
+        }
+        Command::Connector { action } => {
+            let store = open(&cli.state_dir)?;
+            connector(&store, action).await
+        }
+        Command::Refresh { id } => {
+            let store = open(&cli.state_dir)?;
+            refresh(&store, id.as_deref()).await
+        }
+        Command::Backfill { id, from, to } => {
+            let store = open(&cli.state_dir)?;
+            backfill(Arc::new(store), &id, &from, &to).await
+        }
+        Command::Status { id } => {
+            let store = open(&cli.state_dir)?;
+            status(&store, id.as_deref()).await
+        }
+        Command::Sync { id } => {
+            let store = open(&cli.state_dir)?;
+            let c = get_connector(&store, &id).await?;
+            if !c.config.features.user_sync {
+                return Err(Failure::usage(format!("connector '{id}' has features.user_sync = false")));
+            }
+            Err(Failure::job(format!(
+                "user sync for connector '{id}' is not available in this version yet; contacts still create their agents in WFO as they import"
+            )))
+        }
+    }
+}
+
+fn open(dir: &Path) -> Result<SqliteStore, Failure> {
+    SqliteStore::open(dir).map_err(|e| Failure::job(format!("cannot open the state directory {}: {e}", dir.display())))
+}
+
+fn load_configs(path: &Path) -> Result<Vec<ConnectorConfig>, Failure> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_owned()]
+    };
+    files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())))?;
+            ConnectorConfig::from_toml(&text).map_err(|e| Failure::usage(format!("{}: {e}", f.display())))
+        })
+        .collect()
+}
+
+async fn get_connector(store: &SqliteStore, id: &str) -> Result<StoredConnector, Failure> {
+    store
+        .get_connector(id)
+        .await
+        .map_err(Failure::job)?
+        .ok_or_else(|| Failure::usage(format!("no connector '{id}' (see `wfo-connect connector list`)")))
+}
+
+async fn serve(store: SqliteStore, listen: std::net::SocketAddr, public_url: Option<String>) -> Result<(), Failure> {
+    let store: Arc<dyn Store> = Arc::new(store);
+    let cfg = RuntimeConfig { listen, public_url, ..RuntimeConfig::default() };
+    let rt = RunningRuntime::start(store.clone(), cfg).await.map_err(Failure::job)?;
+    store
+        .put_value(RUNTIME_KEY, "public_url", &serde_json::json!(rt.public_url))
+        .await
+        .map_err(Failure::job)?;
+    eprintln!("wfo-connect serving on http://{} (public URL {}); Ctrl-C stops", rt.addr, rt.public_url);
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("stopping…");
+    rt.shutdown().await;
+    Ok(())
+}
+
+async fn connector(store: &SqliteStore, action: ConnectorCmd) -> Result<(), Failure> {
+    match action {
+        ConnectorCmd::Add { file } => {
+            for cfg in load_configs(&file)? {
+                let stored = store.put_connector(&cfg, Utc::now()).await.map_err(Failure::job)?;
+                println!("connector '{}' ({}) stored", stored.config.id, stored.config.kind);
+                if matches!(stored.config.kind, ConnectorKind::WebexCalling | ConnectorKind::WebexCc2) {
+                    println!("next: open its Authorization URL: wfo-connect connector auth-url {}", stored.config.id);
+                }
+            }
+            Ok(())
+        }
+        ConnectorCmd::List => {
+            let all = store.list_connectors().await.map_err(Failure::job)?;
+            if all.is_empty() {
+                println!("no connectors (add one with `wfo-connect connector add FILE`)");
+            }
+            for c in all {
+                println!("{:<24} {:<14} acd_server_id={:<4} {}", c.config.id, c.config.kind, c.config.acd_server_id, c.config.acd_name);
+            }
+            Ok(())
+        }
+        ConnectorCmd::Show { id } => {
+            let c = get_connector(store, &id).await?;
+            let text = serde_json::to_string_pretty(&c.config.redacted()).map_err(Failure::job)?;
+            println!("{text}");
+            Ok(())
+        }
+        ConnectorCmd::AuthUrl { id, public_url } => {
+            let c = get_connector(store, &id).await?;
+            let public_url = match public_url {
+                Some(u) => u,
+                None => store
+                    .get_value(RUNTIME_KEY, "public_url")
+                    .await
+                    .map_err(Failure::job)?
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .ok_or_else(|| Failure::usage("no public URL known: pass --public-url, or start `wfo-connect serve` first"))?,
+            };
+            // The URL operators open is the runner's own route, which redirects to the
+            // source's consent page with a fresh single-use state.
+            let direct = auth::authorization_url(store, &c, &public_url, Utc::now()).await.map_err(Failure::job)?;
+            println!("{}/oauth/{}/authorize", public_url.trim_end_matches('/'), c.config.id);
+            eprintln!("(redirects to: {direct})");
+            Ok(())
+        }
+    }
+}
+
+async fn refresh(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
+    let http = auth::token_http_client(Duration::from_secs(30)).map_err(Failure::job)?;
+    let connectors = match id {
+        Some(id) => vec![get_connector(store, id).await?],
+        None => store.list_connectors().await.map_err(Failure::job)?,
+    };
+    let mut failed = false;
+    for c in connectors.iter().filter(|c| c.config.source.client_id.is_some()) {
+        match auth::refresh(store, c, &http, Utc::now()).await {
+            Ok(RefreshOutcome::Refreshed { access_expires_at }) => {
+                println!("{}: refreshed; access token valid until {access_expires_at}", c.config.id)
+            }
+            Ok(RefreshOutcome::AlreadyFresh) => println!("{}: refreshed by another process just now", c.config.id),
+            Err(e @ (AuthError::ReauthRequired { .. } | AuthError::NotAuthorized(_))) => {
+                failed = true;
+                println!("{}: reauthorization required: {e}", c.config.id);
+            }
+            Err(e) => {
+                failed = true;
+                println!("{}: refresh failed: {e}", c.config.id);
+            }
+        }
+    }
+    if failed { Err(Failure::job("some connectors could not be refreshed (see above)")) } else { Ok(()) }
+}
+
+fn parse_time(s: &str, what: &str) -> Result<DateTime<Utc>, Failure> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(Failure::usage(format!("--{what} '{s}' must be RFC 3339 (2026-11-01T00:00:00Z) or YYYY-MM-DD")))
+}
+
+async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Result<(), Failure> {
+    let from = parse_time(from, "from")?;
+    let to = parse_time(to, "to")?;
+    if to <= from {
+        return Err(Failure::usage("--to must be after --from"));
+    }
+    let c = get_connector(&store, id).await?;
+    if c.config.kind != ConnectorKind::WebexCalling {
+        return Err(Failure::usage(format!("backfill of kind {} is not available yet", c.config.kind)));
+    }
+    let token_http = auth::token_http_client(Duration::from_secs(30)).map_err(Failure::job)?;
+    let api = url::Url::parse(&c.config.source.api_url).map_err(|e| Failure::usage(format!("source.api_url: {e}")))?;
+    let http = reqwest::Client::new();
+    let webex = wfo_webex_calling::WebexCallingClient::new(http, api, wfo_http::RetryPolicy::default());
+    let tty = std::io::stderr().is_terminal();
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let (report, _) = reconcile::discover_window(dyn_store.as_ref(), &c, &webex, &token_http, from, to, Discovery::Backfill, |r| {
+        if tty {
+            eprint!("\rlisted {} recordings, {} new", r.listed, r.new);
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .await
+    .map_err(Failure::job)?;
+    if tty {
+        eprintln!();
+    }
+    println!("window {from} .. {to}: {} recordings listed, {} new", report.listed, report.new);
+
+    // Drive the window's open items to an end here, so a backfill works without a
+    // running server (and beside one: leases keep two workers off one item).
+    let importer = Importer::new(dyn_store.clone(), ImportSettings::default()).map_err(Failure::job)?;
+    let open: Vec<_> = store.list(id, true, 1_000_000).await.map_err(Failure::job)?;
+    let total = open.len();
+    let (mut done, mut later, mut dead) = (0, 0, 0);
+    for (i, item) in open.iter().enumerate() {
+        match importer.process(id, &item.item_id).await {
+            Outcome::Done => done += 1,
+            Outcome::Dead(_) => dead += 1,
+            Outcome::Later(_) | Outcome::Busy | Outcome::Unknown => later += 1,
+        }
+        if tty {
+            eprint!("\rimported {}/{total}: {done} done, {later} pending, {dead} dead", i + 1);
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    println!("{done} done, {later} pending (retried by `serve` or the next backfill), {dead} dead (see `wfo-connect status {id}`)");
+    if dead > 0 { Err(Failure::job(format!("{dead} items need an operator"))) } else { Ok(()) }
+}
+
+async fn status(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
+    let connectors = match id {
+        Some(id) => vec![get_connector(store, id).await?],
+        None => store.list_connectors().await.map_err(Failure::job)?,
+    };
+    if connectors.is_empty() {
+        println!("no connectors (add one with `wfo-connect connector add FILE`)");
+    }
+    let now = Utc::now();
+    for c in &connectors {
+        let cid = &c.config.id;
+        println!("connector {cid} ({}, acd_server_id {})", c.config.kind, c.config.acd_server_id);
+        let tokens = store.get_tokens(cid).await.map_err(Failure::job)?;
+        match (&tokens.reauth_required, &tokens.tokens) {
+            (Some((since, reason)), _) => {
+                println!("  token:    REAUTHORIZATION REQUIRED since {since}: {reason}");
+                let window_end = *since + chrono::Duration::days(60);
+                if window_end < now {
+                    println!("            the 60-day window ended {window_end}: after re-authorizing, run `wfo-connect backfill {cid} --from {} --to {}`", since.format("%Y-%m-%d"), now.format("%Y-%m-%d"));
+                } else {
+                    println!("            open the Authorization URL (`wfo-connect connector auth-url {cid}`) before {window_end} and everything since will import");
+                }
+            }
+            (None, Some(t)) => println!(
+                "  token:    ok; access valid until {} (refreshed {}){}",
+                t.access_expires_at,
+                t.obtained_at,
+                t.refresh_expires_at.map(|r| format!("; refresh token until {r}")).unwrap_or_default()
+            ),
+            (None, None) if c.config.source.client_id.is_some() => {
+                println!("  token:    not authorized yet: open `wfo-connect connector auth-url {cid}`")
+            }
+            (None, None) => println!("  token:    (API key)"),
+        }
+        let cursor: Option<Cursor> = store.get_value(cid, CURSOR_KEY).await.map_err(Failure::job)?.and_then(|v| serde_json::from_value(v).ok());
+        match cursor {
+            Some(cur) => println!(
+                "  poller:   last run {}; newest recording seen {}; last window listed {}, {} new",
+                cur.last_run_at, cur.newest_seen, cur.last_listed, cur.last_new
+            ),
+            None => println!("  poller:   not run yet"),
+        }
+        println!("  sync:     user sync not available in this version");
+        let counts = store.counts(cid).await.map_err(Failure::job)?;
+        let states: Vec<String> = counts.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("  items:    {} total{}{}", counts.total, if states.is_empty() { "" } else { ": " }, states.join(", "));
+        let open = store.list(cid, true, 1000).await.map_err(Failure::job)?;
+        let problems: Vec<_> = open.iter().filter(|i| i.health != Health::Ok).take(20).collect();
+        for item in problems {
+            println!(
+                "    {} {} attempts={} next={} {}",
+                item.item_id,
+                item.state_label(),
+                item.attempts,
+                item.next_attempt_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
+                item.last_error.as_deref().unwrap_or("")
+            );
+        }
+        let dead: Vec<_> = store.list(cid, false, 100_000).await.map_err(Failure::job)?.into_iter().filter(|i| i.health == Health::Dead).take(20).collect();
+        for item in dead {
+            println!("    DEAD {} at {}: {}", item.item_id, item.stage.as_str(), item.last_error.as_deref().unwrap_or(""));
+        }
+    }
+    let depth = store.depth().await.map_err(Failure::job)?;
+    let dead_letters = store.dead_letters(20).await.map_err(Failure::job)?;
+    println!("queue: {depth} waiting, {} dead letters", dead_letters.len());
+    for d in dead_letters {
+        println!("  dead letter: {} ({})", d.body, d.dead_reason.unwrap_or_default());
+    }
+    Ok(())
+}
+
+fn segment(kind: &str, acd_server_id: i64, files: &[PathBuf]) -> Result<(), Failure> {
+    let kind = ConnectorKind::parse(kind)
+        .ok_or_else(|| Failure::usage(format!("--kind '{kind}' must be webex-calling, webex-cc-2 or webex-cc-1")))?;
+    if kind != ConnectorKind::WebexCalling {
+        return Err(Failure::usage(format!("segment --kind {kind} is not available yet; webex-calling is")));
+    }
+    let ctx = wfo_domain::segment::SegmentContext { acd_server_id, metadata: Vec::new() };
+    let mut all = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Failure::usage(format!("{}: not JSON: {e}", f.display())))?;
+        let contacts = wfo_domain::segment::segment_webex_calling(&doc, &ctx)
+            .map_err(|e| Failure::job(format!("{}: {e}", f.display())))?;
+        all.extend(contacts);
+    }
+    all.sort_by(|a, b| {
+        (a.contact.assoc_call_id.as_str(), a.contact.start_time, a.contact.external_id.as_str())
+            .cmp(&(b.contact.assoc_call_id.as_str(), b.contact.start_time, b.contact.external_id.as_str()))
+    });
+    let text = serde_json::to_string_pretty(&all).map_err(Failure::job)?;
+    println!("{text}");
+    Ok(())
+}

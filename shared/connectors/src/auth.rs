@@ -1,0 +1,420 @@
+//! OAuth for the source APIs: the operator's Authorization URL, the code exchange, and
+//! access tokens kept fresh with refreshes that are stored by conditional write.
+//!
+//! - `state` is `{connector}.{nonce}.{expiry}.{signature}`: signed with the connector's
+//!   own state key (HMAC-SHA256), bound to the connector, expiring within minutes, and
+//!   single-use (the nonce is stored and consumed on callback).
+//! - The token HTTP client follows no redirects.
+//! - A refusal of the refresh token (`invalid_grant` and other permanent refusals) marks
+//!   the connector "re-authorization required"; nothing is dropped meanwhile.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType, BasicTokenType};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use wfo_domain::Secret;
+
+use crate::ports::{ConnectorStore, StoreError, StoredConnector, TokenRecord, TokenSet, TokenStore};
+
+/// How long an Authorization URL's `state` stays valid.
+pub const STATE_TTL: chrono::Duration = chrono::Duration::minutes(10);
+/// Refresh an access token that expires within this margin before using it.
+pub const REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("connector '{0}' does not exist")]
+    UnknownConnector(String),
+    #[error("connector '{0}' has no OAuth client credentials (source.client_id / source.client_secret)")]
+    NoClientCredentials(String),
+    #[error("invalid state: {0}")]
+    BadState(String),
+    #[error("connector '{connector}' needs re-authorization: {reason}. Open its Authorization URL (wfo-connect connector auth-url {connector})")]
+    ReauthRequired { connector: String, reason: String },
+    #[error("connector '{0}' has not been authorized yet. Open its Authorization URL (wfo-connect connector auth-url {0})")]
+    NotAuthorized(String),
+    #[error("the identity service refused: {0}")]
+    Refused(String),
+    #[error("the identity service could not be reached or answered badly: {0}")]
+    Transient(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// Worth trying again without an operator.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AuthError::Transient(_) => true,
+            AuthError::Store(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// The connector must wait for an operator to re-authorize (items pause, not fail).
+    pub fn needs_operator(&self) -> bool {
+        matches!(self, AuthError::ReauthRequired { .. } | AuthError::NotAuthorized(_) | AuthError::NoClientCredentials(_))
+    }
+}
+
+/// Webex's token response carries `refresh_token_expires_in` beside the standard fields.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WebexTokenExtra {
+    #[serde(default)]
+    pub refresh_token_expires_in: Option<u64>,
+}
+impl ExtraTokenFields for WebexTokenExtra {}
+
+type WebexTokenResponse = StandardTokenResponse<WebexTokenExtra, BasicTokenType>;
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    WebexTokenResponse,
+    oauth2::basic::BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    oauth2::basic::BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// The HTTP client for token requests: never follows redirects.
+pub fn token_http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(timeout).build()
+}
+
+async fn oauth_http(client: reqwest::Client, req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let (parts, body) = req.into_parts();
+    let resp = client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;
+    let mut out = oauth2::http::Response::builder().status(resp.status());
+    for (k, v) in resp.headers() {
+        out = out.header(k, v);
+    }
+    let bytes = resp.bytes().await?.to_vec();
+    // Building a response from parts that came from a valid response cannot fail; fall
+    // back to an empty 502 rather than panic.
+    Ok(out.body(bytes).unwrap_or_else(|_| {
+        let mut r = oauth2::http::Response::new(Vec::new());
+        *r.status_mut() = oauth2::http::StatusCode::BAD_GATEWAY;
+        r
+    }))
+}
+
+pub fn redirect_uri(public_url: &str) -> String {
+    format!("{}/oauth/callback", public_url.trim_end_matches('/'))
+}
+
+fn client_for(connector: &StoredConnector, public_url: &str) -> Result<OAuthClient, AuthError> {
+    let cfg = &connector.config;
+    let (Some(id), Some(secret)) = (&cfg.source.client_id, &cfg.source.client_secret) else {
+        return Err(AuthError::NoClientCredentials(cfg.id.clone()));
+    };
+    let base = cfg.source.identity_url.trim_end_matches('/');
+    let bad = |e: oauth2::url::ParseError| AuthError::Refused(format!("invalid identity_url or public URL: {e}"));
+    Ok(oauth2::Client::new(ClientId::new(id.clone()))
+        .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_auth_uri(AuthUrl::new(format!("{base}/v1/authorize")).map_err(bad)?)
+        .set_token_uri(TokenUrl::new(format!("{base}/v1/access_token")).map_err(bad)?)
+        .set_redirect_uri(RedirectUrl::new(redirect_uri(public_url)).map_err(bad)?))
+}
+
+fn sign(key: &Secret, payload: &str) -> String {
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes())
+        .unwrap_or_else(|_| unreachable_hmac());
+    mac.update(payload.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn unreachable_hmac() -> Hmac<sha2::Sha256> {
+    // HMAC accepts keys of any length; this path is never taken.
+    <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"k").unwrap_or_else(|_| unreachable_hmac())
+}
+
+fn verify(key: &Secret, payload: &str, signature_hex: &str) -> bool {
+    let Ok(sig) = hex::decode(signature_hex) else { return false };
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()) else { return false };
+    mac.update(payload.as_bytes());
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// Build the Authorization URL for `connector` and remember its single-use state.
+pub async fn authorization_url(
+    tokens: &dyn TokenStore,
+    connector: &StoredConnector,
+    public_url: &str,
+    now: DateTime<Utc>,
+) -> Result<String, AuthError> {
+    let client = client_for(connector, public_url)?;
+    let mut nonce = [0u8; 16];
+    rand::rng().fill_bytes(&mut nonce);
+    let nonce = hex::encode(nonce);
+    let expires = now + STATE_TTL;
+    let payload = format!("{}.{}.{}", connector.config.id, nonce, expires.timestamp());
+    let state = format!("{payload}.{}", sign(&connector.secrets.state_key, &payload));
+    tokens.put_oauth_state(&nonce, &connector.config.id, expires).await?;
+    let mut req = client.authorize_url(move || CsrfToken::new(state));
+    for s in connector.config.scopes() {
+        req = req.add_scope(Scope::new(s));
+    }
+    let (url, _) = req.url();
+    Ok(url.to_string())
+}
+
+/// Check a callback's `state` and consume it. Returns the connector it belongs to.
+pub async fn check_state(
+    connectors: &dyn ConnectorStore,
+    tokens: &dyn TokenStore,
+    state: &str,
+    now: DateTime<Utc>,
+) -> Result<StoredConnector, AuthError> {
+    let parts: Vec<&str> = state.split('.').collect();
+    let [connector_id, nonce, expiry, signature] = parts.as_slice() else {
+        return Err(AuthError::BadState("malformed".to_owned()));
+    };
+    let connector = connectors
+        .get_connector(connector_id)
+        .await?
+        .ok_or_else(|| AuthError::BadState(format!("names unknown connector '{connector_id}'")))?;
+    let payload = format!("{connector_id}.{nonce}.{expiry}");
+    if !verify(&connector.secrets.state_key, &payload, signature) {
+        return Err(AuthError::BadState("signature does not match (tampered or issued for another connector)".to_owned()));
+    }
+    let expires = expiry.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0));
+    if expires.is_none_or(|e| e < now) {
+        return Err(AuthError::BadState("expired: open the Authorization URL again".to_owned()));
+    }
+    match tokens.take_oauth_state(nonce, now).await? {
+        Some(owner) if owner == *connector_id => Ok(connector),
+        Some(_) => Err(AuthError::BadState("issued for another connector".to_owned())),
+        None => Err(AuthError::BadState("already used or expired: open the Authorization URL again".to_owned())),
+    }
+}
+
+fn token_set(resp: &WebexTokenResponse, previous_refresh: Option<&TokenSet>, requested: &[String], now: DateTime<Utc>) -> TokenSet {
+    let access_expires_at = now
+        + resp
+            .expires_in()
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .unwrap_or_else(|| chrono::Duration::hours(1));
+    let (refresh_token, refresh_expires_at) = match resp.refresh_token() {
+        Some(rt) => (
+            Some(Secret::new(rt.secret().clone())),
+            resp.extra_fields().refresh_token_expires_in.map(|s| now + chrono::Duration::seconds(s as i64)),
+        ),
+        // No new refresh token: the old one stays valid (and keeps its expiry).
+        None => (
+            previous_refresh.and_then(|p| p.refresh_token.clone()),
+            previous_refresh.and_then(|p| p.refresh_expires_at),
+        ),
+    };
+    let scopes = resp
+        .scopes()
+        .map(|s| s.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_else(|| requested.to_vec());
+    TokenSet {
+        access_token: Secret::new(resp.access_token().secret().clone()),
+        access_expires_at,
+        refresh_token,
+        refresh_expires_at,
+        scopes,
+        obtained_at: now,
+    }
+}
+
+fn classify<RE: std::error::Error + 'static>(e: RequestTokenError<RE, BasicErrorResponse>) -> AuthError {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            let desc = r.error_description().cloned().unwrap_or_default();
+            let text = format!("{}{}", r.error(), if desc.is_empty() { String::new() } else { format!(": {desc}") });
+            match r.error() {
+                BasicErrorResponseType::InvalidGrant
+                | BasicErrorResponseType::InvalidClient
+                | BasicErrorResponseType::UnauthorizedClient
+                | BasicErrorResponseType::InvalidScope => AuthError::Refused(text),
+                // Server-side problems dressed as OAuth errors (e.g. temporarily_unavailable).
+                _ => AuthError::Transient(text),
+            }
+        }
+        RequestTokenError::Request(e) => AuthError::Transient(wfo_http::error_chain(&e)),
+        RequestTokenError::Parse(e, body) => AuthError::Transient(format!(
+            "malformed token response ({e}): {}",
+            String::from_utf8_lossy(&body[..body.len().min(512)])
+        )),
+        RequestTokenError::Other(s) => AuthError::Transient(s),
+    }
+}
+
+/// Exchange an authorization code and store the tokens. Clears "re-authorization
+/// required". Returns the connector id.
+pub async fn complete_authorization(
+    tokens: &dyn TokenStore,
+    connector: &StoredConnector,
+    http: &reqwest::Client,
+    code: &str,
+    public_url: &str,
+    now: DateTime<Utc>,
+) -> Result<TokenSet, AuthError> {
+    let client = client_for(connector, public_url)?;
+    let http = http.clone();
+    let call = move |r| oauth_http(http.clone(), r);
+    let resp = client
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .request_async(&call)
+        .await
+        .map_err(classify)?;
+    let set = token_set(&resp, None, &connector.config.scopes(), now);
+    store_tokens(tokens, &connector.config.id, set.clone()).await?;
+    Ok(set)
+}
+
+/// Write tokens and clear the re-authorization flag, retrying on version conflicts (the
+/// newest authorization wins).
+async fn store_tokens(tokens: &dyn TokenStore, connector_id: &str, set: TokenSet) -> Result<(), AuthError> {
+    for _ in 0..5 {
+        let current = tokens.get_tokens(connector_id).await?;
+        let record = TokenRecord { tokens: Some(set.clone()), reauth_required: None, version: current.version };
+        match tokens.put_tokens(connector_id, &record, current.version).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AuthError::Store(StoreError::Conflict(format!("tokens of {connector_id}"))))
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshOutcome {
+    Refreshed { access_expires_at: DateTime<Utc> },
+    /// Someone else refreshed first; their tokens are current.
+    AlreadyFresh,
+}
+
+/// Refresh the connector's tokens now. A refusal marks "re-authorization required".
+///
+/// Two refreshers at once: both may call the identity service, but only the first
+/// conditional write wins; the loser re-reads and, seeing fresh tokens, reports
+/// `AlreadyFresh` without overwriting the winner's refresh token.
+pub async fn refresh(
+    tokens: &dyn TokenStore,
+    connector: &StoredConnector,
+    http: &reqwest::Client,
+    now: DateTime<Utc>,
+) -> Result<RefreshOutcome, AuthError> {
+    let id = &connector.config.id;
+    let record = tokens.get_tokens(id).await?;
+    if let Some((_, reason)) = &record.reauth_required {
+        return Err(AuthError::ReauthRequired { connector: id.clone(), reason: reason.clone() });
+    }
+    let Some(current) = record.tokens.clone() else {
+        return Err(AuthError::NotAuthorized(id.clone()));
+    };
+    let Some(rt) = current.refresh_token.clone() else {
+        return mark_reauth(tokens, id, record, "no refresh token is stored", now).await;
+    };
+    let client = client_for(connector, "http://unused.invalid")?;
+    let http = http.clone();
+    let call = move |r| oauth_http(http.clone(), r);
+    let resp = match client.exchange_refresh_token(&RefreshToken::new(rt.expose().to_owned())).request_async(&call).await {
+        Ok(r) => r,
+        Err(e) => {
+            let err = classify(e);
+            return match err {
+                AuthError::Refused(reason) => {
+                    // Did a concurrent refresher rotate the token under us?
+                    let latest = tokens.get_tokens(id).await?;
+                    if latest.version != record.version {
+                        return Ok(RefreshOutcome::AlreadyFresh);
+                    }
+                    mark_reauth(tokens, id, latest, &reason, now).await
+                }
+                other => Err(other),
+            };
+        }
+    };
+    let set = token_set(&resp, Some(&current), &current.scopes, now);
+    let expires = set.access_expires_at;
+    let next = TokenRecord { tokens: Some(set), reauth_required: None, version: record.version };
+    match tokens.put_tokens(id, &next, record.version).await {
+        Ok(_) => Ok(RefreshOutcome::Refreshed { access_expires_at: expires }),
+        Err(StoreError::Conflict(_)) => Ok(RefreshOutcome::AlreadyFresh),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn mark_reauth(
+    tokens: &dyn TokenStore,
+    id: &str,
+    mut record: TokenRecord,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<RefreshOutcome, AuthError> {
+    tracing::error!(connector = id, reason, "reauthorization required: the source refused the refresh token");
+    let version = record.version;
+    record.reauth_required = Some((now, reason.to_owned()));
+    match tokens.put_tokens(id, &record, version).await {
+        Ok(_) | Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Err(AuthError::ReauthRequired { connector: id.to_owned(), reason: reason.to_owned() })
+}
+
+/// A usable access token: refreshed first when it expires within [`REFRESH_MARGIN`].
+pub async fn access_token(
+    tokens: &dyn TokenStore,
+    connector: &StoredConnector,
+    http: &reqwest::Client,
+    now: DateTime<Utc>,
+) -> Result<Secret, AuthError> {
+    let id = &connector.config.id;
+    for _ in 0..3 {
+        let record = tokens.get_tokens(id).await?;
+        if let Some((_, reason)) = record.reauth_required {
+            return Err(AuthError::ReauthRequired { connector: id.clone(), reason });
+        }
+        let Some(set) = record.tokens else {
+            return Err(AuthError::NotAuthorized(id.clone()));
+        };
+        if set.access_expires_at - REFRESH_MARGIN > now {
+            return Ok(set.access_token);
+        }
+        refresh(tokens, connector, http, now).await?;
+    }
+    Err(AuthError::Transient(format!("tokens of {id} kept changing during refresh")))
+}
+
+/// The longest a token set may go without a refresh (the WFO guides promise at least
+/// every twelve hours; we refresh a little earlier).
+pub const MAX_TOKEN_AGE: chrono::Duration = chrono::Duration::hours(11);
+
+/// Refresh when the access token expires soon or the set is older than [`MAX_TOKEN_AGE`].
+/// `Ok(None)` when nothing was due.
+pub async fn refresh_if_due(
+    tokens: &dyn TokenStore,
+    connector: &StoredConnector,
+    http: &reqwest::Client,
+    now: DateTime<Utc>,
+) -> Result<Option<RefreshOutcome>, AuthError> {
+    let record = tokens.get_tokens(&connector.config.id).await?;
+    if let Some((_, reason)) = record.reauth_required {
+        return Err(AuthError::ReauthRequired { connector: connector.config.id.clone(), reason });
+    }
+    let Some(set) = record.tokens else {
+        return Err(AuthError::NotAuthorized(connector.config.id.clone()));
+    };
+    let due = set.access_expires_at - REFRESH_MARGIN * 6 <= now || now - set.obtained_at >= MAX_TOKEN_AGE;
+    if !due {
+        return Ok(None);
+    }
+    refresh(tokens, connector, http, now).await.map(Some)
+}

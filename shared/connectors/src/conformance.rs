@@ -1,0 +1,209 @@
+//! The port test suite: behaviour every store adapter must show. The embedded store runs
+//! it in its tests; the AWS adapters run the same functions against a local emulator.
+//!
+//! Each function panics with a message naming the broken rule (these are test helpers).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use wfo_domain::config::ConnectorConfig;
+use wfo_domain::ledger::{Discovery, Health, RetrySchedule, Stage};
+
+use crate::ports::*;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_900_000_000 + secs, 0).unwrap()
+}
+
+/// Discover is an idempotent conditional insert; puts are optimistic; leases exclude.
+pub async fn ledger_rules(store: &dyn Store) {
+    assert_eq!(store.discover("c1", "r1", Discovery::Webhook, t(0)).await.unwrap(), Discovered::New);
+    assert_eq!(store.discover("c1", "r1", Discovery::Poller, t(1)).await.unwrap(), Discovered::Known, "second discover must be a no-op");
+    let item = store.get("c1", "r1").await.unwrap().expect("discovered item is readable");
+    assert_eq!(item.discovered_by, Discovery::Webhook, "the first discovery wins");
+    assert_eq!(item.stage, Stage::Discovered);
+
+    let mut a = item.clone();
+    a.advance(Stage::MetadataFetched, t(2));
+    let v = store.put(&a).await.unwrap();
+    assert!(v > item.version);
+    let mut stale = item.clone();
+    stale.fail("x", &RetrySchedule::default(), None, t(3));
+    assert!(matches!(store.put(&stale).await, Err(StoreError::Conflict(_))), "a stale write must conflict");
+    let now = store.get("c1", "r1").await.unwrap().unwrap();
+    assert_eq!(now.stage, Stage::MetadataFetched);
+
+    assert!(store.lease("c1", "r1", "w1", Duration::from_secs(60), t(10)).await.unwrap());
+    assert!(!store.lease("c1", "r1", "w2", Duration::from_secs(60), t(11)).await.unwrap(), "a held lease excludes others");
+    assert!(store.lease("c1", "r1", "w2", Duration::from_secs(60), t(100)).await.unwrap(), "an expired lease can be taken");
+    store.release("c1", "r1", "w2").await.unwrap();
+    assert!(store.lease("c1", "r1", "w3", Duration::from_secs(60), t(101)).await.unwrap(), "a released lease can be taken");
+    store.release("c1", "r1", "w3").await.unwrap();
+    assert!(!store.lease("c1", "missing", "w1", Duration::from_secs(60), t(0)).await.unwrap());
+}
+
+/// `due` returns unfinished, unleased items whose time has come; done and dead are never due.
+pub async fn ledger_due(store: &dyn Store) {
+    for id in ["d1", "d2", "d3", "d4"] {
+        store.discover("c2", id, Discovery::Poller, t(0)).await.unwrap();
+    }
+    let mut done = store.get("c2", "d2").await.unwrap().unwrap();
+    done.advance(Stage::Done, t(1));
+    store.put(&done).await.unwrap();
+    let mut dead = store.get("c2", "d3").await.unwrap().unwrap();
+    dead.kill("bad", t(1));
+    store.put(&dead).await.unwrap();
+    let mut later = store.get("c2", "d4").await.unwrap().unwrap();
+    later.fail("flaky", &RetrySchedule::default(), Some(chrono::Duration::hours(1)), t(1));
+    store.put(&later).await.unwrap();
+    let due: Vec<String> = store.due(t(120), 100).await.unwrap().into_iter().filter(|i| i.connector_id == "c2").map(|i| i.item_id).collect();
+    assert_eq!(due, vec!["d1".to_owned()], "only the open item whose time has come is due");
+    let due_later: Vec<String> = store.due(t(7200), 100).await.unwrap().into_iter().filter(|i| i.connector_id == "c2").map(|i| i.item_id).collect();
+    assert_eq!(due_later.len(), 2);
+    assert!(store.lease("c2", "d1", "w", Duration::from_secs(3600), t(7200)).await.unwrap());
+    let due_leased: Vec<String> = store.due(t(7201), 100).await.unwrap().into_iter().filter(|i| i.connector_id == "c2").map(|i| i.item_id).collect();
+    assert_eq!(due_leased, vec!["d4".to_owned()], "a leased item is not due");
+    let counts = store.counts("c2").await.unwrap();
+    assert_eq!(counts.total, 4);
+    assert_eq!(counts.by_state.get("done"), Some(&1));
+    assert_eq!(counts.by_state.get("discovered/dead"), Some(&1));
+    let open = store.list("c2", true, 10).await.unwrap();
+    assert_eq!(open.len(), 2);
+    let d = store.get("c2", "d3").await.unwrap().unwrap();
+    assert_eq!(d.health, Health::Dead);
+}
+
+/// Messages are hidden while received, redelivered when not acked, and never dropped.
+pub async fn queue_rules(store: &dyn Store) {
+    let base = store.depth().await.unwrap();
+    let msg = WorkMessage { connector_id: "q".into(), item_id: "1".into() };
+    store.send(&msg, Duration::ZERO).await.unwrap();
+    store.send(&WorkMessage { connector_id: "q".into(), item_id: "2".into() }, Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(store.depth().await.unwrap(), base + 2);
+    let got = store.receive(10, Duration::from_millis(300)).await.unwrap();
+    let mine: Vec<_> = got.iter().filter(|r| r.body.contains("\"q\"")).collect();
+    assert_eq!(mine.len(), 1, "a delayed message is not visible yet");
+    let first: WorkMessage = serde_json::from_str(&mine[0].body).unwrap();
+    assert_eq!(first, msg);
+    assert!(store.receive(10, Duration::from_millis(300)).await.unwrap().iter().all(|r| !r.body.contains("\"q\"")), "a received message is hidden");
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let again = store.receive(10, Duration::from_secs(30)).await.unwrap();
+    let again: Vec<_> = again.into_iter().filter(|r| r.body.contains("\"q\"")).collect();
+    assert_eq!(again.len(), 1, "an unacked message comes back");
+    assert_eq!(again[0].receive_count, 2);
+    store.dead_letter(&again[0].receipt, "malformed for the test").await.unwrap();
+    let dead = store.dead_letters(100).await.unwrap();
+    assert!(dead.iter().any(|d| d.body.contains("\"q\"") && d.dead_reason.as_deref() == Some("malformed for the test")), "dead letters are kept and visible");
+    assert_eq!(store.depth().await.unwrap(), base + 1, "only the delayed message is still queued");
+}
+
+/// Acked messages are gone.
+pub async fn queue_ack(store: &dyn Store) {
+    store.send(&WorkMessage { connector_id: "ack".into(), item_id: "1".into() }, Duration::ZERO).await.unwrap();
+    let got: Vec<_> = store.receive(50, Duration::from_millis(100)).await.unwrap().into_iter().filter(|r| r.body.contains("\"ack\"")).collect();
+    assert_eq!(got.len(), 1);
+    store.ack(&got[0].receipt).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(store.receive(50, Duration::from_secs(1)).await.unwrap().iter().all(|r| !r.body.contains("\"ack\"")), "an acked message never returns");
+}
+
+pub fn sample_config(id: &str) -> ConnectorConfig {
+    ConnectorConfig::from_toml(&format!(
+        r#"
+id = "{id}"
+acd_name = "Test"
+kind = "webex-calling"
+acd_server_id = 3
+[source]
+api_url = "http://127.0.0.1:1"
+identity_url = "http://127.0.0.1:1"
+client_id = "cid"
+client_secret = "client-secret-value-123"
+[wfo]
+api_url = "http://127.0.0.1:1"
+username = "api"
+password = "wfo-password-value-456"
+"#
+    ))
+    .expect("sample config is valid")
+}
+
+/// Connectors keep their generated secrets across updates; tokens are conditional.
+pub async fn connectors_and_tokens(store: &dyn Store) {
+    let first = store.put_connector(&sample_config("conf-a"), t(0)).await.unwrap();
+    assert!(!first.secrets.webhook_secret.is_empty());
+    let mut changed = sample_config("conf-a");
+    changed.acd_name = "Renamed".into();
+    let second = store.put_connector(&changed, t(5)).await.unwrap();
+    assert_eq!(second.secrets, first.secrets, "updating a connector keeps its secrets");
+    assert_eq!(store.get_connector("conf-a").await.unwrap().unwrap().config.acd_name, "Renamed");
+    assert!(store.get_connector("nope").await.unwrap().is_none());
+    assert!(store.list_connectors().await.unwrap().iter().any(|c| c.config.id == "conf-a"));
+
+    let empty = store.get_tokens("conf-a").await.unwrap();
+    assert!(empty.tokens.is_none());
+    let set = TokenSet {
+        access_token: "at-1".into(),
+        access_expires_at: t(3600),
+        refresh_token: Some("rt-1".into()),
+        refresh_expires_at: Some(t(86400)),
+        scopes: vec!["a".into()],
+        obtained_at: t(0),
+    };
+    let rec = TokenRecord { tokens: Some(set.clone()), reauth_required: None, version: 0 };
+    let v1 = store.put_tokens("conf-a", &rec, 0).await.unwrap();
+    assert!(matches!(store.put_tokens("conf-a", &rec, 0).await, Err(StoreError::Conflict(_))), "a second first-write conflicts");
+    let v2 = store.put_tokens("conf-a", &rec, v1).await.unwrap();
+    assert!(matches!(store.put_tokens("conf-a", &rec, v1).await, Err(StoreError::Conflict(_))), "a stale token write conflicts");
+    let back = store.get_tokens("conf-a").await.unwrap();
+    assert_eq!((back.tokens, back.version), (Some(set), v2));
+
+    store.put_oauth_state("nonce-1", "conf-a", t(600)).await.unwrap();
+    assert_eq!(store.take_oauth_state("nonce-1", t(10)).await.unwrap().as_deref(), Some("conf-a"));
+    assert_eq!(store.take_oauth_state("nonce-1", t(11)).await.unwrap(), None, "a state is single-use");
+    store.put_oauth_state("nonce-2", "conf-a", t(600)).await.unwrap();
+    assert_eq!(store.take_oauth_state("nonce-2", t(601)).await.unwrap(), None, "an expired state is refused");
+}
+
+/// Two refreshers racing on one version: exactly one wins.
+pub async fn concurrent_token_writes(store: Arc<dyn Store>) {
+    store.put_connector(&sample_config("conf-race"), t(0)).await.unwrap();
+    let rec = TokenRecord { tokens: None, reauth_required: None, version: 0 };
+    let v = store.put_tokens("conf-race", &rec, 0).await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let s = store.clone();
+        let r = rec.clone();
+        handles.push(tokio::spawn(async move {
+            let mut r = r;
+            r.reauth_required = Some((t(i), format!("writer {i}")));
+            s.put_tokens("conf-race", &r, v).await.is_ok()
+        }));
+    }
+    let mut wins = 0;
+    for h in handles {
+        if h.await.unwrap() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1, "exactly one conditional write wins");
+}
+
+/// Values and locks.
+pub async fn kv_and_locks(store: &dyn Store) {
+    assert!(store.get_value("k", "cursor").await.unwrap().is_none());
+    store.put_value("k", "cursor", &serde_json::json!({"a": 1})).await.unwrap();
+    store.put_value("k", "cursor", &serde_json::json!({"a": 2})).await.unwrap();
+    assert_eq!(store.get_value("k", "cursor").await.unwrap(), Some(serde_json::json!({"a": 2})));
+    assert!(store.try_lock("L", "o1", Duration::from_secs(60), t(0)).await.unwrap());
+    assert!(!store.try_lock("L", "o2", Duration::from_secs(60), t(1)).await.unwrap(), "a held lock excludes others");
+    assert!(store.try_lock("L", "o1", Duration::from_secs(60), t(2)).await.unwrap(), "the holder may renew");
+    assert!(store.try_lock("L", "o2", Duration::from_secs(60), t(100)).await.unwrap(), "an expired lock can be taken");
+    store.unlock("L", "o1").await.unwrap();
+    assert!(!store.try_lock("L", "o3", Duration::from_secs(60), t(101)).await.unwrap(), "only the holder can unlock");
+    store.unlock("L", "o2").await.unwrap();
+    assert!(store.try_lock("L", "o3", Duration::from_secs(60), t(101)).await.unwrap());
+}

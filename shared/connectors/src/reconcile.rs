@@ -1,0 +1,185 @@
+//! Discovery without webhooks: the reconciliation poller, backfills, and the sweeper
+//! that re-enqueues ledger items whose next attempt is due.
+//!
+//! Webhooks make imports fast; the poller makes them complete. It walks the source's
+//! recording list over `[cursor − overlap, now − settle)` and discovers every item
+//! (an idempotent insert). The list is newest-first and several items can share one
+//! timestamp, so the cursor only moves after a *complete* walk of the window, to the
+//! newest creation time seen; the overlap re-reads the boundary (and recordings that
+//! became listable late), and re-discovering a known item is a no-op. Safe to run any
+//! number of times, concurrently included.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use wfo_domain::ledger::Discovery;
+use wfo_webex_calling::WebexCallingClient;
+
+use crate::auth;
+use crate::ports::{Discovered, Store, StoreError, StoredConnector, WorkMessage};
+
+pub const CURSOR_KEY: &str = "recordings-cursor";
+
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    /// How far back the first run looks.
+    pub initial_lookback: chrono::Duration,
+    /// How much of the previous window every run reads again.
+    pub overlap: chrono::Duration,
+    /// Recordings newer than this are left for the next run (listing may lag).
+    pub settle: chrono::Duration,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        Self {
+            initial_lookback: chrono::Duration::days(1),
+            overlap: chrono::Duration::hours(1),
+            settle: chrono::Duration::seconds(0),
+        }
+    }
+}
+
+/// The stored poll position of one connector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Newest creation time seen by a complete walk.
+    pub newest_seen: DateTime<Utc>,
+    pub last_run_at: DateTime<Utc>,
+    pub last_window: (DateTime<Utc>, DateTime<Utc>),
+    pub last_listed: u64,
+    pub last_new: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollReport {
+    pub listed: u64,
+    pub new: u64,
+    pub enqueue_failures: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error("listing recordings failed: {0}")]
+    Source(#[from] wfo_webex_calling::WebexError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid source.api_url: {0}")]
+    Config(String),
+}
+
+/// Discover every recording of `connector` created in `[from, to)`.
+#[allow(clippy::too_many_arguments)]
+pub async fn discover_window(
+    store: &dyn Store,
+    connector: &StoredConnector,
+    webex: &WebexCallingClient,
+    token_http: &reqwest::Client,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    by: Discovery,
+    mut progress: impl FnMut(&PollReport),
+) -> Result<(PollReport, Option<DateTime<Utc>>), PollError> {
+    let token = auth::access_token(store, connector, token_http, Utc::now()).await?;
+    let mut report = PollReport::default();
+    let mut newest: Option<DateTime<Utc>> = None;
+    let mut stream = std::pin::pin!(webex.list_recordings(&token, from, to));
+    while let Some(rec) = stream.next().await {
+        let rec = rec?;
+        report.listed += 1;
+        newest = Some(newest.map_or(rec.create_time, |n| n.max(rec.create_time)));
+        let id = &connector.config.id;
+        if store.discover(id, &rec.id, by, Utc::now()).await? == Discovered::New {
+            report.new += 1;
+            let msg = WorkMessage { connector_id: id.clone(), item_id: rec.id.clone() };
+            if let Err(e) = store.send(&msg, Duration::ZERO).await {
+                report.enqueue_failures += 1;
+                tracing::warn!(connector = %id, item = %rec.id, error = %e, "discovered but not enqueued; the sweeper will");
+            }
+        }
+        progress(&report);
+    }
+    Ok((report, newest))
+}
+
+/// One run of the poller for `connector`.
+pub async fn poll(
+    store: &dyn Store,
+    connector: &StoredConnector,
+    webex: &WebexCallingClient,
+    token_http: &reqwest::Client,
+    settings: &PollSettings,
+    now: DateTime<Utc>,
+) -> Result<PollReport, PollError> {
+    let id = &connector.config.id;
+    let cursor: Option<Cursor> = store
+        .get_value(id, CURSOR_KEY)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok());
+    let from = match &cursor {
+        Some(c) => c.newest_seen - settings.overlap,
+        None => now - settings.initial_lookback,
+    };
+    let to = now - settings.settle;
+    if to <= from {
+        return Ok(PollReport::default());
+    }
+    let (report, newest) = discover_window(store, connector, webex, token_http, from, to, Discovery::Poller, |_| {}).await?;
+    let newest_seen = match (newest, &cursor) {
+        (Some(n), Some(c)) => n.max(c.newest_seen),
+        (Some(n), None) => n,
+        (None, Some(c)) => c.newest_seen,
+        // Nothing seen yet: start the next window where this one started.
+        (None, None) => from + settings.overlap,
+    };
+    let next = Cursor { newest_seen, last_run_at: now, last_window: (from, to), last_listed: report.listed, last_new: report.new };
+    store
+        .put_value(id, CURSOR_KEY, &serde_json::to_value(&next).unwrap_or_default())
+        .await?;
+    if report.new > 0 {
+        tracing::info!(connector = %id, listed = report.listed, new = report.new, "poller discovered recordings webhooks missed");
+    }
+    Ok(report)
+}
+
+pub use wfo_domain::ledger::PICKUP_GRACE;
+
+/// Enqueue every unfinished item whose next attempt is due. Returns how many.
+///
+/// Each one's `next_attempt_at` is first pushed `PICKUP_GRACE` ahead by a conditional
+/// write, so concurrent sweepers do not enqueue one item twice and a lost message is
+/// re-sent after the grace.
+pub async fn sweep(store: &dyn Store, now: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+    let mut sent = 0;
+    for mut item in store.due(now, limit).await? {
+        item.next_attempt_at = Some(now + PICKUP_GRACE);
+        match store.put(&item).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        store
+            .send(&WorkMessage { connector_id: item.connector_id.clone(), item_id: item.item_id.clone() }, Duration::ZERO)
+            .await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// After re-authorization: make every waiting item of the connector due now.
+pub async fn resume_connector(store: &dyn Store, connector_id: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for mut item in store.list(connector_id, true, 100_000).await? {
+        if item.health == wfo_domain::ledger::Health::Waiting {
+            item.next_attempt_at = Some(now);
+            if store.put(&item).await.is_ok() {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}

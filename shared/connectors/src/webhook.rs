@@ -1,0 +1,107 @@
+//! Webhook deliveries: verify, record, enqueue, answer fast.
+//!
+//! Transport independent: the local runner (axum) and the Lambda function both call
+//! [`handle_delivery`] with the raw body bytes and a header lookup.
+//!
+//! | condition | answer | recorded / enqueued |
+//! |---|---|---|
+//! | body over 1 MiB | 413 | nothing |
+//! | unknown connector | 404 | nothing |
+//! | bad or missing signature | 401 | nothing |
+//! | malformed body | 400 | nothing |
+//! | valid, new item | 200 | ledger insert, then one queue message |
+//! | valid, known item (duplicate / late) | 200 | nothing new |
+//! | store down | 503 | nothing (the source retries) |
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use wfo_domain::config::ConnectorKind;
+use wfo_domain::ledger::Discovery;
+
+use crate::ports::{ConnectorStore, Discovered, Ledger, WorkMessage, WorkQueue};
+
+/// Largest accepted delivery body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAnswer {
+    pub status: u16,
+    pub message: String,
+    /// The source item the delivery named, when accepted.
+    pub item_id: Option<String>,
+    pub newly_discovered: bool,
+}
+
+impl DeliveryAnswer {
+    fn reject(status: u16, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), item_id: None, newly_discovered: false }
+    }
+}
+
+/// Handle one delivery. `header` looks a request header up case-insensitively.
+pub async fn handle_delivery<S>(
+    store: &S,
+    connector_id: &str,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> DeliveryAnswer
+where
+    S: ConnectorStore + Ledger + WorkQueue + ?Sized,
+{
+    if body.len() > MAX_BODY_BYTES {
+        return DeliveryAnswer::reject(413, format!("body of {} bytes exceeds the 1 MiB limit", body.len()));
+    }
+    let connector = match store.get_connector(connector_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return DeliveryAnswer::reject(404, format!("unknown connector '{connector_id}'")),
+        Err(e) => {
+            tracing::error!(connector = connector_id, error = %e, "webhook: store unavailable");
+            return DeliveryAnswer::reject(503, "temporarily unavailable");
+        }
+    };
+    let item_id = match connector.config.kind {
+        ConnectorKind::WebexCalling => {
+            if let Err(e) = wfo_webex_calling::verify_signature(&connector.secrets.webhook_secret, body, |name| header(name)) {
+                tracing::warn!(connector = connector_id, error = %e, "webhook: signature rejected");
+                return DeliveryAnswer::reject(401, "signature does not verify");
+            }
+            match wfo_webex_calling::parse_webhook_event(body) {
+                Ok(event) => match event.recording_id() {
+                    Some(id) => id.to_owned(),
+                    None => {
+                        tracing::info!(connector = connector_id, resource = %event.resource, event = %event.event, "webhook: not a recording event; ignored");
+                        return DeliveryAnswer { status: 200, message: "ignored: not a convergedRecordings event".to_owned(), item_id: None, newly_discovered: false };
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(connector = connector_id, error = %e, "webhook: malformed body");
+                    return DeliveryAnswer::reject(400, format!("malformed delivery: {e}"));
+                }
+            }
+        }
+        other => {
+            return DeliveryAnswer::reject(404, format!("connector '{connector_id}' ({other}) does not take webhooks yet"));
+        }
+    };
+    match store.discover(connector_id, &item_id, Discovery::Webhook, now).await {
+        Ok(Discovered::Known) => {
+            tracing::debug!(connector = connector_id, item = %item_id, "webhook: already known");
+            DeliveryAnswer { status: 200, message: "already recorded".to_owned(), item_id: Some(item_id), newly_discovered: false }
+        }
+        Ok(Discovered::New) => {
+            let msg = WorkMessage { connector_id: connector_id.to_owned(), item_id: item_id.clone() };
+            if let Err(e) = store.send(&msg, Duration::ZERO).await {
+                // The ledger holds it; the sweeper enqueues items whose pickup is overdue.
+                tracing::warn!(connector = connector_id, item = %item_id, error = %e, "webhook: recorded but not enqueued; the sweeper will pick it up");
+            }
+            tracing::info!(connector = connector_id, item = %item_id, "webhook: recorded");
+            DeliveryAnswer { status: 200, message: "recorded".to_owned(), item_id: Some(item_id), newly_discovered: true }
+        }
+        Err(e) => {
+            tracing::error!(connector = connector_id, item = %item_id, error = %e, "webhook: store unavailable");
+            DeliveryAnswer::reject(503, "temporarily unavailable")
+        }
+    }
+}

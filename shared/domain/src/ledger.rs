@@ -1,0 +1,274 @@
+//! The durable item ledger's record: one per source item (a Webex Calling recording, a
+//! contact-center task), keyed by `(connector, item id)`.
+//!
+//! ```text
+//! discovered -> metadata_fetched -> contacts_imported -> audio_uploaded -> done
+//!                  \-> waiting (not ready yet / paused for re-authorization, retry at T)
+//!                  \-> failed (attempts, last error, next attempt) -> dead (needs an operator)
+//! ```
+//!
+//! `stage` says how far the item got; `health` says whether it is moving. Both are
+//! visible (`wfo-connect status`), and every transition is a pure function here so the
+//! rules are tested without a store.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::segment::SegmentedContact;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Discovered,
+    MetadataFetched,
+    ContactsImported,
+    AudioUploaded,
+    Done,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Discovered => "discovered",
+            Stage::MetadataFetched => "metadata_fetched",
+            Stage::ContactsImported => "contacts_imported",
+            Stage::AudioUploaded => "audio_uploaded",
+            Stage::Done => "done",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Moving normally (or finished).
+    Ok,
+    /// Waiting for something outside us (audio not ready, re-authorization); attempts are
+    /// not counted.
+    Waiting,
+    /// The last attempt failed; it will be retried at `next_attempt_at`.
+    Failed,
+    /// Gave up: an operator must look (`wfo-connect status`).
+    Dead,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Waiting => "waiting",
+            Health::Failed => "failed",
+            Health::Dead => "dead",
+        }
+    }
+}
+
+/// How the item was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Discovery {
+    Webhook,
+    Poller,
+    Backfill,
+}
+
+/// One WFO contact planned for this item and how far it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactProgress {
+    pub plan: SegmentedContact,
+    /// WFO contact id, written back before any later step.
+    pub contact_id: Option<i64>,
+    pub metadata_done: bool,
+    pub audio_bytes: Option<i64>,
+}
+
+impl ContactProgress {
+    pub fn new(plan: SegmentedContact) -> Self {
+        Self { plan, contact_id: None, metadata_done: false, audio_bytes: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerItem {
+    pub connector_id: String,
+    pub item_id: String,
+    pub stage: Stage,
+    pub health: Health,
+    pub discovered_by: Discovery,
+    pub discovered_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Failed attempts since the last progress.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// When the item should next be looked at (retry time, or the deadline by which a
+    /// queued message should have been picked up).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The interaction this item belongs to (e.g. callSessionId), once known.
+    pub interaction_id: Option<String>,
+    pub contacts: Vec<ContactProgress>,
+    /// Optimistic-concurrency version, bumped by the store on every write.
+    pub version: i64,
+}
+
+/// How long a newly queued item may wait for pickup before a sweeper enqueues it again
+/// (covers a crash between recording an item and enqueuing it, and lost messages).
+pub const PICKUP_GRACE: Duration = Duration::seconds(60);
+
+/// Retry schedule for failed attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct RetrySchedule {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        Self { max_attempts: 8, base: Duration::seconds(30), max: Duration::hours(2) }
+    }
+}
+
+impl RetrySchedule {
+    /// Delay before the retry that follows failure number `attempts` (1-based).
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let factor = 1i64 << attempts.saturating_sub(1).min(20);
+        let d = self.base * factor as i32;
+        if d > self.max { self.max } else { d }
+    }
+}
+
+impl LedgerItem {
+    pub fn discovered(connector_id: &str, item_id: &str, by: Discovery, now: DateTime<Utc>) -> Self {
+        Self {
+            connector_id: connector_id.to_owned(),
+            item_id: item_id.to_owned(),
+            stage: Stage::Discovered,
+            health: Health::Ok,
+            discovered_by: by,
+            discovered_at: now,
+            updated_at: now,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: Some(now + PICKUP_GRACE),
+            interaction_id: None,
+            contacts: Vec::new(),
+            version: 0,
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        self.stage == Stage::Done || self.health == Health::Dead
+    }
+
+    /// A step succeeded: the item moved on.
+    pub fn advance(&mut self, stage: Stage, now: DateTime<Utc>) {
+        self.stage = stage;
+        self.health = Health::Ok;
+        self.attempts = 0;
+        self.last_error = None;
+        self.updated_at = now;
+        self.next_attempt_at = if stage == Stage::Done { None } else { Some(now) };
+    }
+
+    /// A retryable failure. Returns the time of the next attempt, or `None` when the
+    /// item is now dead.
+    pub fn fail(&mut self, error: &str, schedule: &RetrySchedule, retry_after: Option<Duration>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.attempts += 1;
+        self.last_error = Some(error.to_owned());
+        self.updated_at = now;
+        if self.attempts >= schedule.max_attempts {
+            self.health = Health::Dead;
+            self.next_attempt_at = None;
+            return None;
+        }
+        self.health = Health::Failed;
+        let mut delay = schedule.delay(self.attempts);
+        if let Some(ra) = retry_after {
+            if ra > delay {
+                delay = ra;
+            }
+        }
+        let at = now + delay;
+        self.next_attempt_at = Some(at);
+        Some(at)
+    }
+
+    /// A permanent failure: no retry will help.
+    pub fn kill(&mut self, error: &str, now: DateTime<Utc>) {
+        self.attempts += 1;
+        self.health = Health::Dead;
+        self.last_error = Some(error.to_owned());
+        self.updated_at = now;
+        self.next_attempt_at = None;
+    }
+
+    /// Not a failure: wait for something outside us (audio not ready, tokens missing).
+    pub fn wait(&mut self, reason: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
+        self.health = Health::Waiting;
+        self.last_error = Some(reason.to_owned());
+        self.updated_at = now;
+        self.next_attempt_at = Some(until);
+    }
+
+    /// An operator asks for a dead item to be tried again.
+    pub fn revive(&mut self, now: DateTime<Utc>) {
+        self.health = Health::Ok;
+        self.attempts = 0;
+        self.next_attempt_at = Some(now);
+        self.updated_at = now;
+    }
+
+    /// A short state label for status output: `stage` or `stage/health`.
+    pub fn state_label(&self) -> String {
+        if self.health == Health::Ok {
+            self.stage.as_str().to_owned()
+        } else {
+            format!("{}/{}", self.stage.as_str(), self.health.as_str())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn failures_back_off_then_die_after_max_attempts() {
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, t0());
+        let s = RetrySchedule { max_attempts: 3, base: Duration::seconds(10), max: Duration::seconds(25) };
+        assert_eq!(item.fail("boom", &s, None, t0()), Some(t0() + Duration::seconds(10)));
+        assert_eq!(item.fail("boom", &s, None, t0()), Some(t0() + Duration::seconds(20)));
+        assert_eq!(item.health, Health::Failed);
+        assert_eq!(item.fail("boom", &s, None, t0()), None);
+        assert_eq!(item.health, Health::Dead);
+        assert!(item.is_terminal());
+        assert_eq!(item.state_label(), "discovered/dead");
+    }
+
+    #[test]
+    fn retry_after_longer_than_backoff_wins() {
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Poller, t0());
+        let at = item.fail("429", &RetrySchedule::default(), Some(Duration::minutes(5)), t0());
+        assert_eq!(at, Some(t0() + Duration::minutes(5)));
+    }
+
+    #[test]
+    fn progress_resets_attempts_and_waiting_does_not_count() {
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, t0());
+        item.fail("x", &RetrySchedule::default(), None, t0());
+        item.advance(Stage::MetadataFetched, t0());
+        assert_eq!((item.attempts, item.health), (0, Health::Ok));
+        item.wait("reauthorization required", t0() + Duration::minutes(1), t0());
+        assert_eq!((item.attempts, item.health), (0, Health::Waiting));
+    }
+
+    #[test]
+    fn delay_is_capped() {
+        let s = RetrySchedule::default();
+        assert_eq!(s.delay(30), s.max);
+    }
+}

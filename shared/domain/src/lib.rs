@@ -1,0 +1,14 @@
+//! The pure core of wfo-connect: models, call timelines, segmentation, metadata mapping
+//! and configuration validation. No IO, no async, no HTTP: everything here is a function
+//! of its inputs, so most tests live here and run in milliseconds.
+
+pub mod config;
+pub mod ledger;
+pub mod secret;
+pub mod wfo;
+
+pub use secret::Secret;
+pub mod mapping;
+pub mod segment;
+pub mod timeline;
+pub mod webex_calling;

@@ -1,0 +1,338 @@
+//! One running system on loopback: the WFO simulator, the Webex Calling simulator, the
+//! embedded store, the local runtime and one connector wired between them.
+//!
+//! `wfo-connect demo` and the end-to-end tests use this, so what a newcomer sees in the
+//! demo is exactly what the tests check.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use wfo_connectors::import::ImportSettings;
+use wfo_connectors::ports::{ConnectorStore, Ledger, Store};
+use wfo_connectors::reconcile::PollSettings;
+use wfo_connectors::runtime::{RunningRuntime, RuntimeConfig};
+use wfo_domain::Secret;
+use wfo_domain::config::ConnectorConfig;
+use wfo_domain::ledger::{Health, Stage};
+use wfo_sim_webex::{Integration, RunningWebexSim, ScenarioInstance, WebexSim, WebexSimConfig};
+use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
+use wfo_store::SqliteStore;
+
+pub use wfo_sim_webex::{DeliveryPolicy, FaultConfig};
+pub use wfo_sim_wfo::Faults as WfoFaults;
+
+pub const CONNECTOR_ID: &str = "demo-calling";
+pub const CLIENT_ID: &str = "Cdemo00000000000000000000000000000000000000000000000000000000001";
+pub const CLIENT_SECRET: &str = "demo-client-secret-7f3a";
+pub const WFO_USER: &str = "api-user@demo.example";
+pub const WFO_PASSWORD: &str = "demo-wfo-password-91c2";
+pub const ACD_SERVER_ID: i64 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("{0}")]
+    Start(String),
+    #[error("authorization failed: {0}")]
+    Authorize(String),
+    #[error("{0}")]
+    Scenario(String),
+}
+
+fn start_err(e: impl std::fmt::Display) -> HarnessError {
+    HarnessError::Start(e.to_string())
+}
+
+#[derive(Debug, Clone)]
+pub struct HarnessConfig {
+    pub state_dir: PathBuf,
+    pub import: ImportSettings,
+    pub poller_enabled: bool,
+    pub poll_interval: Duration,
+    pub webhook: bool,
+    pub wfo_faults: WfoFaults,
+    pub webex_faults: FaultConfig,
+    pub delivery: DeliveryPolicy,
+    pub seed: u64,
+}
+
+impl HarnessConfig {
+    pub fn new(state_dir: PathBuf) -> Self {
+        Self {
+            state_dir,
+            import: ImportSettings::fast(),
+            poller_enabled: true,
+            poll_interval: Duration::from_secs(1),
+            webhook: true,
+            wfo_faults: WfoFaults::default(),
+            webex_faults: FaultConfig::default(),
+            delivery: DeliveryPolicy::default(),
+            seed: 7,
+        }
+    }
+}
+
+/// A contact as WFO received it, for printing and checking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    pub contact_id: i64,
+    pub external_id: String,
+    pub agent_acd_id: String,
+    pub agent_name: String,
+    pub start_time: i64,
+    pub duration_ms: i64,
+    pub assoc_call_id: String,
+    pub direction: String,
+    pub events: Vec<String>,
+    pub audio_bytes: Option<i64>,
+}
+
+pub struct Harness {
+    pub wfo: RunningSim,
+    pub webex: RunningWebexSim,
+    pub store: Arc<SqliteStore>,
+    pub runtime: RunningRuntime,
+    pub connector: ConnectorConfig,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    pub async fn start(cfg: HarnessConfig) -> Result<Self, HarnessError> {
+        let wfo = WfoSim::start(SimConfig {
+            users: vec![(WFO_USER.to_owned(), Secret::new(WFO_PASSWORD))],
+            faults: cfg.wfo_faults.clone(),
+            seed: cfg.seed,
+            ..SimConfig::default()
+        })
+        .await
+        .map_err(start_err)?;
+        let webex = WebexSim::start(WebexSimConfig {
+            integrations: Vec::new(),
+            faults: cfg.webex_faults.clone(),
+            delivery: cfg.delivery.clone(),
+            seed: cfg.seed,
+            ..WebexSimConfig::default()
+        })
+        .await
+        .map_err(start_err)?;
+        let store = Arc::new(SqliteStore::open(&cfg.state_dir).map_err(start_err)?);
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let runtime = RunningRuntime::start(
+            dyn_store,
+            RuntimeConfig {
+                listen: "127.0.0.1:0".parse().map_err(start_err)?,
+                public_url: None,
+                workers: 4,
+                sweep_interval: Duration::from_millis(100),
+                poll_interval: Some(cfg.poll_interval),
+                refresh_interval: Duration::from_secs(3600),
+                poll: PollSettings { initial_lookback: chrono::Duration::days(2), ..PollSettings::default() },
+                import: cfg.import.clone(),
+                poller_enabled: cfg.poller_enabled,
+            },
+        )
+        .await
+        .map_err(start_err)?;
+        webex.add_integration(Integration::new(CLIENT_ID, CLIENT_SECRET, &format!("{}/oauth/callback", runtime.public_url)));
+        let connector = ConnectorConfig::from_toml(&format!(
+            r#"
+id = "{CONNECTOR_ID}"
+acd_name = "Demo Webex Calling"
+kind = "webex-calling"
+acd_server_id = {ACD_SERVER_ID}
+
+[source]
+api_url = "{webex}"
+identity_url = "{webex}"
+tenant_id = "{org}"
+username = "compliance.officer@sim.example"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+scopes = ["spark-compliance:recordings_read", "spark-compliance:webhooks_read", "spark-compliance:webhooks_write", "spark-admin:people_read"]
+
+[wfo]
+api_url = "{wfo}"
+username = "{WFO_USER}"
+password = "{WFO_PASSWORD}"
+
+[features]
+webhook = {webhook}
+
+[[metadata_mapping]]
+acd_field = "serviceData.callRecordingId"
+label = "Recording Id"
+
+[[metadata_mapping]]
+acd_field = "serviceData.callSessionId"
+label = "Call Session"
+"#,
+            webex = webex.base_url(),
+            org = webex.org_id(),
+            wfo = wfo.base_url(),
+            webhook = cfg.webhook,
+        ))
+        .map_err(start_err)?;
+        store.put_connector(&connector, Utc::now()).await.map_err(start_err)?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(start_err)?;
+        Ok(Self { wfo, webex, store, runtime, connector, http })
+    }
+
+    /// The operator flow: open the Authorization URL, follow the source's consent
+    /// redirect back to the callback. Returns the hops taken (for the demo to show).
+    pub async fn authorize(&self) -> Result<Vec<String>, HarnessError> {
+        let mut url = format!("{}/oauth/{}/authorize", self.runtime.public_url, self.connector.id);
+        let mut hops = vec![url.clone()];
+        for _ in 0..5 {
+            let resp = self.http.get(&url).send().await.map_err(|e| HarnessError::Authorize(e.to_string()))?;
+            let status = resp.status();
+            if status.is_redirection() {
+                let next = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| HarnessError::Authorize(format!("{status} without Location")))?
+                    .to_owned();
+                hops.push(next.clone());
+                url = next;
+                continue;
+            }
+            let body = resp.text().await.unwrap_or_default();
+            if status.is_success() {
+                return Ok(hops);
+            }
+            return Err(HarnessError::Authorize(format!("{status}: {body}")));
+        }
+        Err(HarnessError::Authorize("too many redirects".to_owned()))
+    }
+
+    /// Wait until the connector's webhook is registered with the source.
+    pub async fn wait_for_webhook(&self, timeout: Duration) -> bool {
+        let until = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < until {
+            if self.webex.webhooks().iter().any(|w| w.webhook.target_url.contains(&self.connector.id)) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Instantiate a scenario as a fresh call starting at `base_time` (not published).
+    pub fn instantiate(&self, scenario: &str, base_time: DateTime<Utc>) -> Result<ScenarioInstance, HarnessError> {
+        self.webex.instantiate(scenario, base_time).map_err(|e| HarnessError::Scenario(format!("{scenario}: {e}")))
+    }
+
+    pub fn scenario_names(&self) -> Vec<String> {
+        self.webex.library().names()
+    }
+
+    /// Wait until every named recording is done (or dead). Returns the ones that are not.
+    pub async fn wait_settled(&self, recording_ids: &[String], timeout: Duration) -> Vec<String> {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut pending = Vec::new();
+            for id in recording_ids {
+                match self.store.get(&self.connector.id, id).await {
+                    Ok(Some(item)) if item.stage == Stage::Done || item.health == Health::Dead => {}
+                    _ => pending.push(id.clone()),
+                }
+            }
+            if pending.is_empty() || tokio::time::Instant::now() >= until {
+                return pending;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Contacts WFO holds for the given recordings.
+    pub fn received(&self, recording_ids: &[String]) -> Vec<Received> {
+        let persons: BTreeMap<String, String> = self
+            .wfo
+            .persons()
+            .into_iter()
+            .filter_map(|p| p.input.acd_id.clone().map(|a| (a, p.input.display_name.clone())))
+            .collect();
+        let mut out: Vec<Received> = self
+            .wfo
+            .contacts()
+            .into_iter()
+            .filter(|c| recording_ids.iter().any(|r| c.contact.import.external_id.contains(r.as_str())))
+            .map(|c| {
+                let i = &c.contact.import;
+                Received {
+                    contact_id: c.contact.id,
+                    external_id: i.external_id.clone(),
+                    agent_acd_id: i.agent.acd_id.clone(),
+                    agent_name: persons.get(&i.agent.acd_id).cloned().unwrap_or_else(|| "?".to_owned()),
+                    start_time: i.start_time,
+                    duration_ms: i.call_duration,
+                    assoc_call_id: i.assoc_call_id.clone(),
+                    direction: format!("{:?}", i.direction).to_uppercase(),
+                    events: i.events.iter().map(|e| format!("{:?}@{}", e.event_type, e.time)).collect(),
+                    audio_bytes: if c.contact.audio_uploaded { c.contact.audio_bytes } else { None },
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.start_time, &a.external_id).cmp(&(b.start_time, &b.external_id)));
+        out
+    }
+
+    /// Compare what WFO received for `instance` with the scenario's expected contacts.
+    /// Returns the differences (empty when everything matches).
+    pub fn check(&self, instance: &ScenarioInstance) -> Vec<String> {
+        let received = self.received(&instance.recording_ids());
+        let expected = instance.expected.as_array().cloned().unwrap_or_default();
+        let mut problems = Vec::new();
+        let mut by_ext: BTreeMap<&str, Vec<&Received>> = BTreeMap::new();
+        for r in &received {
+            by_ext.entry(r.external_id.as_str()).or_default().push(r);
+        }
+        for (ext, rs) in &by_ext {
+            if rs.len() > 1 {
+                problems.push(format!("{ext}: {} copies in WFO (duplicates)", rs.len()));
+            }
+        }
+        for e in &expected {
+            let ext = e.get("externalId").and_then(Value::as_str).unwrap_or("");
+            let Some(r) = by_ext.get(ext).and_then(|v| v.first()) else {
+                problems.push(format!("{ext}: expected, not in WFO"));
+                continue;
+            };
+            let want = |k: &str| e.get(k).cloned().unwrap_or(Value::Null);
+            let checks = [
+                ("agent.acdId", e.pointer("/agent/acdId").cloned().unwrap_or(Value::Null), Value::from(r.agent_acd_id.clone())),
+                ("startTime", want("startTime"), Value::from(r.start_time)),
+                ("callDuration", want("callDuration"), Value::from(r.duration_ms)),
+                ("assocCallId", want("assocCallId"), Value::from(r.assoc_call_id.clone())),
+            ];
+            for (name, w, got) in checks {
+                if w != got {
+                    problems.push(format!("{ext}: {name} is {got}, expected {w}"));
+                }
+            }
+            if r.audio_bytes.is_none_or(|b| b <= 0) {
+                problems.push(format!("{ext}: audio not uploaded"));
+            }
+        }
+        for r in &received {
+            if !expected.iter().any(|e| e.get("externalId").and_then(Value::as_str) == Some(r.external_id.as_str())) {
+                problems.push(format!("{}: in WFO but not expected", r.external_id));
+            }
+        }
+        problems
+    }
+
+    pub async fn shutdown(self) {
+        self.runtime.shutdown().await;
+        self.webex.shutdown().await;
+        if let Err(e) = self.wfo.shutdown().await {
+            tracing::warn!(error = %e, "WFO simulator did not stop cleanly");
+        }
+    }
+}

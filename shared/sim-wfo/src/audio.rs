@@ -1,0 +1,132 @@
+//! `PUT /api/rest/wfo/contact/{contactId}/audio`: streamed to a file, hashed on the way.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use wfo_domain::wfo::AudioUploaded;
+
+use crate::api::{ApiError, Id, drain, drain_stream};
+use crate::state::StoredAudio;
+use crate::{SimHandle, messages};
+
+const ACCEPTED_TYPES: [&str; 2] = ["audio/mpeg", "audio/wav"];
+
+pub(crate) async fn upload(State(sim): State<SimHandle>, Id(id): Id, req: Request) -> Response {
+    match store(&sim, id, req).await {
+        Ok(uploaded) => Json(uploaded).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn io_error(what: &str, e: std::io::Error) -> ApiError {
+    ApiError::internal(format!("the simulator could not {what}: {e}"))
+}
+
+async fn store(sim: &SimHandle, id: i64, req: Request) -> Result<AudioUploaded, ApiError> {
+    let (parts, body) = req.into_parts();
+    let media = media_type(&parts.headers);
+    if !ACCEPTED_TYPES.contains(&media.as_str()) {
+        drain(body).await;
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            messages::unsupported_audio_type_message(&media),
+        ));
+    }
+    if !sim.0.db().contacts.contains_key(&id) {
+        drain(body).await;
+        return Err(ApiError::not_found(messages::not_found_message(&format!(
+            "contact {id}"
+        ))));
+    }
+    let limit = sim.0.max_audio_bytes;
+    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, messages::audio_too_large_message(limit));
+    if content_length(&parts.headers).is_some_and(|len| len > limit) {
+        drain(body).await;
+        return Err(too_large());
+    }
+
+    let audio_dir = &sim.0.storage.audio_dir;
+    let name = format!("{id}-{}.audio", uuid::Uuid::new_v4().simple());
+    let part = audio_dir.join(format!(".{name}.part"));
+    let mut file = tokio::fs::File::create(&part)
+        .await
+        .map_err(|e| io_error("create the audio file", e))?;
+    let mut hasher = Sha256::new();
+    let mut total: u64 = 0;
+    let mut stream = body.into_data_stream();
+    let written: Result<(), ApiError> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the audio body could not be read: {e}")))?;
+            total += chunk.len() as u64;
+            if total > limit {
+                return Err(too_large());
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| io_error("write the audio file", e))?;
+        }
+        file.flush().await.map_err(|e| io_error("write the audio file", e))?;
+        file.sync_data()
+            .await
+            .map_err(|e| io_error("write the audio file", e))?;
+        Ok(())
+    }
+    .await;
+    drop(file);
+    if let Err(e) = written {
+        let _ = tokio::fs::remove_file(&part).await;
+        if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+            drain_stream(stream).await;
+        }
+        return Err(e);
+    }
+    tokio::fs::rename(&part, audio_dir.join(&name))
+        .await
+        .map_err(|e| io_error("store the audio file", e))?;
+
+    let sha256 = hex::encode(hasher.finalize());
+    let content_type = media;
+    let previous = {
+        let mut db = sim.0.db();
+        let Some(contact) = db.contacts.get_mut(&id) else {
+            return Err(ApiError::not_found(messages::not_found_message(&format!(
+                "contact {id}"
+            ))));
+        };
+        contact.audio.replace(StoredAudio {
+            bytes: total,
+            sha256: sha256.clone(),
+            content_type,
+            file: name,
+        })
+    };
+    sim.0.stats().audio_uploads += 1;
+    sim.0.persist().await?;
+    if let Some(previous) = previous {
+        let _ = tokio::fs::remove_file(audio_dir.join(previous.file)).await;
+    }
+    Ok(AudioUploaded {
+        audio_uploaded: true,
+        bytes: i64::try_from(total).unwrap_or(i64::MAX),
+        sha256,
+    })
+}

@@ -1,0 +1,409 @@
+//! A faithful simulator of the WFO ingest API (`shared/specs/wfo-ingest-api.md`).
+//!
+//! It keeps the awkward parts of the real product on purpose: creates are not
+//! idempotent, sessions expire, an import naming an unknown agent or a missing / non-TEXT
+//! metadata key answers `422`. On top it offers fault injection ([`Faults`]),
+//! inspection (`GET /sim/state`, `GET /sim/table`, [`SimHandle`]) and persistence across
+//! restarts (`SimConfig::state_dir`).
+//!
+//! Decisions the spec leaves open:
+//! - A deactivated person still counts as an existing agent: its contacts import.
+//! - A person's `groupId` must name a team and its role ids must exist (`422`).
+//! - `PUT` of a team or person must carry the path id (`400`); a team's `isDefault`
+//!   cannot change (`400`): exactly one team is the Default Team.
+//! - `GET /api/rest/recording/contact` without `externalId` answers `400`.
+//! - Sessions and request counters live in memory only: a restart logs everybody out.
+//! - `processed_then_dropped` applies to `POST /api/rest/wfo/contact/import` only.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use wfo_domain::Secret;
+use wfo_domain::wfo::{MetadataKey, MetadataKeyType, Person, Role, Team, TeamInput, metadata_key_from_label};
+
+mod api;
+mod audio;
+mod faults;
+mod inspect;
+pub mod messages;
+mod state;
+
+pub use faults::Faults;
+pub use state::{
+    CreateCounts, DEFAULT_TEAM_NAME, DuplicateAgent, DuplicateExternalId, RouteStats, SimContact, SimStats,
+};
+
+use faults::FaultState;
+use state::{Db, STATE_FILE, Sessions, Storage};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "hazelcast.sessionId";
+/// A tenant allows at most this many metadata keys.
+pub const MAX_METADATA_KEYS: usize = 100;
+/// The spec's audio limit: 2 GiB.
+pub const DEFAULT_MAX_AUDIO_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// User of [`SimConfig::default`].
+pub const DEFAULT_USER: &str = "wfo-api";
+/// Password of [`SimConfig::default`].
+pub const DEFAULT_PASSWORD: &str = "wfo-api-password";
+
+/// Errors starting or stopping the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("the simulator binds loopback addresses only, not {0}")]
+    NotLoopback(SocketAddr),
+    #[error("a tenant allows at most {MAX_METADATA_KEYS} metadata keys, the configuration has {0}")]
+    TooManyMetadataKeys(usize),
+    #[error("invalid fault configuration: {0}")]
+    InvalidFaults(String),
+    #[error("state file {path} is not valid: {source}")]
+    CorruptState { path: PathBuf, source: serde_json::Error },
+    #[error("simulator I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("could not encode the state: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Address to bind; `None`: `127.0.0.1:0` (a free port). Must be a loopback address.
+    pub addr: Option<SocketAddr>,
+    /// API users `(userId, password)` that `POST /api/rest/authorize` accepts.
+    pub users: Vec<(String, Secret)>,
+    /// `Some`: state and audio are kept here and survive a restart. `None`: memory plus a
+    /// temp dir removed when the simulator stops.
+    pub state_dir: Option<PathBuf>,
+    pub faults: Faults,
+    /// Seed of the fault generator.
+    pub seed: u64,
+    /// The tenant's metadata keys (at most [`MAX_METADATA_KEYS`]); used only when the
+    /// state dir holds no state yet.
+    pub metadata_keys: Vec<MetadataKey>,
+    /// Teams seeded besides the Default Team (fresh state only).
+    pub teams: Vec<TeamInput>,
+    /// Audio upload limit; the spec's is 2 GiB. Tests set a small one.
+    pub max_audio_bytes: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            addr: None,
+            users: vec![(DEFAULT_USER.to_owned(), Secret::new(DEFAULT_PASSWORD))],
+            state_dir: None,
+            faults: Faults::default(),
+            seed: 0,
+            metadata_keys: default_metadata_keys(),
+            teams: Vec::new(),
+            max_audio_bytes: DEFAULT_MAX_AUDIO_BYTES,
+        }
+    }
+}
+
+/// The default tenant keys: TEXT "Recording Id", "Call Session", "Queue Name",
+/// "Wrap Up Code", "Agent Extension"; NUMBER "Hold Count"; DATE "Callback Date".
+pub fn default_metadata_keys() -> Vec<MetadataKey> {
+    let key = |label: &str, key_type| MetadataKey {
+        key: metadata_key_from_label(label),
+        label: label.to_owned(),
+        key_type,
+        exportable: true,
+        encrypted: false,
+        read_only: false,
+    };
+    vec![
+        key("Recording Id", MetadataKeyType::Text),
+        key("Call Session", MetadataKeyType::Text),
+        key("Queue Name", MetadataKeyType::Text),
+        key("Wrap Up Code", MetadataKeyType::Text),
+        key("Agent Extension", MetadataKeyType::Text),
+        key("Hold Count", MetadataKeyType::Number),
+        key("Callback Date", MetadataKeyType::Date),
+    ]
+}
+
+pub(crate) struct Inner {
+    pub db: Mutex<Db>,
+    pub sessions: Mutex<Sessions>,
+    pub users: Vec<(String, Secret)>,
+    pub faults: Mutex<FaultState>,
+    pub stats: Mutex<SimStats>,
+    pub storage: Storage,
+    /// Serializes state writes so a later snapshot is never overwritten by an earlier one.
+    pub persist_lock: tokio::sync::Mutex<()>,
+    pub max_audio_bytes: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Inner {
+    pub fn db(&self) -> MutexGuard<'_, Db> {
+        lock(&self.db)
+    }
+    pub fn sessions(&self) -> MutexGuard<'_, Sessions> {
+        lock(&self.sessions)
+    }
+    pub fn fault_state(&self) -> MutexGuard<'_, FaultState> {
+        lock(&self.faults)
+    }
+    pub fn stats(&self) -> MutexGuard<'_, SimStats> {
+        lock(&self.stats)
+    }
+
+    /// Writes the database to `state.json` (persistent mode only).
+    pub async fn persist(&self) -> Result<(), SimError> {
+        let Some(dir) = &self.storage.state_dir else {
+            return Ok(());
+        };
+        let _guard = self.persist_lock.lock().await;
+        let bytes = serde_json::to_vec_pretty(&*self.db())?;
+        state::write_atomic(&dir.join(STATE_FILE), &bytes).await?;
+        Ok(())
+    }
+}
+
+/// A cheap, clonable handle on a running simulator's state.
+#[derive(Clone)]
+pub struct SimHandle(pub(crate) Arc<Inner>);
+
+impl SimHandle {
+    pub fn persons(&self) -> Vec<Person> {
+        self.0.db().persons.values().cloned().collect()
+    }
+
+    pub fn teams(&self) -> Vec<Team> {
+        self.0.db().teams.values().cloned().collect()
+    }
+
+    pub fn roles(&self) -> Vec<Role> {
+        self.0.db().roles.clone()
+    }
+
+    pub fn metadata_keys(&self) -> Vec<MetadataKey> {
+        self.0.db().metadata_keys.clone()
+    }
+
+    /// Every contact with its audio state, in id order.
+    pub fn contacts(&self) -> Vec<SimContact> {
+        self.0.db().contacts.values().map(|c| c.to_sim()).collect()
+    }
+
+    /// The stored audio of a contact, read from its file; `None` when the contact does
+    /// not exist or has no audio yet.
+    pub fn audio_bytes(&self, contact_id: i64) -> Option<Vec<u8>> {
+        let file = self.0.db().contacts.get(&contact_id)?.audio.as_ref()?.file.clone();
+        std::fs::read(self.0.storage.audio_dir.join(file)).ok()
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.0.stats().clone()
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.0.fault_state().faults().clone()
+    }
+
+    /// Replaces the faults (and restarts the seeded generator).
+    pub fn set_faults(&self, faults: Faults) -> Result<(), SimError> {
+        faults.validate().map_err(SimError::InvalidFaults)?;
+        self.0.fault_state().set(faults);
+        Ok(())
+    }
+
+    /// Ends every live session now; the next call with any of them answers `401`.
+    pub fn expire_sessions(&self) -> usize {
+        let mut sessions = self.0.sessions();
+        let n = sessions.len();
+        sessions.clear();
+        drop(sessions);
+        self.0.stats().sessions_expired += n as u64;
+        n
+    }
+
+    /// Persons, teams and contacts as a text table (contacts without audio show
+    /// "File not yet uploaded").
+    pub fn render_table(&self) -> String {
+        inspect::render_table(&self.0.db())
+    }
+}
+
+/// The simulator.
+pub struct WfoSim;
+
+impl WfoSim {
+    /// Binds, seeds or loads the state, and serves until [`RunningSim::shutdown`].
+    pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
+        let addr = config
+            .addr
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+        if !addr.ip().is_loopback() {
+            return Err(SimError::NotLoopback(addr));
+        }
+        if config.metadata_keys.len() > MAX_METADATA_KEYS {
+            return Err(SimError::TooManyMetadataKeys(config.metadata_keys.len()));
+        }
+        config.faults.validate().map_err(SimError::InvalidFaults)?;
+
+        let (storage, loaded) = match &config.state_dir {
+            Some(dir) => {
+                let audio_dir = dir.join("audio");
+                tokio::fs::create_dir_all(&audio_dir).await?;
+                let path = dir.join(STATE_FILE);
+                let loaded = match tokio::fs::read(&path).await {
+                    Ok(bytes) => {
+                        Some(
+                            serde_json::from_slice::<Db>(&bytes).map_err(|source| SimError::CorruptState {
+                                path: path.clone(),
+                                source,
+                            })?,
+                        )
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(e.into()),
+                };
+                (
+                    Storage {
+                        state_dir: Some(dir.clone()),
+                        audio_dir,
+                        owned_temp: None,
+                    },
+                    loaded,
+                )
+            }
+            None => {
+                let temp = std::env::temp_dir().join(format!("wfo-sim-wfo-{}", uuid::Uuid::new_v4().simple()));
+                tokio::fs::create_dir_all(&temp).await?;
+                (
+                    Storage {
+                        state_dir: None,
+                        audio_dir: temp.clone(),
+                        owned_temp: Some(temp),
+                    },
+                    None,
+                )
+            }
+        };
+        let fresh = loaded.is_none();
+        let db = loaded.unwrap_or_else(|| Db::seeded(config.metadata_keys.clone(), &config.teams));
+
+        let inner = Arc::new(Inner {
+            db: Mutex::new(db),
+            sessions: Mutex::new(Sessions::new()),
+            users: config.users.clone(),
+            faults: Mutex::new(FaultState::new(config.faults.clone(), config.seed)),
+            stats: Mutex::new(SimStats::default()),
+            storage,
+            persist_lock: tokio::sync::Mutex::new(()),
+            max_audio_bytes: config.max_audio_bytes,
+        });
+        if fresh {
+            inner.persist().await?;
+        }
+        let handle = SimHandle(inner);
+
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let app = api::router(handle.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        tracing::info!(addr = %local, persistent = config.state_dir.is_some(), "WFO simulator listening");
+        Ok(RunningSim {
+            addr: local,
+            handle,
+            shutdown_tx: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A simulator serving on a loopback port. Stop it with [`RunningSim::shutdown`];
+/// dropping it aborts the server.
+pub struct RunningSim {
+    addr: SocketAddr,
+    handle: SimHandle,
+    shutdown_tx: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningSim {
+    /// `http://127.0.0.1:<port>` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A clonable handle on the state, usable after the `RunningSim` moved.
+    pub fn handle(&self) -> SimHandle {
+        self.handle.clone()
+    }
+
+    pub fn persons(&self) -> Vec<Person> {
+        self.handle.persons()
+    }
+    pub fn teams(&self) -> Vec<Team> {
+        self.handle.teams()
+    }
+    pub fn contacts(&self) -> Vec<SimContact> {
+        self.handle.contacts()
+    }
+    pub fn audio_bytes(&self, contact_id: i64) -> Option<Vec<u8>> {
+        self.handle.audio_bytes(contact_id)
+    }
+    pub fn stats(&self) -> SimStats {
+        self.handle.stats()
+    }
+    pub fn faults(&self) -> Faults {
+        self.handle.faults()
+    }
+    pub fn set_faults(&self, faults: Faults) -> Result<(), SimError> {
+        self.handle.set_faults(faults)
+    }
+    pub fn expire_sessions(&self) -> usize {
+        self.handle.expire_sessions()
+    }
+    pub fn render_table(&self) -> String {
+        self.handle.render_table()
+    }
+
+    /// Stops accepting, lets open requests finish (at most 5 s), then stops.
+    pub async fn shutdown(mut self) -> Result<(), SimError> {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
+                Ok(Ok(result)) => result?,
+                Ok(Err(join)) => return Err(std::io::Error::other(join).into()),
+                Err(_) => task.abort(),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

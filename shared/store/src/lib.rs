@@ -1,0 +1,641 @@
+//! The embedded store: every port of `wfo_connectors::ports` on one SQLite database in
+//! the state directory (`.wfo-connect/` by default).
+//!
+//! SQLite in WAL mode with a busy timeout lets several processes use one state directory
+//! at once (`wfo-connect serve` beside `status` or `backfill`), which a single-process
+//! embedded store could not. Conditional writes are single SQL statements
+//! (`UPDATE … WHERE version = ?`), so they are atomic across processes too. Secrets
+//! (connector secrets, tokens, webhook secrets) are encrypted with the local key file.
+
+mod crypto;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use crypto::Cipher;
+use wfo_connectors::ports::{
+    ConnectorSecrets, ConnectorStore, Discovered, KvStore, Ledger, LedgerCounts, Received, StoreError, StoreResult, StoredConnector,
+    TokenRecord, TokenStore, WorkMessage, WorkQueue,
+};
+use wfo_domain::config::ConnectorConfig;
+use wfo_domain::ledger::{Discovery, LedgerItem};
+
+/// Receives after which a queue message is moved to the dead letters.
+pub const MAX_RECEIVES: u32 = 20;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS ledger (
+    connector_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    updated_at INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (connector_id, item_id)
+);
+CREATE INDEX IF NOT EXISTS ledger_due ON ledger (done, next_attempt_at);
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    body TEXT NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receipt TEXT,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    dead_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_visible ON queue (dead_reason, visible_at);
+CREATE TABLE IF NOT EXISTS connectors (
+    id TEXT PRIMARY KEY,
+    config BLOB NOT NULL,
+    secrets BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    connector_id TEXT PRIMARY KEY,
+    record BLOB NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oauth_states (
+    nonce TEXT PRIMARY KEY,
+    connector_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kv (
+    connector_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (connector_id, key)
+);
+CREATE TABLE IF NOT EXISTS locks (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"#;
+
+/// The SQLite-backed store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    cipher: Cipher,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("dir", &self.inner.dir).finish()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+impl SqliteStore {
+    /// Open (creating when needed) the store in `dir`: `state.db` and the key file `key`.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let cipher = Cipher::from_key_file(&dir.join("key"))?;
+        let conn = Connection::open(dir.join("state.db")).map_err(unavailable)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(Self { inner: Arc::new(Inner { conn: Mutex::new(conn), cipher, dir: dir.to_owned() }) })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Run `f` on the connection in a blocking thread.
+    async fn with<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Cipher) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.conn.lock().map_err(|_| unavailable("store lock poisoned"))?;
+            f(&mut conn, &inner.cipher)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn decode_item(body: &str) -> StoreResult<LedgerItem> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("ledger item: {e}")))
+}
+
+#[async_trait]
+impl Ledger for SqliteStore {
+    async fn discover(&self, connector_id: &str, item_id: &str, by: Discovery, now: DateTime<Utc>) -> StoreResult<Discovered> {
+        let item = LedgerItem::discovered(connector_id, item_id, by, now);
+        let body = serde_json::to_string(&item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (c, i) = (connector_id.to_owned(), item_id.to_owned());
+        self.with(move |conn, _| {
+            let n = conn
+                .execute(
+                    "INSERT INTO ledger (connector_id, item_id, done, next_attempt_at, updated_at, version, body)
+                     VALUES (?1, ?2, 0, ?3, ?3, 1, ?4) ON CONFLICT DO NOTHING",
+                    params![c, i, ms(now), body],
+                )
+                .map_err(unavailable)?;
+            Ok(if n == 1 { Discovered::New } else { Discovered::Known })
+        })
+        .await
+    }
+
+    async fn get(&self, connector_id: &str, item_id: &str) -> StoreResult<Option<LedgerItem>> {
+        let (c, i) = (connector_id.to_owned(), item_id.to_owned());
+        self.with(move |conn, _| {
+            let row: Option<(String, i64)> = conn
+                .query_row(
+                    "SELECT body, version FROM ledger WHERE connector_id = ?1 AND item_id = ?2",
+                    params![c, i],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(body, version)| {
+                let mut item = decode_item(&body)?;
+                item.version = version;
+                Ok(item)
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put(&self, item: &LedgerItem) -> StoreResult<i64> {
+        let body = serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let it = item.clone();
+        self.with(move |conn, _| {
+            let n = conn
+                .execute(
+                    "UPDATE ledger SET done = ?1, next_attempt_at = ?2, updated_at = ?3, body = ?4, version = version + 1
+                     WHERE connector_id = ?5 AND item_id = ?6 AND version = ?7",
+                    params![
+                        it.is_terminal() as i64,
+                        it.next_attempt_at.map(ms),
+                        ms(it.updated_at),
+                        body,
+                        it.connector_id,
+                        it.item_id,
+                        it.version
+                    ],
+                )
+                .map_err(unavailable)?;
+            if n == 1 {
+                Ok(it.version + 1)
+            } else {
+                Err(StoreError::Conflict(format!("ledger item {}/{}", it.connector_id, it.item_id)))
+            }
+        })
+        .await
+    }
+
+    async fn lease(&self, connector_id: &str, item_id: &str, owner: &str, lease: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
+        let (c, i, o) = (connector_id.to_owned(), item_id.to_owned(), owner.to_owned());
+        let until = ms(now) + lease.as_millis() as i64;
+        self.with(move |conn, _| {
+            let n = conn
+                .execute(
+                    "UPDATE ledger SET lease_owner = ?1, lease_until = ?2
+                     WHERE connector_id = ?3 AND item_id = ?4
+                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)",
+                    params![o, until, c, i, ms(now)],
+                )
+                .map_err(unavailable)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release(&self, connector_id: &str, item_id: &str, owner: &str) -> StoreResult<()> {
+        let (c, i, o) = (connector_id.to_owned(), item_id.to_owned(), owner.to_owned());
+        self.with(move |conn, _| {
+            conn.execute(
+                "UPDATE ledger SET lease_owner = NULL, lease_until = NULL
+                 WHERE connector_id = ?1 AND item_id = ?2 AND lease_owner = ?3",
+                params![c, i, o],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<LedgerItem>> {
+        self.with(move |conn, _| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT body, version FROM ledger
+                     WHERE done = 0 AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
+                       AND (lease_until IS NULL OR lease_until < ?1)
+                     ORDER BY next_attempt_at LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![ms(now), limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(unavailable)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (body, version) = row.map_err(unavailable)?;
+                let mut item = decode_item(&body)?;
+                item.version = version;
+                out.push(item);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list(&self, connector_id: &str, only_open: bool, limit: usize) -> StoreResult<Vec<LedgerItem>> {
+        let c = connector_id.to_owned();
+        self.with(move |conn, _| {
+            let sql = if only_open {
+                "SELECT body, version FROM ledger WHERE connector_id = ?1 AND done = 0 ORDER BY updated_at DESC LIMIT ?2"
+            } else {
+                "SELECT body, version FROM ledger WHERE connector_id = ?1 ORDER BY updated_at DESC LIMIT ?2"
+            };
+            let mut stmt = conn.prepare(sql).map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![c, limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(unavailable)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (body, version) = row.map_err(unavailable)?;
+                let mut item = decode_item(&body)?;
+                item.version = version;
+                out.push(item);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn counts(&self, connector_id: &str) -> StoreResult<LedgerCounts> {
+        let c = connector_id.to_owned();
+        self.with(move |conn, _| {
+            let mut stmt = conn.prepare("SELECT body FROM ledger WHERE connector_id = ?1").map_err(unavailable)?;
+            let rows = stmt.query_map(params![c], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+            let mut counts = LedgerCounts::default();
+            for row in rows {
+                let item = decode_item(&row.map_err(unavailable)?)?;
+                *counts.by_state.entry(item.state_label()).or_default() += 1;
+                counts.total += 1;
+            }
+            Ok(counts)
+        })
+        .await
+    }
+}
+
+fn new_receipt() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+#[async_trait]
+impl WorkQueue for SqliteStore {
+    async fn send(&self, msg: &WorkMessage, delay: Duration) -> StoreResult<()> {
+        let body = serde_json::to_string(msg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let visible_at = ms(Utc::now()) + delay.as_millis() as i64;
+        self.with(move |conn, _| {
+            conn.execute("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)", params![body, visible_at])
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn receive(&self, max: usize, visibility: Duration) -> StoreResult<Vec<Received>> {
+        self.with(move |conn, _| {
+            let now = ms(Utc::now());
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let candidates: Vec<(i64, String, u32)> = {
+                let mut stmt = tx
+                    .prepare(
+                        "SELECT id, body, receive_count FROM queue
+                         WHERE dead_reason IS NULL AND visible_at <= ?1 ORDER BY visible_at, id LIMIT ?2",
+                    )
+                    .map_err(unavailable)?;
+                let rows = stmt
+                    .query_map(params![now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(unavailable)?;
+                rows.collect::<Result<_, _>>().map_err(unavailable)?
+            };
+            let mut out = Vec::new();
+            for (id, body, count) in candidates {
+                let count = count + 1;
+                if count > MAX_RECEIVES {
+                    tx.execute(
+                        "UPDATE queue SET dead_reason = ?1, receive_count = ?2 WHERE id = ?3",
+                        params![format!("received {MAX_RECEIVES} times without being completed"), count, id],
+                    )
+                    .map_err(unavailable)?;
+                    continue;
+                }
+                let receipt = format!("{id}:{}", new_receipt());
+                tx.execute(
+                    "UPDATE queue SET receipt = ?1, visible_at = ?2, receive_count = ?3 WHERE id = ?4",
+                    params![receipt, now + visibility.as_millis() as i64, count, id],
+                )
+                .map_err(unavailable)?;
+                out.push(Received { receipt, body, receive_count: count, dead_reason: None });
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn ack(&self, receipt: &str) -> StoreResult<()> {
+        let r = receipt.to_owned();
+        self.with(move |conn, _| {
+            conn.execute("DELETE FROM queue WHERE receipt = ?1", params![r]).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn retry_later(&self, receipt: &str, delay: Duration) -> StoreResult<()> {
+        let r = receipt.to_owned();
+        let at = ms(Utc::now()) + delay.as_millis() as i64;
+        self.with(move |conn, _| {
+            conn.execute("UPDATE queue SET visible_at = ?1 WHERE receipt = ?2", params![at, r]).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> StoreResult<()> {
+        let (r, why) = (receipt.to_owned(), reason.to_owned());
+        self.with(move |conn, _| {
+            conn.execute("UPDATE queue SET dead_reason = ?1 WHERE receipt = ?2", params![why, r]).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Received>> {
+        self.with(move |conn, _| {
+            let mut stmt = conn
+                .prepare("SELECT id, body, receive_count, dead_reason FROM queue WHERE dead_reason IS NOT NULL ORDER BY id LIMIT ?1")
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![limit as i64], |r| {
+                    Ok(Received {
+                        receipt: format!("{}:dead", r.get::<_, i64>(0)?),
+                        body: r.get(1)?,
+                        receive_count: r.get(2)?,
+                        dead_reason: r.get(3)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn depth(&self) -> StoreResult<u64> {
+        self.with(|conn, _| {
+            conn.query_row("SELECT COUNT(*) FROM queue WHERE dead_reason IS NULL", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+fn decode_connector(cipher: &Cipher, id: &str, config: &[u8], secrets: &[u8], created: i64) -> StoreResult<StoredConnector> {
+    let config = cipher.decrypt(config, &format!("connector:{id}"))?;
+    let config: ConnectorConfig =
+        serde_json::from_slice(&config).map_err(|e| StoreError::Corrupt(format!("connector {id}: {e}")))?;
+    let secrets = cipher.decrypt(secrets, &format!("connector-secrets:{id}"))?;
+    let secrets: ConnectorSecrets =
+        serde_json::from_slice(&secrets).map_err(|e| StoreError::Corrupt(format!("connector {id} secrets: {e}")))?;
+    Ok(StoredConnector { config, secrets, created_at: from_ms(created) })
+}
+
+#[async_trait]
+impl ConnectorStore for SqliteStore {
+    async fn put_connector(&self, config: &ConnectorConfig, now: DateTime<Utc>) -> StoreResult<StoredConnector> {
+        let cfg = config.clone();
+        self.with(move |conn, cipher| {
+            let id = cfg.id.clone();
+            let json = serde_json::to_vec(&cfg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let blob = cipher.encrypt(&json, &format!("connector:{id}"))?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let existing: Option<(Vec<u8>, i64)> = tx
+                .query_row("SELECT secrets, created_at FROM connectors WHERE id = ?1", params![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(unavailable)?;
+            let (secret_blob, created) = match existing {
+                Some(found) => found,
+                None => {
+                    let secrets = serde_json::to_vec(&ConnectorSecrets::generate())
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    (cipher.encrypt(&secrets, &format!("connector-secrets:{id}"))?, ms(now))
+                }
+            };
+            tx.execute(
+                "INSERT INTO connectors (id, config, secrets, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET config = excluded.config",
+                params![id, blob, secret_blob, created],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            decode_connector(cipher, &id, &blob, &secret_blob, created)
+        })
+        .await
+    }
+
+    async fn get_connector(&self, id: &str) -> StoreResult<Option<StoredConnector>> {
+        let id = id.to_owned();
+        self.with(move |conn, cipher| {
+            let row: Option<(Vec<u8>, Vec<u8>, i64)> = conn
+                .query_row("SELECT config, secrets, created_at FROM connectors WHERE id = ?1", params![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(c, s, t)| decode_connector(cipher, &id, &c, &s, t)).transpose()
+        })
+        .await
+    }
+
+    async fn list_connectors(&self) -> StoreResult<Vec<StoredConnector>> {
+        self.with(move |conn, cipher| {
+            let mut stmt =
+                conn.prepare("SELECT id, config, secrets, created_at FROM connectors ORDER BY id").map_err(unavailable)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?)))
+                .map_err(unavailable)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, c, s, t) = row.map_err(unavailable)?;
+                out.push(decode_connector(cipher, &id, &c, &s, t)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn get_tokens(&self, connector_id: &str) -> StoreResult<TokenRecord> {
+        let id = connector_id.to_owned();
+        self.with(move |conn, cipher| {
+            let row: Option<(Vec<u8>, i64)> = conn
+                .query_row("SELECT record, version FROM tokens WHERE connector_id = ?1", params![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(unavailable)?;
+            match row {
+                None => Ok(TokenRecord { tokens: None, reauth_required: None, version: 0 }),
+                Some((blob, version)) => {
+                    let json = cipher.decrypt(&blob, &format!("tokens:{id}"))?;
+                    let mut rec: TokenRecord =
+                        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("tokens {id}: {e}")))?;
+                    rec.version = version;
+                    Ok(rec)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn put_tokens(&self, connector_id: &str, record: &TokenRecord, expected_version: i64) -> StoreResult<i64> {
+        let id = connector_id.to_owned();
+        let rec = record.clone();
+        self.with(move |conn, cipher| {
+            let json = serde_json::to_vec(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let blob = cipher.encrypt(&json, &format!("tokens:{id}"))?;
+            let n = if expected_version == 0 {
+                conn.execute(
+                    "INSERT INTO tokens (connector_id, record, version) VALUES (?1, ?2, 1) ON CONFLICT DO NOTHING",
+                    params![id, blob],
+                )
+            } else {
+                conn.execute(
+                    "UPDATE tokens SET record = ?1, version = version + 1 WHERE connector_id = ?2 AND version = ?3",
+                    params![blob, id, expected_version],
+                )
+            }
+            .map_err(unavailable)?;
+            if n == 1 { Ok(expected_version + 1) } else { Err(StoreError::Conflict(format!("tokens of {id}"))) }
+        })
+        .await
+    }
+
+    async fn put_oauth_state(&self, nonce: &str, connector_id: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
+        let (n, c) = (nonce.to_owned(), connector_id.to_owned());
+        self.with(move |conn, _| {
+            conn.execute("DELETE FROM oauth_states WHERE expires_at < ?1", params![ms(Utc::now())]).map_err(unavailable)?;
+            conn.execute(
+                "INSERT INTO oauth_states (nonce, connector_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![n, c, ms(expires_at)],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_oauth_state(&self, nonce: &str, now: DateTime<Utc>) -> StoreResult<Option<String>> {
+        let n = nonce.to_owned();
+        self.with(move |conn, _| {
+            let row: Option<(String, i64)> = conn
+                .query_row("DELETE FROM oauth_states WHERE nonce = ?1 RETURNING connector_id, expires_at", params![n], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(unavailable)?;
+            Ok(row.and_then(|(c, exp)| (exp >= ms(now)).then_some(c)))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl KvStore for SqliteStore {
+    async fn get_value(&self, connector_id: &str, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        let (c, k) = (connector_id.to_owned(), key.to_owned());
+        self.with(move |conn, _| {
+            let v: Option<String> = conn
+                .query_row("SELECT value FROM kv WHERE connector_id = ?1 AND key = ?2", params![c, k], |r| r.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            v.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{c}/{k}: {e}")))).transpose()
+        })
+        .await
+    }
+
+    async fn put_value(&self, connector_id: &str, key: &str, value: &serde_json::Value) -> StoreResult<()> {
+        let (c, k, v) = (connector_id.to_owned(), key.to_owned(), value.to_string());
+        self.with(move |conn, _| {
+            conn.execute(
+                "INSERT INTO kv (connector_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (connector_id, key) DO UPDATE SET value = excluded.value",
+                params![c, k, v],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn try_lock(&self, name: &str, owner: &str, ttl: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
+        let (n, o) = (name.to_owned(), owner.to_owned());
+        let until = ms(now) + ttl.as_millis() as i64;
+        self.with(move |conn, _| {
+            let changed = conn
+                .execute(
+                    "INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                     WHERE locks.owner = excluded.owner OR locks.expires_at < ?4",
+                    params![n, o, until, ms(now)],
+                )
+                .map_err(unavailable)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> StoreResult<()> {
+        let (n, o) = (name.to_owned(), owner.to_owned());
+        self.with(move |conn, _| {
+            conn.execute("DELETE FROM locks WHERE name = ?1 AND owner = ?2", params![n, o]).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,42 @@
+//! Webex Calling client for the recording importer.
+//!
+//! - [`WebexCallingClient`]: converged recordings (list in ≤30-day windows with `Link`
+//!   pagination, details, raw metadata with `showAllTypes=true`, streaming MP3
+//!   download) and the webhooks API. Methods take a bearer access token.
+//! - [`verify_signature`] / [`parse_webhook_event`]: webhook deliveries.
+//! - [`webex_id_to_uuid`]: base64 Webex ids to the plain UUIDs used in recordings.
+//!
+//! All HTTP goes through `wfo_http` (one retry policy); errors are [`WebexError`],
+//! which says whether a retry can help. Facts and assumptions: the shared reference
+//! `webex-calling-api.md` §1–§3, §5.5, §7, §8.
+
+mod client;
+mod delivery;
+mod download;
+mod error;
+mod ids;
+mod lenient;
+mod model;
+mod webhooks;
+
+pub use client::{
+    DEFAULT_API_URL, ListQuery, MAX_PAGE_SIZE, MAX_WINDOW, Page, TRACKING_HEADER,
+    WebexCallingClient, Window, format_time, split_window,
+};
+pub use delivery::{
+    SPARK_SIGNATURE_HEADER, SignatureError, WEBEX_SIGNATURE_HEADER, WebhookEvent,
+    WebhookEventError, parse_webhook_event, sign_spark, sign_webex_sha256, verify_signature,
+};
+pub use download::{AUDIO_LINK_SELF_AUTHORISING, AudioDownload, LINK_SAFETY_MARGIN};
+pub use error::WebexError;
+pub use ids::webex_id_to_uuid;
+pub use lenient::parse_datetime;
+pub use model::{
+    DownloadLinks, LINK_LIFETIME, OwnerType, RecordingDetails, RecordingStatus, RecordingSummary,
+    ServiceData, ServiceType,
+};
+pub use webhooks::{
+    EVENT_CREATED, NewWebhook, OWNED_BY_ORG, RESOURCE_CONVERGED_RECORDINGS, Webhook, WebhookStatus,
+    WebhookUpdate,
+};
+pub use wfo_http::RetryPolicy;
