@@ -155,11 +155,12 @@ async fn connector(store: &SqliteStore, action: ConnectorCmd) -> Result<(), Fail
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .ok_or_else(|| Failure::usage("no public URL known: pass --public-url, or start `wfo-connect serve` first"))?,
             };
-            // The URL operators open is the runner's own route, which redirects to the
-            // source's consent page with a fresh single-use state.
-            let direct = auth::authorization_url(store, &c, &public_url, Utc::now()).await.map_err(Failure::job)?;
+            if c.config.source.client_id.is_none() || c.config.source.client_secret.is_none() {
+                return Err(Failure::usage(format!("connector '{id}' has no OAuth client credentials (source.client_id / source.client_secret)")));
+            }
+            // The URL operators open is the runner's own route: it mints a fresh
+            // single-use state and redirects to the source's consent page.
             println!("{}/oauth/{}/authorize", public_url.trim_end_matches('/'), c.config.id);
-            eprintln!("(redirects to: {direct})");
             Ok(())
         }
     }

@@ -17,7 +17,12 @@ use crate::{AudioError, ByteStream};
 /// after an upload, with [`CountHandle::check_len`].
 pub fn counted(input: ByteStream) -> (ByteStream, CountHandle) {
     let handle = CountHandle::default();
-    let stream = Counted { input, state: Arc::clone(&handle.0), expected: None, done: false };
+    let stream = Counted {
+        input,
+        state: Arc::clone(&handle.0),
+        expected: None,
+        done: false,
+    };
     (stream.boxed(), handle)
 }
 
@@ -27,7 +32,12 @@ pub fn counted(input: ByteStream) -> (ByteStream, CountHandle) {
 /// aborts the upload instead of storing a truncated recording.
 pub fn with_expected_len(input: ByteStream, expected: u64) -> (ByteStream, CountHandle) {
     let handle = CountHandle::default();
-    let stream = Counted { input, state: Arc::clone(&handle.0), expected: Some(expected), done: false };
+    let stream = Counted {
+        input,
+        state: Arc::clone(&handle.0),
+        expected: Some(expected),
+        done: false,
+    };
     (stream.boxed(), handle)
 }
 
@@ -91,11 +101,16 @@ impl Stream for Counted {
         match self.input.poll_next_unpin(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
-                let total = self.state.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+                let total = self
+                    .state
+                    .bytes
+                    .fetch_add(chunk.len() as u64, Ordering::Relaxed)
+                    + chunk.len() as u64;
                 match self.expected {
-                    Some(expected) if total > expected => {
-                        self.fail(AudioError::LengthMismatch { expected, actual: total })
-                    }
+                    Some(expected) if total > expected => self.fail(AudioError::LengthMismatch {
+                        expected,
+                        actual: total,
+                    }),
                     _ => Poll::Ready(Some(Ok(chunk))),
                 }
             }
@@ -128,7 +143,10 @@ mod tests {
     use futures::stream;
 
     fn chunks(parts: &[&'static [u8]]) -> ByteStream {
-        let items: Vec<_> = parts.iter().map(|part| Ok(Bytes::from_static(part))).collect();
+        let items: Vec<_> = parts
+            .iter()
+            .map(|part| Ok(Bytes::from_static(part)))
+            .collect();
         stream::iter(items).boxed()
     }
 
@@ -154,7 +172,13 @@ mod tests {
         assert!(error.is_none());
         assert_eq!(handle.bytes(), 5);
         assert_eq!(handle.check_len(5), Ok(5));
-        assert_eq!(handle.check_len(6), Err(AudioError::LengthMismatch { expected: 6, actual: 5 }));
+        assert_eq!(
+            handle.check_len(6),
+            Err(AudioError::LengthMismatch {
+                expected: 6,
+                actual: 5
+            })
+        );
     }
 
     #[test]
@@ -163,7 +187,11 @@ mod tests {
         assert_eq!(handle.check_len(2), Err(AudioError::Incomplete { read: 0 }));
         drop(stream);
 
-        let failing = stream::iter(vec![Ok(Bytes::from_static(b"ab")), Err(std::io::Error::other("reset"))]).boxed();
+        let failing = stream::iter(vec![
+            Ok(Bytes::from_static(b"ab")),
+            Err(std::io::Error::other("reset")),
+        ])
+        .boxed();
         let (stream, handle) = counted(failing);
         let (_, error) = collect(stream);
         assert_eq!(error.map(|e| e.to_string()), Some("reset".to_string()));
@@ -176,7 +204,13 @@ mod tests {
         let (out, error) = collect(stream);
         assert_eq!(out, b"abc");
         let error = error.map(|e| AudioError::from_io(&e).cloned());
-        assert_eq!(error, Some(Some(AudioError::LengthMismatch { expected: 4, actual: 3 })));
+        assert_eq!(
+            error,
+            Some(Some(AudioError::LengthMismatch {
+                expected: 4,
+                actual: 3
+            }))
+        );
     }
 
     #[test]

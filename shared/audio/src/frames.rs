@@ -30,7 +30,9 @@ use std::sync::{Arc, Mutex};
 
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions, ReadBytes, SeekBuffered};
+use symphonia::core::io::{
+    MediaSource, MediaSourceStream, MediaSourceStreamOptions, ReadBytes, SeekBuffered,
+};
 use symphonia::default::formats::MpaReader;
 
 use crate::AudioError;
@@ -115,7 +117,11 @@ struct Guarded<R> {
 impl<R: Read> Read for Guarded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let delivered = self.shared.delivered.load(Ordering::Relaxed);
-        let allowed = self.shared.deadline.load(Ordering::Relaxed).saturating_sub(delivered);
+        let allowed = self
+            .shared
+            .deadline
+            .load(Ordering::Relaxed)
+            .saturating_sub(delivered);
         if allowed == 0 {
             // Looks like the end of the input to the demuxer, which then fails to sync.
             return Ok(0);
@@ -141,7 +147,10 @@ impl<R: Read> Read for Guarded<R> {
 
 impl<R> Seek for Guarded<R> {
     fn seek(&mut self, _pos: SeekFrom) -> io::Result<u64> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "forward-only audio source"))
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "forward-only audio source",
+        ))
     }
 }
 
@@ -171,10 +180,18 @@ impl FrameReader {
             deadline: AtomicU64::new(SYNC_SEARCH_LIMIT),
             input_error: Mutex::new(None),
         });
-        let source = Guarded { inner: Mutex::new(inner), shared: Arc::clone(&shared) };
-        let mut mss = MediaSourceStream::new(Box::new(source), MediaSourceStreamOptions { buffer_len: RING_LEN });
-        let opened =
-            skip_id3v2_tags(&mut mss, &shared).and_then(|()| MpaReader::try_new(mss, &FormatOptions::default()));
+        let source = Guarded {
+            inner: Mutex::new(inner),
+            shared: Arc::clone(&shared),
+        };
+        let mut mss = MediaSourceStream::new(
+            Box::new(source),
+            MediaSourceStreamOptions {
+                buffer_len: RING_LEN,
+            },
+        );
+        let opened = skip_id3v2_tags(&mut mss, &shared)
+            .and_then(|()| MpaReader::try_new(mss, &FormatOptions::default()));
         let reader = match opened {
             Ok(reader) => reader,
             Err(_) => {
@@ -192,8 +209,16 @@ impl FrameReader {
             .first()
             .and_then(|track| track.codec_params.sample_rate)
             .filter(|rate| *rate > 0)
-            .ok_or_else(|| ReadError::Audio(AudioError::Malformed("first frame has no sample rate".into())))?;
-        Ok(FrameReader { reader, shared, sample_rate })
+            .ok_or_else(|| {
+                ReadError::Audio(AudioError::Malformed(
+                    "first frame has no sample rate".into(),
+                ))
+            })?;
+        Ok(FrameReader {
+            reader,
+            shared,
+            sample_rate,
+        })
     }
 
     /// Sample rate of the first frame: the unit of [`Frame::ts`] and [`Frame::dur`].
@@ -205,13 +230,19 @@ impl FrameReader {
     /// frame: it ends the stream like the end of the input does.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ReadError> {
         match self.reader.next_packet() {
-            Ok(packet) => Ok(Some(Frame { ts: packet.ts, dur: packet.dur, data: packet.data })),
+            Ok(packet) => Ok(Some(Frame {
+                ts: packet.ts,
+                dur: packet.dur,
+                data: packet.data,
+            })),
             Err(error) => {
                 if let Some(input) = self.shared.take_input_error() {
                     return Err(ReadError::Input(input));
                 }
                 match error {
-                    SymphoniaError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+                    SymphoniaError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        Ok(None)
+                    }
                     other => Err(ReadError::Audio(AudioError::Malformed(other.to_string()))),
                 }
             }
@@ -221,7 +252,10 @@ impl FrameReader {
 
 /// Skips every ID3v2 tag at the current position, moving the first-frame search limit past
 /// each one. Leaves the stream at the first byte that is not part of a tag.
-fn skip_id3v2_tags(mss: &mut MediaSourceStream, shared: &Shared) -> symphonia::core::errors::Result<()> {
+fn skip_id3v2_tags(
+    mss: &mut MediaSourceStream,
+    shared: &Shared,
+) -> symphonia::core::errors::Result<()> {
     loop {
         let mut head = [0u8; 10];
         ReadBytes::read_buf_exact(mss, &mut head)?;
@@ -230,7 +264,9 @@ fn skip_id3v2_tags(mss: &mut MediaSourceStream, shared: &Shared) -> symphonia::c
             return Ok(());
         };
         let tag_end = mss.pos() - head.len() as u64 + tag_len;
-        shared.deadline.store(tag_end.saturating_add(SYNC_SEARCH_LIMIT), Ordering::Relaxed);
+        shared
+            .deadline
+            .store(tag_end.saturating_add(SYNC_SEARCH_LIMIT), Ordering::Relaxed);
         mss.ignore_bytes(tag_len - head.len() as u64)?;
     }
 }
@@ -244,7 +280,9 @@ pub(crate) fn id3v2_tag_len(head: &[u8; 10]) -> Option<u64> {
     if !valid {
         return None;
     }
-    let body = head[6..].iter().fold(0u64, |acc, byte| (acc << 7) | u64::from(*byte));
+    let body = head[6..]
+        .iter()
+        .fold(0u64, |acc, byte| (acc << 7) | u64::from(*byte));
     let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
     Some(10 + body + footer)
 }
@@ -271,7 +309,10 @@ mod tests {
     #[test]
     fn id3v2_header_with_a_non_syncsafe_size_is_not_a_tag() {
         assert_eq!(id3v2_tag_len(b"ID3\x04\x00\x00\x00\x00\x80\x00"), None);
-        assert_eq!(id3v2_tag_len(b"\xff\xf3\x48\xc0\x00\x00\x00\x00\x00\x00"), None);
+        assert_eq!(
+            id3v2_tag_len(b"\xff\xf3\x48\xc0\x00\x00\x00\x00\x00\x00"),
+            None
+        );
     }
 
     #[test]

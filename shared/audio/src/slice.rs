@@ -40,7 +40,10 @@ pub struct Slice {
 
 impl Slice {
     pub fn new(offset_ms: i64, duration_ms: i64) -> Self {
-        Slice { offset_ms, duration_ms }
+        Slice {
+            offset_ms,
+            duration_ms,
+        }
     }
 
     /// First millisecond after the slice.
@@ -94,15 +97,29 @@ pub fn slice_mp3(input: ByteStream, slice: Slice) -> ByteStream {
 pub fn slice_mp3_with_stats(input: ByteStream, slice: Slice) -> (ByteStream, SliceStats) {
     let stats = SliceStats::default();
     if slice.duration_ms <= 0 {
-        let error = AudioError::InvalidSlice { offset_ms: slice.offset_ms, duration_ms: slice.duration_ms };
-        return (futures::stream::once(async move { Err(error.into_io()) }).boxed(), stats);
+        let error = AudioError::InvalidSlice {
+            offset_ms: slice.offset_ms,
+            duration_ms: slice.duration_ms,
+        };
+        return (
+            futures::stream::once(async move { Err(error.into_io()) }).boxed(),
+            stats,
+        );
     }
-    let start = State::Start { input, slice, stats: stats.clone() };
+    let start = State::Start {
+        input,
+        slice,
+        stats: stats.clone(),
+    };
     let stream = futures::stream::unfold(start, |state| async move {
         let (mut rx, worker, stats) = match state {
             State::Done => return None,
             State::Running { rx, worker, stats } => (rx, worker, stats),
-            State::Start { input, slice, stats } => match Handle::try_current() {
+            State::Start {
+                input,
+                slice,
+                stats,
+            } => match Handle::try_current() {
                 Err(_) => return Some((Err(AudioError::NoRuntime.into_io()), State::Done)),
                 Ok(handle) => {
                     let (tx, rx) = mpsc::channel(CHANNEL_CAP);
@@ -124,7 +141,10 @@ pub fn slice_mp3_with_stats(input: ByteStream, slice: Slice) -> (ByteStream, Sli
             }
             None => match worker.await {
                 Ok(()) => None,
-                Err(error) => Some((Err(AudioError::Worker(error.to_string()).into_io()), State::Done)),
+                Err(error) => Some((
+                    Err(AudioError::Worker(error.to_string()).into_io()),
+                    State::Done,
+                )),
             },
         }
     });
@@ -132,8 +152,16 @@ pub fn slice_mp3_with_stats(input: ByteStream, slice: Slice) -> (ByteStream, Sli
 }
 
 enum State {
-    Start { input: ByteStream, slice: Slice, stats: SliceStats },
-    Running { rx: mpsc::Receiver<io::Result<Bytes>>, worker: JoinHandle<()>, stats: SliceStats },
+    Start {
+        input: ByteStream,
+        slice: Slice,
+        stats: SliceStats,
+    },
+    Running {
+        rx: mpsc::Receiver<io::Result<Bytes>>,
+        worker: JoinHandle<()>,
+        stats: SliceStats,
+    },
     Done,
 }
 
@@ -232,7 +260,13 @@ enum InputState {
 
 impl BlockingInput {
     fn new(stream: ByteStream, handle: Handle, stats: SliceStats) -> Self {
-        BlockingInput { stream, handle, chunk: Bytes::new(), state: InputState::Open, stats }
+        BlockingInput {
+            stream,
+            handle,
+            chunk: Bytes::new(),
+            state: InputState::Open,
+            stats,
+        }
     }
 }
 
@@ -241,12 +275,17 @@ impl Read for BlockingInput {
         while self.chunk.is_empty() {
             match self.state {
                 InputState::Ended => return Ok(0),
-                InputState::Failed => return Err(io::Error::other("the input stream already failed")),
+                InputState::Failed => {
+                    return Err(io::Error::other("the input stream already failed"));
+                }
                 InputState::Open => {}
             }
             match self.handle.block_on(self.stream.next()) {
                 Some(Ok(chunk)) => {
-                    self.stats.0.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    self.stats
+                        .0
+                        .bytes_in
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     self.chunk = chunk;
                     self.stats.set(&self.stats.0.input_chunk, self.chunk.len());
                 }
@@ -264,7 +303,10 @@ impl Read for BlockingInput {
             // Let the chunk's memory go now, not when the next one has arrived.
             self.chunk = Bytes::new();
         }
-        self.stats.0.input_chunk.store(self.chunk.len(), Ordering::Relaxed);
+        self.stats
+            .0
+            .input_chunk
+            .store(self.chunk.len(), Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -292,7 +334,12 @@ impl From<AudioError> for Stop {
     }
 }
 
-fn run_worker(input: BlockingInput, slice: Slice, tx: &mpsc::Sender<io::Result<Bytes>>, stats: &SliceStats) {
+fn run_worker(
+    input: BlockingInput,
+    slice: Slice,
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+    stats: &SliceStats,
+) {
     if let Err(Stop::Fail(error)) = slice_frames(input, slice, tx, stats) {
         // If the consumer is gone, nobody is left to tell.
         let _ = tx.blocking_send(Err(error));
@@ -316,7 +363,10 @@ struct Window {
 impl Window {
     fn new(slice: Slice) -> Self {
         let start_ms = i128::from(slice.offset_ms);
-        Window { start_ms, end_ms: start_ms + i128::from(slice.duration_ms) }
+        Window {
+            start_ms,
+            end_ms: start_ms + i128::from(slice.duration_ms),
+        }
     }
 
     /// `offset ≤ ts/rate·1000 < end`, compared as `offset·rate ≤ ts·1000 < end·rate`.
@@ -367,7 +417,10 @@ fn slice_frames(
                 stats.set(&stats.0.batch, batch.len());
                 samples_out += frame.dur;
                 stats.0.frames_out.fetch_add(1, Ordering::Relaxed);
-                stats.0.ms_out.store(samples_to_ms(samples_out, rate).unsigned_abs(), Ordering::Relaxed);
+                stats.0.ms_out.store(
+                    samples_to_ms(samples_out, rate).unsigned_abs(),
+                    Ordering::Relaxed,
+                );
             }
         }
     }
@@ -394,7 +447,11 @@ fn slice_frames(
     Err(error.into())
 }
 
-fn send(tx: &mpsc::Sender<io::Result<Bytes>>, batch: &mut BytesMut, stats: &SliceStats) -> Result<(), Stop> {
+fn send(
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+    batch: &mut BytesMut,
+    stats: &SliceStats,
+) -> Result<(), Stop> {
     let chunk = std::mem::replace(batch, BytesMut::with_capacity(OUT_CHUNK)).freeze();
     let len = chunk.len();
     stats.0.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
@@ -420,9 +477,18 @@ mod tests {
     #[test]
     fn frame_starts_are_compared_without_rounding() {
         // 1152 samples at 44.1 kHz = 26.122… ms: inside [26, 27), not inside [27, 28).
-        assert_eq!(Window::new(Slice::new(26, 1)).place(1152, 44_100), Placement::Inside);
-        assert_eq!(Window::new(Slice::new(27, 1)).place(1152, 44_100), Placement::Before);
-        assert_eq!(Window::new(Slice::new(25, 1)).place(1152, 44_100), Placement::After);
+        assert_eq!(
+            Window::new(Slice::new(26, 1)).place(1152, 44_100),
+            Placement::Inside
+        );
+        assert_eq!(
+            Window::new(Slice::new(27, 1)).place(1152, 44_100),
+            Placement::Before
+        );
+        assert_eq!(
+            Window::new(Slice::new(25, 1)).place(1152, 44_100),
+            Placement::After
+        );
     }
 
     #[test]
@@ -434,6 +500,9 @@ mod tests {
 
     #[test]
     fn the_bound_covers_ring_chunk_frame_and_output() {
-        assert_eq!(SliceStats::buffer_bound(0), RING_LEN + MAX_FRAME_LEN + (CHANNEL_CAP + 2) * OUT_CHUNK);
+        assert_eq!(
+            SliceStats::buffer_bound(0),
+            RING_LEN + MAX_FRAME_LEN + (CHANNEL_CAP + 2) * OUT_CHUNK
+        );
     }
 }

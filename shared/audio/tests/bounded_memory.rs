@@ -73,7 +73,11 @@ struct Run {
 fn stream_through(megabytes: u64) -> Run {
     let shape = SilentMp3::new(44_100, 128, false).expect("shape");
     let frames = megabytes * 1024 * 1024 / 418;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let input = varying_chunks(shape.stream(frames, MAX_CHUNK));
     let (input, input_count) = counted(input);
     let (mut output, stats) = slice_mp3_with_stats(input, Slice::new(0, i64::MAX / 2));
@@ -91,7 +95,13 @@ fn stream_through(megabytes: u64) -> Run {
     let secs = started.elapsed().as_secs_f64();
     let heap_growth = PEAK.load(Ordering::Relaxed) - baseline;
     assert_eq!(stats.frames_out(), frames);
-    Run { bytes_in: input_count.bytes(), bytes_out, peak_buffered: stats.peak_buffered_bytes(), heap_growth, secs }
+    Run {
+        bytes_in: input_count.bytes(),
+        bytes_out,
+        peak_buffered: stats.peak_buffered_bytes(),
+        heap_growth,
+        secs,
+    }
 }
 
 fn check(run: &Run, megabytes: u64) {
@@ -99,13 +109,24 @@ fn check(run: &Run, megabytes: u64) {
         "{megabytes} MB: {} bytes in, {} out, peak buffered {} B, heap growth {} B, {:.2} s",
         run.bytes_in, run.bytes_out, run.peak_buffered, run.heap_growth, run.secs
     );
-    assert_eq!(run.bytes_in, run.bytes_out, "every byte is a frame and every frame is in the span");
+    assert_eq!(
+        run.bytes_in, run.bytes_out,
+        "every byte is a frame and every frame is in the span"
+    );
     let bound = SliceStats::buffer_bound(MAX_CHUNK);
-    assert!(run.peak_buffered <= bound, "internal buffers peaked at {} > {bound}", run.peak_buffered);
+    assert!(
+        run.peak_buffered <= bound,
+        "internal buffers peaked at {} > {bound}",
+        run.peak_buffered
+    );
     // Everything the process allocated on top of the baseline: the slicer's buffers, the next
     // input chunk being generated, and the blocking thread's and channel's bookkeeping.
     let heap_bound = bound + MAX_CHUNK + 32 * 1024;
-    assert!(run.heap_growth <= heap_bound, "heap grew by {} > {heap_bound}", run.heap_growth);
+    assert!(
+        run.heap_growth <= heap_bound,
+        "heap grew by {} > {heap_bound}",
+        run.heap_growth
+    );
 }
 
 #[test]

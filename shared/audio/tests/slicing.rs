@@ -20,11 +20,18 @@ fn recording() -> Vec<u8> {
 }
 
 async fn slice_bytes(bytes: &[u8], offset_ms: i64, duration_ms: i64) -> Vec<u8> {
-    collect_ok(slice_mp3(fixed_chunks(bytes, 4096), Slice::new(offset_ms, duration_ms))).await
+    collect_ok(slice_mp3(
+        fixed_chunks(bytes, 4096),
+        Slice::new(offset_ms, duration_ms),
+    ))
+    .await
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 #[tokio::test]
@@ -61,10 +68,20 @@ async fn a_slice_overlapping_the_end_emits_the_last_frames_without_error() {
 
 #[tokio::test]
 async fn a_span_covering_everything_emits_every_audio_frame_and_nothing_else() {
-    let mp3 = tone_mp3(3.0, Encoding { info_frame: true, id3: true, ..PHONE_WITH_INFO });
+    let mp3 = tone_mp3(
+        3.0,
+        Encoding {
+            info_frame: true,
+            id3: true,
+            ..PHONE_WITH_INFO
+        },
+    );
     let frames = audio_frames(&mp3);
     let out = slice_bytes(&mp3, -1000, 1_000_000).await;
-    let all: Vec<u8> = frames.iter().flat_map(|f| mp3[f.pos..f.pos + f.len].iter().copied()).collect();
+    let all: Vec<u8> = frames
+        .iter()
+        .flat_map(|f| mp3[f.pos..f.pos + f.len].iter().copied())
+        .collect();
     assert_eq!(out, all);
 }
 
@@ -79,7 +96,10 @@ fn chunk_boundaries_do_not_change_the_output() {
         assert_eq!(out, reference, "chunks of {len} bytes");
     }
     let mut rng = Rng(0x5eed);
-    let out = rt.block_on(collect_ok(slice_mp3(chunked(&mp3, || rng.below(600) as usize), slice)));
+    let out = rt.block_on(collect_ok(slice_mp3(
+        chunked(&mp3, || rng.below(600) as usize),
+        slice,
+    )));
     assert_eq!(out, reference, "random chunks, empty ones included");
 }
 
@@ -137,7 +157,12 @@ async fn an_id3v2_tag_full_of_fake_frame_syncs_is_skipped_whole() {
     let fake = SilentMp3::new(44_100, 128, false).expect("shape").bytes(40);
     let size = fake.len();
     let mut mp3 = b"ID3\x04\x00\x00".to_vec();
-    mp3.extend([(size >> 21) as u8 & 0x7f, (size >> 14) as u8 & 0x7f, (size >> 7) as u8 & 0x7f, size as u8 & 0x7f]);
+    mp3.extend([
+        (size >> 21) as u8 & 0x7f,
+        (size >> 14) as u8 & 0x7f,
+        (size >> 7) as u8 & 0x7f,
+        size as u8 & 0x7f,
+    ]);
     mp3.extend_from_slice(&fake);
     let audio = recording();
     mp3.extend_from_slice(&audio);
@@ -157,20 +182,43 @@ async fn the_xing_info_frame_is_neither_emitted_nor_counted() {
     assert!(info_frame.windows(4).any(|w| w == b"Info"));
 
     let out = slice_bytes(&mp3, 0, 72).await;
-    assert_eq!(&out[..], &mp3[frames[0].pos..frames[2].pos], "the two frames after the Info frame");
-    let plain = tone_mp3(2.0, Encoding { info_frame: false, ..PHONE_WITH_INFO });
+    assert_eq!(
+        &out[..],
+        &mp3[frames[0].pos..frames[2].pos],
+        "the two frames after the Info frame"
+    );
+    let plain = tone_mp3(
+        2.0,
+        Encoding {
+            info_frame: false,
+            ..PHONE_WITH_INFO
+        },
+    );
     assert_eq!(mp3_duration_ms(&mp3), mp3_duration_ms(&plain));
 }
 
 #[tokio::test]
 async fn garbage_is_not_an_mp3_stream() {
     let text = b"<html><body>503 Service Unavailable</body></html>".repeat(10);
-    let (out, error) = collect_audio_error(slice_mp3(fixed_chunks(&text, 64), Slice::new(0, 1000))).await;
+    let (out, error) =
+        collect_audio_error(slice_mp3(fixed_chunks(&text, 64), Slice::new(0, 1000))).await;
     assert!(out.is_empty());
-    assert_eq!(error, AudioError::NotMp3 { scanned: text.len() as u64 });
-    assert_eq!(error.to_string(), format!("not an MP3 stream: no frame sync in the first {} bytes", text.len()));
+    assert_eq!(
+        error,
+        AudioError::NotMp3 {
+            scanned: text.len() as u64
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "not an MP3 stream: no frame sync in the first {} bytes",
+            text.len()
+        )
+    );
 
-    let (_, error) = collect_audio_error(slice_mp3(fixed_chunks(&[], 64), Slice::new(0, 1000))).await;
+    let (_, error) =
+        collect_audio_error(slice_mp3(fixed_chunks(&[], 64), Slice::new(0, 1000))).await;
     assert_eq!(error, AudioError::NotMp3 { scanned: 0 });
 }
 
@@ -185,18 +233,35 @@ async fn endless_random_bytes_fail_after_a_bounded_search() {
     .boxed();
     let (stream, stats) = slice_mp3_with_stats(stream, Slice::new(0, 1000));
     let (_, error) = collect_audio_error(stream).await;
-    assert!(matches!(error, AudioError::NotMp3 { scanned } if scanned <= 256 * 1024), "{error}");
+    assert!(
+        matches!(error, AudioError::NotMp3 { scanned } if scanned <= 256 * 1024),
+        "{error}"
+    );
     assert!(stats.bytes_in() <= 256 * 1024 + 8192);
-    assert_eq!(mp3_duration_ms(&[0x55; 100]), Err(AudioError::NotMp3 { scanned: 100 }));
+    assert_eq!(
+        mp3_duration_ms(&[0x55; 100]),
+        Err(AudioError::NotMp3 { scanned: 100 })
+    );
 }
 
 #[tokio::test]
 async fn a_slice_past_the_end_is_an_error_and_emits_nothing() {
     let mp3 = recording();
     let audio_ms = mp3_duration_ms(&mp3).expect("duration");
-    let (out, error) = collect_audio_error(slice_mp3(fixed_chunks(&mp3, 4096), Slice::new(audio_ms + 10, 5000))).await;
+    let (out, error) = collect_audio_error(slice_mp3(
+        fixed_chunks(&mp3, 4096),
+        Slice::new(audio_ms + 10, 5000),
+    ))
+    .await;
     assert!(out.is_empty());
-    assert_eq!(error, AudioError::SliceBeyondEnd { offset_ms: audio_ms + 10, duration_ms: 5000, audio_ms });
+    assert_eq!(
+        error,
+        AudioError::SliceBeyondEnd {
+            offset_ms: audio_ms + 10,
+            duration_ms: 5000,
+            audio_ms
+        }
+    );
     assert!(!error.is_retryable());
 }
 
@@ -204,16 +269,31 @@ async fn a_slice_past_the_end_is_an_error_and_emits_nothing() {
 async fn a_span_between_two_frame_starts_is_an_error() {
     let mp3 = recording();
     // Frames start at 36 and 72 ms: nothing starts in [40, 60).
-    let (out, error) = collect_audio_error(slice_mp3(fixed_chunks(&mp3, 4096), Slice::new(40, 20))).await;
+    let (out, error) =
+        collect_audio_error(slice_mp3(fixed_chunks(&mp3, 4096), Slice::new(40, 20))).await;
     assert!(out.is_empty());
-    assert_eq!(error, AudioError::SliceBetweenFrames { offset_ms: 40, duration_ms: 20, frame_ms: 36 });
+    assert_eq!(
+        error,
+        AudioError::SliceBetweenFrames {
+            offset_ms: 40,
+            duration_ms: 20,
+            frame_ms: 36
+        }
+    );
 }
 
 #[tokio::test]
 async fn a_span_without_duration_is_refused_before_reading() {
-    let (stream, stats) = slice_mp3_with_stats(fixed_chunks(&recording(), 4096), Slice::new(100, 0));
+    let (stream, stats) =
+        slice_mp3_with_stats(fixed_chunks(&recording(), 4096), Slice::new(100, 0));
     let (_, error) = collect_audio_error(stream).await;
-    assert_eq!(error, AudioError::InvalidSlice { offset_ms: 100, duration_ms: 0 });
+    assert_eq!(
+        error,
+        AudioError::InvalidSlice {
+            offset_ms: 100,
+            duration_ms: 0
+        }
+    );
     assert_eq!(stats.bytes_in(), 0);
 }
 
@@ -224,10 +304,17 @@ async fn an_input_error_comes_out_unchanged_after_the_frames_before_it() {
     let cut = frames[50].pos + 10;
     let items = vec![
         Ok(Bytes::copy_from_slice(&mp3[..cut])),
-        Err(io::Error::new(io::ErrorKind::ConnectionReset, "source hung up")),
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "source hung up",
+        )),
         Ok(Bytes::copy_from_slice(&mp3[cut..])),
     ];
-    let (out, error) = collect(slice_mp3(futures::stream::iter(items).boxed(), Slice::new(0, 5000))).await;
+    let (out, error) = collect(slice_mp3(
+        futures::stream::iter(items).boxed(),
+        Slice::new(0, 5000),
+    ))
+    .await;
     let error = error.expect("the input error");
     assert_eq!(error.kind(), io::ErrorKind::ConnectionReset);
     assert_eq!(error.to_string(), "source hung up");
@@ -236,7 +323,11 @@ async fn an_input_error_comes_out_unchanged_after_the_frames_before_it() {
     assert!(expected_slice(&mp3, 0, 50 * 36).starts_with(&out));
     assert!(out.len() <= frames[50].pos - frames[0].pos);
 
-    let failing_at_once = futures::stream::iter(vec![Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"))]).boxed();
+    let failing_at_once = futures::stream::iter(vec![Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "no answer",
+    ))])
+    .boxed();
     let (_, error) = collect(slice_mp3(failing_at_once, Slice::new(0, 5000))).await;
     assert_eq!(error.map(|e| e.kind()), Some(io::ErrorKind::TimedOut));
 }
@@ -249,9 +340,15 @@ async fn slices_decode_and_last_as_long_as_asked_within_one_frame() {
         let out = slice_bytes(&mp3, offset, duration).await;
         let samples = decode_samples(&out);
         let decoded_ms = (samples * 1000 / 16_000) as i64;
-        assert!((decoded_ms - duration).abs() <= frame_ms, "[{offset}, +{duration}) decoded to {decoded_ms} ms");
+        assert!(
+            (decoded_ms - duration).abs() <= frame_ms,
+            "[{offset}, +{duration}) decoded to {decoded_ms} ms"
+        );
         let parsed_ms = mp3_duration_ms(&out).expect("slice parses");
-        assert!((parsed_ms - duration).abs() <= frame_ms, "[{offset}, +{duration}) parsed as {parsed_ms} ms");
+        assert!(
+            (parsed_ms - duration).abs() <= frame_ms,
+            "[{offset}, +{duration}) parsed as {parsed_ms} ms"
+        );
     }
 }
 
@@ -262,18 +359,27 @@ fn the_duration_of_a_recording_counts_its_frames() {
     let expected = (frames.len() as i64 * 576 * 1000 + 8000) / 16_000;
     assert_eq!(mp3_duration_ms(&mp3), Ok(expected));
     // Five seconds of audio plus the encoder's delay and padding.
-    assert!((5000..5200).contains(&expected), "{expected} ms in {} frames", frames.len());
+    assert!(
+        (5000..5200).contains(&expected),
+        "{expected} ms in {} frames",
+        frames.len()
+    );
 }
 
 #[tokio::test]
 async fn reading_stops_at_the_first_frame_after_the_span() {
     let shape = SilentMp3::new(16_000, 32, true).expect("shape");
     let one_hour = shape.frames_for(3_600_000);
-    let (stream, stats) = slice_mp3_with_stats(shape.stream(one_hour, 16 * 1024), Slice::new(0, 60_000));
+    let (stream, stats) =
+        slice_mp3_with_stats(shape.stream(one_hour, 16 * 1024), Slice::new(0, 60_000));
     let out = collect_ok(stream).await;
     assert_eq!(out.len() as u64, shape.frames_for(60_000) * 144);
     assert_eq!(stats.ms_out(), 60_012);
-    assert!(stats.bytes_in() < 1024 * 1024, "pulled {} bytes for one minute", stats.bytes_in());
+    assert!(
+        stats.bytes_in() < 1024 * 1024,
+        "pulled {} bytes for one minute",
+        stats.bytes_in()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

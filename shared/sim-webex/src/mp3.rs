@@ -1,10 +1,15 @@
 //! Real MP3 files for simulated recordings: LAME, mono, 16 kHz, 32 kbps CBR, no ID3 or
-//! Xing/LAME tag, so the file is a plain run of 144-byte frames of 36 ms each.
+//! Xing/LAME tag, so a file is a plain run of 144-byte frames of 36 ms each.
 //!
 //! The signal is a voiced, syllable-modulated tone whose pitch changes at every
 //! participant-span boundary, so an audio slice can be told apart from its neighbours.
-//! Files are cached process-wide by (frame count, span boundaries): instantiating the
-//! same scenario many times encodes once.
+//!
+//! Generation stays cheap by encoding each voice once: a file is the concatenation of
+//! one prefix of a voice track per span. A LAME stream starts with an empty bit
+//! reservoir (its first frame references no earlier frame) and frames never reference
+//! later ones, so any prefix of a track is a valid stream and prefixes concatenate into
+//! a valid stream. Voice tracks grow on demand; rendered files are cached by
+//! (frame count, span boundaries). Both caches are process-wide.
 
 use std::collections::HashMap;
 use std::f32::consts::PI;
@@ -23,6 +28,8 @@ pub const FRAME_MS: u32 = 36;
 /// Encoder delay of LAME (ENCDELAY 576 + MDCT delay 529): decoded sample `j` is input
 /// sample `j - ENCODER_DELAY`, so the input starts this far into the signal.
 const ENCODER_DELAY: u32 = 1105;
+/// Voice tracks are encoded at least this long (frames; 30 s) and grow by doubling.
+const MIN_TRACK_FRAMES: usize = 834;
 
 /// What to render: a length and where the voice changes, all in audio milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,11 +57,23 @@ pub enum Mp3Error {
     Encode(String),
 }
 
-type Cache = Mutex<HashMap<(u64, Vec<u64>), Mp3Audio>>;
+/// An encoded voice: its bytes and the byte offset of every frame.
+#[derive(Default)]
+struct Track {
+    bytes: Vec<u8>,
+    offsets: Vec<usize>,
+}
 
-fn cache() -> &'static Cache {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+fn tracks() -> &'static Mutex<HashMap<usize, Track>> {
+    static TRACKS: OnceLock<Mutex<HashMap<usize, Track>>> = OnceLock::new();
+    TRACKS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+type FileCache = Mutex<HashMap<(u64, Vec<u64>), Mp3Audio>>;
+
+fn files() -> &'static FileCache {
+    static FILES: OnceLock<FileCache> = OnceLock::new();
+    FILES.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 impl AudioPlan {
@@ -63,22 +82,57 @@ impl AudioPlan {
         let frames = (self.duration_ms + u64::from(FRAME_MS) / 2) / u64::from(FRAME_MS);
         frames.max(1)
     }
+
+    /// Frame index where each span starts (first is 0), strictly increasing.
+    fn span_frames(&self) -> Vec<usize> {
+        let total = usize::try_from(self.frames()).unwrap_or(usize::MAX);
+        let mut starts = vec![0usize];
+        for ms in &self.span_starts_ms {
+            let f = usize::try_from((ms + u64::from(FRAME_MS) / 2) / u64::from(FRAME_MS)).unwrap_or(usize::MAX);
+            if f > starts[starts.len() - 1] && f < total {
+                starts.push(f);
+            }
+        }
+        starts
+    }
 }
 
 /// Renders (or fetches from the cache) the MP3 for `plan`.
 pub fn render(plan: &AudioPlan) -> Result<Mp3Audio, Mp3Error> {
     let frames = plan.frames();
     let key = (frames, plan.span_starts_ms.clone());
-    if let Ok(guard) = cache().lock()
-        && let Some(hit) = guard.get(&key)
-    {
+    if let Some(hit) = files().lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
         return Ok(hit.clone());
     }
-    let audio = encode(frames, &plan.span_starts_ms)?;
-    if let Ok(mut guard) = cache().lock() {
-        guard.insert(key, audio.clone());
+    let total = usize::try_from(frames).unwrap_or(usize::MAX);
+    let starts = plan.span_frames();
+    let mut out = Vec::with_capacity(total * 145);
+    for (voice, start) in starts.iter().enumerate() {
+        let end = starts.get(voice + 1).copied().unwrap_or(total);
+        append_voice_prefix(voice, end - start, &mut out)?;
     }
+    let audio = Mp3Audio { bytes: Bytes::from(out), duration_ms: frames * u64::from(FRAME_MS) };
+    files()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key, audio.clone());
     Ok(audio)
+}
+
+/// Appends the first `frames` frames of voice `voice` to `out`, encoding (a longer
+/// version of) the voice track first if the cached one is too short.
+fn append_voice_prefix(voice: usize, frames: usize, out: &mut Vec<u8>) -> Result<(), Mp3Error> {
+    let mut guard = tracks().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let track = guard.entry(voice).or_default();
+    if track.offsets.len() < frames {
+        let want = frames.max(track.offsets.len() * 2).max(MIN_TRACK_FRAMES);
+        let bytes = encode_voice(voice, want)?;
+        track.offsets = frame_offsets(&bytes);
+        track.bytes = bytes;
+    }
+    let end = track.offsets.get(frames).copied().unwrap_or(track.bytes.len());
+    out.extend_from_slice(&track.bytes[..end]);
+    Ok(())
 }
 
 /// Pitch of voice `k` (Hz): distinct, well inside the 8 kHz band.
@@ -87,29 +141,37 @@ fn voice_pitch(k: usize) -> f32 {
     PITCHES[k % PITCHES.len()]
 }
 
-/// The signal at sample `n` (16 kHz) given the span starts in samples.
-fn sample(n: u64, span_starts: &[u64]) -> i16 {
-    let voice = span_starts.iter().take_while(|&&s| s <= n).count();
-    let t = n as f32 / SAMPLE_RATE as f32;
+/// The voice's waveform repeats every 2 s (integer pitches, 4–6 syllables per second,
+/// one word gap per period), so it is computed once per period and tiled.
+const PERIOD: usize = 2 * SAMPLE_RATE as usize;
+
+/// One period of voice `voice` (16 kHz).
+fn voice_period(voice: usize) -> Vec<i16> {
     let f = voice_pitch(voice);
-    // Voiced sound: fundamental plus two harmonics.
-    let tone = (2.0 * PI * f * t).sin() + 0.5 * (2.0 * PI * 2.0 * f * t).sin()
-        + 0.25 * (2.0 * PI * 3.0 * f * t).sin();
-    // Syllables: ~4 per second, with a short gap between words every ~1.5 s.
-    let syllable = 0.5 + 0.5 * (2.0 * PI * (3.7 + voice as f32 * 0.4) * t).sin();
-    let word_phase = (t * 0.66 + voice as f32 * 0.13).fract();
-    let word = if word_phase > 0.85 { 0.05 } else { 1.0 };
-    let v = tone * syllable * word * 6_000.0;
-    v.clamp(i16::MIN as f32, i16::MAX as f32) as i16
+    let syllables = 4.0 + (voice % 3) as f32;
+    (0..PERIOD)
+        .map(|n| {
+            let t = n as f32 / SAMPLE_RATE as f32;
+            // Voiced sound: fundamental plus two harmonics.
+            let tone = (2.0 * PI * f * t).sin()
+                + 0.5 * (2.0 * PI * 2.0 * f * t).sin()
+                + 0.25 * (2.0 * PI * 3.0 * f * t).sin();
+            let syllable = 0.5 - 0.5 * (2.0 * PI * syllables * t).cos();
+            // A short gap between words at the end of each period.
+            let word = if t > 1.75 { 0.05 } else { 1.0 };
+            let v = tone * syllable * word * 6_000.0;
+            v.clamp(i16::MIN as f32, i16::MAX as f32) as i16
+        })
+        .collect()
 }
 
-fn encode(frames: u64, span_starts_ms: &[u64]) -> Result<Mp3Audio, Mp3Error> {
-    let rate = u64::from(SAMPLE_RATE);
-    let span_starts: Vec<u64> = span_starts_ms.iter().map(|ms| ms * rate / 1000).collect();
+/// Exactly `frames` frames of voice `voice`.
+fn encode_voice(voice: usize, frames: usize) -> Result<Vec<u8>, Mp3Error> {
     // Two frames more than needed: LAME holds the tail back; the excess is cut below.
-    let total = (frames + 2) * u64::from(SAMPLES_PER_FRAME);
+    let total = (frames as u64 + 2) * u64::from(SAMPLES_PER_FRAME);
     let delay = u64::from(ENCODER_DELAY);
-    let pcm: Vec<i16> = (delay..delay + total).map(|n| sample(n, &span_starts)).collect();
+    let period = voice_period(voice);
+    let pcm: Vec<i16> = (delay..delay + total).map(|n| period[(n % PERIOD as u64) as usize]).collect();
 
     let build = |e: &dyn std::fmt::Display| Mp3Error::Build(e.to_string());
     let mut builder = Builder::new().ok_or_else(|| Mp3Error::Build("lame_init failed".into()))?;
@@ -134,15 +196,10 @@ fn encode(frames: u64, span_starts_ms: &[u64]) -> Result<Mp3Audio, Mp3Error> {
         .flush_to_vec::<FlushGap>(&mut out)
         .map_err(|e| Mp3Error::Encode(e.to_string()))?;
 
-    // LAME emits a couple of frames more than asked for (its delay and padding):
-    // keep exactly `frames` whole frames. Later frames never feed earlier ones.
-    let cut = frame_offsets(&out)
-        .get(usize::try_from(frames).unwrap_or(usize::MAX))
-        .copied()
-        .unwrap_or(out.len());
+    // Keep exactly `frames` whole frames; later frames never feed earlier ones.
+    let cut = frame_offsets(&out).get(frames).copied().unwrap_or(out.len());
     out.truncate(cut);
-    let kept = frame_offsets(&out).len() as u64;
-    Ok(Mp3Audio { bytes: Bytes::from(out), duration_ms: kept * u64::from(FRAME_MS) })
+    Ok(out)
 }
 
 /// Byte offsets of the MPEG audio layer III frames in `data`, in order, stopping at the

@@ -211,9 +211,9 @@ async fn recordings_published_for_later_stay_invisible_until_then() {
 }
 
 async fn statuses(sim: &wfo_sim_webex::RunningWebexSim, token: &str, n: usize) -> Vec<u16> {
-    let mut out = Vec::new();
+    let (client, mut out) = (http(), Vec::new());
     for _ in 0..n {
-        let resp = http().get(format!("{}/v1/webhooks", sim.base_url())).bearer_auth(token).send().await.unwrap();
+        let resp = client.get(format!("{}/v1/webhooks", sim.base_url())).bearer_auth(token).send().await.unwrap();
         if matches!(resp.status().as_u16(), 429 | 423) {
             assert_eq!(resp.headers()["retry-after"], "2");
         }

@@ -1,0 +1,101 @@
+//! The command line as operators use it: exit codes, messages, the offline segmenter.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wfo-connect"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(args: &[&str], state: &Path) -> Output {
+    bin().arg("--state-dir").arg(state).args(args).output().expect("runs")
+}
+
+#[test]
+fn segment_prints_the_contacts_of_a_call_from_its_metadata_documents() {
+    let dir = repo().join("fixtures/webex-calling/scenarios/consult-transfer");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("expected.json"))
+        .collect();
+    files.sort();
+    let out = bin().args(["segment", "--kind", "webex-calling", "--acd-server-id", "3"]).args(&files).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let contacts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let contacts = contacts.as_array().unwrap();
+    assert_eq!(contacts.len(), 2);
+    let assoc = &contacts[0]["assocCallId"];
+    assert!(contacts.iter().all(|c| &c["assocCallId"] == assoc), "one assocCallId per interaction");
+    for c in contacts {
+        assert!(c["media"]["recordingId"].is_string() && c["media"]["durationMs"].as_i64().unwrap() > 0);
+        assert_eq!(c["contactType"], "CALL");
+    }
+}
+
+#[test]
+fn segment_of_a_malformed_document_fails_naming_the_field() {
+    let dir = repo().join("fixtures/webex-calling/malformed");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains("session")))
+        .expect("a malformed fixture about the session");
+    let out = bin().args(["segment", "--kind", "webex-calling"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("session"), "{err}");
+}
+
+#[test]
+fn segment_with_an_unknown_kind_is_a_usage_error() {
+    let out = bin().args(["segment", "--kind", "webex-meetings", "x.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--kind"));
+}
+
+#[test]
+fn connector_add_with_an_invalid_file_exits_2_and_stores_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let bad = state.path().join("bad.toml");
+    std::fs::write(&bad, "id = \"Bad Id\"\nacd_name = \"x\"\nkind = \"webex-calling\"\nacd_server_id = 1\n[source]\napi_url = \"https://a\"\n[wfo]\napi_url = \"https://b\"\nusername = \"u\"\npassword = \"p\"\n").unwrap();
+    let out = run(&["connector", "add", bad.to_str().unwrap()], state.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("id:"), "{err}");
+    let list = run(&["connector", "list"], state.path());
+    assert!(String::from_utf8_lossy(&list.stdout).contains("no connectors"));
+}
+
+#[test]
+fn connector_show_never_prints_secrets() {
+    let state = tempfile::tempdir().unwrap();
+    let file = repo().join("fixtures/connectors/acme-calling.toml");
+    let add = run(&["connector", "add", file.to_str().unwrap()], state.path());
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    let show = run(&["connector", "show", "acme-calling"], state.path());
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("********"));
+    assert!(!text.contains("example-client-secret") && !text.contains("example-wfo-password"), "{text}");
+    let status = run(&["status", "acme-calling"], state.path());
+    assert!(status.status.success());
+    assert!(String::from_utf8_lossy(&status.stdout).contains("not authorized yet"));
+    let unknown = run(&["status", "nope"], state.path());
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn auth_url_points_at_the_runner_route() {
+    let state = tempfile::tempdir().unwrap();
+    let file = repo().join("fixtures/connectors/acme-calling.toml");
+    run(&["connector", "add", file.to_str().unwrap()], state.path());
+    let out = run(&["connector", "auth-url", "acme-calling", "--public-url", "https://conn.example.com/"], state.path());
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "https://conn.example.com/oauth/acme-calling/authorize");
+    let none = run(&["connector", "auth-url", "acme-calling"], state.path());
+    assert_eq!(none.status.code(), Some(2), "no public URL known yet");
+}
