@@ -231,7 +231,7 @@ async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Re
     if tty {
         eprintln!();
     }
-    println!("window {from} .. {to}: {} recordings listed, {} new", report.listed, report.new);
+    println!("window {from} .. {to}: {} recordings listed, {} new, {} dead ones revived", report.listed, report.new, report.revived);
 
     // Drive the window's open items to an end here, so a backfill works without a
     // running server (and beside one: leases keep two workers off one item).

@@ -136,7 +136,6 @@ impl<R: Read> Read for Guarded<R> {
                 self.shared.delivered.fetch_add(n as u64, Ordering::Relaxed);
                 Ok(n)
             }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => Err(error),
             Err(error) => {
                 self.shared.keep_input_error(error);
                 Err(io::Error::other("the input stream failed"))

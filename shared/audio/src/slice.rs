@@ -168,7 +168,7 @@ enum State {
 /// Live counters of one slicing stream (cheap to clone; all clones see the same values).
 ///
 /// `peak_buffered_bytes` is the debug counter behind the memory guarantee: the largest sum
-/// ever seen of symphonia's ring ([`RING_LEN`], allocated up front), the unread part of the
+/// ever seen of symphonia's 64 KiB ring (allocated up front), the unread part of the
 /// input chunk being consumed, the frame in hand, the output chunk being filled and the
 /// output chunks waiting in the channel.
 #[derive(Debug, Clone, Default)]

@@ -129,14 +129,9 @@ fn wfo_step(e: WfoError, paused: chrono::Duration) -> StepError {
     }
 }
 
+/// Token trouble never kills an item: it waits for the identity service or an operator.
 fn auth_step(e: AuthError, paused: chrono::Duration) -> StepError {
-    if e.needs_operator() {
-        StepError::Wait(e.to_string(), paused)
-    } else if e.is_retryable() {
-        StepError::Retry(e.to_string(), None)
-    } else {
-        StepError::Wait(e.to_string(), paused)
-    }
+    StepError::Wait(e.to_string(), paused)
 }
 
 /// Per-connector clients, built once and reused (WFO session, connection pools).
@@ -325,6 +320,19 @@ impl Importer {
         }
     }
 
+    /// Map a Webex error; a `401` means the access token was revoked or expired early:
+    /// refresh now, so the next attempt uses a new token, or pause when the source
+    /// refuses the refresh (re-authorization required).
+    async fn webex_err(&self, e: WebexError, connector: &StoredConnector) -> StepError {
+        if matches!(e, WebexError::Unauthorized { .. }) {
+            match auth::refresh(self.store.as_ref(), connector, &self.token_http, Utc::now()).await {
+                Ok(_) => return StepError::Retry(format!("{e} (token refreshed)"), None),
+                Err(auth_err) => return auth_step(auth_err, self.settings.paused_delay),
+            }
+        }
+        webex_step(e)
+    }
+
     async fn token(&self, connector: &StoredConnector) -> Result<wfo_domain::Secret, StepError> {
         auth::access_token(self.store.as_ref(), connector, &self.token_http, Utc::now())
             .await
@@ -345,7 +353,7 @@ impl Importer {
                 }
                 return Err(StepError::Wait("metadata not ready yet (204)".to_owned(), self.settings.not_ready_delay));
             }
-            Err(e) => return Err(webex_step(e)),
+            Err(e) => return Err(self.webex_err(e, connector).await),
         };
         let rules = self.rules(ctx, connector, now).await?;
         let seg_ctx = SegmentContext { acd_server_id: connector.config.acd_server_id, metadata: rules };
@@ -476,11 +484,14 @@ impl Importer {
         loop {
             tries += 1;
             let token = self.token(connector).await?;
-            let details = ctx.webex.recording_details(&token, &media.recording_id).await.map_err(webex_step)?;
+            let details = match ctx.webex.recording_details(&token, &media.recording_id).await {
+                Ok(d) => d,
+                Err(e) => return Err(self.webex_err(e, connector).await),
+            };
             let download = match ctx.webex.download_audio(&details).await {
                 Ok(d) => d,
                 Err(WebexError::LinkExpired { .. }) if tries < 2 => continue,
-                Err(e) => return Err(webex_step(e)),
+                Err(e) => return Err(self.webex_err(e, connector).await),
             };
             let whole_ms = details.summary.duration_seconds.map(|s| s as i64 * 1000);
             let is_whole = media.offset_ms <= 0 && whole_ms.is_some_and(|w| media.duration_ms + 1000 >= w);

@@ -58,6 +58,8 @@ pub struct PollReport {
     pub listed: u64,
     pub new: u64,
     pub enqueue_failures: u64,
+    /// Items listed that the ledger already had as dead and that were revived (backfill).
+    pub revived: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,8 +95,24 @@ pub async fn discover_window(
         report.listed += 1;
         newest = Some(newest.map_or(rec.create_time, |n| n.max(rec.create_time)));
         let id = &connector.config.id;
+        let mut enqueue = false;
         if store.discover(id, &rec.id, by, Utc::now()).await? == Discovered::New {
             report.new += 1;
+            enqueue = true;
+        } else if by == Discovery::Backfill {
+            // An operator's backfill is the way to heal: dead items in the window get
+            // another full set of attempts.
+            if let Some(mut item) = store.get(id, &rec.id).await? {
+                if item.health == wfo_domain::ledger::Health::Dead {
+                    item.revive(Utc::now());
+                    if store.put(&item).await.is_ok() {
+                        report.revived += 1;
+                        enqueue = true;
+                    }
+                }
+            }
+        }
+        if enqueue {
             let msg = WorkMessage { connector_id: id.clone(), item_id: rec.id.clone() };
             if let Err(e) = store.send(&msg, Duration::ZERO).await {
                 report.enqueue_failures += 1;

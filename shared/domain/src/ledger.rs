@@ -114,7 +114,8 @@ pub struct LedgerItem {
 /// (covers a crash between recording an item and enqueuing it, and lost messages).
 pub const PICKUP_GRACE: Duration = Duration::seconds(60);
 
-/// Retry schedule for failed attempts.
+/// Retry schedule for failed attempts. The default rides out about ten hours of a
+/// failing dependency (30 s doubling to 2 h, 12 attempts) before an item is dead.
 #[derive(Debug, Clone, Copy)]
 pub struct RetrySchedule {
     pub max_attempts: u32,
@@ -124,7 +125,7 @@ pub struct RetrySchedule {
 
 impl Default for RetrySchedule {
     fn default() -> Self {
-        Self { max_attempts: 8, base: Duration::seconds(30), max: Duration::hours(2) }
+        Self { max_attempts: 12, base: Duration::seconds(30), max: Duration::hours(2) }
     }
 }
 

@@ -396,9 +396,7 @@ fn earliest_time(value: &Value) -> Option<DateTime<Utc>> {
 
 /// Shifts an RFC 3339 string by `delta`, keeping its offset and fraction precision.
 fn shift_time_string(s: &str, delta: ChronoDuration) -> Option<String> {
-    if parse_time(s).is_none() {
-        return None;
-    }
+    parse_time(s)?;
     let t: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(s).ok()?;
     let shifted = t.checked_add_signed(delta)?;
     let frac_digits = s

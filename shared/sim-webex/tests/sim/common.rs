@@ -45,10 +45,13 @@ pub fn compliance_token(sim: &RunningWebexSim) -> String {
     token(sim, &[COMPLIANCE_READ])
 }
 
+/// (X-Spark-Signature, raw body) of every request received.
+pub type Hits = Arc<Mutex<Vec<(Option<String>, Bytes)>>>;
+
 /// A webhook receiver: records (signature header, raw body) and answers `status`.
 pub struct Receiver {
     pub url: String,
-    pub hits: Arc<Mutex<Vec<(Option<String>, Bytes)>>>,
+    pub hits: Hits,
     pub status: Arc<AtomicU16>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -56,7 +59,7 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Self {
-        let hits: Arc<Mutex<Vec<(Option<String>, Bytes)>>> = Arc::default();
+        let hits: Hits = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
         let (h, s) = (hits.clone(), status.clone());
         let app = axum::Router::new().route(

@@ -250,3 +250,39 @@ async fn faults_are_forced_in_order_then_drawn_deterministically_from_the_seed()
     }
     assert!(drawn.iter().any(|c| [500, 502, 503, 504].contains(c)), "{drawn:?}");
 }
+
+#[tokio::test]
+async fn http_control_plays_a_scenario_and_shows_state() {
+    let sim = start().await;
+    let client = http();
+    let played: Value = client
+        .post(format!("{}/sim/play", sim.base_url()))
+        .json(&serde_json::json!({"scenario": "transfer-two-legs", "baseTime": "2026-05-04T09:00:00Z"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = played["recordingIds"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(played["expected"].as_array().unwrap().len(), 2);
+
+    let state: Value = client.get(format!("{}/sim/state", sim.base_url())).send().await.unwrap().json().await.unwrap();
+    let listed: HashSet<&str> =
+        state["recordings"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, ids.iter().copied().collect());
+
+    let bad = client.post(format!("{}/sim/play", sim.base_url())).json(&serde_json::json!({"scenario": "nope"}));
+    assert_eq!(bad.send().await.unwrap().status(), 400);
+    let revoked: Value = client
+        .post(format!("{}/sim/integrations/{}/revoke", sim.base_url(), wfo_sim_webex::DEFAULT_CLIENT_ID))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["revoked"], 0);
+    sim.shutdown().await;
+}
