@@ -6,6 +6,7 @@ pub mod config;
 pub mod ledger;
 pub mod secret;
 pub mod wfo;
+pub mod wfo_messages;
 
 pub use secret::Secret;
 pub mod mapping;

@@ -137,6 +137,8 @@ impl IntoResponse for OAuthError {
 pub enum SimError {
     #[error("could not bind 127.0.0.1: {0}")]
     Bind(#[from] std::io::Error),
+    #[error("could not build the webhook delivery client: {0}")]
+    Client(String),
     #[error("unknown integration {0}")]
     UnknownIntegration(String),
     #[error("unknown scope {0}")]

@@ -59,7 +59,7 @@ pub(crate) async fn authorize(State(shared): State<SharedRef>, RawQuery(raw): Ra
             "redirect_uri does not match any redirect URI registered for this integration.",
         );
     }
-    let Ok(mut target) = url::Url::parse(redirect_uri) else {
+    let Ok(target) = url::Url::parse(redirect_uri) else {
         return authorize_error(StatusCode::BAD_REQUEST, "invalid_request", "redirect_uri is not a URL.");
     };
     let back = |mut target: url::Url, pairs: &[(&str, &str)]| -> Response {
@@ -97,7 +97,6 @@ pub(crate) async fn authorize(State(shared): State<SharedRef>, RawQuery(raw): Ra
         },
     );
     drop(st);
-    target.set_fragment(None);
     back(target, &[("code", &code)])
 }
 

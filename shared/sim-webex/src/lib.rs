@@ -8,7 +8,7 @@
 //! # async fn demo() -> Result<(), wfo_sim_webex::SimError> {
 //! use wfo_sim_webex::{WebexSim, WebexSimConfig};
 //! let sim = WebexSim::start(WebexSimConfig::default()).await?;
-//! let call = sim.instantiate("basic-pause", chrono::Utc::now())?;
+//! let call = sim.instantiate("basic-inbound", chrono::Utc::now())?;
 //! sim.publish(&call).await; // listable now; webhooks fired
 //! sim.shutdown().await;
 //! # Ok(()) }
@@ -97,7 +97,7 @@ impl WebexSim {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| SimError::Bind(std::io::Error::other(e.to_string())))?;
+            .map_err(|e| SimError::Client(e.to_string()))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&config)),
             base_url: format!("http://{addr}"),
@@ -412,7 +412,8 @@ impl RunningWebexSim {
         st.faults = faults;
     }
 
-    /// Forces these faults on the next requests, in order (before any random draw).
+    /// Forces these faults on the next requests the fault configuration covers (API
+    /// routes; identity and media only when included), in order, before any random draw.
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         self.shared.lock().forced_faults.extend(faults);
     }

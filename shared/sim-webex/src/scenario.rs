@@ -604,7 +604,6 @@ pub(crate) fn hide_detail(doc: &Value) -> Value {
 pub(crate) fn summary_field(summary: &RecordingSummary, key: &str) -> Option<String> {
     let sd = summary.service_data.as_ref();
     Some(match key {
-        "id" => summary.id.clone(),
         "ownerId" => summary.owner_id.clone(),
         "ownerEmail" => summary.owner_email.clone(),
         "ownerType" => summary.owner_type.clone(),
@@ -614,16 +613,8 @@ pub(crate) fn summary_field(summary: &RecordingSummary, key: &str) -> Option<Str
         "status" => summary.status.clone(),
         "topic" => summary.topic.clone(),
         "locationId" => sd?.location_id.clone(),
-        "callSessionId" => sd?.call_session_id.clone(),
         _ => return None,
     })
-}
-
-/// A map from old to new ids, for callers that need to rewrite their own documents.
-pub fn apply_id_map(value: &mut Value, id_map: &BTreeMap<String, String>) {
-    let mut pairs: Vec<(&String, &String)> = id_map.iter().collect();
-    pairs.sort_by_key(|(old, _)| std::cmp::Reverse(old.len()));
-    rewrite(value, &pairs, ChronoDuration::zero(), None);
 }
 
 #[cfg(test)]

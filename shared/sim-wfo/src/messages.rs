@@ -1,8 +1,7 @@
 //! The exact `errorMessage` texts the simulator answers with.
 //!
-//! The texts a client must tell apart are the same as in `wfo_client::messages` (same
-//! constant and function names; this crate cannot depend on the client). Change them
-//! only together.
+//! The texts a client must tell apart live in `wfo_domain::wfo_messages` (shared with
+//! the client, re-exported here); this module adds the ones only the simulator says.
 //!
 //! | status | text (exact format) |
 //! |---|---|
@@ -15,26 +14,7 @@
 //!
 //! `<text>` and `<key>` run to the end of the message, which is why they come last.
 
-/// `401` answer of `POST /api/rest/authorize` for a wrong user id or password.
-pub const BAD_CREDENTIALS: &str = "Invalid credentials";
-
-/// `401` answer of any other call whose session cookie is missing, unknown or expired.
-pub const SESSION_INVALID: &str = "Session expired or invalid";
-
-/// Prefix of the `422` an import gets when its `agent` names no person.
-pub const UNKNOWN_AGENT_PREFIX: &str = "Unknown agent";
-
-/// Prefix of the `422` an import or metadata PUT gets for a key that does not exist.
-pub const UNKNOWN_METADATA_KEY_PREFIX: &str = "Unknown metadata key";
-
-/// Prefix of the `422` an import or metadata PUT gets for a key whose type is not `TEXT`.
-pub const METADATA_KEY_NOT_TEXT_PREFIX: &str = "Metadata key is not TEXT";
-
-/// Text for a tenant over 100 metadata keys (the simulator refuses to start instead).
-pub const METADATA_KEY_LIMIT: &str = "Metadata key limit reached: at most 100 keys";
-
-/// Prefix of a `404`.
-pub const NOT_FOUND_PREFIX: &str = "Not found";
+pub use wfo_domain::wfo_messages::*;
 
 /// `429` from fault injection.
 pub const RATE_LIMITED: &str = "Too many requests: retry after the Retry-After delay";

@@ -12,7 +12,7 @@ pub mod api;
 pub mod client;
 pub mod ensure;
 pub mod error;
-pub mod messages;
+pub use wfo_domain::wfo_messages as messages;
 
 pub use api::{AudioBody, WfoApi};
 pub use client::{WfoClient, WfoClientConfig};

@@ -2,7 +2,7 @@
 //!
 //! The spec fixes the status codes but not the texts, and two different `422`s need two
 //! different reactions (create the person first vs. fix the metadata mapping). This
-//! module is the single place the texts are written down: the simulator
+//! module (`wfo_domain::wfo_messages`, re-exported as `wfo_client::messages`) is the single place the texts are written down: the simulator
 //! (`wfo-sim-wfo`) builds its error bodies with the `*_message` functions below, and the
 //! client recognises them with the `parse_*` functions. Change them only together.
 //!
