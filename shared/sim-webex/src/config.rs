@@ -193,7 +193,8 @@ pub struct WebexSimConfig {
 }
 
 /// Client id of the integration registered by default.
-pub const DEFAULT_CLIENT_ID: &str = "C0ffee0000000000000000000000000000000000000000000000000000000001";
+pub const DEFAULT_CLIENT_ID: &str =
+    "C0ffee0000000000000000000000000000000000000000000000000000000001";
 /// Its secret.
 pub const DEFAULT_CLIENT_SECRET: &str = "sim-client-secret";
 /// Its redirect URI.

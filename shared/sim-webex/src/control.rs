@@ -69,7 +69,10 @@ pub(crate) fn snapshot(st: &SimState) -> SimSnapshot {
         webhooks: st
             .webhooks
             .iter()
-            .map(|e| WebhookState { webhook: e.hook.clone(), consecutive_failures: e.consecutive_failures })
+            .map(|e| WebhookState {
+                webhook: e.hook.clone(),
+                consecutive_failures: e.consecutive_failures,
+            })
             .collect(),
         deliveries: st.deliveries.clone(),
         held_events: st.held.as_ref().map_or(0, Vec::len),
@@ -93,8 +96,8 @@ struct PlayBody {
 
 /// `POST /sim/play {"scenario", "baseTime"?, "publishAt"?}` → `{"recordingIds", "expected"}`.
 async fn play(State(shared): State<SharedRef>, body: Bytes) -> Result<Response, ApiError> {
-    let b: PlayBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    let b: PlayBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
     let now = shared.lock().now();
     let instance = crate::instantiate_with(&shared, &b.scenario, b.base_time.unwrap_or(now))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -30,7 +30,9 @@ pub(crate) async fn tracking(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| format!("ROUTER_{}", uuid::Uuid::new_v4().simple()).to_uppercase());
     let mut response = TRACKING_ID.scope(id.clone(), next.run(req)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static(TRACKING_HEADER), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(TRACKING_HEADER), value);
     }
     response
 }
@@ -45,7 +47,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), retry_after: None }
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -98,7 +104,11 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, error: "invalid_grant", description: description.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_grant",
+            description: description.into(),
+        }
     }
     pub fn invalid_client() -> Self {
         Self {
@@ -108,7 +118,11 @@ impl OAuthError {
         }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, error: "invalid_request", description: description.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_request",
+            description: description.into(),
+        }
     }
 }
 
@@ -124,9 +138,10 @@ impl IntoResponse for OAuthError {
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"webexapis\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"webexapis\""),
+            );
         }
         response
     }

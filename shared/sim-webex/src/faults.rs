@@ -61,7 +61,10 @@ fn decide(st: &mut SimState, target: Target) -> (Decision, Option<Duration>) {
         Decision::Fail(StatusCode::LOCKED, retry_after)
     } else if r < f.rate_limited + f.locked + f.server_error {
         let code = [500u16, 502, 503, 504][rng.random_range(0..4usize)];
-        Decision::Fail(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), retry_after)
+        Decision::Fail(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            retry_after,
+        )
     } else {
         Decision::Pass
     };
@@ -83,9 +86,13 @@ async fn apply(shared: SharedRef, target: Target, req: Request, next: Next) -> R
             let message = match status.as_u16() {
                 429 => "Too many requests have been sent in a given amount of time.",
                 423 => "The resource is locked; retry after the given time.",
-                502 => "The server received an invalid response from an upstream server; try again later.",
+                502 => {
+                    "The server received an invalid response from an upstream server; try again later."
+                }
                 503 => "Server is overloaded with requests. Try again later.",
-                504 => "Gateway timeout. If your query uses the max parameter, please try to reduce it.",
+                504 => {
+                    "Gateway timeout. If your query uses the max parameter, please try to reduce it."
+                }
                 _ => "Something went wrong on the server.",
             };
             let mut err = ApiError::new(status, message);

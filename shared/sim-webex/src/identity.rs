@@ -43,14 +43,22 @@ fn authorize_error(status: StatusCode, error: &str, description: &str) -> Respon
 
 /// `GET /v1/authorize`: validates the client and redirect URI (errors there are shown,
 /// never redirected), then "the admin" consents or refuses and we redirect back.
-pub(crate) async fn authorize(State(shared): State<SharedRef>, RawQuery(raw): RawQuery) -> Response {
+pub(crate) async fn authorize(
+    State(shared): State<SharedRef>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let q = parse_query(raw.as_deref());
     let param = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
-    let (client_id, redirect_uri, state) = (param("client_id"), param("redirect_uri"), q.get("state"));
+    let (client_id, redirect_uri, state) =
+        (param("client_id"), param("redirect_uri"), q.get("state"));
 
     let mut st = shared.lock();
     let Some(integration) = st.integrations.get(client_id).cloned() else {
-        return authorize_error(StatusCode::BAD_REQUEST, "invalid_client", "Unknown client_id.");
+        return authorize_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            "Unknown client_id.",
+        );
     };
     if !integration.redirect_uris.iter().any(|u| u == redirect_uri) {
         return authorize_error(
@@ -60,7 +68,11 @@ pub(crate) async fn authorize(State(shared): State<SharedRef>, RawQuery(raw): Ra
         );
     }
     let Ok(target) = url::Url::parse(redirect_uri) else {
-        return authorize_error(StatusCode::BAD_REQUEST, "invalid_request", "redirect_uri is not a URL.");
+        return authorize_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "redirect_uri is not a URL.",
+        );
     };
     let back = |mut target: url::Url, pairs: &[(&str, &str)]| -> Response {
         {
@@ -77,12 +89,27 @@ pub(crate) async fn authorize(State(shared): State<SharedRef>, RawQuery(raw): Ra
     if param("response_type") != "code" {
         return back(target, &[("error", "unsupported_response_type")]);
     }
-    let scopes: BTreeSet<String> = param("scope").split_whitespace().map(str::to_owned).collect();
+    let scopes: BTreeSet<String> = param("scope")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     if scopes.is_empty() || scopes.iter().any(|s| !integration.scopes.contains(s)) {
-        return back(target, &[("error", "invalid_scope"), ("error_description", "The requested scope is invalid.")]);
+        return back(
+            target,
+            &[
+                ("error", "invalid_scope"),
+                ("error_description", "The requested scope is invalid."),
+            ],
+        );
     }
     if st.consent == Consent::Refuse {
-        return back(target, &[("error", "access_denied"), ("error_description", "The user denied the request.")]);
+        return back(
+            target,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user denied the request."),
+            ],
+        );
     }
     let code = st.random_token(64);
     let expires_at = st.now() + to_chrono(st.tokens.code_lifetime);
@@ -109,12 +136,21 @@ fn found(location: &str) -> Response {
 }
 
 /// Client credentials from the form or from HTTP Basic (both are accepted).
-fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<(String, String)> {
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Option<(String, String)> {
     if let (Some(id), Some(secret)) = (form.get("client_id"), form.get("client_secret")) {
         return Some((id.clone(), secret.clone()));
     }
-    let basic = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim()).ok()?;
+    let basic = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     let unescape = |s: &str| {
@@ -142,7 +178,8 @@ pub(crate) async fn access_token(
         ));
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let (client_id, secret) = client_credentials(&headers, &form).ok_or_else(OAuthError::invalid_client)?;
+    let (client_id, secret) =
+        client_credentials(&headers, &form).ok_or_else(OAuthError::invalid_client)?;
 
     let mut st = shared.lock();
     match st.integrations.get(&client_id) {
@@ -152,19 +189,32 @@ pub(crate) async fn access_token(
     let now = st.now();
     let grant = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
-            let code = form.get("code").ok_or_else(|| OAuthError::invalid_request("code is missing."))?;
-            let redirect_uri = form.get("redirect_uri").map(String::as_str).unwrap_or_default();
+            let code = form
+                .get("code")
+                .ok_or_else(|| OAuthError::invalid_request("code is missing."))?;
+            let redirect_uri = form
+                .get("redirect_uri")
+                .map(String::as_str)
+                .unwrap_or_default();
             let Some(entry) = st.codes.get_mut(code) else {
-                return Err(OAuthError::invalid_grant("The authorization code is invalid."));
+                return Err(OAuthError::invalid_grant(
+                    "The authorization code is invalid.",
+                ));
             };
             if entry.used {
-                return Err(OAuthError::invalid_grant("The authorization code has already been used."));
+                return Err(OAuthError::invalid_grant(
+                    "The authorization code has already been used.",
+                ));
             }
             if entry.expires_at <= now {
-                return Err(OAuthError::invalid_grant("The authorization code has expired."));
+                return Err(OAuthError::invalid_grant(
+                    "The authorization code has expired.",
+                ));
             }
             if entry.client_id != client_id {
-                return Err(OAuthError::invalid_grant("The authorization code was issued to another client."));
+                return Err(OAuthError::invalid_grant(
+                    "The authorization code was issued to another client.",
+                ));
             }
             if entry.redirect_uri != redirect_uri {
                 return Err(OAuthError::invalid_grant(
@@ -174,14 +224,21 @@ pub(crate) async fn access_token(
             entry.used = true;
             let scopes = entry.scopes.clone();
             let user_id = st.admin.id.clone();
-            Grant { client_id, user_id, scopes, expires_at: now }
+            Grant {
+                client_id,
+                user_id,
+                scopes,
+                expires_at: now,
+            }
         }
         Some("refresh_token") => {
             let token = form
                 .get("refresh_token")
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing."))?;
             let invalid = || {
-                OAuthError::invalid_grant("The refresh token provided is expired, revoked, malformed, or invalid.")
+                OAuthError::invalid_grant(
+                    "The refresh token provided is expired, revoked, malformed, or invalid.",
+                )
             };
             let grant = st.refresh_tokens.get(token).cloned().ok_or_else(invalid)?;
             if grant.client_id != client_id || grant.expires_at <= now {
@@ -217,7 +274,13 @@ pub(crate) async fn access_token(
 fn issue_refresh(st: &mut SimState, grant: &Grant) -> String {
     let token = format!("{}_PF84_{}", st.random_token(64), st.org_id);
     let expires_at = st.now() + to_chrono(st.tokens.refresh_lifetime);
-    st.refresh_tokens.insert(token.clone(), Grant { expires_at, ..grant.clone() });
+    st.refresh_tokens.insert(
+        token.clone(),
+        Grant {
+            expires_at,
+            ..grant.clone()
+        },
+    );
     token
 }
 
@@ -225,8 +288,13 @@ fn mint_access(st: &mut SimState, grant: &Grant, refresh_token: String) -> Token
     let access = format!("{}_PF84_{}", st.random_token(64), st.org_id);
     let now = st.now();
     let access_lifetime = st.tokens.access_lifetime;
-    st.access_tokens
-        .insert(access.clone(), Grant { expires_at: now + to_chrono(access_lifetime), ..grant.clone() });
+    st.access_tokens.insert(
+        access.clone(),
+        Grant {
+            expires_at: now + to_chrono(access_lifetime),
+            ..grant.clone()
+        },
+    );
     TokenResponse {
         access_token: access,
         expires_in: access_lifetime.as_secs(),
@@ -240,12 +308,17 @@ fn mint_access(st: &mut SimState, grant: &Grant, refresh_token: String) -> Token
 
 fn token_json(response: TokenResponse) -> Response {
     let mut r = axum::Json(response).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 /// Issues tokens for `client_id` as the configured admin, without the browser dance.
-pub(crate) fn issue_direct(st: &mut SimState, client_id: &str, scopes: BTreeSet<String>) -> TokenResponse {
+pub(crate) fn issue_direct(
+    st: &mut SimState,
+    client_id: &str,
+    scopes: BTreeSet<String>,
+) -> TokenResponse {
     let grant = Grant {
         client_id: client_id.to_owned(),
         user_id: st.admin.id.clone(),
@@ -272,16 +345,25 @@ pub(crate) struct Caller(pub Grant);
 impl FromRequestParts<SharedRef> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, shared: &SharedRef) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &SharedRef,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
         let st = shared.lock();
-        let grant = st.access_tokens.get(token).ok_or_else(ApiError::unauthorized)?;
+        let grant = st
+            .access_tokens
+            .get(token)
+            .ok_or_else(ApiError::unauthorized)?;
         if grant.expires_at <= st.now() {
             return Err(ApiError::unauthorized());
         }

@@ -57,17 +57,17 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ADMIN_READ, COMPLIANCE_READ, Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URI,
-    DeliveryPolicy, Fault, FaultConfig, FixtureSource, Integration, KNOWN_SCOPES, SimUser, TokenPolicy, USER_READ,
-    WebexSimConfig,
+    ADMIN_READ, COMPLIANCE_READ, Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_REDIRECT_URI, DeliveryPolicy, Fault, FaultConfig, FixtureSource, Integration,
+    KNOWN_SCOPES, SimUser, TokenPolicy, USER_READ, WebexSimConfig,
 };
 pub use control::{RecordingState, SimSnapshot, WebhookState};
 pub use error::{ApiError, SimError, TRACKING_HEADER};
 pub use identity::TokenResponse;
 pub use mp3::{AudioPlan, Mp3Audio};
 pub use scenario::{
-    FixtureUser, InstanceRecording, RecordingSummary, ScenarioError, ScenarioInstance, ScenarioLibrary,
-    SummaryServiceData,
+    FixtureUser, InstanceRecording, RecordingSummary, ScenarioError, ScenarioInstance,
+    ScenarioLibrary, SummaryServiceData,
 };
 pub use state::{DeliveryOutcome, DeliveryRecord, Webhook};
 pub use webhooks::{SIGNATURE_HEADER, sign};
@@ -114,12 +114,20 @@ impl WebexSim {
             let stop = async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 tracing::warn!(error = %e, "webex simulator server stopped with an error");
             }
         });
         let scheduler = tokio::spawn(scheduler(shared.clone(), shutdown_rx));
-        Ok(RunningWebexSim { shared, shutdown_tx, server, scheduler })
+        Ok(RunningWebexSim {
+            shared,
+            shutdown_tx,
+            server,
+            scheduler,
+        })
     }
 }
 
@@ -128,11 +136,16 @@ fn router(shared: SharedRef) -> Router {
         .route("/v1/admin/convergedRecordings", get(recordings::list_admin))
         .route("/v1/convergedRecordings", get(recordings::list_own))
         .route("/v1/convergedRecordings/{id}", get(recordings::details))
-        .route("/v1/convergedRecordings/{id}/metadata", get(recordings::metadata))
+        .route(
+            "/v1/convergedRecordings/{id}/metadata",
+            get(recordings::metadata),
+        )
         .route("/v1/webhooks", get(webhooks::list).post(webhooks::create))
         .route(
             "/v1/webhooks/{id}",
-            get(webhooks::get_one).put(webhooks::update).delete(webhooks::delete),
+            get(webhooks::get_one)
+                .put(webhooks::update)
+                .delete(webhooks::delete),
         )
         .route_layer(from_fn_with_state(shared.clone(), faults::api));
     let identity = Router::new()
@@ -204,7 +217,11 @@ async fn dispatch(shared: &SharedRef, events: Vec<RecordingSummary>) {
     webhooks::deliver_batch(shared, events).await;
 }
 
-fn store(st: &mut State, instance: &ScenarioInstance, available_at: DateTime<Utc>) -> Vec<RecordingSummary> {
+fn store(
+    st: &mut State,
+    instance: &ScenarioInstance,
+    available_at: DateTime<Utc>,
+) -> Vec<RecordingSummary> {
     let ready_at = available_at + to_chrono(st.metadata_delay);
     instance
         .recordings
@@ -230,7 +247,10 @@ pub(crate) async fn publish_now(shared: &SharedRef, instances: &[ScenarioInstanc
     let events = {
         let mut st = shared.lock();
         let now = st.now();
-        instances.iter().flat_map(|i| store(&mut st, i, now)).collect::<Vec<_>>()
+        instances
+            .iter()
+            .flat_map(|i| store(&mut st, i, now))
+            .collect::<Vec<_>>()
     };
     dispatch(shared, events).await;
 }
@@ -249,7 +269,9 @@ pub(crate) fn instantiate_with(
     base_time: DateTime<Utc>,
 ) -> Result<ScenarioInstance, ScenarioError> {
     let seed: u64 = shared.lock().rng.random();
-    shared.library.instantiate(scenario, base_time, &mut StdRng::seed_from_u64(seed))
+    shared
+        .library
+        .instantiate(scenario, base_time, &mut StdRng::seed_from_u64(seed))
 }
 
 impl RunningWebexSim {
@@ -264,7 +286,10 @@ impl RunningWebexSim {
         self.shared.wake.notify_one();
         for handle in [self.server, self.scheduler] {
             let abort = handle.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(5), handle).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), handle)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
@@ -291,7 +316,10 @@ impl RunningWebexSim {
 
     /// Registers (or replaces) an integration.
     pub fn add_integration(&self, integration: Integration) {
-        self.shared.lock().integrations.insert(integration.client_id.clone(), integration);
+        self.shared
+            .lock()
+            .integrations
+            .insert(integration.client_id.clone(), integration);
     }
 
     pub fn set_consent(&self, consent: Consent) {
@@ -310,13 +338,20 @@ impl RunningWebexSim {
     }
 
     /// Tokens for `client_id` as the configured admin, skipping the browser dance.
-    pub fn issue_tokens(&self, client_id: &str, scopes: &[&str]) -> Result<TokenResponse, SimError> {
+    pub fn issue_tokens(
+        &self,
+        client_id: &str,
+        scopes: &[&str],
+    ) -> Result<TokenResponse, SimError> {
         let mut st = self.shared.lock();
         let integration = st
             .integrations
             .get(client_id)
             .ok_or_else(|| SimError::UnknownIntegration(client_id.to_owned()))?;
-        if let Some(bad) = scopes.iter().find(|s| !integration.scopes.iter().any(|a| a == *s)) {
+        if let Some(bad) = scopes
+            .iter()
+            .find(|s| !integration.scopes.iter().any(|a| a == *s))
+        {
             return Err(SimError::UnknownScope((*bad).to_owned()));
         }
         let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
@@ -330,7 +365,11 @@ impl RunningWebexSim {
     }
 
     /// [`ScenarioLibrary::instantiate`] with the simulator's seeded generator.
-    pub fn instantiate(&self, scenario: &str, base_time: DateTime<Utc>) -> Result<ScenarioInstance, SimError> {
+    pub fn instantiate(
+        &self,
+        scenario: &str,
+        base_time: DateTime<Utc>,
+    ) -> Result<ScenarioInstance, SimError> {
         Ok(instantiate_with(&self.shared, scenario, base_time)?)
     }
 
@@ -366,9 +405,16 @@ impl RunningWebexSim {
 
     // --- recordings ---------------------------------------------------------------
 
-    fn with_recording<T>(&self, id: &str, f: impl FnOnce(&mut StoredRecording) -> T) -> Result<T, SimError> {
+    fn with_recording<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut StoredRecording) -> T,
+    ) -> Result<T, SimError> {
         let mut st = self.shared.lock();
-        let rec = st.recordings.get_mut(id).ok_or_else(|| SimError::UnknownRecording(id.to_owned()))?;
+        let rec = st
+            .recordings
+            .get_mut(id)
+            .ok_or_else(|| SimError::UnknownRecording(id.to_owned()))?;
         Ok(f(rec))
     }
 
@@ -435,17 +481,29 @@ impl RunningWebexSim {
 
     /// Every stored recording (including scheduled ones), newest first.
     pub fn recordings(&self) -> Vec<RecordingSummary> {
-        self.state().recordings.into_iter().map(|r| r.summary).collect()
+        self.state()
+            .recordings
+            .into_iter()
+            .map(|r| r.summary)
+            .collect()
     }
 
     /// The full metadata document of a recording.
     pub fn metadata(&self, id: &str) -> Option<Value> {
-        self.shared.lock().recordings.get(id).map(|r| r.metadata.clone())
+        self.shared
+            .lock()
+            .recordings
+            .get(id)
+            .map(|r| r.metadata.clone())
     }
 
     /// The MP3 bytes of a recording.
     pub fn audio(&self, id: &str) -> Option<Bytes> {
-        self.shared.lock().recordings.get(id).map(|r| r.audio.bytes.clone())
+        self.shared
+            .lock()
+            .recordings
+            .get(id)
+            .map(|r| r.audio.bytes.clone())
     }
 
     pub fn webhooks(&self) -> Vec<WebhookState> {

@@ -19,7 +19,11 @@ const MEDIA_PATH: &str = "/nbr/MultiThreadDownloadServlet";
 fn parse_instant(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(v)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {v:?} is not an ISO 8601 date-time.")))
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "Invalid {name}: {v:?} is not an ISO 8601 date-time."
+            ))
+        })
 }
 
 fn one_of(name: &str, v: &str, allowed: &[&str]) -> Result<(), ApiError> {
@@ -35,12 +39,17 @@ fn one_of(name: &str, v: &str, allowed: &[&str]) -> Result<(), ApiError> {
 
 /// Position after the last item of a page: (createTime ms, id), base64url.
 fn encode_cursor(summary: &RecordingSummary) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("{}|{}", summary.create_time.timestamp_millis(), summary.id))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}|{}",
+        summary.create_time.timestamp_millis(),
+        summary.id
+    ))
 }
 
 fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (ms, id) = text.split_once('|')?;
     Some((ms.parse().ok()?, id.to_owned()))
@@ -48,12 +57,23 @@ fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
 
 /// Newest first; equal createTimes ordered by id (descending) so pages never overlap.
 fn sort_key(s: &RecordingSummary) -> (std::cmp::Reverse<i64>, std::cmp::Reverse<String>) {
-    (std::cmp::Reverse(s.create_time.timestamp_millis()), std::cmp::Reverse(s.id.clone()))
+    (
+        std::cmp::Reverse(s.create_time.timestamp_millis()),
+        std::cmp::Reverse(s.id.clone()),
+    )
 }
 
 /// Filter parameters carried into the next link (besides from, to, max, cursor).
 const FILTERS: &[&str] = &[
-    "status", "serviceType", "format", "ownerId", "ownerEmail", "ownerType", "storageRegion", "locationId", "topic",
+    "status",
+    "serviceType",
+    "format",
+    "ownerId",
+    "ownerEmail",
+    "ownerType",
+    "storageRegion",
+    "locationId",
+    "topic",
 ];
 
 pub(crate) async fn list_admin(
@@ -75,12 +95,19 @@ pub(crate) async fn list_own(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     if !caller.has_any(ANY_READ) {
-        return Err(ApiError::forbidden("Listing recordings requires a recordings_read scope."));
+        return Err(ApiError::forbidden(
+            "Listing recordings requires a recordings_read scope.",
+        ));
     }
     list(&shared, &caller, raw.as_deref(), false)
 }
 
-fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> Result<Response, ApiError> {
+fn list(
+    shared: &SharedRef,
+    caller: &Grant,
+    raw: Option<&str>,
+    admin: bool,
+) -> Result<Response, ApiError> {
     let q = parse_query(raw);
     let st = shared.lock();
     let now = st.now();
@@ -89,10 +116,17 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
         None => 10,
         Some(v) => match v.parse::<u32>() {
             Ok(n) if (1..=100).contains(&n) => n,
-            _ => return Err(ApiError::bad_request(format!("Invalid max: {v:?}; it must be between 1 and 100."))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid max: {v:?}; it must be between 1 and 100."
+                )));
+            }
         },
     } as usize;
-    let from = q.get("from").map(|v| parse_instant("from", v)).transpose()?;
+    let from = q
+        .get("from")
+        .map(|v| parse_instant("from", v))
+        .transpose()?;
     let to = q.get("to").map(|v| parse_instant("to", v)).transpose()?;
     let week = ChronoDuration::days(7);
     let (from, to) = match (from, to) {
@@ -102,7 +136,9 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
         (None, None) => (now - week, now),
     };
     if from >= to {
-        return Err(ApiError::bad_request("Invalid time range: from must be before to."));
+        return Err(ApiError::bad_request(
+            "Invalid time range: from must be before to.",
+        ));
     }
     if admin && to - from > ChronoDuration::days(30) {
         return Err(ApiError::bad_request(
@@ -110,7 +146,15 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
         ));
     }
     let status = q.get("status").map(String::as_str).unwrap_or("available");
-    one_of("status", status, if admin { &["available", "deleted", "purged"] } else { &["available", "deleted"] })?;
+    one_of(
+        "status",
+        status,
+        if admin {
+            &["available", "deleted", "purged"]
+        } else {
+            &["available", "deleted"]
+        },
+    )?;
     if let Some(v) = q.get("serviceType") {
         one_of("serviceType", v, &["calling", "customerAssist"])?;
     }
@@ -118,13 +162,23 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
         one_of("format", v, &["MP3"])?;
     }
     if let Some(v) = q.get("ownerType") {
-        one_of("ownerType", v, &["user", "place", "virtualLine", "callQueue"])?;
+        one_of(
+            "ownerType",
+            v,
+            &["user", "place", "virtualLine", "callQueue"],
+        )?;
     }
     if let Some(v) = q.get("storageRegion") {
-        one_of("storageRegion", v, &["US", "SG", "GB", "JP", "DE", "AU", "IN", "CA"])?;
+        one_of(
+            "storageRegion",
+            v,
+            &["US", "SG", "GB", "JP", "DE", "AU", "IN", "CA"],
+        )?;
     }
     if !admin && (q.contains_key("ownerId") || q.contains_key("ownerEmail")) {
-        return Err(ApiError::bad_request("ownerId and ownerEmail are only supported on the admin endpoint."));
+        return Err(ApiError::bad_request(
+            "ownerId and ownerEmail are only supported on the admin endpoint.",
+        ));
     }
     let after = match q.get("cursor") {
         Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::bad_request("Invalid cursor."))?),
@@ -133,7 +187,8 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
 
     let matches = |r: &StoredRecording| -> bool {
         let s = &r.summary;
-        if r.available_at > now || s.status != status || s.create_time < from || s.create_time >= to {
+        if r.available_at > now || s.status != status || s.create_time < from || s.create_time >= to
+        {
             return false;
         }
         if !admin && s.owner_id != caller.user_id {
@@ -153,8 +208,12 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
         }
         true
     };
-    let mut items: Vec<&RecordingSummary> =
-        st.recordings.values().filter(|r| matches(r)).map(|r| &r.summary).collect();
+    let mut items: Vec<&RecordingSummary> = st
+        .recordings
+        .values()
+        .filter(|r| matches(r))
+        .map(|r| &r.summary)
+        .collect();
     items.sort_by_key(|s| sort_key(s));
     if let Some((ms, id)) = &after {
         let cursor_key = (std::cmp::Reverse(*ms), std::cmp::Reverse(id.clone()));
@@ -165,7 +224,11 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
 
     let mut response = axum::Json(json!({ "items": items })).into_response();
     if has_more && let Some(last) = items.last() {
-        let path = if admin { "/v1/admin/convergedRecordings" } else { "/v1/convergedRecordings" };
+        let path = if admin {
+            "/v1/admin/convergedRecordings"
+        } else {
+            "/v1/convergedRecordings"
+        };
         let mut next = format!("{}{}?", shared.base_url, path);
         {
             let mut ser = url::form_urlencoded::Serializer::new(&mut next);
@@ -193,7 +256,9 @@ fn readable<'a>(
     id: &str,
 ) -> Result<&'a StoredRecording, ApiError> {
     if !caller.has_any(ANY_READ) {
-        return Err(ApiError::forbidden("Reading recordings requires a recordings_read scope."));
+        return Err(ApiError::forbidden(
+            "Reading recordings requires a recordings_read scope.",
+        ));
     }
     let rec = st.visible(id).ok_or_else(ApiError::not_found)?;
     if !caller.has_any(&[COMPLIANCE_READ, ADMIN_READ]) && rec.summary.owner_id != caller.user_id {
@@ -209,13 +274,20 @@ pub(crate) async fn details(
 ) -> Result<Response, ApiError> {
     let mut st = shared.lock();
     let rec = readable(&st, &caller, &id)?;
-    let mut body = serde_json::to_value(&rec.summary).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut body = serde_json::to_value(&rec.summary)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let links_allowed = caller.has(COMPLIANCE_READ) && !rec.prevent_download;
     if links_allowed {
         let ticket = st.random_token(48);
         let now = st.now();
         let expires_at = now + to_chrono(st.link_lifetime);
-        st.tickets.insert(ticket.clone(), Ticket { recording_id: id.clone(), expires_at });
+        st.tickets.insert(
+            ticket.clone(),
+            Ticket {
+                recording_id: id.clone(),
+                expires_at,
+            },
+        );
         let mut link = format!("{}{}?", shared.base_url, MEDIA_PATH);
         url::form_urlencoded::Serializer::new(&mut link)
             .append_pair("type", "calling")
@@ -247,7 +319,11 @@ pub(crate) async fn metadata(
         None => false,
         Some(v) if v == "true" => true,
         Some(v) if v == "false" => false,
-        Some(v) => return Err(ApiError::bad_request(format!("Invalid showAllTypes: {v:?}; expected true or false."))),
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid showAllTypes: {v:?}; expected true or false."
+            )));
+        }
     };
     let st = shared.lock();
     let rec = readable(&st, &caller, &id)?;
@@ -255,30 +331,46 @@ pub(crate) async fn metadata(
     if !ready {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let doc: Value = if show_all { rec.metadata.clone() } else { hide_detail(&rec.metadata) };
+    let doc: Value = if show_all {
+        rec.metadata.clone()
+    } else {
+        hide_detail(&rec.metadata)
+    };
     Ok(axum::Json(doc).into_response())
 }
 
 /// `GET /nbr/MultiThreadDownloadServlet?...&recordUUID=&ticket=`: the MP3, no bearer
 /// needed (the ticket authorises). Unknown, expired or mismatched tickets: `403`.
-pub(crate) async fn media(State(shared): State<SharedRef>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+pub(crate) async fn media(
+    State(shared): State<SharedRef>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let q = parse_query(raw.as_deref());
     let st = shared.lock();
     let denied = || ApiError::forbidden("The download link is invalid or has expired.");
     if st.link_expired {
         return Err(denied());
     }
-    let ticket = q.get("ticket").and_then(|t| st.tickets.get(t)).ok_or_else(denied)?;
+    let ticket = q
+        .get("ticket")
+        .and_then(|t| st.tickets.get(t))
+        .ok_or_else(denied)?;
     if ticket.expires_at <= st.now() || q.get("recordUUID") != Some(&ticket.recording_id) {
         return Err(denied());
     }
-    let rec = st.recordings.get(&ticket.recording_id).ok_or_else(ApiError::not_found)?;
+    let rec = st
+        .recordings
+        .get(&ticket.recording_id)
+        .ok_or_else(ApiError::not_found)?;
     let bytes = rec.audio.bytes.clone();
     let mut response = bytes.clone().into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/mpeg"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}.mp3\"", ticket.recording_id)) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}.mp3\"",
+        ticket.recording_id
+    )) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)

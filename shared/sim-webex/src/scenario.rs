@@ -24,11 +24,19 @@ pub enum ScenarioError {
     #[error("unknown scenario {0:?}")]
     UnknownScenario(String),
     #[error("scenario {scenario}: {file} is not valid JSON: {error}")]
-    Json { scenario: String, file: String, error: String },
+    Json {
+        scenario: String,
+        file: String,
+        error: String,
+    },
     #[error("scenario {0} has no metadata documents")]
     Empty(String),
     #[error("scenario {scenario}: {file}: {problem}")]
-    Invalid { scenario: String, file: String, problem: String },
+    Invalid {
+        scenario: String,
+        file: String,
+        problem: String,
+    },
     #[error("reading fixtures at {path}: {error}")]
     Io { path: PathBuf, error: String },
     #[error(transparent)]
@@ -99,7 +107,10 @@ pub struct ScenarioInstance {
 
 impl ScenarioInstance {
     pub fn recording_ids(&self) -> Vec<String> {
-        self.recordings.iter().map(|r| r.summary.id.clone()).collect()
+        self.recordings
+            .iter()
+            .map(|r| r.summary.id.clone())
+            .collect()
     }
     pub fn metadata_docs(&self) -> Vec<Value> {
         self.recordings.iter().map(|r| r.metadata.clone()).collect()
@@ -130,13 +141,17 @@ impl ScenarioLibrary {
         }
         if let Some(scenarios) = EMBEDDED.get_dir("scenarios") {
             for dir in scenarios.dirs() {
-                let Some(name) = dir.path().file_name().and_then(|n| n.to_str()) else { continue };
+                let Some(name) = dir.path().file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
                 let mut files = ScenarioFiles::default();
                 for file in dir.files() {
                     let Some(fname) = file.path().file_name().and_then(|n| n.to_str()) else {
                         continue;
                     };
-                    let Some(text) = file.contents_utf8() else { continue };
+                    let Some(text) = file.contents_utf8() else {
+                        continue;
+                    };
                     files.add(fname, text.to_owned());
                 }
                 files.docs.sort();
@@ -149,7 +164,10 @@ impl ScenarioLibrary {
     /// A folder laid out like `fixtures/webex-calling`.
     pub fn from_dir(root: impl AsRef<Path>) -> Result<Self, ScenarioError> {
         let root = root.as_ref();
-        let io = |path: &Path, e: std::io::Error| ScenarioError::Io { path: path.to_owned(), error: e.to_string() };
+        let io = |path: &Path, e: std::io::Error| ScenarioError::Io {
+            path: path.to_owned(),
+            error: e.to_string(),
+        };
         let mut lib = Self::default();
         let users = root.join("users.json");
         if users.is_file() {
@@ -168,11 +186,15 @@ impl ScenarioLibrary {
                 let mut files = ScenarioFiles::default();
                 for file in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
                     let path = file.map_err(|e| io(&dir, e))?.path();
-                    let Some(fname) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                    let Some(fname) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned)
+                    else {
                         continue;
                     };
                     if path.is_file() && fname.ends_with(".json") {
-                        files.add(&fname, std::fs::read_to_string(&path).map_err(|e| io(&path, e))?);
+                        files.add(
+                            &fname,
+                            std::fs::read_to_string(&path).map_err(|e| io(&path, e))?,
+                        );
                     }
                 }
                 files.docs.sort();
@@ -197,7 +219,12 @@ impl ScenarioLibrary {
 
     /// The scenario's documents as stored (before rewriting).
     pub fn raw_docs(&self, scenario: &str) -> Result<Vec<Value>, ScenarioError> {
-        Ok(self.parse(scenario)?.0.into_iter().map(|(_, doc)| doc).collect())
+        Ok(self
+            .parse(scenario)?
+            .0
+            .into_iter()
+            .map(|(_, doc)| doc)
+            .collect())
     }
 
     fn parse(&self, scenario: &str) -> Result<(Vec<(String, Value)>, Value), ScenarioError> {
@@ -257,8 +284,10 @@ impl ScenarioLibrary {
         old_ids.retain(|id| is_real_id(id));
         old_ids.sort();
         old_ids.dedup();
-        let id_map: BTreeMap<String, String> =
-            old_ids.iter().map(|old| (old.clone(), fresh_like(old, rng))).collect();
+        let id_map: BTreeMap<String, String> = old_ids
+            .iter()
+            .map(|old| (old.clone(), fresh_like(old, rng)))
+            .collect();
         // Longest first, so an id that contains another is replaced whole.
         let mut replacements: Vec<(&String, &String)> = id_map.iter().collect();
         replacements.sort_by_key(|(old, _)| std::cmp::Reverse(old.len()));
@@ -291,11 +320,20 @@ impl ScenarioLibrary {
             let plan = audio_plan(&doc).map_err(|p| invalid(&file, &p))?;
             let audio = mp3::render(&plan)?;
             let summary = summarize(&doc, &audio).map_err(|p| invalid(&file, &p))?;
-            recordings.push(InstanceRecording { summary, metadata: doc, audio });
+            recordings.push(InstanceRecording {
+                summary,
+                metadata: doc,
+                audio,
+            });
         }
         rewrite(&mut expected, &replacements, delta, Some(""));
 
-        Ok(ScenarioInstance { scenario: scenario.to_owned(), id_map, recordings, expected })
+        Ok(ScenarioInstance {
+            scenario: scenario.to_owned(),
+            id_map,
+            recordings,
+            expected,
+        })
     }
 }
 
@@ -312,7 +350,10 @@ impl ScenarioFiles {
 /// Keys whose string values are per-call ids (besides the top-level `id`).
 fn is_call_id_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    k == "streamid" || k.ends_with("callid") || k.ends_with("sessionid") || k.ends_with("recordingid")
+    k == "streamid"
+        || k.ends_with("callid")
+        || k.ends_with("sessionid")
+        || k.ends_with("recordingid")
 }
 
 fn collect_call_ids(value: &Value, out: &mut Vec<String>) {
@@ -382,7 +423,9 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if s.len() < 20 || !s.as_bytes()[0].is_ascii_digit() || s.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn earliest_time(value: &Value) -> Option<DateTime<Utc>> {
@@ -421,7 +464,12 @@ fn is_epoch_ms_key(key: &str) -> bool {
 
 /// Replaces ids and shifts times everywhere in `value`. `numbers` enables shifting
 /// epoch-ms number fields (expected contacts).
-fn rewrite(value: &mut Value, ids: &[(&String, &String)], delta: ChronoDuration, numbers: Option<&str>) {
+fn rewrite(
+    value: &mut Value,
+    ids: &[(&String, &String)],
+    delta: ChronoDuration,
+    numbers: Option<&str>,
+) {
     match value {
         Value::String(s) => {
             if let Some(shifted) = shift_time_string(s, delta) {
@@ -434,7 +482,9 @@ fn rewrite(value: &mut Value, ids: &[(&String, &String)], delta: ChronoDuration,
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, ids, delta, numbers)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| rewrite(v, ids, delta, numbers)),
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 if numbers.is_some()
@@ -485,7 +535,11 @@ pub(crate) fn audio_plan(doc: &Value) -> Result<AudioPlan, String> {
         .map(|items| {
             items
                 .iter()
-                .filter_map(|a| a.get("timeStamp").and_then(Value::as_str).and_then(parse_time))
+                .filter_map(|a| {
+                    a.get("timeStamp")
+                        .and_then(Value::as_str)
+                        .and_then(parse_time)
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -497,11 +551,18 @@ pub(crate) fn audio_plan(doc: &Value) -> Result<AudioPlan, String> {
         .filter(|&o| o > 0 && o < duration_ms)
         .collect();
     span_starts_ms.dedup();
-    Ok(AudioPlan { duration_ms, span_starts_ms })
+    Ok(AudioPlan {
+        duration_ms,
+        span_starts_ms,
+    })
 }
 
 /// `PAUSE`/`STOP` open a gap, `RESUME`/`START` close it; an open gap runs to the stop.
-fn paused_intervals(doc: &Value, start: DateTime<Utc>, stop: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+fn paused_intervals(
+    doc: &Value,
+    start: DateTime<Utc>,
+    stop: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut actions: Vec<(DateTime<Utc>, String)> = doc
         .pointer("/serviceData/recordingActions")
         .and_then(Value::as_array)
@@ -510,7 +571,10 @@ fn paused_intervals(doc: &Value, start: DateTime<Utc>, stop: DateTime<Utc>) -> V
                 .iter()
                 .filter_map(|a| {
                     let t = parse_time(a.get("time")?.as_str()?)?;
-                    Some((t.clamp(start, stop), a.get("action")?.as_str()?.to_ascii_uppercase()))
+                    Some((
+                        t.clamp(start, stop),
+                        a.get("action")?.as_str()?.to_ascii_uppercase(),
+                    ))
                 })
                 .collect()
         })
@@ -539,7 +603,11 @@ fn paused_intervals(doc: &Value, start: DateTime<Utc>, stop: DateTime<Utc>) -> V
 
 /// Metadata `ownerType` (upper case) → list form.
 pub(crate) fn list_owner_type(metadata_type: &str) -> String {
-    match metadata_type.to_ascii_uppercase().replace(['_', '-'], "").as_str() {
+    match metadata_type
+        .to_ascii_uppercase()
+        .replace(['_', '-'], "")
+        .as_str()
+    {
         "USER" | "PEOPLE" => "user".into(),
         "PLACE" | "WORKSPACE" => "place".into(),
         "VIRTUALLINE" => "virtualLine".into(),
@@ -549,17 +617,39 @@ pub(crate) fn list_owner_type(metadata_type: &str) -> String {
 }
 
 fn summarize(doc: &Value, audio: &Mp3Audio) -> Result<RecordingSummary, String> {
-    let id = doc.get("id").and_then(Value::as_str).ok_or("top-level id missing")?.to_owned();
-    let start = str_at(doc, "/serviceData/session/startTime").and_then(parse_time).ok_or("no session.startTime")?;
-    let stop = str_at(doc, "/serviceData/session/stopTime").and_then(parse_time).ok_or("no session.stopTime")?;
-    let text = |key: &str| doc.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let id = doc
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or("top-level id missing")?
+        .to_owned();
+    let start = str_at(doc, "/serviceData/session/startTime")
+        .and_then(parse_time)
+        .ok_or("no session.startTime")?;
+    let stop = str_at(doc, "/serviceData/session/stopTime")
+        .and_then(parse_time)
+        .ok_or("no session.stopTime")?;
+    let text = |key: &str| {
+        doc.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let owner_name = text("ownerName");
     let topic = doc
         .get("topic")
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .unwrap_or_else(|| if owner_name.is_empty() { "Call recording".into() } else { format!("Call recording of {owner_name}") });
-    let service_data = match (str_at(doc, "/serviceData/locationId"), str_at(doc, "/serviceData/callSessionId")) {
+        .unwrap_or_else(|| {
+            if owner_name.is_empty() {
+                "Call recording".into()
+            } else {
+                format!("Call recording of {owner_name}")
+            }
+        });
+    let service_data = match (
+        str_at(doc, "/serviceData/locationId"),
+        str_at(doc, "/serviceData/callSessionId"),
+    ) {
         (loc, Some(session)) => Some(SummaryServiceData {
             location_id: loc.unwrap_or_default().to_owned(),
             call_session_id: session.to_owned(),
@@ -579,7 +669,11 @@ fn summarize(doc: &Value, audio: &Mp3Audio) -> Result<RecordingSummary, String> 
         duration_seconds: (audio.duration_ms + 500) / 1000,
         size_bytes: audio.bytes.len() as u64,
         service_type: "calling".into(),
-        storage_region: if region.is_empty() { "US".into() } else { region },
+        storage_region: if region.is_empty() {
+            "US".into()
+        } else {
+            region
+        },
         status: "available".into(),
         service_data,
     })
@@ -588,10 +682,18 @@ fn summarize(doc: &Value, audio: &Mp3Audio) -> Result<RecordingSummary, String> 
 /// The metadata document as served without `showAllTypes=true`.
 pub(crate) fn hide_detail(doc: &Value) -> Value {
     let mut doc = doc.clone();
-    if let Some(activities) = doc.pointer_mut("/serviceData/callActivity").and_then(Value::as_array_mut) {
+    if let Some(activities) = doc
+        .pointer_mut("/serviceData/callActivity")
+        .and_then(Value::as_array_mut)
+    {
         for activity in activities {
             if let Some(obj) = activity.as_object_mut() {
-                for key in ["mediaStreams", "participants", "redirectInfo", "redirectedCall"] {
+                for key in [
+                    "mediaStreams",
+                    "participants",
+                    "redirectInfo",
+                    "redirectedCall",
+                ] {
                     obj.remove(key);
                 }
             }
@@ -630,13 +732,18 @@ mod tests {
         let simple = fresh_like("baa93e55c62e4663ae24f13fbfdb247f", &mut rng);
         assert_eq!(simple.len(), 32);
         let call = fresh_like("callhalf-581329:0", &mut rng);
-        assert!(call.starts_with("callhalf-") && call.ends_with(":0") && call != "callhalf-581329:0");
+        assert!(
+            call.starts_with("callhalf-") && call.ends_with(":0") && call != "callhalf-581329:0"
+        );
     }
 
     #[test]
     fn times_keep_offset_and_precision() {
         let d = ChronoDuration::seconds(3600);
-        assert_eq!(shift_time_string("2023-11-07T08:50:21Z", d).as_deref(), Some("2023-11-07T09:50:21Z"));
+        assert_eq!(
+            shift_time_string("2023-11-07T08:50:21Z", d).as_deref(),
+            Some("2023-11-07T09:50:21Z")
+        );
         assert_eq!(
             shift_time_string("2023-10-31T16:24:12.250+08:00", d).as_deref(),
             Some("2023-10-31T17:24:12.250+08:00")

@@ -30,7 +30,9 @@ pub(crate) struct Shared {
 impl Shared {
     /// Locks the state; a poisoned lock (a panic elsewhere) is taken over as is.
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -26,21 +26,53 @@ use crate::config::{ADMIN_READ, COMPLIANCE_READ, USER_READ};
 use crate::error::ApiError;
 use crate::identity::{Caller, parse_query};
 use crate::scenario::{RecordingSummary, summary_field};
-use crate::state::{DeliveryOutcome, DeliveryRecord, Grant, SharedRef, Webhook, WebhookEntry, webex_id};
+use crate::state::{
+    DeliveryOutcome, DeliveryRecord, Grant, SharedRef, Webhook, WebhookEntry, webex_id,
+};
 
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "X-Spark-Signature";
 
 const RESOURCES: &[&str] = &[
-    "attachmentActions", "dataSources", "memberships", "messages", "rooms", "meetings", "recordings",
-    "convergedRecordings", "meetingParticipants", "meetingTranscripts", "telephony_calls",
-    "telephony_conference", "telephony_mwi", "uc_counters", "serviceApp", "adminBatchJobs",
+    "attachmentActions",
+    "dataSources",
+    "memberships",
+    "messages",
+    "rooms",
+    "meetings",
+    "recordings",
+    "convergedRecordings",
+    "meetingParticipants",
+    "meetingTranscripts",
+    "telephony_calls",
+    "telephony_conference",
+    "telephony_mwi",
+    "uc_counters",
+    "serviceApp",
+    "adminBatchJobs",
 ];
 const EVENTS: &[&str] = &[
-    "created", "updated", "deleted", "started", "ended", "joined", "left", "migrated", "authorized",
-    "deauthorized", "statusChanged", "all",
+    "created",
+    "updated",
+    "deleted",
+    "started",
+    "ended",
+    "joined",
+    "left",
+    "migrated",
+    "authorized",
+    "deauthorized",
+    "statusChanged",
+    "all",
 ];
-const FILTER_KEYS: &[&str] = &["ownerId", "ownerEmail", "ownerType", "serviceType", "storageRegion", "locationId"];
+const FILTER_KEYS: &[&str] = &[
+    "ownerId",
+    "ownerEmail",
+    "ownerType",
+    "serviceType",
+    "storageRegion",
+    "locationId",
+];
 const OWNER_KEYS: &[&str] = &["ownerId", "ownerEmail", "hostEmail", "hostUserId"];
 
 /// Hex HMAC-SHA1 of `body` keyed by `secret`: the `X-Spark-Signature` value.
@@ -72,10 +104,16 @@ fn parse_filter(filter: &str) -> Result<Vec<(String, String)>, ApiError> {
 
 fn filter_matches(filter: Option<&str>, summary: &RecordingSummary) -> bool {
     let Some(filter) = filter else { return true };
-    let Ok(pairs) = parse_filter(filter) else { return false };
+    let Ok(pairs) = parse_filter(filter) else {
+        return false;
+    };
     pairs.iter().all(|(k, v)| {
         let actual = summary_field(summary, k).unwrap_or_default();
-        if k == "ownerEmail" { actual.eq_ignore_ascii_case(v) } else { &actual == v }
+        if k == "ownerEmail" {
+            actual.eq_ignore_ascii_case(v)
+        } else {
+            &actual == v
+        }
     })
 }
 
@@ -102,7 +140,8 @@ struct UpdateBody {
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
 }
 
 fn required(name: &str, v: Option<String>) -> Result<String, ApiError> {
@@ -121,8 +160,12 @@ fn check_owned_by(caller: &Grant, owned_by: &str) -> Result<(), ApiError> {
     match owned_by {
         "creator" => Ok(()),
         "org" if caller.has_any(&[COMPLIANCE_READ, ADMIN_READ]) => Ok(()),
-        "org" => Err(ApiError::forbidden("Org-level webhooks need an admin or compliance officer scope.")),
-        other => Err(ApiError::bad_request(format!("Invalid ownedBy: {other:?}; expected creator or org."))),
+        "org" => Err(ApiError::forbidden(
+            "Org-level webhooks need an admin or compliance officer scope.",
+        )),
+        other => Err(ApiError::bad_request(format!(
+            "Invalid ownedBy: {other:?}; expected creator or org."
+        ))),
     }
 }
 
@@ -142,22 +185,30 @@ pub(crate) async fn create(
     let event = required("event", b.event)?;
     check_url(&target_url)?;
     if !RESOURCES.contains(&resource.as_str()) {
-        return Err(ApiError::bad_request(format!("Invalid resource: {resource:?}.")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid resource: {resource:?}."
+        )));
     }
     if !EVENTS.contains(&event.as_str()) {
         return Err(ApiError::bad_request(format!("Invalid event: {event:?}.")));
     }
     let owned_by = b.owned_by.unwrap_or_else(|| "creator".into());
     check_owned_by(&caller, &owned_by)?;
-    if resource == "convergedRecordings" && !caller.has_any(&[COMPLIANCE_READ, ADMIN_READ, USER_READ]) {
-        return Err(ApiError::forbidden("Creating a webhook requires read scope on the resource it is for."));
+    if resource == "convergedRecordings"
+        && !caller.has_any(&[COMPLIANCE_READ, ADMIN_READ, USER_READ])
+    {
+        return Err(ApiError::forbidden(
+            "Creating a webhook requires read scope on the resource it is for.",
+        ));
     }
     let filter = b.filter.filter(|f| !f.is_empty());
     if let Some(f) = &filter {
         let pairs = if resource == "convergedRecordings" {
             parse_filter(f)?
         } else {
-            url::form_urlencoded::parse(f.as_bytes()).into_owned().collect()
+            url::form_urlencoded::parse(f.as_bytes())
+                .into_owned()
+                .collect()
         };
         if owned_by != "org" && pairs.iter().any(|(k, _)| OWNER_KEYS.contains(&k.as_str())) {
             return Err(ApiError::bad_request(
@@ -283,7 +334,8 @@ pub(crate) async fn delete(
 ) -> Result<Response, ApiError> {
     let mut st = shared.lock();
     let before = st.webhooks.len();
-    st.webhooks.retain(|e| !(e.hook.id == id && visible_to(e, &caller)));
+    st.webhooks
+        .retain(|e| !(e.hook.id == id && visible_to(e, &caller)));
     if st.webhooks.len() == before {
         return Err(ApiError::not_found());
     }
@@ -350,9 +402,14 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
         for summary in &batch {
             for entry in &st.webhooks {
                 let h = &entry.hook;
-                let for_resource = h.resource == "convergedRecordings" && matches!(h.event.as_str(), "created" | "all");
+                let for_resource = h.resource == "convergedRecordings"
+                    && matches!(h.event.as_str(), "created" | "all");
                 let in_scope = h.owned_by == "org" || entry.creator_user == summary.owner_id;
-                if h.status == "active" && for_resource && in_scope && filter_matches(h.filter.as_deref(), summary) {
+                if h.status == "active"
+                    && for_resource
+                    && in_scope
+                    && filter_matches(h.filter.as_deref(), summary)
+                {
                     let body = envelope(h, &org_id, summary).to_string();
                     planned.push(Job {
                         webhook_id: h.id.clone(),
@@ -383,7 +440,10 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
             }
             let twice = st.rng.random::<f64>() < policy.duplicate_share;
             if twice {
-                let copy = Job { duplicate: true, ..job.clone() };
+                let copy = Job {
+                    duplicate: true,
+                    ..job.clone()
+                };
                 jobs.push(job);
                 jobs.push(copy);
             } else {
@@ -402,7 +462,9 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
         }
         let still_active = {
             let st = shared.lock();
-            st.webhooks.iter().any(|e| e.hook.id == job.webhook_id && e.hook.status == "active")
+            st.webhooks
+                .iter()
+                .any(|e| e.hook.id == job.webhook_id && e.hook.status == "active")
         };
         let outcome = if still_active {
             let mut request = shared
@@ -415,15 +477,21 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
                 request = request.header(SIGNATURE_HEADER, sign(secret, job.body.as_bytes()));
             }
             match request.send().await {
-                Ok(resp) => DeliveryOutcome::Response { status: resp.status().as_u16() },
-                Err(e) => DeliveryOutcome::ConnectionError { error: e.to_string() },
+                Ok(resp) => DeliveryOutcome::Response {
+                    status: resp.status().as_u16(),
+                },
+                Err(e) => DeliveryOutcome::ConnectionError {
+                    error: e.to_string(),
+                },
             }
         } else {
             DeliveryOutcome::Skipped
         };
         let mut st = shared.lock();
         let threshold = st.failure_threshold;
-        if still_active && let Some(entry) = st.webhooks.iter_mut().find(|e| e.hook.id == job.webhook_id) {
+        if still_active
+            && let Some(entry) = st.webhooks.iter_mut().find(|e| e.hook.id == job.webhook_id)
+        {
             let ok = matches!(outcome, DeliveryOutcome::Response { status } if (200..300).contains(&status));
             if ok {
                 entry.consecutive_failures = 0;

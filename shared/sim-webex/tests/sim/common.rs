@@ -19,7 +19,10 @@ pub fn data_dir() -> PathBuf {
 }
 
 pub fn config() -> WebexSimConfig {
-    let mut config = WebexSimConfig { fixtures: FixtureSource::Dir(data_dir()), ..WebexSimConfig::default() };
+    let mut config = WebexSimConfig {
+        fixtures: FixtureSource::Dir(data_dir()),
+        ..WebexSimConfig::default()
+    };
     config.integrations[0].redirect_uris = vec![REDIRECT.to_owned()];
     config
 }
@@ -34,11 +37,16 @@ pub fn base_time() -> DateTime<Utc> {
 
 /// A client that never follows redirects.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 pub fn token(sim: &RunningWebexSim, scopes: &[&str]) -> String {
-    sim.issue_tokens(DEFAULT_CLIENT_ID, scopes).unwrap().access_token
+    sim.issue_tokens(DEFAULT_CLIENT_ID, scopes)
+        .unwrap()
+        .access_token
 }
 
 pub fn compliance_token(sim: &RunningWebexSim) -> String {
@@ -87,11 +95,22 @@ impl Receiver {
                 .await
                 .unwrap();
         });
-        Self { url, hits, status, stop: Some(tx), task }
+        Self {
+            url,
+            hits,
+            status,
+            stop: Some(tx),
+            task,
+        }
     }
 
     pub fn bodies(&self) -> Vec<serde_json::Value> {
-        self.hits.lock().unwrap().iter().map(|(_, b)| serde_json::from_slice(b).unwrap()).collect()
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| serde_json::from_slice(b).unwrap())
+            .collect()
     }
 
     pub async fn shutdown(mut self) {
@@ -103,7 +122,12 @@ impl Receiver {
 }
 
 /// Creates an org-level convergedRecordings webhook and returns its JSON.
-pub async fn create_webhook(sim: &RunningWebexSim, token: &str, target: &str, secret: &str) -> serde_json::Value {
+pub async fn create_webhook(
+    sim: &RunningWebexSim,
+    token: &str,
+    target: &str,
+    secret: &str,
+) -> serde_json::Value {
     let resp = http()
         .post(format!("{}/v1/webhooks", sim.base_url()))
         .bearer_auth(token)

@@ -25,7 +25,10 @@ async fn pagination_over_250_recordings_with_shared_create_times_returns_each_on
     let t = compliance_token(&sim);
     // 250 calls on 5 distinct start times: 50 recordings share each createTime.
     let instances: Vec<ScenarioInstance> = (0..250)
-        .map(|i| sim.instantiate("basic-pause", base_time() + ChronoDuration::minutes(i % 5)).unwrap())
+        .map(|i| {
+            sim.instantiate("basic-pause", base_time() + ChronoDuration::minutes(i % 5))
+                .unwrap()
+        })
         .collect();
     sim.publish_all(&instances).await;
     let published: HashSet<String> = instances.iter().flat_map(|i| i.recording_ids()).collect();
@@ -57,7 +60,10 @@ async fn pagination_over_250_recordings_with_shared_create_times_returns_each_on
         if pages == 1 {
             // Newer recordings arriving mid-sweep do not shift the remaining pages.
             let late: Vec<ScenarioInstance> = (0..7)
-                .map(|_| sim.instantiate("basic-pause", base_time() + ChronoDuration::minutes(10)).unwrap())
+                .map(|_| {
+                    sim.instantiate("basic-pause", base_time() + ChronoDuration::minutes(10))
+                        .unwrap()
+                })
                 .collect();
             sim.publish_all(&late).await;
         }
@@ -82,7 +88,12 @@ async fn list_enforces_window_and_max_with_webex_errors() {
         "from=yesterday",
         "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
     ] {
-        let resp = http().get(list_url(&base, query)).bearer_auth(&t).send().await.unwrap();
+        let resp = http()
+            .get(list_url(&base, query))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 400, "{query}");
         let tracking = resp.headers()["trackingid"].to_str().unwrap().to_owned();
         let body: Value = resp.json().await.unwrap();
@@ -90,7 +101,10 @@ async fn list_enforces_window_and_max_with_webex_errors() {
         assert_eq!(body["trackingId"], tracking.as_str());
     }
     let ok = http()
-        .get(list_url(&base, "from=2026-01-01T00:00:00Z&to=2026-01-31T00:00:00Z&max=100"))
+        .get(list_url(
+            &base,
+            "from=2026-01-01T00:00:00Z&to=2026-01-31T00:00:00Z&max=100",
+        ))
         .bearer_auth(&t)
         .header("TrackingID", "SIMPLE_test-123")
         .send()
@@ -100,7 +114,12 @@ async fn list_enforces_window_and_max_with_webex_errors() {
     assert_eq!(ok.headers()["trackingid"], "SIMPLE_test-123");
 
     let user_only = token(&sim, &["spark:recordings_read"]);
-    let resp = http().get(list_url(&base, "")).bearer_auth(&user_only).send().await.unwrap();
+    let resp = http()
+        .get(list_url(&base, ""))
+        .bearer_auth(&user_only)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     let resp = http().get(list_url(&base, "")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
@@ -115,23 +134,49 @@ async fn details_links_need_compliance_scope_serve_the_mp3_and_expire() {
     let id = call.recording_ids()[0].clone();
     let details_url = format!("{}/v1/convergedRecordings/{id}", sim.base_url());
 
-    let admin: Value = http().get(&details_url).bearer_auth(token(&sim, &[ADMIN_READ])).send().await.unwrap().json().await.unwrap();
+    let admin: Value = http()
+        .get(&details_url)
+        .bearer_auth(token(&sim, &[ADMIN_READ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(admin["id"], id.as_str());
-    assert!(admin.get("temporaryDirectDownloadLinks").is_none(), "admin tokens get no links");
+    assert!(
+        admin.get("temporaryDirectDownloadLinks").is_none(),
+        "admin tokens get no links"
+    );
 
     let co = compliance_token(&sim);
-    let details: Value = http().get(&details_url).bearer_auth(&co).send().await.unwrap().json().await.unwrap();
+    let details: Value = http()
+        .get(&details_url)
+        .bearer_auth(&co)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let links = &details["temporaryDirectDownloadLinks"];
     let link = links["audioDownloadLink"].as_str().unwrap().to_owned();
-    let expiration = chrono::DateTime::parse_from_rfc3339(links["expiration"].as_str().unwrap()).unwrap();
+    let expiration =
+        chrono::DateTime::parse_from_rfc3339(links["expiration"].as_str().unwrap()).unwrap();
     let lifetime = expiration.with_timezone(&chrono::Utc) - sim.now();
-    assert!((ChronoDuration::minutes(179)..=ChronoDuration::minutes(180)).contains(&lifetime), "{lifetime}");
+    assert!(
+        (ChronoDuration::minutes(179)..=ChronoDuration::minutes(180)).contains(&lifetime),
+        "{lifetime}"
+    );
 
     let audio = http().get(&link).send().await.unwrap();
     assert_eq!(audio.status(), 200);
     assert_eq!(audio.headers()["content-type"], "audio/mpeg");
     let size = details["sizeBytes"].as_u64().unwrap();
-    assert_eq!(audio.headers()["content-length"].to_str().unwrap(), size.to_string());
+    assert_eq!(
+        audio.headers()["content-length"].to_str().unwrap(),
+        size.to_string()
+    );
     assert_eq!(audio.bytes().await.unwrap().len() as u64, size);
 
     // Tampered ticket, the "link expired" toggle, then real expiry.
@@ -145,8 +190,18 @@ async fn details_links_need_compliance_scope_serve_the_mp3_and_expire() {
     assert_eq!(http().get(&link).send().await.unwrap().status(), 403);
 
     // A fresh details call gives a fresh, working link.
-    let again: Value = http().get(&details_url).bearer_auth(&co).send().await.unwrap().json().await.unwrap();
-    let fresh = again["temporaryDirectDownloadLinks"]["audioDownloadLink"].as_str().unwrap();
+    let again: Value = http()
+        .get(&details_url)
+        .bearer_auth(&co)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fresh = again["temporaryDirectDownloadLinks"]["audioDownloadLink"]
+        .as_str()
+        .unwrap();
     assert_eq!(http().get(fresh).send().await.unwrap().status(), 200);
     sim.shutdown().await;
 }
@@ -160,12 +215,32 @@ async fn metadata_hides_detail_without_show_all_types_and_answers_204_until_read
     let t = compliance_token(&sim);
     let url = format!("{}/v1/convergedRecordings/{id}/metadata", sim.base_url());
 
-    let plain: Value = http().get(&url).bearer_auth(&t).send().await.unwrap().json().await.unwrap();
-    let all: Value =
-        http().get(format!("{url}?showAllTypes=true")).bearer_auth(&t).send().await.unwrap().json().await.unwrap();
+    let plain: Value = http()
+        .get(&url)
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let all: Value = http()
+        .get(format!("{url}?showAllTypes=true"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all, call.recordings[0].metadata);
     for activity in plain["serviceData"]["callActivity"].as_array().unwrap() {
-        for hidden in ["mediaStreams", "participants", "redirectInfo", "redirectedCall"] {
+        for hidden in [
+            "mediaStreams",
+            "participants",
+            "redirectInfo",
+            "redirectedCall",
+        ] {
             assert!(activity.get(hidden).is_none(), "{hidden} must be hidden");
         }
         assert!(activity["timeStamp"].is_string());
@@ -173,21 +248,55 @@ async fn metadata_hides_detail_without_show_all_types_and_answers_204_until_read
     let first = &all["serviceData"]["callActivity"][0];
     assert!(first["participants"].is_array() && first["mediaStreams"].is_array());
     assert!(all["serviceData"]["callActivity"][1]["redirectInfo"].is_object());
-    assert_eq!(plain["serviceData"]["callActivity"][0]["announcementData"], first["announcementData"]);
+    assert_eq!(
+        plain["serviceData"]["callActivity"][0]["announcementData"],
+        first["announcementData"]
+    );
 
     sim.set_metadata_ready(&id, false).unwrap();
     let resp = http().get(&url).bearer_auth(&t).send().await.unwrap();
     assert_eq!(resp.status(), 204);
     sim.set_metadata_ready(&id, true).unwrap();
-    assert_eq!(http().get(&url).bearer_auth(&t).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http()
+            .get(&url)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     sim.set_metadata_delay(Duration::from_secs(120));
     let later = sim.instantiate("basic-pause", base_time()).unwrap();
     sim.publish(&later).await;
-    let later_url = format!("{}/v1/convergedRecordings/{}/metadata", sim.base_url(), later.recording_ids()[0]);
-    assert_eq!(http().get(&later_url).bearer_auth(&t).send().await.unwrap().status(), 204);
+    let later_url = format!(
+        "{}/v1/convergedRecordings/{}/metadata",
+        sim.base_url(),
+        later.recording_ids()[0]
+    );
+    assert_eq!(
+        http()
+            .get(&later_url)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
     sim.advance_clock(Duration::from_secs(121));
-    assert_eq!(http().get(&later_url).bearer_auth(&t).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http()
+            .get(&later_url)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     sim.shutdown().await;
 }
 
@@ -197,15 +306,56 @@ async fn recordings_published_for_later_stay_invisible_until_then() {
     let t = compliance_token(&sim);
     let call = sim.instantiate("transfer-two-legs", base_time()).unwrap();
     sim.publish_at(&call, sim.now() + ChronoDuration::minutes(10));
-    let url = format!("{}/v1/convergedRecordings/{}", sim.base_url(), call.recording_ids()[0]);
-    assert_eq!(http().get(&url).bearer_auth(&t).send().await.unwrap().status(), 404);
-    let list = list_url(sim.base_url(), "from=2026-05-01T00:00:00Z&to=2026-05-10T00:00:00Z");
-    let body: Value = http().get(&list).bearer_auth(&t).send().await.unwrap().json().await.unwrap();
+    let url = format!(
+        "{}/v1/convergedRecordings/{}",
+        sim.base_url(),
+        call.recording_ids()[0]
+    );
+    assert_eq!(
+        http()
+            .get(&url)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let list = list_url(
+        sim.base_url(),
+        "from=2026-05-01T00:00:00Z&to=2026-05-10T00:00:00Z",
+    );
+    let body: Value = http()
+        .get(&list)
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["items"].as_array().unwrap().len(), 0);
 
     sim.advance_clock(Duration::from_secs(601));
-    assert_eq!(http().get(&url).bearer_auth(&t).send().await.unwrap().status(), 200);
-    let body: Value = http().get(&list).bearer_auth(&t).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        http()
+            .get(&url)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let body: Value = http()
+        .get(&list)
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     sim.shutdown().await;
 }
@@ -213,7 +363,12 @@ async fn recordings_published_for_later_stay_invisible_until_then() {
 async fn statuses(sim: &wfo_sim_webex::RunningWebexSim, token: &str, n: usize) -> Vec<u16> {
     let (client, mut out) = (http(), Vec::new());
     for _ in 0..n {
-        let resp = client.get(format!("{}/v1/webhooks", sim.base_url())).bearer_auth(token).send().await.unwrap();
+        let resp = client
+            .get(format!("{}/v1/webhooks", sim.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         if matches!(resp.status().as_u16(), 429 | 423) {
             assert_eq!(resp.headers()["retry-after"], "2");
         }
@@ -237,7 +392,11 @@ async fn faults_are_forced_in_order_then_drawn_deterministically_from_the_seed()
         let sim = WebexSim::start(config()).await.unwrap();
         let t = compliance_token(&sim);
         sim.set_faults(faults.clone());
-        sim.push_faults([Fault::Status(429), Fault::Status(503), Fault::Slow(Duration::from_millis(50))]);
+        sim.push_faults([
+            Fault::Status(429),
+            Fault::Status(503),
+            Fault::Slow(Duration::from_millis(50)),
+        ]);
         let got = statuses(&sim, &t, 40).await;
         assert_eq!(&got[..3], &[429, 503, 200]);
         runs.push(got);
@@ -248,7 +407,10 @@ async fn faults_are_forced_in_order_then_drawn_deterministically_from_the_seed()
     for code in [200, 429, 423] {
         assert!(drawn.contains(&code), "{code} in {drawn:?}");
     }
-    assert!(drawn.iter().any(|c| [500, 502, 503, 504].contains(c)), "{drawn:?}");
+    assert!(
+        drawn.iter().any(|c| [500, 502, 503, 504].contains(c)),
+        "{drawn:?}"
+    );
 }
 
 #[tokio::test]
@@ -264,19 +426,41 @@ async fn http_control_plays_a_scenario_and_shows_state() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = played["recordingIds"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let ids: Vec<&str> = played["recordingIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2);
     assert_eq!(played["expected"].as_array().unwrap().len(), 2);
 
-    let state: Value = client.get(format!("{}/sim/state", sim.base_url())).send().await.unwrap().json().await.unwrap();
-    let listed: HashSet<&str> =
-        state["recordings"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let state: Value = client
+        .get(format!("{}/sim/state", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: HashSet<&str> = state["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert_eq!(listed, ids.iter().copied().collect());
 
-    let bad = client.post(format!("{}/sim/play", sim.base_url())).json(&serde_json::json!({"scenario": "nope"}));
+    let bad = client
+        .post(format!("{}/sim/play", sim.base_url()))
+        .json(&serde_json::json!({"scenario": "nope"}));
     assert_eq!(bad.send().await.unwrap().status(), 400);
     let revoked: Value = client
-        .post(format!("{}/sim/integrations/{}/revoke", sim.base_url(), wfo_sim_webex::DEFAULT_CLIENT_ID))
+        .post(format!(
+            "{}/sim/integrations/{}/revoke",
+            sim.base_url(),
+            wfo_sim_webex::DEFAULT_CLIENT_ID
+        ))
         .send()
         .await
         .unwrap()
