@@ -344,12 +344,28 @@ pub async fn refresh(
     };
     let set = token_set(&resp, Some(&current), &current.scopes, now);
     let expires = set.access_expires_at;
-    let next = TokenRecord { tokens: Some(set), reauth_required: None, version: record.version };
-    match tokens.put_tokens(id, &next, record.version).await {
-        Ok(_) => Ok(RefreshOutcome::Refreshed { access_expires_at: expires }),
-        Err(StoreError::Conflict(_)) => Ok(RefreshOutcome::AlreadyFresh),
-        Err(e) => Err(e.into()),
+    let mut base_version = record.version;
+    for _ in 0..3 {
+        let next = TokenRecord { tokens: Some(set.clone()), reauth_required: None, version: base_version };
+        match tokens.put_tokens(id, &next, base_version).await {
+            Ok(_) => return Ok(RefreshOutcome::Refreshed { access_expires_at: expires }),
+            Err(StoreError::Conflict(_)) => {
+                // Someone wrote since we read. If they stored newer tokens, theirs win. If
+                // the stored set is still the one we refreshed from, the write was a
+                // concurrent refresher that presented our (now rotated) refresh token,
+                // was refused and marked "re-authorization required": ours is the only
+                // valid set, so it must not be lost.
+                let latest = tokens.get_tokens(id).await?;
+                let same_source = latest.tokens.as_ref().and_then(|t| t.refresh_token.as_ref()) == Some(&rt);
+                if !same_source {
+                    return Ok(RefreshOutcome::AlreadyFresh);
+                }
+                base_version = latest.version;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(AuthError::Store(StoreError::Conflict(format!("tokens of {id}"))))
 }
 
 async fn mark_reauth(
@@ -377,6 +393,7 @@ pub async fn access_token(
     now: DateTime<Utc>,
 ) -> Result<Secret, AuthError> {
     let id = &connector.config.id;
+    let mut refreshed = false;
     for _ in 0..3 {
         let record = tokens.get_tokens(id).await?;
         if let Some((_, reason)) = record.reauth_required {
@@ -385,10 +402,13 @@ pub async fn access_token(
         let Some(set) = record.tokens else {
             return Err(AuthError::NotAuthorized(id.clone()));
         };
-        if set.access_expires_at - REFRESH_MARGIN > now {
+        // Right after a refresh the token is as fresh as the source makes them: use it
+        // even when its whole lifetime is shorter than the margin.
+        if set.access_expires_at - REFRESH_MARGIN > now || (refreshed && set.access_expires_at > now) {
             return Ok(set.access_token);
         }
         refresh(tokens, connector, http, now).await?;
+        refreshed = true;
     }
     Err(AuthError::Transient(format!("tokens of {id} kept changing during refresh")))
 }

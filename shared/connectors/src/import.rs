@@ -266,6 +266,18 @@ impl Importer {
                     }
                 }
                 Err(err) => {
+                    if item.stage == Stage::Done {
+                        // All the work is done; only recording that failed. Record it
+                        // as done again rather than as a failure of a finished item.
+                        item.advance(Stage::Done, now);
+                        return match self.save(&mut item).await {
+                            Ok(()) => Outcome::Done,
+                            Err(e) => {
+                                tracing::warn!(connector = connector_id, item = item_id, error = %e, "import done but not recorded; will look again");
+                                Outcome::Later(now + self.settings.retry.base)
+                            }
+                        };
+                    }
                     let (log_text, outcome) = match err {
                         StepError::Retry(text, retry_after) => {
                             let ra = retry_after.and_then(|d| chrono::Duration::from_std(d).ok());
