@@ -405,3 +405,42 @@ async fn short_lived_tokens_refreshed_by_many_workers_at_once_never_require_reau
     assert_imported(&h, &calls.iter().collect::<Vec<_>>());
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_metadata_key_removed_in_wfo_after_planning_holds_the_item_and_it_heals_when_the_key_returns() {
+    let (h, _dir) = start_live(|_| {}).await;
+    // A first call resolves (and caches) the mapping against the tenant's keys.
+    let first = instance(&h, "basic-inbound", 90);
+    h.webex.publish(&first).await;
+    assert!(h.wait_settled(&first.recording_ids(), Duration::from_secs(15)).await.is_empty());
+
+    // An administrator deletes a mapped key; the next call is planned with the cached
+    // rules, so WFO answers its import with a 422 naming the key.
+    let keys = h.wfo.handle().metadata_keys();
+    let without: Vec<_> = keys.iter().filter(|k| k.key != "Recording-Id-key").cloned().collect();
+    h.wfo.handle().set_metadata_keys(without).await.unwrap();
+    let second = instance(&h, "basic-outbound", 60);
+    h.webex.publish(&second).await;
+    let ids = second.recording_ids();
+    let held = wait_items(&h, &ids, Duration::from_secs(10), |i| i.health == Health::Waiting).await;
+    let reason = held[0].last_error.clone().unwrap_or_default();
+    assert!(reason.contains("Recording"), "the reason names the missing key or label: {reason}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for item in items(&h, &ids).await {
+        assert_eq!((item.health, item.attempts), (Health::Waiting, 0), "held, never dead: {item:?}");
+        assert!(item.contacts.iter().all(|c| c.contact_id.is_none()), "nothing imported meanwhile");
+    }
+    assert!(h.received(&ids).is_empty());
+    let import_422s = h.wfo.stats().routes.get("POST /api/rest/wfo/contact/import").and_then(|r| r.statuses.get("422").copied());
+    assert_eq!(import_422s, Some(1), "WFO refused the planned import once; the item then waited instead of repeating it");
+
+    // The key comes back: the item is planned again with the current keys and imports once.
+    h.wfo.handle().set_metadata_keys(keys).await.unwrap();
+    assert!(h.wait_settled(&ids, Duration::from_secs(20)).await.is_empty());
+    assert_imported(&h, &[&second]);
+    let got = h.received(&ids);
+    assert_eq!(got.len(), 1);
+    let stored = h.wfo.contacts().into_iter().find(|c| c.contact.id == got[0].contact_id).unwrap();
+    assert!(stored.contact.import.metadata.contains_key("Recording-Id-key"), "the mapped value arrived");
+    h.shutdown().await;
+}

@@ -22,7 +22,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use wfo_domain::Secret;
 
-use crate::ports::{ConnectorStore, StoreError, StoredConnector, TokenRecord, TokenSet, TokenStore};
+use crate::ports::{ConnectorStore, Store, StoreError, StoredConnector, TokenRecord, TokenSet, TokenStore};
 
 /// How long an Authorization URL's `state` stays valid.
 pub const STATE_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -300,12 +300,58 @@ pub enum RefreshOutcome {
     AlreadyFresh,
 }
 
+/// How long one refresher may hold a connector's refresh lock.
+const REFRESH_LOCK_TTL: Duration = Duration::from_secs(60);
+/// How long a refresher waits for another one to finish before giving up (transient).
+const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(15);
+
 /// Refresh the connector's tokens now. A refusal marks "re-authorization required".
 ///
-/// Two refreshers at once: both may call the identity service, but only the first
-/// conditional write wins; the loser re-reads and, seeing fresh tokens, reports
-/// `AlreadyFresh` without overwriting the winner's refresh token.
+/// Refreshes of one connector are serialized across processes by a lock in the store:
+/// with rotating refresh tokens, two refreshers presenting the same refresh token would
+/// see one of them refused. Beyond the lock (a holder that outlived its expiry) the
+/// conditional writes still protect the newest tokens; see [`refresh_unlocked`].
 pub async fn refresh(
+    store: &dyn Store,
+    connector: &StoredConnector,
+    http: &reqwest::Client,
+    now: DateTime<Utc>,
+) -> Result<RefreshOutcome, AuthError> {
+    let id = &connector.config.id;
+    let lock = format!("token-refresh:{id}");
+    let owner = uuid::Uuid::new_v4().to_string();
+    let started = std::time::Instant::now();
+    let mut waited = false;
+    while !store.try_lock(&lock, &owner, REFRESH_LOCK_TTL, Utc::now()).await? {
+        if started.elapsed() > REFRESH_LOCK_WAIT {
+            return Err(AuthError::Transient(format!("another process is refreshing the tokens of {id}")));
+        }
+        waited = true;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = store.get_tokens(id).await;
+    let outcome = if waited {
+        // Someone refreshed while we waited: their tokens are current.
+        match before {
+            Ok(rec) if rec.reauth_required.is_none() && rec.tokens.as_ref().is_some_and(|t| t.obtained_at >= now) => {
+                Ok(RefreshOutcome::AlreadyFresh)
+            }
+            _ => refresh_unlocked(store, connector, http, now).await,
+        }
+    } else {
+        refresh_unlocked(store, connector, http, now).await
+    };
+    if let Err(e) = store.unlock(&lock, &owner).await {
+        tracing::debug!(connector = %id, error = %e, "cannot release the refresh lock (it expires)");
+    }
+    outcome
+}
+
+/// The refresh itself. Two of these at once (only when a lock holder outlived its
+/// expiry): both may call the identity service, but only the first conditional write
+/// wins; the loser re-reads and, seeing fresh tokens, reports `AlreadyFresh` without
+/// overwriting the winner's refresh token.
+async fn refresh_unlocked(
     tokens: &dyn TokenStore,
     connector: &StoredConnector,
     http: &reqwest::Client,
@@ -387,7 +433,7 @@ async fn mark_reauth(
 
 /// A usable access token: refreshed first when it expires within [`REFRESH_MARGIN`].
 pub async fn access_token(
-    tokens: &dyn TokenStore,
+    tokens: &dyn Store,
     connector: &StoredConnector,
     http: &reqwest::Client,
     now: DateTime<Utc>,
@@ -420,7 +466,7 @@ pub const MAX_TOKEN_AGE: chrono::Duration = chrono::Duration::hours(11);
 /// Refresh when the access token expires soon or the set is older than [`MAX_TOKEN_AGE`].
 /// `Ok(None)` when nothing was due.
 pub async fn refresh_if_due(
-    tokens: &dyn TokenStore,
+    tokens: &dyn Store,
     connector: &StoredConnector,
     http: &reqwest::Client,
     now: DateTime<Utc>,

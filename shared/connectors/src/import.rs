@@ -375,7 +375,18 @@ impl Importer {
             .pointer("/serviceData/callSessionId")
             .and_then(|v| v.as_str())
             .map(str::to_owned);
-        item.contacts = contacts.into_iter().map(ContactProgress::new).collect();
+        // Keep what earlier attempts achieved (contact ids, audio) for contacts that are
+        // planned again: re-segmenting (after a metadata-key fix) must not duplicate them.
+        let previous = std::mem::take(&mut item.contacts);
+        item.contacts = contacts
+            .into_iter()
+            .map(|plan| {
+                match previous.iter().find(|p| p.plan.contact.external_id == plan.contact.external_id) {
+                    Some(done) => ContactProgress { plan, ..done.clone() },
+                    None => ContactProgress::new(plan),
+                }
+            })
+            .collect();
         let names = AgentNames::from_doc(&doc);
         self.remember_names(&item.connector_id, &names).await;
         if item.contacts.is_empty() {
@@ -444,9 +455,20 @@ impl Importer {
             if persons_checked.insert(contact.agent.clone()) {
                 self.ensure_person(connector, ctx.wfo.as_ref(), &contact).await?;
             }
-            let id = wfo_client::ensure_contact(ctx.wfo.as_ref(), &contact)
-                .await
-                .map_err(|e| wfo_step(e, self.settings.paused_delay))?;
+            let id = match wfo_client::ensure_contact(ctx.wfo.as_ref(), &contact).await {
+                Ok(id) => id,
+                Err(e @ WfoError::UnknownMetadataKey { .. }) => {
+                    // The tenant's keys changed under the mapping: plan again from the
+                    // metadata with fresh keys once an operator fixed it; nothing is lost.
+                    *ctx.rules.lock().await = None;
+                    item.stage = Stage::Discovered;
+                    return Err(StepError::Wait(
+                        format!("{e}; the item is planned again with the current keys on its next attempt"),
+                        self.settings.paused_delay,
+                    ));
+                }
+                Err(e) => return Err(wfo_step(e, self.settings.paused_delay)),
+            };
             item.contacts[i].contact_id = Some(id);
             item.contacts[i].metadata_done = true;
             // Written back before anything else happens.

@@ -217,6 +217,16 @@ impl SimHandle {
         Ok(())
     }
 
+    /// Replaces the tenant's metadata keys, as an administrator does in the Metadata
+    /// Manager (at most [`MAX_METADATA_KEYS`]). Saved with the rest of the state.
+    pub async fn set_metadata_keys(&self, keys: Vec<MetadataKey>) -> Result<(), SimError> {
+        if keys.len() > MAX_METADATA_KEYS {
+            return Err(SimError::TooManyMetadataKeys(keys.len()));
+        }
+        self.0.db().metadata_keys = keys;
+        self.0.persist().await
+    }
+
     /// Ends every live session now; the next call with any of them answers `401`.
     pub fn expire_sessions(&self) -> usize {
         let mut sessions = self.0.sessions();
