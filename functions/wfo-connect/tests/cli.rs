@@ -99,3 +99,47 @@ fn auth_url_points_at_the_runner_route() {
     let none = run(&["connector", "auth-url", "acme-calling"], state.path());
     assert_eq!(none.status.code(), Some(2), "no public URL known yet");
 }
+
+/// `backfill` in its own process, beside a running runtime on the same state directory,
+/// imports every call of the window once; a second run adds nothing.
+#[test]
+fn backfill_imports_a_window_once_even_when_repeated_beside_a_running_server() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut cfg = wfo_harness::HarnessConfig::new(state.path().to_owned());
+    cfg.webhook = false;
+    cfg.poller_enabled = false;
+    let h = rt.block_on(wfo_harness::Harness::start(cfg)).unwrap();
+    rt.block_on(h.authorize()).unwrap();
+    let base = chrono::Utc::now() - chrono::Duration::hours(3);
+    let instances: Vec<_> = ["consult-transfer", "call-queue", "park-retrieve-same-user"]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| h.instantiate(s, base + chrono::Duration::minutes(10 * i as i64)).unwrap())
+        .collect();
+    rt.block_on(h.webex.publish_all(&instances));
+    let ids: Vec<String> = instances.iter().flat_map(|i| i.recording_ids()).collect();
+
+    let from = (base - chrono::Duration::hours(1)).to_rfc3339();
+    let to = chrono::Utc::now().to_rfc3339();
+    let args = ["backfill", wfo_harness::CONNECTOR_ID, "--from", from.as_str(), "--to", to.as_str()];
+    let first = run(&args, state.path());
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{out}\n{}", String::from_utf8_lossy(&first.stderr));
+    assert!(out.contains(&format!("{} recordings listed, {} new", ids.len(), ids.len())), "{out}");
+    assert!(rt.block_on(h.wait_settled(&ids, std::time::Duration::from_secs(20))).is_empty());
+    for inst in &instances {
+        assert!(h.check(inst).is_empty(), "{}: {:?}", inst.scenario, h.check(inst));
+    }
+    let contacts = h.wfo.contacts().len();
+
+    let second = run(&args, state.path());
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains(", 0 new"));
+    assert_eq!(h.wfo.contacts().len(), contacts, "a repeated backfill creates nothing");
+
+    let status = run(&["status", wfo_harness::CONNECTOR_ID], state.path());
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains(&format!("items:    {} total: done {}", ids.len(), ids.len())), "{text}");
+    rt.block_on(h.shutdown());
+}
