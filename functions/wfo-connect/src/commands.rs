@@ -8,9 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use wfo_connectors::auth::{self, AuthError, RefreshOutcome};
 use wfo_connectors::import::{ImportSettings, Importer, Outcome};
-use wfo_connectors::ports::{ConnectorStore, KvStore, Ledger, Store, StoredConnector, TokenStore, WorkQueue};
-use wfo_connectors::reconcile::{self, Cursor, CURSOR_KEY};
+use wfo_connectors::ports::{ConnectorStore, Ledger, Store, StoredConnector};
+use wfo_connectors::reconcile::{self, CURSOR_KEY, Cursor};
 use wfo_connectors::runtime::{RunningRuntime, RuntimeConfig};
+use wfo_connectors::sync::{
+    SyncDeps, SyncError, SyncRun, SyncSettings, load_status as load_sync_status, sync_connector,
+};
 use wfo_domain::config::{ConnectorConfig, ConnectorKind};
 use wfo_domain::ledger::{Discovery, Health};
 use wfo_store::SqliteStore;
@@ -22,14 +25,20 @@ const RUNTIME_KEY: &str = "_runtime";
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     if cli.backend == Backend::Aws {
-        return Err(Failure::usage(
-            "--backend aws is not available yet: the AWS adapters and stack arrive with the deployment work; use the local backend",
-        ));
+        return crate::aws_backend::run(cli).await;
     }
     match cli.command {
-        Command::Segment { kind, acd_server_id, files } => segment(&kind, acd_server_id, &files),
+        Command::Segment {
+            kind,
+            acd_server_id,
+            files,
+        } => segment(&kind, acd_server_id, &files),
         Command::Demo { keep_state } => crate::demo::run(keep_state).await,
-        Command::Serve { config, listen, public_url } => {
+        Command::Serve {
+            config,
+            listen,
+            public_url,
+        } => {
             let store = open(&cli.state_dir)?;
             if let Some(path) = config {
                 for cfg in load_configs(&path)? {
@@ -59,11 +68,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let store = open(&cli.state_dir)?;
             let c = get_connector(&store, &id).await?;
             if !c.config.features.user_sync {
-                return Err(Failure::usage(format!("connector '{id}' has features.user_sync = false")));
+                return Err(Failure::usage(format!(
+                    "connector '{id}' has features.user_sync = false"
+                )));
             }
-            Err(Failure::job(format!(
-                "user sync for connector '{id}' is not available in this version yet; contacts still create their agents in WFO as they import"
-            )))
+            sync(Arc::new(store), &c).await
         }
     }
 }
@@ -87,13 +96,14 @@ fn load_configs(path: &Path) -> Result<Vec<ConnectorConfig>, Failure> {
     files
         .iter()
         .map(|f| {
-            let text = std::fs::read_to_string(f).map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())))?;
+            let text =
+                std::fs::read_to_string(f).map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())))?;
             ConnectorConfig::from_toml(&text).map_err(|e| Failure::usage(format!("{}: {e}", f.display())))
         })
         .collect()
 }
 
-async fn get_connector(store: &SqliteStore, id: &str) -> Result<StoredConnector, Failure> {
+pub(crate) async fn get_connector(store: &dyn Store, id: &str) -> Result<StoredConnector, Failure> {
     store
         .get_connector(id)
         .await
@@ -103,27 +113,40 @@ async fn get_connector(store: &SqliteStore, id: &str) -> Result<StoredConnector,
 
 async fn serve(store: SqliteStore, listen: std::net::SocketAddr, public_url: Option<String>) -> Result<(), Failure> {
     let store: Arc<dyn Store> = Arc::new(store);
-    let cfg = RuntimeConfig { listen, public_url, ..RuntimeConfig::default() };
+    let cfg = RuntimeConfig {
+        listen,
+        public_url,
+        ..RuntimeConfig::default()
+    };
     let rt = RunningRuntime::start(store.clone(), cfg).await.map_err(Failure::job)?;
     store
         .put_value(RUNTIME_KEY, "public_url", &serde_json::json!(rt.public_url))
         .await
         .map_err(Failure::job)?;
-    eprintln!("wfo-connect serving on http://{} (public URL {}); Ctrl-C stops", rt.addr, rt.public_url);
+    eprintln!(
+        "wfo-connect serving on http://{} (public URL {}); Ctrl-C stops",
+        rt.addr, rt.public_url
+    );
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("stopping…");
     rt.shutdown().await;
     Ok(())
 }
 
-async fn connector(store: &SqliteStore, action: ConnectorCmd) -> Result<(), Failure> {
+pub(crate) async fn connector(store: &dyn Store, action: ConnectorCmd) -> Result<(), Failure> {
     match action {
         ConnectorCmd::Add { file } => {
             for cfg in load_configs(&file)? {
                 let stored = store.put_connector(&cfg, Utc::now()).await.map_err(Failure::job)?;
                 println!("connector '{}' ({}) stored", stored.config.id, stored.config.kind);
-                if matches!(stored.config.kind, ConnectorKind::WebexCalling | ConnectorKind::WebexCc2) {
-                    println!("next: open its Authorization URL: wfo-connect connector auth-url {}", stored.config.id);
+                if matches!(
+                    stored.config.kind,
+                    ConnectorKind::WebexCalling | ConnectorKind::WebexCc2
+                ) {
+                    println!(
+                        "next: open its Authorization URL: wfo-connect connector auth-url {}",
+                        stored.config.id
+                    );
                 }
             }
             Ok(())
@@ -134,7 +157,10 @@ async fn connector(store: &SqliteStore, action: ConnectorCmd) -> Result<(), Fail
                 println!("no connectors (add one with `wfo-connect connector add FILE`)");
             }
             for c in all {
-                println!("{:<24} {:<14} acd_server_id={:<4} {}", c.config.id, c.config.kind, c.config.acd_server_id, c.config.acd_name);
+                println!(
+                    "{:<24} {:<14} acd_server_id={:<4} {}",
+                    c.config.id, c.config.kind, c.config.acd_server_id, c.config.acd_name
+                );
             }
             Ok(())
         }
@@ -153,10 +179,14 @@ async fn connector(store: &SqliteStore, action: ConnectorCmd) -> Result<(), Fail
                     .await
                     .map_err(Failure::job)?
                     .and_then(|v| v.as_str().map(str::to_owned))
-                    .ok_or_else(|| Failure::usage("no public URL known: pass --public-url, or start `wfo-connect serve` first"))?,
+                    .ok_or_else(|| {
+                        Failure::usage("no public URL known: pass --public-url, or start `wfo-connect serve` first")
+                    })?,
             };
             if c.config.source.client_id.is_none() || c.config.source.client_secret.is_none() {
-                return Err(Failure::usage(format!("connector '{id}' has no OAuth client credentials (source.client_id / source.client_secret)")));
+                return Err(Failure::usage(format!(
+                    "connector '{id}' has no OAuth client credentials (source.client_id / source.client_secret)"
+                )));
             }
             // The URL operators open is the runner's own route: it mints a fresh
             // single-use state and redirects to the source's consent page.
@@ -176,7 +206,10 @@ async fn refresh(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
     for c in connectors.iter().filter(|c| c.config.source.client_id.is_some()) {
         match auth::refresh(store, c, &http, Utc::now()).await {
             Ok(RefreshOutcome::Refreshed { access_expires_at }) => {
-                println!("{}: refreshed; access token valid until {access_expires_at}", c.config.id)
+                println!(
+                    "{}: refreshed; access token valid until {access_expires_at}",
+                    c.config.id
+                )
             }
             Ok(RefreshOutcome::AlreadyFresh) => println!("{}: refreshed by another process just now", c.config.id),
             Err(e @ (AuthError::ReauthRequired { .. } | AuthError::NotAuthorized(_))) => {
@@ -189,19 +222,25 @@ async fn refresh(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
             }
         }
     }
-    if failed { Err(Failure::job("some connectors could not be refreshed (see above)")) } else { Ok(()) }
+    if failed {
+        Err(Failure::job("some connectors could not be refreshed (see above)"))
+    } else {
+        Ok(())
+    }
 }
 
 fn parse_time(s: &str, what: &str) -> Result<DateTime<Utc>, Failure> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
-    Err(Failure::usage(format!("--{what} '{s}' must be RFC 3339 (2026-11-01T00:00:00Z) or YYYY-MM-DD")))
+    Err(Failure::usage(format!(
+        "--{what} '{s}' must be RFC 3339 (2026-11-01T00:00:00Z) or YYYY-MM-DD"
+    )))
 }
 
 async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Result<(), Failure> {
@@ -210,9 +249,12 @@ async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Re
     if to <= from {
         return Err(Failure::usage("--to must be after --from"));
     }
-    let c = get_connector(&store, id).await?;
+    let c = get_connector(store.as_ref(), id).await?;
     if c.config.kind != ConnectorKind::WebexCalling {
-        return Err(Failure::usage(format!("backfill of kind {} is not available yet", c.config.kind)));
+        return Err(Failure::usage(format!(
+            "backfill of kind {} is not available yet",
+            c.config.kind
+        )));
     }
     let token_http = auth::token_http_client(Duration::from_secs(30)).map_err(Failure::job)?;
     let api = url::Url::parse(&c.config.source.api_url).map_err(|e| Failure::usage(format!("source.api_url: {e}")))?;
@@ -220,18 +262,36 @@ async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Re
     let webex = wfo_webex_calling::WebexCallingClient::new(http, api, wfo_http::RetryPolicy::default());
     let tty = std::io::stderr().is_terminal();
     let dyn_store: Arc<dyn Store> = store.clone();
-    let (report, _) = reconcile::discover_window(dyn_store.as_ref(), &c, &webex, &token_http, from, to, Discovery::Backfill, |r| {
-        if tty {
-            eprint!("\rlisted {} recordings, {} new", r.listed, r.new);
-            let _ = std::io::stderr().flush();
-        }
-    })
+    let (report, _) = reconcile::discover_window(
+        dyn_store.as_ref(),
+        &c,
+        &webex,
+        &token_http,
+        from,
+        to,
+        Discovery::Backfill,
+        |r| {
+            if tty {
+                eprint!("\rlisted {} recordings, {} new", r.listed, r.new);
+                let _ = std::io::stderr().flush();
+            }
+        },
+    )
     .await
     .map_err(Failure::job)?;
     if tty {
         eprintln!();
     }
-    println!("window {from} .. {to}: {} recordings listed, {} new, {} dead ones revived", report.listed, report.new, report.revived);
+    println!(
+        "window {from} .. {to}: {} recordings listed, {} new, {} dead ones revived",
+        report.listed, report.new, report.revived
+    );
+    if let Some(left) = reconcile::note_backfilled(dyn_store.as_ref(), id, from, to)
+        .await
+        .map_err(Failure::job)?
+    {
+        println!("still missed: `{}`", left.backfill_command(id));
+    }
 
     // Drive the window's open items to an end here, so a backfill works without a
     // running server (and beside one: leases keep two workers off one item).
@@ -246,18 +306,27 @@ async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Re
             Outcome::Later(_) | Outcome::Busy | Outcome::Unknown => later += 1,
         }
         if tty {
-            eprint!("\rimported {}/{total}: {done} done, {later} pending, {dead} dead", i + 1);
+            eprint!(
+                "\rimported {}/{total}: {done} done, {later} pending, {dead} dead",
+                i + 1
+            );
             let _ = std::io::stderr().flush();
         }
     }
     if tty {
         eprintln!();
     }
-    println!("{done} done, {later} pending (retried by `serve` or the next backfill), {dead} dead (see `wfo-connect status {id}`)");
-    if dead > 0 { Err(Failure::job(format!("{dead} items need an operator"))) } else { Ok(()) }
+    println!(
+        "{done} done, {later} pending (retried by `serve` or the next backfill), {dead} dead (see `wfo-connect status {id}`)"
+    );
+    if dead > 0 {
+        Err(Failure::job(format!("{dead} items need an operator")))
+    } else {
+        Ok(())
+    }
 }
 
-async fn status(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
+pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Failure> {
     let connectors = match id {
         Some(id) => vec![get_connector(store, id).await?],
         None => store.list_connectors().await.map_err(Failure::job)?,
@@ -268,30 +337,21 @@ async fn status(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
     let now = Utc::now();
     for c in &connectors {
         let cid = &c.config.id;
-        println!("connector {cid} ({}, acd_server_id {})", c.config.kind, c.config.acd_server_id);
-        let tokens = store.get_tokens(cid).await.map_err(Failure::job)?;
-        match (&tokens.reauth_required, &tokens.tokens) {
-            (Some((since, reason)), _) => {
-                println!("  token:    REAUTHORIZATION REQUIRED since {since}: {reason}");
-                let window_end = *since + chrono::Duration::days(60);
-                if window_end < now {
-                    println!("            the 60-day window ended {window_end}: after re-authorizing, run `wfo-connect backfill {cid} --from {} --to {}`", since.format("%Y-%m-%d"), now.format("%Y-%m-%d"));
-                } else {
-                    println!("            open the Authorization URL (`wfo-connect connector auth-url {cid}`) before {window_end} and everything since will import");
-                }
-            }
-            (None, Some(t)) => println!(
-                "  token:    ok; access valid until {} (refreshed {}){}",
-                t.access_expires_at,
-                t.obtained_at,
-                t.refresh_expires_at.map(|r| format!("; refresh token until {r}")).unwrap_or_default()
-            ),
-            (None, None) if c.config.source.client_id.is_some() => {
-                println!("  token:    not authorized yet: open `wfo-connect connector auth-url {cid}`")
-            }
-            (None, None) => println!("  token:    (API key)"),
+        println!(
+            "connector {cid} ({}, acd_server_id {})",
+            c.config.kind, c.config.acd_server_id
+        );
+        for line in wfo_connectors::health::access_lines(store, c, now)
+            .await
+            .map_err(Failure::job)?
+        {
+            println!("{line}");
         }
-        let cursor: Option<Cursor> = store.get_value(cid, CURSOR_KEY).await.map_err(Failure::job)?.and_then(|v| serde_json::from_value(v).ok());
+        let cursor: Option<Cursor> = store
+            .get_value(cid, CURSOR_KEY)
+            .await
+            .map_err(Failure::job)?
+            .and_then(|v| serde_json::from_value(v).ok());
         match cursor {
             Some(cur) => println!(
                 "  poller:   last run {}; newest recording seen {}; last window listed {}, {} new",
@@ -299,10 +359,15 @@ async fn status(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
             ),
             None => println!("  poller:   not run yet"),
         }
-        println!("  sync:     user sync not available in this version");
+        print_sync_status(store, c).await?;
         let counts = store.counts(cid).await.map_err(Failure::job)?;
         let states: Vec<String> = counts.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("  items:    {} total{}{}", counts.total, if states.is_empty() { "" } else { ": " }, states.join(", "));
+        println!(
+            "  items:    {} total{}{}",
+            counts.total,
+            if states.is_empty() { "" } else { ": " },
+            states.join(", ")
+        );
         let open = store.list(cid, true, 1000).await.map_err(Failure::job)?;
         let problems: Vec<_> = open.iter().filter(|i| i.health != Health::Ok).take(20).collect();
         for item in problems {
@@ -311,13 +376,27 @@ async fn status(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
                 item.item_id,
                 item.state_label(),
                 item.attempts,
-                item.next_attempt_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
+                item.next_attempt_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "-".into()),
                 item.last_error.as_deref().unwrap_or("")
             );
         }
-        let dead: Vec<_> = store.list(cid, false, 100_000).await.map_err(Failure::job)?.into_iter().filter(|i| i.health == Health::Dead).take(20).collect();
+        let dead: Vec<_> = store
+            .list(cid, false, 100_000)
+            .await
+            .map_err(Failure::job)?
+            .into_iter()
+            .filter(|i| i.health == Health::Dead)
+            .take(20)
+            .collect();
         for item in dead {
-            println!("    DEAD {} at {}: {}", item.item_id, item.stage.as_str(), item.last_error.as_deref().unwrap_or(""));
+            println!(
+                "    DEAD {} at {}: {}",
+                item.item_id,
+                item.stage.as_str(),
+                item.last_error.as_deref().unwrap_or("")
+            );
         }
     }
     let depth = store.depth().await.map_err(Failure::job)?;
@@ -329,16 +408,110 @@ async fn status(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
     Ok(())
 }
 
-fn segment(kind: &str, acd_server_id: i64, files: &[PathBuf]) -> Result<(), Failure> {
-    let kind = ConnectorKind::parse(kind)
-        .ok_or_else(|| Failure::usage(format!("--kind '{kind}' must be webex-calling, webex-cc-2 or webex-cc-1")))?;
-    if kind != ConnectorKind::WebexCalling {
-        return Err(Failure::usage(format!("segment --kind {kind} is not available yet; webex-calling is")));
+/// `wfo-connect sync ID`: one user sync run, now.
+async fn sync(store: Arc<SqliteStore>, c: &StoredConnector) -> Result<(), Failure> {
+    let cfg = &c.config;
+    let token_http = auth::token_http_client(Duration::from_secs(30)).map_err(Failure::job)?;
+    let api = url::Url::parse(&cfg.source.api_url).map_err(|e| Failure::usage(format!("source.api_url: {e}")))?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(Failure::job)?;
+    let webex = wfo_webex_calling::WebexCallingClient::new(http.clone(), api, wfo_http::RetryPolicy::default());
+    let wfo = wfo_client::WfoClient::with_http_client(
+        wfo_client::WfoClientConfig::new(
+            cfg.wfo.api_url.clone(),
+            cfg.wfo.username.clone(),
+            cfg.wfo.password.clone(),
+        ),
+        http,
+    );
+    let dyn_store: Arc<dyn Store> = store;
+    let deps = SyncDeps {
+        store: dyn_store.as_ref(),
+        webex: &webex,
+        wfo: &wfo,
+        token_http: &token_http,
+    };
+    let run = sync_connector(&deps, c, &SyncSettings::default())
+        .await
+        .map_err(|e| match e {
+            e @ (SyncError::Busy(_) | SyncError::Disabled(_) | SyncError::Unsupported(_)) => {
+                Failure::usage(e.to_string())
+            }
+            e => Failure::job(format!("user sync of '{}' failed: {e}", cfg.id)),
+        })?;
+    let _ = wfo.logout().await;
+    println!("{}: {}", cfg.id, sync_summary(&run));
+    println!(
+        "  {} people listed, {} licensed and recorded candidates; {} Webex calls, {} WFO writes",
+        run.people_listed,
+        run.candidates,
+        run.source_calls.total(),
+        run.wfo_writes
+    );
+    for w in &run.warning_samples {
+        println!("  warning: {w}");
     }
-    let ctx = wfo_domain::segment::SegmentContext { acd_server_id, metadata: Vec::new() };
+    match &run.error {
+        Some(e) => Err(Failure::job(format!("user sync of '{}' incomplete: {e}", cfg.id))),
+        None => Ok(()),
+    }
+}
+
+fn sync_summary(run: &SyncRun) -> String {
+    let c = &run.counts;
+    format!(
+        "created {}, updated {}, reactivated {}, deactivated {}, unchanged {}",
+        c.created, c.updated, c.reactivated, c.deactivated, c.unchanged
+    )
+}
+
+async fn print_sync_status(store: &dyn Store, c: &StoredConnector) -> Result<(), Failure> {
+    if !c.config.features.user_sync {
+        println!("  sync:     off (features.user_sync = false)");
+        return Ok(());
+    }
+    let Some(status) = load_sync_status(store, &c.config.id).await.map_err(Failure::job)? else {
+        println!(
+            "  sync:     not run yet (every {} minutes under `serve`; now: `wfo-connect sync {}`)",
+            c.config.sync.interval_minutes, c.config.id
+        );
+        return Ok(());
+    };
+    let run = &status.last_run;
+    let when = run.finished_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+    let state = if run.complete { "complete" } else { "INCOMPLETE" };
+    println!("  sync:     last run {when} ({state}): {}", sync_summary(run));
+    if let Some(t) = status.last_complete_at.filter(|_| !run.complete) {
+        println!("            last complete run {t}");
+    }
+    if let Some(e) = &run.error {
+        println!("            last error: {e}");
+    }
+    Ok(())
+}
+
+fn segment(kind: &str, acd_server_id: i64, files: &[PathBuf]) -> Result<(), Failure> {
+    let kind = ConnectorKind::parse(kind).ok_or_else(|| {
+        Failure::usage(format!(
+            "--kind '{kind}' must be webex-calling, webex-cc-2 or webex-cc-1"
+        ))
+    })?;
+    if kind != ConnectorKind::WebexCalling {
+        return Err(Failure::usage(format!(
+            "segment --kind {kind} is not available yet; webex-calling is"
+        )));
+    }
+    let ctx = wfo_domain::segment::SegmentContext {
+        acd_server_id,
+        metadata: Vec::new(),
+    };
     let mut all = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(f).map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())))?;
+        let text =
+            std::fs::read_to_string(f).map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())))?;
         let doc: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Failure::usage(format!("{}: not JSON: {e}", f.display())))?;
         let contacts = wfo_domain::segment::segment_webex_calling(&doc, &ctx)
@@ -346,8 +519,16 @@ fn segment(kind: &str, acd_server_id: i64, files: &[PathBuf]) -> Result<(), Fail
         all.extend(contacts);
     }
     all.sort_by(|a, b| {
-        (a.contact.assoc_call_id.as_str(), a.contact.start_time, a.contact.external_id.as_str())
-            .cmp(&(b.contact.assoc_call_id.as_str(), b.contact.start_time, b.contact.external_id.as_str()))
+        (
+            a.contact.assoc_call_id.as_str(),
+            a.contact.start_time,
+            a.contact.external_id.as_str(),
+        )
+            .cmp(&(
+                b.contact.assoc_call_id.as_str(),
+                b.contact.start_time,
+                b.contact.external_id.as_str(),
+            ))
     });
     let text = serde_json::to_string_pretty(&all).map_err(Failure::job)?;
     println!("{text}");

@@ -3,6 +3,7 @@
 //! Exit status: 0 success; 1 failure of the job; 2 bad usage or invalid configuration.
 //! Errors are one clear line on stderr naming what to fix.
 
+mod aws_backend;
 mod commands;
 mod demo;
 

@@ -92,14 +92,36 @@ pub fn token_http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(timeout).build()
 }
 
-async fn oauth_http(client: reqwest::Client, req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
+/// Why a token request got no usable answer at the HTTP level. Responses that carry an
+/// OAuth error body (`{"error": …}`) are not this: they reach the `oauth2` crate.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenHttpError {
+    #[error("{}", wfo_http::error_chain(.0))]
+    Transport(reqwest::Error),
+    #[error("HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+}
+
+async fn oauth_http(client: reqwest::Client, req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, TokenHttpError> {
     let (parts, body) = req.into_parts();
-    let resp = client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;
-    let mut out = oauth2::http::Response::builder().status(resp.status());
+    let resp = client
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(TokenHttpError::Transport)?;
+    let status = resp.status();
+    let mut out = oauth2::http::Response::builder().status(status);
     for (k, v) in resp.headers() {
         out = out.header(k, v);
     }
-    let bytes = resp.bytes().await?.to_vec();
+    let bytes = resp.bytes().await.map_err(TokenHttpError::Transport)?.to_vec();
+    // A failure without an OAuth error body (a gateway's 503 page, a proxy's 401): keep
+    // the status, which the `oauth2` crate would lose in a parse error.
+    if !status.is_success() && !is_oauth_error_body(&bytes) {
+        return Err(TokenHttpError::Status { status: status.as_u16(), body: redacted_snippet(&bytes) });
+    }
     // Building a response from parts that came from a valid response cannot fail; fall
     // back to an empty 502 rather than panic.
     Ok(out.body(bytes).unwrap_or_else(|_| {
@@ -107,6 +129,43 @@ async fn oauth_http(client: reqwest::Client, req: oauth2::HttpRequest) -> Result
         *r.status_mut() = oauth2::http::StatusCode::BAD_GATEWAY;
         r
     }))
+}
+
+fn is_oauth_error_body(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.get("error").is_some_and(serde_json::Value::is_string))
+}
+
+/// Up to 300 characters of a response body for an error message, with every long
+/// token-like run (`[A-Za-z0-9.~+/=-]{20,}`: access and refresh tokens, codes) replaced
+/// by `[redacted]`: a malformed token response may still carry a token, and an error
+/// description may echo one. Underscores split runs, so OAuth error codes
+/// (`temporarily_unavailable`) stay readable.
+pub fn redacted_snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || ".~+/=-".contains(c);
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 20 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_token_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    if out.chars().count() > 300 {
+        out = out.chars().take(300).collect::<String>() + "…";
+    }
+    out
 }
 
 pub fn redirect_uri(public_url: &str) -> String {
@@ -231,25 +290,34 @@ fn token_set(resp: &WebexTokenResponse, previous_refresh: Option<&TokenSet>, req
     }
 }
 
-fn classify<RE: std::error::Error + 'static>(e: RequestTokenError<RE, BasicErrorResponse>) -> AuthError {
+fn classify(e: RequestTokenError<TokenHttpError, BasicErrorResponse>) -> AuthError {
     match e {
         RequestTokenError::ServerResponse(r) => {
             let desc = r.error_description().cloned().unwrap_or_default();
-            let text = format!("{}{}", r.error(), if desc.is_empty() { String::new() } else { format!(": {desc}") });
+            // What the server said, minus anything token-like it may have echoed.
+            let text = redacted_snippet(
+                format!("{}{}", r.error(), if desc.is_empty() { String::new() } else { format!(": {desc}") }).as_bytes(),
+            );
             match r.error() {
                 BasicErrorResponseType::InvalidGrant
                 | BasicErrorResponseType::InvalidClient
                 | BasicErrorResponseType::UnauthorizedClient
+                | BasicErrorResponseType::InvalidRequest
+                | BasicErrorResponseType::UnsupportedGrantType
                 | BasicErrorResponseType::InvalidScope => AuthError::Refused(text),
                 // Server-side problems dressed as OAuth errors (e.g. temporarily_unavailable).
                 _ => AuthError::Transient(text),
             }
         }
-        RequestTokenError::Request(e) => AuthError::Transient(wfo_http::error_chain(&e)),
-        RequestTokenError::Parse(e, body) => AuthError::Transient(format!(
-            "malformed token response ({e}): {}",
-            String::from_utf8_lossy(&body[..body.len().min(512)])
-        )),
+        RequestTokenError::Request(TokenHttpError::Status { status, body }) => {
+            let text = format!("the token endpoint answered HTTP {status}: {body}");
+            if wfo_http::is_retryable_status(status) { AuthError::Transient(text) } else { AuthError::Refused(text) }
+        }
+        RequestTokenError::Request(e @ TokenHttpError::Transport(_)) => AuthError::Transient(e.to_string()),
+        RequestTokenError::Parse(e, body) => {
+            let why = redacted_snippet(e.to_string().as_bytes());
+            AuthError::Transient(format!("malformed token response ({why}): {}", redacted_snippet(&body)))
+        }
         RequestTokenError::Other(s) => AuthError::Transient(s),
     }
 }
@@ -414,6 +482,9 @@ async fn refresh_unlocked(
     Err(AuthError::Store(StoreError::Conflict(format!("tokens of {id}"))))
 }
 
+/// Move the connector to "re-authorization required" (keeping its tokens for the
+/// record). Only the caller that makes the transition logs the one error line and emits
+/// the [`metrics::REAUTHORIZATION_REQUIRED`] metric; everyone else just gets the error.
 async fn mark_reauth(
     tokens: &dyn TokenStore,
     id: &str,
@@ -421,14 +492,37 @@ async fn mark_reauth(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<RefreshOutcome, AuthError> {
-    tracing::error!(connector = id, reason, "reauthorization required: the source refused the refresh token");
-    let version = record.version;
-    record.reauth_required = Some((now, reason.to_owned()));
-    match tokens.put_tokens(id, &record, version).await {
-        Ok(_) | Err(StoreError::Conflict(_)) => {}
-        Err(e) => return Err(e.into()),
+    let refused_refresh = record.tokens.as_ref().and_then(|t| t.refresh_token.clone());
+    for _ in 0..5 {
+        if let Some((_, earlier)) = &record.reauth_required {
+            return Err(AuthError::ReauthRequired { connector: id.to_owned(), reason: earlier.clone() });
+        }
+        let version = record.version;
+        record.reauth_required = Some((now, reason.to_owned()));
+        match tokens.put_tokens(id, &record, version).await {
+            Ok(_) => {
+                tracing::error!(
+                    connector = id,
+                    reason,
+                    "reauthorization required: the source refused the refresh token; imports pause (nothing is dropped) until an operator opens the Authorization URL (wfo-connect connector auth-url {id})"
+                );
+                crate::metrics::reauthorization_required(id, reason, now);
+                return Err(AuthError::ReauthRequired { connector: id.to_owned(), reason: reason.to_owned() });
+            }
+            Err(StoreError::Conflict(_)) => {
+                record = tokens.get_tokens(id).await?;
+                // Someone stored other tokens meanwhile (a concurrent refresh or a new
+                // authorization): the refusal was about a token that is no longer ours.
+                if record.reauth_required.is_none()
+                    && record.tokens.as_ref().and_then(|t| t.refresh_token.clone()) != refused_refresh
+                {
+                    return Ok(RefreshOutcome::AlreadyFresh);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    Err(AuthError::ReauthRequired { connector: id.to_owned(), reason: reason.to_owned() })
+    Err(AuthError::Store(StoreError::Conflict(format!("tokens of {id}"))))
 }
 
 /// A usable access token: refreshed first when it expires within [`REFRESH_MARGIN`].
@@ -483,4 +577,25 @@ pub async fn refresh_if_due(
         return Ok(None);
     }
     refresh(tokens, connector, http, now).await.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_like_runs_are_redacted_and_words_and_oauth_codes_stay() {
+        let body = br#"{"access_token": "ZDI3MGEyYzQtNmFlNS00NDk0LWFmNWItNTUz_PF84_0ae87ade-8c8a-4952-af08-318798958d0c", "expires_in": 12"#;
+        let out = redacted_snippet(body);
+        assert!(!out.contains("ZDI3MGEyYzQtNmFlNS00NDk0LWFmNWItNTUz") && !out.contains("318798958d0c"), "{out}");
+        assert!(out.contains("access_token") && out.contains("expires_in"), "{out}");
+        let said = "temporarily_unavailable: The refresh token provided is expired, revoked, malformed, or invalid.";
+        assert_eq!(redacted_snippet(said.as_bytes()), said);
+    }
+
+    #[test]
+    fn long_bodies_are_cut_to_300_characters() {
+        let out = redacted_snippet("word ".repeat(200).as_bytes());
+        assert_eq!(out.chars().count(), 301, "300 and an ellipsis");
+    }
 }

@@ -78,18 +78,25 @@ pub async fn ledger_due(store: &dyn Store) {
 
 /// Messages are hidden while received, redelivered when not acked, and never dropped.
 pub async fn queue_rules(store: &dyn Store) {
+    queue_rules_with(store, Duration::from_millis(300)).await;
+}
+
+/// [`queue_rules`] with a visibility of `hide`, for queues that count it in whole
+/// seconds (SQS): the message is received hidden for `hide` and looked for again after
+/// one and a half times that.
+pub async fn queue_rules_with(store: &dyn Store, hide: Duration) {
     let base = store.depth().await.unwrap();
     let msg = WorkMessage { connector_id: "q".into(), item_id: "1".into() };
     store.send(&msg, Duration::ZERO).await.unwrap();
     store.send(&WorkMessage { connector_id: "q".into(), item_id: "2".into() }, Duration::from_secs(3600)).await.unwrap();
     assert_eq!(store.depth().await.unwrap(), base + 2);
-    let got = store.receive(10, Duration::from_millis(300)).await.unwrap();
+    let got = store.receive(10, hide).await.unwrap();
     let mine: Vec<_> = got.iter().filter(|r| r.body.contains("\"q\"")).collect();
     assert_eq!(mine.len(), 1, "a delayed message is not visible yet");
     let first: WorkMessage = serde_json::from_str(&mine[0].body).unwrap();
     assert_eq!(first, msg);
-    assert!(store.receive(10, Duration::from_millis(300)).await.unwrap().iter().all(|r| !r.body.contains("\"q\"")), "a received message is hidden");
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(store.receive(10, hide).await.unwrap().iter().all(|r| !r.body.contains("\"q\"")), "a received message is hidden");
+    tokio::time::sleep(hide * 3 / 2).await;
     let again = store.receive(10, Duration::from_secs(30)).await.unwrap();
     let again: Vec<_> = again.into_iter().filter(|r| r.body.contains("\"q\"")).collect();
     assert_eq!(again.len(), 1, "an unacked message comes back");

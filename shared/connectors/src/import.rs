@@ -176,10 +176,10 @@ impl Importer {
     async fn context(&self, connector: &StoredConnector) -> Result<Arc<ConnectorCtx>, StepError> {
         let fingerprint = serde_json::to_string(&connector.config).unwrap_or_default();
         let mut map = self.contexts.lock().await;
-        if let Some(ctx) = map.get(&connector.config.id) {
-            if ctx.fingerprint == fingerprint {
-                return Ok(ctx.clone());
-            }
+        if let Some(ctx) = map.get(&connector.config.id)
+            && ctx.fingerprint == fingerprint
+        {
+            return Ok(ctx.clone());
         }
         let cfg = &connector.config;
         let mut wfo_cfg = WfoClientConfig::new(cfg.wfo.api_url.clone(), cfg.wfo.username.clone(), cfg.wfo.password.clone());
@@ -205,10 +205,10 @@ impl Importer {
             return Ok(Vec::new());
         }
         let mut cached = ctx.rules.lock().await;
-        if let Some((at, rules)) = cached.as_ref() {
-            if now - *at < self.settings.rules_ttl {
-                return Ok(rules.clone());
-            }
+        if let Some((at, rules)) = cached.as_ref()
+            && now - *at < self.settings.rules_ttl
+        {
+            return Ok(rules.clone());
         }
         let keys = ctx.wfo.list_metadata_keys().await.map_err(|e| wfo_step(e, self.settings.paused_delay))?;
         let rules = resolve_rules(&mappings, &keys)
@@ -546,8 +546,11 @@ impl Importer {
     }
 }
 
+/// An agent's (first name, last name, email).
+type AgentName = (String, String, Option<String>);
+
 /// Names of the agents a metadata document names (the owner's from `ownerName`).
-struct AgentNames(Vec<(String, (String, String, Option<String>))>);
+struct AgentNames(Vec<(String, AgentName)>);
 
 impl AgentNames {
     fn from_doc(doc: &serde_json::Value) -> Self {

@@ -8,6 +8,11 @@
 //! newest creation time seen; the overlap re-reads the boundary (and recordings that
 //! became listable late), and re-discovering a known item is a no-op. Safe to run any
 //! number of times, concurrently included.
+//!
+//! After a pause (re-authorization required, an outage) the first run heals everything
+//! since the cursor, but never further back than [`PollSettings::max_lookback`] (60 days,
+//! what the WFO guides promise). An older part is recorded as a [`MissedWindow`]: `status`
+//! names it with the exact `backfill` command, and a backfill over it clears it.
 
 use std::time::Duration;
 
@@ -21,6 +26,10 @@ use crate::auth;
 use crate::ports::{Discovered, Store, StoreError, StoredConnector, WorkMessage};
 
 pub const CURSOR_KEY: &str = "recordings-cursor";
+/// KvStore key of the [`MissedWindow`] of a connector (JSON `null` when there is none).
+pub const MISSED_WINDOW_KEY: &str = "missed-window";
+/// How far back a poll heals after a pause.
+pub const MAX_LOOKBACK: chrono::Duration = chrono::Duration::days(60);
 
 #[derive(Debug, Clone)]
 pub struct PollSettings {
@@ -30,6 +39,8 @@ pub struct PollSettings {
     pub overlap: chrono::Duration,
     /// Recordings newer than this are left for the next run (listing may lag).
     pub settle: chrono::Duration,
+    /// The oldest a run reads, however old the cursor is; older is a [`MissedWindow`].
+    pub max_lookback: chrono::Duration,
 }
 
 impl Default for PollSettings {
@@ -38,6 +49,7 @@ impl Default for PollSettings {
             initial_lookback: chrono::Duration::days(1),
             overlap: chrono::Duration::hours(1),
             settle: chrono::Duration::seconds(0),
+            max_lookback: MAX_LOOKBACK,
         }
     }
 }
@@ -102,13 +114,13 @@ pub async fn discover_window(
         } else if by == Discovery::Backfill {
             // An operator's backfill is the way to heal: dead items in the window get
             // another full set of attempts.
-            if let Some(mut item) = store.get(id, &rec.id).await? {
-                if item.health == wfo_domain::ledger::Health::Dead {
-                    item.revive(Utc::now());
-                    if store.put(&item).await.is_ok() {
-                        report.revived += 1;
-                        enqueue = true;
-                    }
+            if let Some(mut item) = store.get(id, &rec.id).await?
+                && item.health == wfo_domain::ledger::Health::Dead
+            {
+                item.revive(Utc::now());
+                if store.put(&item).await.is_ok() {
+                    report.revived += 1;
+                    enqueue = true;
                 }
             }
         }
@@ -138,15 +150,37 @@ pub async fn poll(
         .get_value(id, CURSOR_KEY)
         .await?
         .and_then(|v| serde_json::from_value(v).ok());
-    let from = match &cursor {
+    let mut from = match &cursor {
         Some(c) => c.newest_seen - settings.overlap,
         None => now - settings.initial_lookback,
     };
+    let earliest = now - settings.max_lookback;
+    if from < earliest {
+        let missed = record_missed_window(store, id, from, earliest, now).await?;
+        tracing::error!(
+            connector = %id,
+            from = %missed.from,
+            to = %missed.to,
+            "recordings older than the {}-day window were not imported; import them with `{}`",
+            settings.max_lookback.num_days(),
+            missed.backfill_command(id)
+        );
+        from = earliest;
+    }
     let to = now - settings.settle;
     if to <= from {
         return Ok(PollReport::default());
     }
-    let (report, newest) = discover_window(store, connector, webex, token_http, from, to, Discovery::Poller, |_| {}).await?;
+    let walk = || discover_window(store, connector, webex, token_http, from, to, Discovery::Poller, |_| {});
+    let (report, newest) = match walk().await {
+        // The access token was revoked or expired early: refresh (which marks the
+        // connector "re-authorization required" when the source refuses) and walk again.
+        Err(PollError::Source(wfo_webex_calling::WebexError::Unauthorized { .. })) => {
+            auth::refresh(store, connector, token_http, Utc::now()).await?;
+            walk().await?
+        }
+        other => other?,
+    };
     let newest_seen = match (newest, &cursor) {
         (Some(n), Some(c)) => n.max(c.newest_seen),
         (Some(n), None) => n,
@@ -162,6 +196,73 @@ pub async fn poll(
         tracing::info!(connector = %id, listed = report.listed, new = report.new, "poller discovered recordings webhooks missed");
     }
     Ok(report)
+}
+
+/// A stretch of source time the poller did not read because it lay beyond
+/// [`PollSettings::max_lookback`]: only an operator's backfill imports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissedWindow {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl MissedWindow {
+    /// The command that imports it (times in whole seconds, covering the window).
+    pub fn backfill_command(&self, connector_id: &str) -> String {
+        let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        format!("wfo-connect backfill {connector_id} --from {} --to {}", fmt(self.from), fmt(self.to))
+    }
+}
+
+fn floor_secs(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+fn ceil_secs(t: DateTime<Utc>) -> DateTime<Utc> {
+    let f = floor_secs(t);
+    if f == t { t } else { f + chrono::Duration::seconds(1) }
+}
+
+/// The connector's missed window, if any.
+pub async fn missed_window(store: &dyn Store, connector_id: &str) -> Result<Option<MissedWindow>, StoreError> {
+    Ok(store.get_value(connector_id, MISSED_WINDOW_KEY).await?.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// Record `[from, to)` as missed, merged with an earlier missed window.
+async fn record_missed_window(
+    store: &dyn Store,
+    connector_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<MissedWindow, StoreError> {
+    let (mut from, mut to) = (floor_secs(from), ceil_secs(to));
+    if let Some(old) = missed_window(store, connector_id).await? {
+        from = from.min(old.from);
+        to = to.max(old.to);
+    }
+    let w = MissedWindow { from, to, recorded_at: now };
+    store.put_value(connector_id, MISSED_WINDOW_KEY, &serde_json::to_value(&w).unwrap_or_default()).await?;
+    Ok(w)
+}
+
+/// A backfill of `[from, to)` completed: shrink or clear the missed window it covers.
+pub async fn note_backfilled(store: &dyn Store, connector_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Option<MissedWindow>, StoreError> {
+    let Some(mut w) = missed_window(store, connector_id).await? else { return Ok(None) };
+    if from <= w.from && to > w.from {
+        w.from = to;
+    }
+    if to >= w.to && from < w.to {
+        w.to = from;
+    }
+    let left = (w.from < w.to).then_some(w);
+    let value = match &left {
+        Some(w) => serde_json::to_value(w).unwrap_or_default(),
+        None => serde_json::Value::Null,
+    };
+    store.put_value(connector_id, MISSED_WINDOW_KEY, &value).await?;
+    Ok(left)
 }
 
 pub use wfo_domain::ledger::PICKUP_GRACE;

@@ -122,9 +122,10 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
                 let (store, public_url, http) = (app.store.clone(), app.public_url.clone(), app.token_http.clone());
                 tokio::spawn(async move {
                     let policy = wfo_http::RetryPolicy::default();
-                    match crate::registration::ensure_webhook(store.as_ref(), &connector, &public_url, &policy, &http).await {
-                        Ok(r) => tracing::info!(connector = %connector.config.id, registration = ?r, "webhook ensured"),
-                        Err(e) => tracing::warn!(connector = %connector.config.id, error = %e, "webhook registration failed; the refresh schedule retries"),
+                    // Failures are logged and recorded for `status` there; the refresh
+                    // job asks again on its next run.
+                    if let Ok(r) = crate::registration::ensure_and_record(store.as_ref(), &connector, &public_url, &policy, &http).await {
+                        tracing::info!(connector = %connector.config.id, registration = ?r, "webhook ensured");
                     }
                 });
             }

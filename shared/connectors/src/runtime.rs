@@ -1,6 +1,7 @@
 //! The one-machine runtime: every function in one process (`wfo-connect serve`, the
 //! demo, the end-to-end tests). HTTP routes, import workers, the sweeper, the
-//! reconciliation poller and the token refresher run as tasks over one [`Store`].
+//! reconciliation poller, the token refresher and the user sync timer run as tasks over
+//! one [`Store`].
 //!
 //! On AWS the same pieces run as separate functions (API Gateway → routes, SQS → worker,
 //! schedules → sweeper/poller/refresh); this module only wires them locally.
@@ -20,7 +21,8 @@ use crate::import::{ImportSettings, Importer, Outcome};
 use crate::ports::{Store, WorkMessage};
 use crate::reconcile::{self, PollSettings};
 use crate::routes::{AppState, router};
-use crate::{auth, registration};
+use crate::sync::{SyncDeps, SyncError, SyncSettings, sync_connector};
+use crate::{auth, refresh_job};
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -79,8 +81,14 @@ impl RunningRuntime {
     pub async fn start(store: Arc<dyn Store>, cfg: RuntimeConfig) -> Result<Self, RuntimeError> {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| RuntimeError::Listen { addr: cfg.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| RuntimeError::Listen { addr: cfg.listen, source })?;
+            .map_err(|source| RuntimeError::Listen {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| RuntimeError::Listen {
+            addr: cfg.listen,
+            source,
+        })?;
         let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let work_ready = Arc::new(Notify::new());
         let token_http = auth::token_http_client(Duration::from_secs(30))?;
@@ -104,14 +112,51 @@ impl RunningRuntime {
             }
         }));
 
-        tasks.push(tokio::spawn(worker_loop(store.clone(), importer.clone(), cfg.workers, work_ready.clone(), stop_rx.clone())));
-        tasks.push(tokio::spawn(sweeper_loop(store.clone(), cfg.sweep_interval, work_ready.clone(), stop_rx.clone())));
+        tasks.push(tokio::spawn(worker_loop(
+            store.clone(),
+            importer.clone(),
+            cfg.workers,
+            work_ready.clone(),
+            stop_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(sweeper_loop(
+            store.clone(),
+            cfg.sweep_interval,
+            work_ready.clone(),
+            stop_rx.clone(),
+        )));
         if cfg.poller_enabled {
-            tasks.push(tokio::spawn(poller_loop(store.clone(), cfg.clone(), token_http.clone(), work_ready.clone(), stop_rx.clone())));
+            tasks.push(tokio::spawn(poller_loop(
+                store.clone(),
+                cfg.clone(),
+                token_http.clone(),
+                work_ready.clone(),
+                stop_rx.clone(),
+            )));
         }
-        tasks.push(tokio::spawn(refresh_loop(store.clone(), cfg.clone(), public_url.clone(), token_http, stop_rx.clone())));
+        tasks.push(tokio::spawn(sync_loop(
+            store.clone(),
+            importer.clone(),
+            cfg.clone(),
+            token_http.clone(),
+            stop_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(refresh_loop(
+            store.clone(),
+            cfg.clone(),
+            public_url.clone(),
+            token_http,
+            stop_rx.clone(),
+        )));
         tracing::info!(%addr, %public_url, "runtime started");
-        Ok(Self { addr, public_url, importer, work_ready, stop, tasks })
+        Ok(Self {
+            addr,
+            public_url,
+            importer,
+            work_ready,
+            stop,
+            tasks,
+        })
     }
 
     /// Stop every task and wait for them (in-flight items finish their current step or
@@ -134,7 +179,13 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-async fn worker_loop(store: Arc<dyn Store>, importer: Arc<Importer>, workers: usize, ready: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+async fn worker_loop(
+    store: Arc<dyn Store>,
+    importer: Arc<Importer>,
+    workers: usize,
+    ready: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     let visibility = importer.settings().lease;
     loop {
         if *stop.borrow() {
@@ -207,8 +258,17 @@ async fn sweeper_loop(store: Arc<dyn Store>, every: Duration, ready: Arc<Notify>
     }
 }
 
-async fn poller_loop(store: Arc<dyn Store>, cfg: RuntimeConfig, token_http: reqwest::Client, ready: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    let http = match reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build() {
+async fn poller_loop(
+    store: Arc<dyn Store>,
+    cfg: RuntimeConfig,
+    token_http: reqwest::Client,
+    ready: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let http = match reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+    {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "poller cannot build its HTTP client");
@@ -219,12 +279,19 @@ async fn poller_loop(store: Arc<dyn Store>, cfg: RuntimeConfig, token_http: reqw
     loop {
         match store.list_connectors().await {
             Ok(connectors) => {
-                for c in connectors.iter().filter(|c| c.config.kind == ConnectorKind::WebexCalling) {
-                    let every = cfg.poll_interval.unwrap_or(Duration::from_secs(u64::from(c.config.sync.interval_minutes) * 60));
+                for c in connectors
+                    .iter()
+                    .filter(|c| c.config.kind == ConnectorKind::WebexCalling)
+                {
+                    let every = cfg
+                        .poll_interval
+                        .unwrap_or(Duration::from_secs(u64::from(c.config.sync.interval_minutes) * 60));
                     if last_run.get(&c.config.id).is_some_and(|t| t.elapsed() < every) {
                         continue;
                     }
-                    let Ok(api) = url::Url::parse(&c.config.source.api_url) else { continue };
+                    let Ok(api) = url::Url::parse(&c.config.source.api_url) else {
+                        continue;
+                    };
                     let webex = WebexCallingClient::new(http.clone(), api, cfg.import.http_policy.clone());
                     match reconcile::poll(store.as_ref(), c, &webex, &token_http, &cfg.poll, Utc::now()).await {
                         Ok(r) => {
@@ -243,32 +310,109 @@ async fn poller_loop(store: Arc<dyn Store>, cfg: RuntimeConfig, token_http: reqw
             }
             Err(e) => tracing::warn!(error = %e, "poller cannot list connectors"),
         }
-        if sleep_or_stop(Duration::from_millis(500).min(cfg.poll_interval.unwrap_or(Duration::from_secs(5))), &mut stop).await {
+        if sleep_or_stop(
+            Duration::from_millis(500).min(cfg.poll_interval.unwrap_or(Duration::from_secs(5))),
+            &mut stop,
+        )
+        .await
+        {
             return;
         }
     }
 }
 
+/// The token job ([`refresh_job::run`]) every `refresh_interval`; after a transient
+/// failure the next run comes sooner (30 s, doubling, at most `refresh_interval`).
 async fn refresh_loop(store: Arc<dyn Store>, cfg: RuntimeConfig, public_url: String, token_http: reqwest::Client, mut stop: watch::Receiver<bool>) {
+    let mut failed_runs = 0u32;
+    loop {
+        let retry_soon = match refresh_job::run(store.as_ref(), &public_url, &token_http, &cfg.import.http_policy).await {
+            Ok(report) => report.retry_soon(),
+            Err(e) => {
+                tracing::warn!(error = %e, "token job cannot list connectors");
+                true
+            }
+        };
+        failed_runs = if retry_soon { failed_runs + 1 } else { 0 };
+        let next = if failed_runs == 0 {
+            cfg.refresh_interval
+        } else {
+            Duration::from_secs(30).saturating_mul(1 << failed_runs.min(10).saturating_sub(1)).min(cfg.refresh_interval)
+        };
+        if sleep_or_stop(next, &mut stop).await {
+            return;
+        }
+    }
+}
+
+/// The user sync timer: each Webex Calling connector with `features.user_sync` is synced
+/// once it is authorized, then every `sync.interval_minutes`. A connector that is not
+/// authorized yet is looked at again every few seconds without any call; a run that
+/// fails waits for the next interval (the next run starts from scratch anyway).
+async fn sync_loop(
+    store: Arc<dyn Store>,
+    importer: Arc<Importer>,
+    cfg: RuntimeConfig,
+    token_http: reqwest::Client,
+    mut stop: watch::Receiver<bool>,
+) {
+    let http = match reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "user sync cannot build its HTTP client");
+            return;
+        }
+    };
+    let settings = SyncSettings::default();
+    let mut last_run: std::collections::HashMap<String, std::time::Instant> = Default::default();
     loop {
         if let Ok(connectors) = store.list_connectors().await {
-            for c in &connectors {
-                if c.config.source.client_id.is_none() {
+            for c in connectors
+                .iter()
+                .filter(|c| c.config.kind == ConnectorKind::WebexCalling && c.config.features.user_sync)
+            {
+                let id = &c.config.id;
+                let every = Duration::from_secs(u64::from(c.config.sync.interval_minutes.max(1)) * 60);
+                if last_run.get(id).is_some_and(|t| t.elapsed() < every) {
                     continue;
                 }
-                match auth::refresh_if_due(store.as_ref(), c, &token_http, Utc::now()).await {
-                    Ok(_) => {}
-                    Err(e) if e.needs_operator() => tracing::debug!(connector = %c.config.id, error = %e, "refresh skipped"),
-                    Err(e) => tracing::warn!(connector = %c.config.id, error = %e, "token refresh failed; will retry"),
+                match store.get_tokens(id).await {
+                    Ok(r) if r.tokens.is_some() && r.reauth_required.is_none() => {}
+                    _ => continue,
                 }
-                if c.config.features.webhook && c.config.kind == ConnectorKind::WebexCalling {
-                    if let Err(e) = registration::ensure_webhook(store.as_ref(), c, &public_url, &cfg.import.http_policy, &token_http).await {
-                        tracing::debug!(connector = %c.config.id, error = %e, "webhook registration not done yet");
+                let Ok(api) = url::Url::parse(&c.config.source.api_url) else {
+                    continue;
+                };
+                let webex = WebexCallingClient::new(http.clone(), api, cfg.import.http_policy.clone());
+                let Some(wfo) = importer.wfo_for(c).await else { continue };
+                let deps = SyncDeps {
+                    store: store.as_ref(),
+                    webex: &webex,
+                    wfo: wfo.as_ref(),
+                    token_http: &token_http,
+                };
+                let outcome = tokio::select! {
+                    r = sync_connector(&deps, c, &settings) => r,
+                    _ = stop.wait_for(|s| *s) => return,
+                };
+                last_run.insert(id.clone(), std::time::Instant::now());
+                match outcome {
+                    Ok(_) => {}
+                    Err(e @ SyncError::Busy(_)) => tracing::debug!(connector = %id, error = %e, "user sync skipped"),
+                    Err(e) if e.needs_operator() => {
+                        tracing::debug!(connector = %id, error = %e, "user sync waits for an operator")
+                    }
+                    Err(e) => {
+                        tracing::warn!(connector = %id, error = %e, "user sync failed; next run at the next interval")
                     }
                 }
             }
         }
-        if sleep_or_stop(cfg.refresh_interval, &mut stop).await {
+        if sleep_or_stop(Duration::from_secs(2), &mut stop).await {
             return;
         }
     }

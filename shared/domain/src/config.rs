@@ -275,10 +275,10 @@ impl ConnectorConfig {
                 return Err(invalid("acd_filter", "ACD filtering is only available for kind = \"webex-cc-1\""));
             }
         }
-        if let Some(scopes) = &self.source.scopes {
-            if scopes.is_empty() || scopes.iter().any(|s| s.trim().is_empty() || s.contains(' ')) {
-                return Err(invalid("source.scopes", "must be a non-empty list of scope names without spaces"));
-            }
+        if let Some(scopes) = &self.source.scopes
+            && (scopes.is_empty() || scopes.iter().any(|s| s.trim().is_empty() || s.contains(' ')))
+        {
+            return Err(invalid("source.scopes", "must be a non-empty list of scope names without spaces"));
         }
         let min_interval = match self.kind {
             ConnectorKind::WebexCalling => 1,
@@ -312,10 +312,10 @@ impl ConnectorConfig {
         if self.metadata_mapping.len() > 100 {
             return Err(invalid("metadata_mapping", "a WFO tenant allows at most 100 metadata keys"));
         }
-        if let Some(lang) = &self.language {
-            if lang.fallback.trim().is_empty() {
-                return Err(invalid("language.fallback", "must be a BCP 47 language tag such as \"en\""));
-            }
+        if let Some(lang) = &self.language
+            && lang.fallback.trim().is_empty()
+        {
+            return Err(invalid("language.fallback", "must be a BCP 47 language tag such as \"en\""));
         }
         for (i, f) in self.acd_filter.iter().enumerate() {
             if f.field.trim().is_empty() {
@@ -337,10 +337,10 @@ impl ConnectorConfig {
     pub fn redacted(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         for (section, field) in [("source", "client_secret"), ("source", "api_key"), ("wfo", "password")] {
-            if let Some(slot) = v.get_mut(section).and_then(|s| s.get_mut(field)) {
-                if !slot.is_null() {
-                    *slot = serde_json::Value::String("********".to_owned());
-                }
+            if let Some(slot) = v.get_mut(section).and_then(|s| s.get_mut(field))
+                && !slot.is_null()
+            {
+                *slot = serde_json::Value::String("********".to_owned());
             }
         }
         v

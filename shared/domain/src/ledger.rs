@@ -184,10 +184,10 @@ impl LedgerItem {
         }
         self.health = Health::Failed;
         let mut delay = schedule.delay(self.attempts);
-        if let Some(ra) = retry_after {
-            if ra > delay {
-                delay = ra;
-            }
+        if let Some(ra) = retry_after
+            && ra > delay
+        {
+            delay = ra;
         }
         let at = now + delay;
         self.next_attempt_at = Some(at);

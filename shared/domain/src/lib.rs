@@ -11,5 +11,6 @@ pub mod wfo_messages;
 pub use secret::Secret;
 pub mod mapping;
 pub mod segment;
+pub mod sync;
 pub mod timeline;
 pub mod webex_calling;

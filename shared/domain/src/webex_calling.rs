@@ -508,12 +508,15 @@ fn participant(v: &Value, path: &str, notes: &mut Vec<String>) -> Result<Party, 
 
 // ---- the parser ---------------------------------------------------------------------
 
+/// A redirect: kind, redirecting party, target, the related call (`redirectedCall`).
+type RedirectInfo = (RedirectKind, Option<Party>, Option<Party>, Option<String>);
+
 struct Entry {
     at: EpochMs,
     participants: Option<Vec<Party>>,
     /// `Some(by)` when the entry says the call is held (WXC-A05).
     held: Option<Option<Party>>,
-    redirect: Option<(RedirectKind, Option<Party>, Option<Party>, Option<String>)>,
+    redirect: Option<RedirectInfo>,
 }
 
 fn parse_entry(v: &Value, path: &str, notes: &mut Vec<String>) -> Result<Entry, SegmentError> {

@@ -253,7 +253,8 @@ fn classify_transport(service: &'static str, e: reqwest::Error) -> HttpError {
     }
 }
 
-/// The error and its sources on one line (reqwest hides the useful part in `source()`).
+/// The error and its sources on one line (reqwest hides the useful part in `source()`),
+/// with the query of every URL in it redacted (see [`redact_url_queries`]).
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -265,7 +266,43 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = inner.source();
     }
-    s
+    redact_url_queries(&s)
+}
+
+/// Replace the query (and any user info) of every `http://` / `https://` URL in `text`
+/// with `[redacted]`: reqwest puts the request URL into its error messages, and URLs
+/// can carry credentials (the `ticket=` of a Webex download link, an OAuth `code=`).
+pub fn redact_url_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["http://", "https://"].iter().filter_map(|p| rest.find(p)).min() {
+        out.push_str(&rest[..at]);
+        let url_part = &rest[at..];
+        let end = url_part.find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ',')).unwrap_or(url_part.len());
+        let url = &url_part[..end];
+        let scheme_end = url.find("://").map_or(0, |i| i + 3);
+        let (scheme, after) = url.split_at(scheme_end);
+        let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        let (authority, path) = after.split_at(authority_end);
+        out.push_str(scheme);
+        match authority.rfind('@') {
+            Some(i) => {
+                out.push_str("[redacted]@");
+                out.push_str(&authority[i + 1..]);
+            }
+            None => out.push_str(authority),
+        }
+        match path.find(['?', '#']) {
+            Some(q) => {
+                out.push_str(&path[..q]);
+                out.push_str("?[redacted]");
+            }
+            None => out.push_str(path),
+        }
+        rest = &url_part[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Send a request built by `make` (called once per attempt) under `policy`.
@@ -347,6 +384,31 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(name, HeaderValue::from_str(v).unwrap());
         h
+    }
+
+    #[test]
+    fn url_queries_and_user_info_are_redacted_in_error_text() {
+        let text = "error sending request for url (https://media.example/nbr/Servlet?recordUUID=1&ticket=SECRET123): \
+                    connection closed; see http://u:pw@h.example/p#frag and https://plain.example/a/b";
+        let out = redact_url_queries(text);
+        assert_eq!(
+            out,
+            "error sending request for url (https://media.example/nbr/Servlet?[redacted]): \
+                    connection closed; see http://[redacted]@h.example/p?[redacted] and https://plain.example/a/b"
+        );
+        assert_eq!(redact_url_queries("no url here"), "no url here");
+    }
+
+    #[tokio::test]
+    async fn a_transport_error_never_repeats_the_credentials_of_the_url() {
+        // Nothing listens on port 1: the connection is refused.
+        let policy = RetryPolicy { max_attempts: 1, ..RetryPolicy::fast() };
+        let url = "http://user:hunter2@127.0.0.1:1/nbr/Servlet?recordUUID=r1&ticket=SECRETTICKET";
+        let err = send("webex-audio", &policy, Idempotency::Idempotent, || reqwest::Client::new().get(url)).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, HttpError::Connect { .. }), "{text}");
+        assert!(!text.contains("SECRETTICKET") && !text.contains("hunter2"), "{text}");
+        assert!(text.contains("127.0.0.1:1/nbr/Servlet?[redacted]"), "{text}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "spark-compliance:webhooks_write",
     "spark-admin:people_read",
     "spark:people_read",
+    "spark-admin:licenses_read",
     "spark-admin:telephony_config_read",
     "spark-admin:locations_read",
     "spark-admin:calling_cdr_read",
@@ -193,8 +194,7 @@ pub struct WebexSimConfig {
 }
 
 /// Client id of the integration registered by default.
-pub const DEFAULT_CLIENT_ID: &str =
-    "C0ffee0000000000000000000000000000000000000000000000000000000001";
+pub const DEFAULT_CLIENT_ID: &str = "C0ffee0000000000000000000000000000000000000000000000000000000001";
 /// Its secret.
 pub const DEFAULT_CLIENT_SECRET: &str = "sim-client-secret";
 /// Its redirect URI.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::people::{SimPerson, SyntheticOrg};
 use crate::scenario::RecordingSummary;
 use crate::state::{DeliveryRecord, SharedRef, State as SimState, Webhook};
 
@@ -60,9 +61,7 @@ pub(crate) fn snapshot(st: &SimState) -> SimSnapshot {
             prevent_download: r.prevent_download,
         })
         .collect();
-    recordings.sort_by(|a, b| {
-        (b.summary.create_time, &b.summary.id).cmp(&(a.summary.create_time, &a.summary.id))
-    });
+    recordings.sort_by(|a, b| (b.summary.create_time, &b.summary.id).cmp(&(a.summary.create_time, &a.summary.id)));
     SimSnapshot {
         now: st.now(),
         recordings,
@@ -96,8 +95,8 @@ struct PlayBody {
 
 /// `POST /sim/play {"scenario", "baseTime"?, "publishAt"?}` → `{"recordingIds", "expected"}`.
 async fn play(State(shared): State<SharedRef>, body: Bytes) -> Result<Response, ApiError> {
-    let b: PlayBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    let b: PlayBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
     let now = shared.lock().now();
     let instance = crate::instantiate_with(&shared, &b.scenario, b.base_time.unwrap_or(now))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -118,9 +117,55 @@ async fn revoke(State(shared): State<SharedRef>, Path(client_id): Path<String>) 
     axum::Json(json!({ "revoked": n })).into_response()
 }
 
+/// `POST /sim/people` with one person or an array: adds or replaces them.
+async fn upsert_people(State(shared): State<SharedRef>, body: Bytes) -> Result<Response, ApiError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    let list = if v.is_array() {
+        v
+    } else {
+        serde_json::Value::Array(vec![v])
+    };
+    let people: Vec<SimPerson> =
+        serde_json::from_value(list).map_err(|e| ApiError::bad_request(format!("Invalid person: {e}")))?;
+    let n = people.len();
+    let mut st = shared.lock();
+    for mut p in people {
+        p.id = p.id.to_ascii_lowercase();
+        st.people.insert(p.id.clone(), p);
+    }
+    Ok(axum::Json(json!({ "upserted": n, "people": st.people.len() })).into_response())
+}
+
+/// `POST /sim/people/generate {"count","seed","professionalShare","recordedShare"}`.
+async fn generate_people(State(shared): State<SharedRef>, body: Bytes) -> Result<Response, ApiError> {
+    let org: SyntheticOrg =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    let people = crate::people::synthetic_people(&org);
+    let mut st = shared.lock();
+    for p in people {
+        st.people.insert(p.id.clone(), p);
+    }
+    Ok(axum::Json(json!({ "generated": org.count, "people": st.people.len() })).into_response())
+}
+
+async fn delete_person(State(shared): State<SharedRef>, Path(id): Path<String>) -> Response {
+    let removed = shared.lock().people.remove(&id.to_ascii_lowercase()).is_some();
+    axum::Json(json!({ "removed": removed })).into_response()
+}
+
+/// `GET /sim/requests`: API requests per route.
+async fn requests(State(shared): State<SharedRef>) -> Response {
+    axum::Json(shared.lock().request_counts.clone()).into_response()
+}
+
 pub(crate) fn router() -> Router<SharedRef> {
     Router::new()
         .route("/sim/state", get(state))
         .route("/sim/play", post(play))
         .route("/sim/integrations/{client_id}/revoke", post(revoke))
+        .route("/sim/people", post(upsert_people))
+        .route("/sim/people/generate", post(generate_people))
+        .route("/sim/people/{id}", axum::routing::delete(delete_person))
+        .route("/sim/requests", get(requests))
 }

@@ -66,10 +66,7 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, message)
     }
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "The requested resource could not be found.",
-        )
+        Self::new(StatusCode::NOT_FOUND, "The requested resource could not be found.")
     }
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
@@ -160,6 +157,8 @@ pub enum SimError {
     UnknownScope(String),
     #[error("unknown recording {0}")]
     UnknownRecording(String),
+    #[error("unknown person {0}")]
+    UnknownPerson(String),
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
 }

@@ -26,7 +26,68 @@ enum Decision {
     Fail(StatusCode, u64),
 }
 
-fn decide(st: &mut SimState, target: Target) -> (Decision, Option<Duration>) {
+/// Route templates of the API, for per-route counts and faults.
+const TEMPLATES: &[&str] = &[
+    "/v1/admin/convergedRecordings",
+    "/v1/convergedRecordings",
+    "/v1/convergedRecordings/{id}",
+    "/v1/convergedRecordings/{id}/metadata",
+    "/v1/webhooks",
+    "/v1/webhooks/{id}",
+    "/v1/people",
+    "/v1/people/{id}/features/callRecording",
+    "/v1/licenses",
+    "/v1/telephony/config/callRecording/vendorUsers",
+];
+
+/// `/v1/people/Y2lz…/features/callRecording` → `/v1/people/{id}/features/callRecording`.
+pub(crate) fn route_template(path: &str) -> &str {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    TEMPLATES
+        .iter()
+        .find(|t| {
+            let ts: Vec<&str> = t.split('/').collect();
+            ts.len() == segments.len() && ts.iter().zip(&segments).all(|(t, s)| *t == "{id}" || t == s)
+        })
+        .copied()
+        .unwrap_or(path)
+}
+
+/// A forced fault as a decision.
+fn forced(fault: Fault, retry_after: u64) -> Decision {
+    match fault {
+        Fault::Slow(d) => Decision::Delay(d),
+        Fault::Status(code) => Decision::Fail(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            retry_after,
+        ),
+    }
+}
+
+/// Counts the request and applies a route fault aimed at it, if any.
+fn route_fault(st: &mut SimState, route: &str) -> Option<Decision> {
+    *st.request_counts.entry(route.to_owned()).or_default() += 1;
+    let retry_after = st.faults.retry_after_secs;
+    let i = st.route_faults.iter().position(|f| f.route == route)?;
+    let f = &mut st.route_faults[i];
+    if f.skip > 0 {
+        f.skip -= 1;
+        return None;
+    }
+    let fault = f.fault;
+    f.times = f.times.saturating_sub(1);
+    if f.times == 0 {
+        st.route_faults.remove(i);
+    }
+    Some(forced(fault, retry_after))
+}
+
+fn decide(st: &mut SimState, target: Target, route: &str) -> (Decision, Option<Duration>) {
+    if target == Target::Api
+        && let Some(d) = route_fault(st, route)
+    {
+        return (d, None);
+    }
     let applies = match target {
         Target::Api => true,
         Target::Identity => st.faults.include_identity,
@@ -36,17 +97,8 @@ fn decide(st: &mut SimState, target: Target) -> (Decision, Option<Duration>) {
         return (Decision::Pass, None);
     }
     let retry_after = st.faults.retry_after_secs;
-    if let Some(forced) = st.forced_faults.pop_front() {
-        return match forced {
-            Fault::Slow(d) => (Decision::Delay(d), None),
-            Fault::Status(code) => (
-                Decision::Fail(
-                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    retry_after,
-                ),
-                None,
-            ),
-        };
+    if let Some(fault) = st.forced_faults.pop_front() {
+        return (forced(fault, retry_after), None);
     }
     let f = st.faults.clone();
     if f.rate_limited <= 0.0 && f.locked <= 0.0 && f.server_error <= 0.0 && f.slow <= 0.0 {
@@ -72,7 +124,8 @@ fn decide(st: &mut SimState, target: Target) -> (Decision, Option<Duration>) {
 }
 
 async fn apply(shared: SharedRef, target: Target, req: Request, next: Next) -> Response {
-    let (decision, slow) = decide(&mut shared.lock(), target);
+    let route = format!("{} {}", req.method(), route_template(req.uri().path()));
+    let (decision, slow) = decide(&mut shared.lock(), target, &route);
     if let Some(d) = slow {
         tokio::time::sleep(d).await;
     }
@@ -86,13 +139,9 @@ async fn apply(shared: SharedRef, target: Target, req: Request, next: Next) -> R
             let message = match status.as_u16() {
                 429 => "Too many requests have been sent in a given amount of time.",
                 423 => "The resource is locked; retry after the given time.",
-                502 => {
-                    "The server received an invalid response from an upstream server; try again later."
-                }
+                502 => "The server received an invalid response from an upstream server; try again later.",
                 503 => "Server is overloaded with requests. Try again later.",
-                504 => {
-                    "Gateway timeout. If your query uses the max parameter, please try to reduce it."
-                }
+                504 => "Gateway timeout. If your query uses the max parameter, please try to reduce it.",
                 _ => "Something went wrong on the server.",
             };
             let mut err = ApiError::new(status, message);

@@ -20,7 +20,12 @@
 //!   `GET /v1/convergedRecordings/{id}`, `GET /v1/convergedRecordings/{id}/metadata`;
 //! - `GET /nbr/MultiThreadDownloadServlet?...&recordUUID=&ticket=` (the audio link);
 //! - `GET|POST /v1/webhooks`, `GET|PUT|DELETE /v1/webhooks/{id}`;
-//! - `GET /sim/state`, `POST /sim/play`, `POST /sim/integrations/{client_id}/revoke`.
+//! - `GET /v1/people`, `GET /v1/licenses`,
+//!   `GET /v1/telephony/config/callRecording/vendorUsers`,
+//!   `GET /v1/people/{id}/features/callRecording` (the user sync; see [`people`]);
+//! - `GET /sim/state`, `POST /sim/play`, `POST /sim/integrations/{client_id}/revoke`,
+//!   `POST /sim/people` (upsert), `POST /sim/people/generate`, `DELETE /sim/people/{id}`,
+//!   `GET /sim/requests`.
 //!
 //! Choices where the reference is UNCONFIRMED:
 //! - `from`/`to` filter on `createTime`; pages are ordered (createTime desc, id desc) and
@@ -36,6 +41,7 @@ pub mod error;
 mod faults;
 mod identity;
 pub mod mp3;
+pub mod people;
 mod recordings;
 pub mod scenario;
 mod state;
@@ -57,17 +63,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ADMIN_READ, COMPLIANCE_READ, Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_REDIRECT_URI, DeliveryPolicy, Fault, FaultConfig, FixtureSource, Integration,
-    KNOWN_SCOPES, SimUser, TokenPolicy, USER_READ, WebexSimConfig,
+    ADMIN_READ, COMPLIANCE_READ, Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URI,
+    DeliveryPolicy, Fault, FaultConfig, FixtureSource, Integration, KNOWN_SCOPES, SimUser, TokenPolicy, USER_READ,
+    WebexSimConfig,
 };
 pub use control::{RecordingState, SimSnapshot, WebhookState};
 pub use error::{ApiError, SimError, TRACKING_HEADER};
 pub use identity::TokenResponse;
 pub use mp3::{AudioPlan, Mp3Audio};
+pub use people::{SimLicense, SimPerson, SimRecording, SyntheticOrg};
 pub use scenario::{
-    FixtureUser, InstanceRecording, RecordingSummary, ScenarioError, ScenarioInstance,
-    ScenarioLibrary, SummaryServiceData,
+    FixtureUser, InstanceRecording, RecordingSummary, ScenarioError, ScenarioInstance, ScenarioLibrary,
+    SummaryServiceData,
 };
 pub use state::{DeliveryOutcome, DeliveryRecord, Webhook};
 pub use webhooks::{SIGNATURE_HEADER, sign};
@@ -98,8 +105,10 @@ impl WebexSim {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SimError::Client(e.to_string()))?;
+        let mut state = State::new(&config);
+        people::seed_from_fixtures(&mut state, &library.users());
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(&config)),
+            state: Mutex::new(state),
             base_url: format!("http://{addr}"),
             http,
             library,
@@ -114,10 +123,7 @@ impl WebexSim {
             let stop = async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
                 tracing::warn!(error = %e, "webex simulator server stopped with an error");
             }
         });
@@ -136,16 +142,18 @@ fn router(shared: SharedRef) -> Router {
         .route("/v1/admin/convergedRecordings", get(recordings::list_admin))
         .route("/v1/convergedRecordings", get(recordings::list_own))
         .route("/v1/convergedRecordings/{id}", get(recordings::details))
+        .route("/v1/convergedRecordings/{id}/metadata", get(recordings::metadata))
+        .route("/v1/people", get(people::list_people))
+        .route("/v1/people/{id}/features/callRecording", get(people::call_recording))
+        .route("/v1/licenses", get(people::list_licenses))
         .route(
-            "/v1/convergedRecordings/{id}/metadata",
-            get(recordings::metadata),
+            "/v1/telephony/config/callRecording/vendorUsers",
+            get(people::vendor_users),
         )
         .route("/v1/webhooks", get(webhooks::list).post(webhooks::create))
         .route(
             "/v1/webhooks/{id}",
-            get(webhooks::get_one)
-                .put(webhooks::update)
-                .delete(webhooks::delete),
+            get(webhooks::get_one).put(webhooks::update).delete(webhooks::delete),
         )
         .route_layer(from_fn_with_state(shared.clone(), faults::api));
     let identity = Router::new()
@@ -217,11 +225,7 @@ async fn dispatch(shared: &SharedRef, events: Vec<RecordingSummary>) {
     webhooks::deliver_batch(shared, events).await;
 }
 
-fn store(
-    st: &mut State,
-    instance: &ScenarioInstance,
-    available_at: DateTime<Utc>,
-) -> Vec<RecordingSummary> {
+fn store(st: &mut State, instance: &ScenarioInstance, available_at: DateTime<Utc>) -> Vec<RecordingSummary> {
     let ready_at = available_at + to_chrono(st.metadata_delay);
     instance
         .recordings
@@ -286,10 +290,7 @@ impl RunningWebexSim {
         self.shared.wake.notify_one();
         for handle in [self.server, self.scheduler] {
             let abort = handle.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(5), handle)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(Duration::from_secs(5), handle).await.is_err() {
                 abort.abort();
             }
         }
@@ -338,20 +339,13 @@ impl RunningWebexSim {
     }
 
     /// Tokens for `client_id` as the configured admin, skipping the browser dance.
-    pub fn issue_tokens(
-        &self,
-        client_id: &str,
-        scopes: &[&str],
-    ) -> Result<TokenResponse, SimError> {
+    pub fn issue_tokens(&self, client_id: &str, scopes: &[&str]) -> Result<TokenResponse, SimError> {
         let mut st = self.shared.lock();
         let integration = st
             .integrations
             .get(client_id)
             .ok_or_else(|| SimError::UnknownIntegration(client_id.to_owned()))?;
-        if let Some(bad) = scopes
-            .iter()
-            .find(|s| !integration.scopes.iter().any(|a| a == *s))
-        {
+        if let Some(bad) = scopes.iter().find(|s| !integration.scopes.iter().any(|a| a == *s)) {
             return Err(SimError::UnknownScope((*bad).to_owned()));
         }
         let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
@@ -365,11 +359,7 @@ impl RunningWebexSim {
     }
 
     /// [`ScenarioLibrary::instantiate`] with the simulator's seeded generator.
-    pub fn instantiate(
-        &self,
-        scenario: &str,
-        base_time: DateTime<Utc>,
-    ) -> Result<ScenarioInstance, SimError> {
+    pub fn instantiate(&self, scenario: &str, base_time: DateTime<Utc>) -> Result<ScenarioInstance, SimError> {
         Ok(instantiate_with(&self.shared, scenario, base_time)?)
     }
 
@@ -405,11 +395,7 @@ impl RunningWebexSim {
 
     // --- recordings ---------------------------------------------------------------
 
-    fn with_recording<T>(
-        &self,
-        id: &str,
-        f: impl FnOnce(&mut StoredRecording) -> T,
-    ) -> Result<T, SimError> {
+    fn with_recording<T>(&self, id: &str, f: impl FnOnce(&mut StoredRecording) -> T) -> Result<T, SimError> {
         let mut st = self.shared.lock();
         let rec = st
             .recordings
@@ -472,6 +458,92 @@ impl RunningWebexSim {
         self.shared.lock().failure_threshold = failures.max(1);
     }
 
+    /// Fails requests of one route: the first `skip` pass, the next `times` answer
+    /// `fault`. `route` is the method and route template, e.g. `"GET /v1/people"` or
+    /// `"GET /v1/people/{id}/features/callRecording"`. Applies before any other fault.
+    pub fn push_route_fault(&self, route: &str, skip: u32, times: u32, fault: Fault) {
+        if times > 0 {
+            self.shared.lock().route_faults.push(state::RouteFault {
+                route: route.to_owned(),
+                skip,
+                times,
+                fault,
+            });
+        }
+    }
+
+    /// Drops every route fault not yet used up.
+    pub fn clear_route_faults(&self) {
+        self.shared.lock().route_faults.clear();
+    }
+
+    /// API requests per route (`"GET /v1/people"` → n) since start or the last reset,
+    /// faulted ones included.
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.lock().request_counts.clone()
+    }
+
+    pub fn reset_request_counts(&self) {
+        self.shared.lock().request_counts.clear();
+    }
+
+    // --- people, licenses, recording settings -------------------------------------------
+
+    /// Every user of the org, by id.
+    pub fn people(&self) -> Vec<SimPerson> {
+        self.shared.lock().people.values().cloned().collect()
+    }
+
+    pub fn people_count(&self) -> usize {
+        self.shared.lock().people.len()
+    }
+
+    pub fn person(&self, id: &str) -> Option<SimPerson> {
+        self.shared.lock().people.get(&id.to_ascii_lowercase()).cloned()
+    }
+
+    /// Adds or replaces users (keyed by their lowercased id).
+    pub fn upsert_people(&self, people: impl IntoIterator<Item = SimPerson>) {
+        let mut st = self.shared.lock();
+        for mut p in people {
+            p.id = p.id.to_ascii_lowercase();
+            st.people.insert(p.id.clone(), p);
+        }
+    }
+
+    /// Adds the users of a generated org; returns their ids in index order.
+    pub fn generate_people(&self, org: &SyntheticOrg) -> Vec<String> {
+        let people = people::synthetic_people(org);
+        let ids = people.iter().map(|p| p.id.clone()).collect();
+        self.upsert_people(people);
+        ids
+    }
+
+    /// Changes one user. `Err` when there is none with that id.
+    pub fn update_person(&self, id: &str, change: impl FnOnce(&mut SimPerson)) -> Result<(), SimError> {
+        let mut st = self.shared.lock();
+        let p = st
+            .people
+            .get_mut(&id.to_ascii_lowercase())
+            .ok_or_else(|| SimError::UnknownPerson(id.to_owned()))?;
+        change(p);
+        Ok(())
+    }
+
+    /// Deletes a user (the People API stops listing them). `false` when unknown.
+    pub fn remove_person(&self, id: &str) -> bool {
+        self.shared.lock().people.remove(&id.to_ascii_lowercase()).is_some()
+    }
+
+    pub fn licenses(&self) -> Vec<SimLicense> {
+        self.shared.lock().licenses.clone()
+    }
+
+    /// Replaces the org's license list (users keep their license keys).
+    pub fn set_licenses(&self, licenses: Vec<SimLicense>) {
+        self.shared.lock().licenses = licenses;
+    }
+
     // --- inspection -------------------------------------------------------------------
 
     /// What `GET /sim/state` shows.
@@ -481,29 +553,17 @@ impl RunningWebexSim {
 
     /// Every stored recording (including scheduled ones), newest first.
     pub fn recordings(&self) -> Vec<RecordingSummary> {
-        self.state()
-            .recordings
-            .into_iter()
-            .map(|r| r.summary)
-            .collect()
+        self.state().recordings.into_iter().map(|r| r.summary).collect()
     }
 
     /// The full metadata document of a recording.
     pub fn metadata(&self, id: &str) -> Option<Value> {
-        self.shared
-            .lock()
-            .recordings
-            .get(id)
-            .map(|r| r.metadata.clone())
+        self.shared.lock().recordings.get(id).map(|r| r.metadata.clone())
     }
 
     /// The MP3 bytes of a recording.
     pub fn audio(&self, id: &str) -> Option<Bytes> {
-        self.shared
-            .lock()
-            .recordings
-            .get(id)
-            .map(|r| r.audio.bytes.clone())
+        self.shared.lock().recordings.get(id).map(|r| r.audio.bytes.clone())
     }
 
     pub fn webhooks(&self) -> Vec<WebhookState> {

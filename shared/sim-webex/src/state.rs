@@ -10,10 +10,9 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{
-    Consent, DeliveryPolicy, Fault, FaultConfig, Integration, SimUser, TokenPolicy, WebexSimConfig,
-};
+use crate::config::{Consent, DeliveryPolicy, Fault, FaultConfig, Integration, SimUser, TokenPolicy, WebexSimConfig};
 use crate::mp3::Mp3Audio;
+use crate::people::{SimLicense, SimPerson};
 use crate::scenario::{RecordingSummary, ScenarioLibrary};
 
 pub(crate) struct Shared {
@@ -30,9 +29,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// Locks the state; a poisoned lock (a panic elsewhere) is taken over as is.
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -182,6 +179,23 @@ pub(crate) struct State {
     pub held: Option<Vec<RecordingSummary>>,
     /// Webhook events of recordings published for a later time.
     pub scheduled: Vec<(DateTime<Utc>, Vec<RecordingSummary>)>,
+    /// The org's users by plain id (ordered: the People listing pages by id).
+    pub people: BTreeMap<String, SimPerson>,
+    pub licenses: Vec<SimLicense>,
+    /// Faults aimed at one route (see `RunningWebexSim::push_route_fault`).
+    pub route_faults: Vec<RouteFault>,
+    /// API requests per route template (`GET /v1/people`), faulted ones included.
+    pub request_counts: BTreeMap<String, u64>,
+}
+
+/// A fault for the requests of one route: the first `skip` pass, the next `times` fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RouteFault {
+    /// The route template, e.g. `/v1/people` or `/v1/people/{id}/features/callRecording`.
+    pub route: String,
+    pub skip: u32,
+    pub times: u32,
+    pub fault: Fault,
 }
 
 impl State {
@@ -216,6 +230,10 @@ impl State {
             deliveries: Vec::new(),
             held: None,
             scheduled: Vec::new(),
+            people: BTreeMap::new(),
+            licenses: crate::people::default_licenses(),
+            route_faults: Vec::new(),
+            request_counts: BTreeMap::new(),
         }
     }
 

@@ -237,6 +237,12 @@ impl SimHandle {
         n
     }
 
+    /// The ids of the live sessions (the values of the session cookie), for tests that
+    /// check no session id reaches a log.
+    pub fn session_ids(&self) -> Vec<String> {
+        self.0.sessions().keys().cloned().collect()
+    }
+
     /// Persons, teams and contacts as a text table (contacts without audio show
     /// "File not yet uploaded").
     pub fn render_table(&self) -> String {
@@ -386,6 +392,9 @@ impl RunningSim {
     }
     pub fn expire_sessions(&self) -> usize {
         self.handle.expire_sessions()
+    }
+    pub fn session_ids(&self) -> Vec<String> {
+        self.handle.session_ids()
     }
     pub fn render_table(&self) -> String {
         self.handle.render_table()

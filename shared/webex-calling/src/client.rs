@@ -15,9 +15,7 @@ use wfo_domain::Secret;
 use wfo_http::{HttpError, Idempotency, RetryPolicy};
 
 use crate::error::WebexError;
-use crate::model::{
-    Items, OwnerType, RecordingDetails, RecordingStatus, RecordingSummary, ServiceType,
-};
+use crate::model::{Items, OwnerType, RecordingDetails, RecordingStatus, RecordingSummary, ServiceType};
 
 /// The public Webex API origin.
 pub const DEFAULT_API_URL: &str = "https://webexapis.com";
@@ -122,20 +120,11 @@ impl ListQuery {
             ("max", self.max.clamp(1, MAX_PAGE_SIZE).to_string()),
         ];
         let opt = [
-            (
-                "status",
-                self.status.as_ref().map(|s| s.as_str().to_owned()),
-            ),
-            (
-                "serviceType",
-                self.service_type.as_ref().map(|s| s.as_str().to_owned()),
-            ),
+            ("status", self.status.as_ref().map(|s| s.as_str().to_owned())),
+            ("serviceType", self.service_type.as_ref().map(|s| s.as_str().to_owned())),
             ("ownerId", self.owner_id.clone()),
             ("ownerEmail", self.owner_email.clone()),
-            (
-                "ownerType",
-                self.owner_type.as_ref().map(|s| s.as_str().to_owned()),
-            ),
+            ("ownerType", self.owner_type.as_ref().map(|s| s.as_str().to_owned())),
             ("storageRegion", self.storage_region.clone()),
             ("locationId", self.location_id.clone()),
             ("topic", self.topic.clone()),
@@ -204,11 +193,7 @@ impl WebexCallingClient {
             let prefix = segments[..segments.len() - 1].join("/");
             api_url.set_path(&format!("/{prefix}"));
         }
-        Self {
-            http,
-            api_url,
-            policy,
-        }
+        Self { http, api_url, policy }
     }
 
     /// An HTTP client suited to this API: connect and read timeouts, no overall timeout
@@ -243,10 +228,7 @@ impl WebexCallingClient {
         let mut url = self.api_url.clone();
         {
             let Ok(mut path) = url.path_segments_mut() else {
-                return Err(request_error(format!(
-                    "API URL {} cannot take a path",
-                    self.api_url
-                )));
+                return Err(request_error(format!("API URL {} cannot take a path", self.api_url)));
             };
             path.pop_if_empty().extend(segments);
         }
@@ -267,9 +249,7 @@ impl WebexCallingClient {
     {
         let tracking = wfo_http::new_tracking_id();
         let result = wfo_http::send(SERVICE, &self.policy, idempotency, || {
-            make()
-                .bearer_auth(token.expose())
-                .header(TRACKING_HEADER, &tracking)
+            make().bearer_auth(token.expose()).header(TRACKING_HEADER, &tracking)
         })
         .await;
         match result {
@@ -330,7 +310,8 @@ impl WebexCallingClient {
             Some(link) => Some(self.resolve_next(resp.url(), &link)?),
             None => None,
         };
-        let body: Items<T> = self.decode(&call, resp, &tracking).await?;
+        let mut body: Items<T> = self.decode(&call, resp, &tracking).await?;
+        body.items.append(&mut body.members);
         Ok(Page {
             items: body.items,
             next,
@@ -388,10 +369,7 @@ impl WebexCallingClient {
     ) -> Result<Option<Page<T>>, WebexError> {
         match &page.next {
             None => Ok(None),
-            Some(url) => self
-                .fetch_page(token, &page.ctx, url.clone(), &[])
-                .await
-                .map(Some),
+            Some(url) => self.fetch_page(token, &page.ctx, url.clone(), &[]).await.map(Some),
         }
     }
 
@@ -492,11 +470,7 @@ impl WebexCallingClient {
 
     /// `GET /v1/convergedRecordings/{id}`: details, with temporary download links when
     /// the token may download (compliance officer / authorised user).
-    pub async fn recording_details(
-        &self,
-        token: &Secret,
-        id: &str,
-    ) -> Result<RecordingDetails, WebexError> {
+    pub async fn recording_details(&self, token: &Secret, id: &str) -> Result<RecordingDetails, WebexError> {
         let id = non_empty_id(id)?;
         let url = self.endpoint(&["v1", "convergedRecordings", id])?;
         let call = Call {
@@ -505,9 +479,7 @@ impl WebexCallingClient {
             what: format!("recording {id}"),
         };
         let (resp, tracking) = self
-            .send_api(&call, token, Idempotency::Idempotent, || {
-                self.http.get(url.clone())
-            })
+            .send_api(&call, token, Idempotency::Idempotent, || self.http.get(url.clone()))
             .await?;
         self.decode(&call, resp, &tracking).await
     }
@@ -515,11 +487,7 @@ impl WebexCallingClient {
     /// `GET /v1/convergedRecordings/{id}/metadata?showAllTypes=true`, as raw JSON.
     /// `None` when Webex answers `204 No Content` (or an empty body): not ready yet,
     /// ask again later.
-    pub async fn recording_metadata(
-        &self,
-        token: &Secret,
-        id: &str,
-    ) -> Result<Option<serde_json::Value>, WebexError> {
+    pub async fn recording_metadata(&self, token: &Secret, id: &str) -> Result<Option<serde_json::Value>, WebexError> {
         let id = non_empty_id(id)?;
         let url = self.endpoint(&["v1", "convergedRecordings", id, "metadata"])?;
         let call = Call {
@@ -529,9 +497,7 @@ impl WebexCallingClient {
         };
         let (resp, tracking) = self
             .send_api(&call, token, Idempotency::Idempotent, || {
-                self.http
-                    .get(url.clone())
-                    .query(&[("showAllTypes", "true")])
+                self.http.get(url.clone()).query(&[("showAllTypes", "true")])
             })
             .await?;
         if resp.status() == StatusCode::NO_CONTENT {
@@ -644,17 +610,8 @@ mod tests {
 
     #[test]
     fn exactly_thirty_days_is_one_window_and_empty_is_none() {
-        assert_eq!(
-            split_window(day(2024, 1, 1), day(2024, 1, 31))
-                .unwrap()
-                .len(),
-            1
-        );
-        assert!(
-            split_window(day(2024, 1, 1), day(2024, 1, 1))
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!(split_window(day(2024, 1, 1), day(2024, 1, 31)).unwrap().len(), 1);
+        assert!(split_window(day(2024, 1, 1), day(2024, 1, 1)).unwrap().is_empty());
         assert!(matches!(
             split_window(day(2024, 1, 2), day(2024, 1, 1)),
             Err(WebexError::InvalidWindow(_))
@@ -696,10 +653,7 @@ mod tests {
             RetryPolicy::fast(),
         );
         let u = c.endpoint(&["v1", "convergedRecordings", "a/b"]).unwrap();
-        assert_eq!(
-            u.as_str(),
-            "https://webexapis.com/v1/convergedRecordings/a%2Fb"
-        );
+        assert_eq!(u.as_str(), "https://webexapis.com/v1/convergedRecordings/a%2Fb");
         let c = WebexCallingClient::new(
             reqwest::Client::new(),
             Url::parse("http://127.0.0.1:9/sim").unwrap(),

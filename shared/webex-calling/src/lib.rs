@@ -5,6 +5,8 @@
 //!   download) and the webhooks API. Methods take a bearer access token.
 //! - [`verify_signature`] / [`parse_webhook_event`]: webhook deliveries.
 //! - [`webex_id_to_uuid`]: base64 Webex ids to the plain UUIDs used in recordings.
+//! - People, Licenses, the call-recording roster (`vendorUsers`) and per-person
+//!   call-recording settings for the user sync (reference §5).
 //!
 //! All HTTP goes through `wfo_http` (one retry policy); errors are [`WebexError`],
 //! which says whether a retry can help. Facts and assumptions: the shared reference
@@ -17,26 +19,30 @@ mod error;
 mod ids;
 mod lenient;
 mod model;
+mod people;
 mod webhooks;
 
 pub use client::{
-    DEFAULT_API_URL, ListQuery, MAX_PAGE_SIZE, MAX_WINDOW, Page, TRACKING_HEADER,
-    WebexCallingClient, Window, format_time, split_window,
+    DEFAULT_API_URL, ListQuery, MAX_PAGE_SIZE, MAX_WINDOW, Page, TRACKING_HEADER, WebexCallingClient, Window,
+    format_time, split_window,
 };
 pub use delivery::{
-    SPARK_SIGNATURE_HEADER, SignatureError, WEBEX_SIGNATURE_HEADER, WebhookEvent,
-    WebhookEventError, parse_webhook_event, sign_spark, sign_webex_sha256, verify_signature,
+    SPARK_SIGNATURE_HEADER, SignatureError, WEBEX_SIGNATURE_HEADER, WebhookEvent, WebhookEventError,
+    parse_webhook_event, sign_spark, sign_webex_sha256, verify_signature,
 };
 pub use download::{AUDIO_LINK_SELF_AUTHORISING, AudioDownload, LINK_SAFETY_MARGIN};
 pub use error::WebexError;
 pub use ids::webex_id_to_uuid;
 pub use lenient::parse_datetime;
 pub use model::{
-    DownloadLinks, LINK_LIFETIME, OwnerType, RecordingDetails, RecordingStatus, RecordingSummary,
-    ServiceData, ServiceType,
+    DownloadLinks, LINK_LIFETIME, OwnerType, RecordingDetails, RecordingStatus, RecordingSummary, ServiceData,
+    ServiceType,
+};
+pub use people::{
+    CallRecordingSetting, License, PEOPLE_PAGE_SIZE, PROFESSIONAL_LICENSE_NAME, ROSTER_PAGE_SIZE, RecordMode,
+    RosterMember, WebexPerson, is_calling_professional, professional_license_ids,
 };
 pub use webhooks::{
-    EVENT_CREATED, NewWebhook, OWNED_BY_ORG, RESOURCE_CONVERGED_RECORDINGS, Webhook, WebhookStatus,
-    WebhookUpdate,
+    EVENT_CREATED, NewWebhook, OWNED_BY_ORG, RESOURCE_CONVERGED_RECORDINGS, Webhook, WebhookStatus, WebhookUpdate,
 };
 pub use wfo_http::RetryPolicy;

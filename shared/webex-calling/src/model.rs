@@ -76,18 +76,10 @@ pub struct RecordingSummary {
     /// `MP3` (the only documented value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "de_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de_opt_u64", skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<u64>,
     /// Size of the MP3; check it after the download.
-    #[serde(
-        default,
-        deserialize_with = "de_opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de_opt_u64", skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_type: Option<ServiceType>,
@@ -146,22 +138,13 @@ impl std::fmt::Debug for DownloadLinks {
         let shown = |l: &Option<String>| l.as_ref().map(|_| "[link]");
         f.debug_struct("DownloadLinks")
             .field("audio_download_link", &shown(&self.audio_download_link))
-            .field(
-                "transcript_download_link",
-                &shown(&self.transcript_download_link),
-            )
+            .field("transcript_download_link", &shown(&self.transcript_download_link))
             .field(
                 "suggested_notes_download_link",
                 &shown(&self.suggested_notes_download_link),
             )
-            .field(
-                "short_notes_download_link",
-                &shown(&self.short_notes_download_link),
-            )
-            .field(
-                "action_items_download_link",
-                &shown(&self.action_items_download_link),
-            )
+            .field("short_notes_download_link", &shown(&self.short_notes_download_link))
+            .field("action_items_download_link", &shown(&self.action_items_download_link))
             .field("expiration", &self.expiration)
             .finish()
     }
@@ -207,11 +190,13 @@ impl RecordingDetails {
     }
 }
 
-/// The JSON body of a list answer.
+/// The JSON body of a list answer: `items`, or `members` (telephony rosters).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Items<T> {
     #[serde(default = "Vec::new")]
     pub items: Vec<T>,
+    #[serde(default = "Vec::new")]
+    pub members: Vec<T>,
 }
 
 #[cfg(test)]
@@ -239,10 +224,7 @@ mod tests {
     #[test]
     fn spec_list_item_decodes_with_utc_times() {
         let r: RecordingSummary = serde_json::from_str(SPEC_LIST_ITEM).unwrap();
-        assert_eq!(
-            r.create_time,
-            Utc.with_ymd_and_hms(2023, 10, 31, 8, 24, 12).unwrap()
-        );
+        assert_eq!(r.create_time, Utc.with_ymd_and_hms(2023, 10, 31, 8, 24, 12).unwrap());
         assert_eq!(
             r.time_recorded,
             Some(Utc.with_ymd_and_hms(2023, 10, 31, 2, 41, 28).unwrap())
@@ -251,16 +233,12 @@ mod tests {
         assert_eq!(r.status, Some(RecordingStatus::Available));
         assert_eq!(r.service_type, Some(ServiceType::Calling));
         assert_eq!(r.size_bytes, Some(244333));
-        assert_eq!(
-            r.call_session_id(),
-            Some("7ba2967530164bf0af1966cf2854b000")
-        );
+        assert_eq!(r.call_session_id(), Some("7ba2967530164bf0af1966cf2854b000"));
     }
 
     #[test]
     fn minimal_item_with_only_id_and_create_time_decodes() {
-        let r: RecordingSummary =
-            serde_json::from_str(r#"{"id":"x","createTime":"2024-01-01T00:00:00Z"}"#).unwrap();
+        let r: RecordingSummary = serde_json::from_str(r#"{"id":"x","createTime":"2024-01-01T00:00:00Z"}"#).unwrap();
         assert_eq!(r.owner_id, None);
         assert_eq!(r.call_session_id(), None);
     }

@@ -269,3 +269,76 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Every metric line (`wfo_connectors::metrics`) emitted in this test process; the tap
+/// is installed on first use.
+pub fn metric_lines() -> Arc<std::sync::Mutex<Vec<String>>> {
+    static LINES: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<String>>>> = std::sync::OnceLock::new();
+    LINES
+        .get_or_init(|| {
+            let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let tap = lines.clone();
+            wfo_connectors::metrics::set_tap(Some(Arc::new(move |line: &str| {
+                tap.lock().expect("metric lines").push(line.to_owned());
+            })));
+            lines
+        })
+        .clone()
+}
+
+/// The metric lines named `metric` for `connector`, parsed.
+pub fn metrics_of(connector: &str, metric: &str) -> Vec<Value> {
+    metric_lines()
+        .lock()
+        .expect("metric lines")
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["Connector"] == connector && v.get(metric).is_some())
+        .collect()
+}
+
+/// Log output of the whole test process, captured at TRACE level for every crate.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
+    }
+}
+
+pub struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> LogWriter {
+        LogWriter(self.0.clone())
+    }
+}
+
+/// Install (once per test process) a subscriber that keeps every log line at TRACE,
+/// except `wiremock`'s: a stand-in for a remote server, it logs the requests it receives
+/// (bearer tokens included) as the remote server would.
+pub fn capture_logs() -> CapturedLogs {
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace,wiremock=off"))
+            .with_ansi(false)
+            .with_writer(logs.clone())
+            .try_init();
+        logs
+    })
+    .clone()
+}

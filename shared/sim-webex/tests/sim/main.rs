@@ -3,6 +3,7 @@
 
 mod common;
 mod identity;
+mod people;
 mod recordings;
 mod scenario;
 mod webhooks;

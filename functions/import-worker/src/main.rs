@@ -1,0 +1,48 @@
+//! `import-worker`: the SQS import queue → `Importer::process` per message → partial
+//! batch failures (only messages whose ledger write failed come back). See
+//! `wfo_lambda::worker` and `infra/README.md`.
+//!
+//! Environment beyond the `WFO_*` names: `WFO_LEASE_SECONDS` (default 960; must exceed
+//! the function timeout), `WFO_WORKER_CONCURRENCY` (messages of a batch at once, default 4).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{LambdaEvent, service_fn};
+use wfo_connectors::import::ImportSettings;
+use wfo_lambda::worker::WorkerDeps;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    wfo_lambda::init_logging();
+    let deps = match init().await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cold start failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("cold start done");
+    let deps = &deps;
+    let handler = service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(deps.handle_batch(event.payload).await)
+    });
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn init() -> Result<WorkerDeps, wfo_lambda::InitError> {
+    let store = wfo_lambda::store_from_env().await?;
+    let settings = ImportSettings {
+        lease: Duration::from_secs(wfo_lambda::env_u64("WFO_LEASE_SECONDS", 960)?),
+        ..ImportSettings::default()
+    };
+    let concurrency = wfo_lambda::env_u64("WFO_WORKER_CONCURRENCY", 4)?;
+    WorkerDeps::new(store, settings, usize::try_from(concurrency).unwrap_or(4))
+}

@@ -1,0 +1,51 @@
+//! `scheduler`: EventBridge schedules with the input `{"task": "sweep" | "reconcile" |
+//! "token-refresh" | "user-sync"}`. See `wfo_lambda::scheduler` and `infra/README.md`.
+//!
+//! Environment beyond the `WFO_*` names: `WFO_PUBLIC_URL` (required: webhook targets),
+//! `WFO_RUN_BUDGET_SECONDS` (stop starting new work after this, default 240).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use wfo_connectors::ports::Store;
+use wfo_lambda::scheduler::{ScheduledEvent, SchedulerDeps};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    wfo_lambda::init_logging();
+    let deps = match init().await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cold start failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("cold start done");
+    let deps = &deps;
+    let handler = service_fn(move |event: LambdaEvent<ScheduledEvent>| async move {
+        let task = event.payload.task;
+        deps.run(event.payload).await.map_err(|e| {
+            tracing::error!(task = ?task, error = %e, "scheduled run failed");
+            lambda_runtime::Error::from(e.to_string())
+        })
+    });
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn init() -> Result<SchedulerDeps, wfo_lambda::InitError> {
+    let store: Arc<dyn Store> = wfo_lambda::store_from_env().await?;
+    let public_url = wfo_lambda::env_opt(wfo_aws::env::PUBLIC_URL).ok_or(wfo_lambda::InitError::Config(
+        wfo_aws::ConfigError::Missing(wfo_aws::env::PUBLIC_URL),
+    ))?;
+    let budget = Duration::from_secs(wfo_lambda::env_u64("WFO_RUN_BUDGET_SECONDS", 240)?);
+    SchedulerDeps::new(store, public_url, budget)
+}
+

@@ -1,0 +1,128 @@
+//! `wfo-connect sync ID` and the sync lines of `wfo-connect status`, against both
+//! simulators on 127.0.0.1 (started and stopped by each test).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chrono::Utc;
+use wfo_connectors::ports::{ConnectorStore, TokenRecord, TokenSet, TokenStore};
+use wfo_domain::Secret;
+use wfo_domain::config::ConnectorConfig;
+use wfo_sim_webex::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningWebexSim, WebexSim, WebexSimConfig};
+use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
+use wfo_store::SqliteStore;
+
+const SYNC_SCOPES: &[&str] = &[
+    "spark-admin:people_read",
+    "spark-admin:licenses_read",
+    "spark-admin:telephony_config_read",
+];
+
+async fn run(args: &[&str], state: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfo-connect"));
+    cmd.arg("--state-dir").arg(state).args(args);
+    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("joins")
+}
+
+/// A state dir with connector `acme` pointing at the simulators; authorized when asked.
+async fn setup(state: &Path, authorized: bool) -> (RunningSim, RunningWebexSim) {
+    let wfo = WfoSim::start(SimConfig {
+        users: vec![("api".to_owned(), Secret::new("pw"))],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let webex = WebexSim::start(WebexSimConfig::default()).await.unwrap();
+    let store = SqliteStore::open(state).unwrap();
+    let config = ConnectorConfig::from_toml(&format!(
+        "id = \"acme\"\nacd_name = \"Acme\"\nkind = \"webex-calling\"\nacd_server_id = 3\n\
+         [source]\napi_url = \"{w}\"\nidentity_url = \"{w}\"\nclient_id = \"{DEFAULT_CLIENT_ID}\"\nclient_secret = \"{DEFAULT_CLIENT_SECRET}\"\n\
+         [wfo]\napi_url = \"{f}\"\nusername = \"api\"\npassword = \"pw\"\n",
+        w = webex.base_url(),
+        f = wfo.base_url()
+    ))
+    .unwrap();
+    store.put_connector(&config, Utc::now()).await.unwrap();
+    if authorized {
+        let t = webex.issue_tokens(DEFAULT_CLIENT_ID, SYNC_SCOPES).unwrap();
+        let now = Utc::now();
+        let tokens = TokenSet {
+            access_token: Secret::new(t.access_token),
+            access_expires_at: now + chrono::Duration::seconds(t.expires_in as i64),
+            refresh_token: Some(Secret::new(t.refresh_token)),
+            refresh_expires_at: None,
+            scopes: t.scope.split(' ').map(str::to_owned).collect(),
+            obtained_at: now,
+        };
+        store
+            .put_tokens(
+                "acme",
+                &TokenRecord {
+                    tokens: Some(tokens),
+                    reauth_required: None,
+                    version: 0,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+    }
+    (wfo, webex)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_creates_the_users_once_and_status_shows_the_counts_of_the_last_run() {
+    let state = tempfile::tempdir().unwrap();
+    let (wfo, webex) = setup(state.path(), true).await;
+
+    let before = run(&["status", "acme"], state.path()).await;
+    assert!(String::from_utf8_lossy(&before.stdout).contains("sync:     not run yet"));
+
+    let out = run(&["sync", "acme"], state.path()).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("created 4, updated 0, reactivated 0, deactivated 0, unchanged 0"),
+        "{text}"
+    );
+    assert_eq!(wfo.persons().len(), 4);
+
+    let again = run(&["sync", "acme"], state.path()).await;
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("created 0, updated 0, reactivated 0, deactivated 0, unchanged 4")
+    );
+    let status = run(&["status", "acme"], state.path()).await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("(complete): created 0, updated 0, reactivated 0, deactivated 0, unchanged 4"),
+        "{text}"
+    );
+    assert!(!text.contains("last error"), "{text}");
+    wfo.shutdown().await.unwrap();
+    webex.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_exits_1_and_status_shows_the_last_error() {
+    let state = tempfile::tempdir().unwrap();
+    let (wfo, webex) = setup(state.path(), false).await;
+    let out = run(&["sync", "acme"], state.path()).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not been authorized"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = run(&["status", "acme"], state.path()).await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("(INCOMPLETE)") && text.contains("last error: connector 'acme' has not been authorized"),
+        "{text}"
+    );
+    assert!(wfo.persons().is_empty());
+    wfo.shutdown().await.unwrap();
+    webex.shutdown().await;
+}

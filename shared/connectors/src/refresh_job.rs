@@ -1,0 +1,156 @@
+//! The scheduled token job: what an EventBridge schedule invokes on AWS and what the
+//! timer of `wfo-connect serve` runs (every `refresh_interval`, 15 minutes by default).
+//!
+//! For each OAuth connector: refresh its tokens when due ([`auth::refresh_if_due`]: the
+//! access token expires soon, or the set is older than 11 hours), retrying transient
+//! failures with jittered exponential backoff within the run; then check its source
+//! webhook (register once, reuse, reactivate with `PUT` when the source deactivated it).
+//! A permanent refusal moves the connector to "re-authorization required" (recorded,
+//! logged once, emitted as a metric by [`auth`]); the job then leaves it alone until an
+//! operator re-authorizes.
+
+use chrono::{DateTime, Utc};
+use wfo_domain::config::ConnectorKind;
+use wfo_http::RetryPolicy;
+
+use crate::auth::{self, AuthError, RefreshOutcome};
+use crate::ports::{Store, StoreError, StoredConnector};
+use crate::registration::{self, Registration};
+
+/// What the job did for one connector's tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenResult {
+    /// Fresh enough; nothing was asked of the identity service.
+    NotDue,
+    Refreshed {
+        access_expires_at: DateTime<Utc>,
+        attempts: u32,
+    },
+    /// Another process refreshed it meanwhile.
+    AlreadyFresh,
+    /// Not authorized, or re-authorization required: waits for an operator.
+    NeedsOperator(String),
+    /// Still failing after the run's retries (transient): the next run tries again.
+    Failed { error: String, attempts: u32 },
+}
+
+/// One connector's part of a run.
+#[derive(Debug, Clone)]
+pub struct ConnectorRun {
+    pub connector_id: String,
+    pub tokens: TokenResult,
+    /// `None` when the connector has no webhook to check (feature off, other kind, or
+    /// waiting for an operator).
+    pub webhook: Option<Result<Registration, String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JobReport {
+    pub connectors: Vec<ConnectorRun>,
+}
+
+impl JobReport {
+    /// Some connector failed transiently (tokens or webhook): worth an earlier run.
+    pub fn retry_soon(&self) -> bool {
+        self.connectors
+            .iter()
+            .any(|c| matches!(c.tokens, TokenResult::Failed { .. }) || matches!(c.webhook, Some(Err(_))))
+    }
+}
+
+/// One run over every stored connector.
+pub async fn run(
+    store: &dyn Store,
+    public_url: &str,
+    token_http: &reqwest::Client,
+    policy: &RetryPolicy,
+) -> Result<JobReport, StoreError> {
+    let mut report = JobReport::default();
+    for c in store.list_connectors().await? {
+        if let Some(run) = run_connector(store, &c, public_url, token_http, policy).await {
+            report.connectors.push(run);
+        }
+    }
+    Ok(report)
+}
+
+/// One connector's run; `None` for connectors without OAuth (Webex CC 1.0: API key).
+pub async fn run_connector(
+    store: &dyn Store,
+    c: &StoredConnector,
+    public_url: &str,
+    token_http: &reqwest::Client,
+    policy: &RetryPolicy,
+) -> Option<ConnectorRun> {
+    if c.config.kind == ConnectorKind::WebexCc1 {
+        return None;
+    }
+    let id = c.config.id.clone();
+    let tokens = match refresh_with_backoff(store, c, token_http, policy).await {
+        (Ok(None), _) => TokenResult::NotDue,
+        (Ok(Some(RefreshOutcome::Refreshed { access_expires_at })), attempts) => {
+            tracing::info!(connector = %id, %access_expires_at, attempts, "tokens refreshed");
+            TokenResult::Refreshed {
+                access_expires_at,
+                attempts,
+            }
+        }
+        (Ok(Some(RefreshOutcome::AlreadyFresh)), _) => TokenResult::AlreadyFresh,
+        (Err(e), _) if e.needs_operator() => {
+            tracing::debug!(connector = %id, error = %e, "refresh skipped: waits for an operator");
+            TokenResult::NeedsOperator(e.to_string())
+        }
+        (Err(e), attempts) => {
+            tracing::warn!(connector = %id, error = %e, attempts, "token refresh failed; retried on the next run (imports refresh on their own when the token nears expiry)");
+            TokenResult::Failed {
+                error: e.to_string(),
+                attempts,
+            }
+        }
+    };
+    let webhook = if c.config.features.webhook
+        && c.config.kind == ConnectorKind::WebexCalling
+        && !matches!(tokens, TokenResult::NeedsOperator(_))
+    {
+        match registration::ensure_and_record(store, c, public_url, policy, token_http).await {
+            Ok(r) => Some(Ok(r)),
+            Err(e) if e.needs_operator() => None,
+            Err(e) => Some(Err(e.to_string())),
+        }
+    } else {
+        None
+    };
+    Some(ConnectorRun {
+        connector_id: id,
+        tokens,
+        webhook,
+    })
+}
+
+/// [`auth::refresh_if_due`], repeated after transient failures with jittered exponential
+/// backoff (`policy.backoff`) up to `policy.max_attempts` attempts within
+/// `policy.budget`. Returns the outcome and the attempts made.
+pub async fn refresh_with_backoff(
+    store: &dyn Store,
+    c: &StoredConnector,
+    token_http: &reqwest::Client,
+    policy: &RetryPolicy,
+) -> (Result<Option<RefreshOutcome>, AuthError>, u32) {
+    let started = std::time::Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let result = auth::refresh_if_due(store, c, token_http, Utc::now()).await;
+        match result {
+            Err(e) if e.is_retryable() && attempts < policy.max_attempts.max(1) => {
+                let wait = policy.backoff(attempts);
+                if started.elapsed() + wait > policy.budget {
+                    return (Err(e), attempts);
+                }
+                tracing::debug!(connector = %c.config.id, error = %e, attempts, ?wait, "token refresh failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            other => return (other, attempts),
+        }
+    }
+}

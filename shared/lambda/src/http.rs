@@ -1,0 +1,61 @@
+//! The HTTP API: the one axum router of `wfo_connectors::routes`, served through
+//! `lambda_http` from API Gateway HTTP API (payload format 2.0) events.
+//!
+//! The public base URL (OAuth redirect URI, webhook target) is `WFO_PUBLIC_URL` when set
+//! (a custom domain), else `https://{requestContext.domainName}` of each request: API
+//! Gateway fills that in, and a function cannot name its own API's URL in its
+//! environment without a circular dependency in the stack.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::Response;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use tower::ServiceExt;
+use wfo_connectors::ports::Store;
+use wfo_connectors::routes::{AppState, router};
+
+use crate::InitError;
+
+/// Built once per cold start.
+#[derive(Clone)]
+pub struct HttpDeps {
+    pub store: Arc<dyn Store>,
+    /// Fixed public URL, or `None` to take the request's API Gateway domain.
+    pub public_url: Option<String>,
+    pub token_http: reqwest::Client,
+}
+
+impl HttpDeps {
+    pub fn new(store: Arc<dyn Store>, public_url: Option<String>) -> Result<Self, InitError> {
+        let token_http = wfo_connectors::auth::token_http_client(Duration::from_secs(20))?;
+        Ok(Self { store, public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()), token_http })
+    }
+
+    fn public_url_for(&self, req: &Request) -> String {
+        if let Some(u) = &self.public_url {
+            return u.clone();
+        }
+        let domain = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
+            _ => None,
+        };
+        let domain = domain.or_else(|| req.headers().get("host").and_then(|h| h.to_str().ok()).map(str::to_owned));
+        format!("https://{}", domain.unwrap_or_else(|| "localhost".to_owned()))
+    }
+
+    /// One request through the router. Never fails: errors are answers (4xx/5xx),
+    /// logged by the routes with the connector they concern.
+    pub async fn handle(&self, req: Request) -> Result<Response, Infallible> {
+        let app = router(AppState {
+            store: self.store.clone(),
+            public_url: self.public_url_for(&req),
+            token_http: self.token_http.clone(),
+            // Nothing local to wake: the webhook route enqueues to SQS.
+            work_ready: Arc::new(tokio::sync::Notify::new()),
+        });
+        app.oneshot(req).await
+    }
+}

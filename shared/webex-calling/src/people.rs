@@ -1,0 +1,328 @@
+//! What the user sync reads (reference §5): People, Licenses, the org's call-recording
+//! roster (`vendorUsers`) and one person's call-recording setting.
+//!
+//! Models are lenient: only `id` is required, every other field tolerates absence,
+//! `null` and the wrong JSON type (read as absent), so one odd person never fails a page
+//! (a failed page would make the whole listing incomplete, see the user sync).
+
+use serde::{Deserialize, Deserializer, Serialize};
+use wfo_domain::Secret;
+use wfo_http::Idempotency;
+
+use crate::client::{Call, Page, WebexCallingClient, non_empty_id};
+use crate::error::WebexError;
+use crate::lenient::lenient_enum;
+
+/// `max` of `GET /v1/people` with `callingData=true` (the API's limit).
+pub const PEOPLE_PAGE_SIZE: u32 = 100;
+/// `max` of `GET /v1/telephony/config/callRecording/vendorUsers` (the API's default).
+pub const ROSTER_PAGE_SIZE: u32 = 2000;
+/// The license name of Webex Calling Professional (reference §5.2).
+pub const PROFESSIONAL_LICENSE_NAME: &str = "Webex Calling - Professional";
+
+const SCOPE_PEOPLE: &str = "spark-admin:people_read";
+const SCOPE_LICENSES: &str = "spark-admin:licenses_read";
+const SCOPE_TELEPHONY: &str = "spark-admin:telephony_config_read";
+
+/// A string, or absent when missing, `null`, empty or not a string/number.
+fn de_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// The strings of an array; anything else (missing, `null`, a scalar) is empty.
+fn de_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|v| match v {
+                serde_json::Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// `true`/`false`, also as the strings `"true"`/`"false"`; anything else is absent.
+fn de_opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Bool(b)) => Some(b),
+        Some(serde_json::Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// A person of `GET /v1/people` (reference §5.1). `id` is the base64 REST id: use
+/// `wfo_domain::sync::canonical_acd_id` for the plain UUID recordings carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebexPerson {
+    pub id: String,
+    #[serde(default, deserialize_with = "de_strings")]
+    pub emails: Vec<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub nick_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub last_name: Option<String>,
+    /// License ids (the same ids `GET /v1/licenses` lists).
+    #[serde(default, deserialize_with = "de_strings")]
+    pub licenses: Vec<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub location_id: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub extension: Option<String>,
+    /// `person | bot | appuser`.
+    #[serde(default, rename = "type", deserialize_with = "de_opt_string")]
+    pub person_type: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_bool")]
+    pub login_enabled: Option<bool>,
+}
+
+impl WebexPerson {
+    /// A human user (not a bot or app user); an absent type counts as a person.
+    pub fn is_person(&self) -> bool {
+        self.person_type
+            .as_deref()
+            .is_none_or(|t| t.eq_ignore_ascii_case("person"))
+    }
+
+    /// The first e-mail address, if any.
+    pub fn email(&self) -> Option<&str> {
+        self.emails.iter().map(|e| e.trim()).find(|e| !e.is_empty())
+    }
+}
+
+/// A license of `GET /v1/licenses` (reference §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct License {
+    pub id: String,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub subscription_id: Option<String>,
+}
+
+/// Whether a license name is Webex Calling Professional: compared trimmed, ignoring
+/// case, runs of spaces and the dash ("Webex Calling Professional" matches too).
+pub fn is_calling_professional(name: &str) -> bool {
+    let norm = |s: &str| {
+        s.split(|c: char| c.is_whitespace() || c == '-' || c == '–')
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+    };
+    norm(name) == norm(PROFESSIONAL_LICENSE_NAME)
+}
+
+/// The ids of every Professional license (one per subscription).
+pub fn professional_license_ids(licenses: &[License]) -> Vec<String> {
+    licenses
+        .iter()
+        .filter(|l| l.name.as_deref().is_some_and(is_calling_professional))
+        .map(|l| l.id.clone())
+        .collect()
+}
+
+/// A member of the org's call-recording roster (`vendorUsers`, reference §5.3): a user
+/// or workspace assigned to the org's default recording vendor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RosterMember {
+    pub id: String,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub last_name: Option<String>,
+    /// `PEOPLE | PLACE`.
+    #[serde(default, rename = "type", deserialize_with = "de_opt_string")]
+    pub member_type: Option<String>,
+    /// `PROFESSIONAL_USER | BASIC_USER | WORKSPACE …` (informational: eligibility is
+    /// decided from the license *name*).
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub license_type: Option<String>,
+}
+
+impl RosterMember {
+    pub fn is_person(&self) -> bool {
+        self.member_type
+            .as_deref()
+            .is_none_or(|t| t.eq_ignore_ascii_case("PEOPLE"))
+    }
+}
+
+lenient_enum!(
+    /// `record` of a person's call-recording setting (reference §5.3).
+    RecordMode {
+        Always => "Always",
+        Never => "Never",
+        AlwaysWithPauseResume => "Always with Pause/Resume",
+        OnDemand => "On Demand with User Initiated Start",
+    }
+);
+
+/// `GET /v1/people/{id}/features/callRecording`, the fields the sync needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallRecordingSetting {
+    #[serde(default, deserialize_with = "de_opt_bool")]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub record: Option<RecordMode>,
+}
+
+impl CallRecordingSetting {
+    /// Recording is on: not disabled and `record` is not `Never` (an unknown mode counts
+    /// as on: it is some way of recording).
+    pub fn records(&self) -> bool {
+        self.enabled != Some(false) && self.record.as_ref().is_none_or(|r| *r != RecordMode::Never)
+    }
+}
+
+impl WebexCallingClient {
+    /// First page of `GET /v1/people?callingData=true&max=100&excludeStatus=true` (the
+    /// whole org for an admin token); [`WebexCallingClient::next_page`] follows `Link`.
+    pub async fn list_people_page(&self, token: &Secret) -> Result<Page<WebexPerson>, WebexError> {
+        let url = self.endpoint(&["v1", "people"])?;
+        let query = [
+            ("callingData", "true".to_owned()),
+            ("max", PEOPLE_PAGE_SIZE.to_string()),
+            ("excludeStatus", "true".to_owned()),
+        ];
+        self.fetch_list_page(token, "list people", SCOPE_PEOPLE, url, &query)
+            .await
+    }
+
+    /// Every license of the org (`GET /v1/licenses`, every page).
+    pub async fn list_licenses(&self, token: &Secret) -> Result<Vec<License>, WebexError> {
+        let url = self.endpoint(&["v1", "licenses"])?;
+        let mut page: Page<License> = self
+            .fetch_list_page(token, "list licenses", SCOPE_LICENSES, url, &[])
+            .await?;
+        let mut out = std::mem::take(&mut page.items);
+        while let Some(mut next) = self.next_page(token, &page).await? {
+            out.append(&mut next.items);
+            page = next;
+        }
+        Ok(out)
+    }
+
+    /// One page of the org's call-recording roster,
+    /// `GET /v1/telephony/config/callRecording/vendorUsers?max=&start=` (members come in
+    /// `members`, not `items`). Follow `Link` with `next_page`; when an answer carries no
+    /// `Link` but a full page, ask again with `start` + `max`.
+    pub async fn recording_roster_page(
+        &self,
+        token: &Secret,
+        start: u32,
+        max: u32,
+    ) -> Result<Page<RosterMember>, WebexError> {
+        let url = self.endpoint(&["v1", "telephony", "config", "callRecording", "vendorUsers"])?;
+        let mut query = vec![("max", max.clamp(1, ROSTER_PAGE_SIZE).to_string())];
+        if start > 0 {
+            query.push(("start", start.to_string()));
+        }
+        self.fetch_list_page(token, "list call recording vendor users", SCOPE_TELEPHONY, url, &query)
+            .await
+    }
+
+    /// `GET /v1/people/{personId}/features/callRecording`.
+    pub async fn person_call_recording(
+        &self,
+        token: &Secret,
+        person_id: &str,
+    ) -> Result<CallRecordingSetting, WebexError> {
+        let id = non_empty_id(person_id)?;
+        let url = self.endpoint(&["v1", "people", id, "features", "callRecording"])?;
+        let call = Call {
+            operation: "person call recording",
+            scope: SCOPE_PEOPLE,
+            what: format!("person {id}"),
+        };
+        let (resp, tracking) = self
+            .send_api(&call, token, Idempotency::Idempotent, || self.http().get(url.clone()))
+            .await?;
+        self.decode(&call, resp, &tracking).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn professional_is_matched_by_name_tolerantly_and_other_calling_licenses_are_not() {
+        for name in [
+            "Webex Calling - Professional",
+            "  webex calling - professional ",
+            "Webex Calling Professional",
+            "WEBEX  CALLING -  PROFESSIONAL",
+        ] {
+            assert!(is_calling_professional(name), "{name}");
+        }
+        for name in [
+            "Webex Calling - Basic",
+            "Webex Calling - Workspaces",
+            "Customer Experience - Essential",
+            "Professional",
+        ] {
+            assert!(!is_calling_professional(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn several_professional_subscriptions_all_count() {
+        let l = |id: &str, name: &str| License {
+            id: id.into(),
+            name: Some(name.into()),
+            subscription_id: None,
+        };
+        let all = [
+            l("P1", "Webex Calling - Professional"),
+            l("B1", "Webex Calling - Basic"),
+            l("P2", "Webex Calling - Professional"),
+        ];
+        assert_eq!(professional_license_ids(&all), vec!["P1", "P2"]);
+    }
+
+    #[test]
+    fn a_person_with_odd_field_types_still_decodes() {
+        let p: WebexPerson = serde_json::from_value(serde_json::json!({
+            "id": "X", "emails": null, "firstName": 7, "lastName": {"a": 1}, "licenses": ["L1", 3],
+            "type": "person", "loginEnabled": "false", "status": "active"
+        }))
+        .unwrap();
+        assert_eq!(p.emails, Vec::<String>::new());
+        assert_eq!(p.first_name.as_deref(), Some("7"));
+        assert_eq!(p.last_name, None);
+        assert_eq!(p.licenses, vec!["L1"]);
+        assert_eq!(p.login_enabled, Some(false));
+        assert!(p.is_person());
+    }
+
+    #[test]
+    fn record_never_or_disabled_is_not_recording_and_other_modes_are() {
+        let s = |enabled: Option<bool>, record: &str| CallRecordingSetting {
+            enabled,
+            record: Some(RecordMode::from(record)),
+        };
+        assert!(!s(Some(true), "Never").records());
+        assert!(!s(Some(false), "Always").records());
+        assert!(s(Some(true), "Always").records());
+        assert!(s(Some(true), "Always with Pause/Resume").records());
+        assert!(s(None, "On Demand with User Initiated Start").records());
+        assert!(s(Some(true), "Some Future Mode").records());
+    }
+}
