@@ -58,6 +58,17 @@ async fn play(h: &Harness) -> Result<(), Failure> {
         return Err(Failure::job("the webhook was not registered within 10 s"));
     }
 
+    match h.wait_for_sync(Duration::from_secs(15)).await {
+        Some(st) => {
+            let c = &st.last_run.counts;
+            println!(
+                "   user sync: {} Webex Calling Professional users with recording on; WFO persons created {}, updated {}, unchanged {}",
+                st.last_run.candidates, c.created, c.updated, c.unchanged
+            );
+        }
+        None => return Err(Failure::job("the first user sync did not finish within 15 s")),
+    }
+
     println!();
     println!("2. Webex records one call per scenario; webhooks fire, the worker imports:");
     let names = h.scenario_names();

@@ -220,7 +220,10 @@ impl Importer {
     /// Advance one item as far as it goes now.
     pub async fn process(&self, connector_id: &str, item_id: &str) -> Outcome {
         let now = Utc::now();
-        match self.store.lease(connector_id, item_id, &self.owner, self.settings.lease, now).await {
+        // One owner per call: the lease must exclude this process's other tasks too
+        // (duplicate messages for one item are normal).
+        let owner = format!("{}:{}", self.owner, uuid::Uuid::new_v4());
+        match self.store.lease(connector_id, item_id, &owner, self.settings.lease, now).await {
             Ok(true) => {}
             Ok(false) => return Outcome::Busy,
             Err(e) => {
@@ -228,14 +231,14 @@ impl Importer {
                 return Outcome::Later(now + self.settings.retry.base);
             }
         }
-        let outcome = self.run(connector_id, item_id).await;
-        if let Err(e) = self.store.release(connector_id, item_id, &self.owner).await {
+        let outcome = self.run(connector_id, item_id, &owner).await;
+        if let Err(e) = self.store.release(connector_id, item_id, &owner).await {
             tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot release lease (it will expire)");
         }
         outcome
     }
 
-    async fn run(&self, connector_id: &str, item_id: &str) -> Outcome {
+    async fn run(&self, connector_id: &str, item_id: &str, owner: &str) -> Outcome {
         let mut item = match self.store.get(connector_id, item_id).await {
             Ok(Some(item)) => item,
             Ok(None) => return Outcome::Unknown,
@@ -250,7 +253,21 @@ impl Importer {
         if item.health == Health::Dead {
             return Outcome::Dead(item.last_error.clone().unwrap_or_default());
         }
+        let mut first = true;
         loop {
+            if !first {
+                // Renew the lease before every further step, so a long item keeps it; if
+                // it expired and another worker took the item over, leave it to them.
+                match self.store.lease(connector_id, item_id, owner, self.settings.lease, Utc::now()).await {
+                    Ok(true) => {}
+                    Ok(false) => return Outcome::Busy,
+                    Err(e) => {
+                        tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot renew the lease");
+                        return Outcome::Later(Utc::now() + self.settings.retry.base);
+                    }
+                }
+            }
+            first = false;
             let before = item.stage;
             let result = self.step(&mut item).await;
             let now = Utc::now();

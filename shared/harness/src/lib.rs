@@ -151,7 +151,7 @@ tenant_id = "{org}"
 username = "compliance.officer@sim.example"
 client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
-scopes = ["spark-compliance:recordings_read", "spark-compliance:webhooks_read", "spark-compliance:webhooks_write", "spark-admin:people_read"]
+scopes = ["spark-compliance:recordings_read", "spark-compliance:webhooks_read", "spark-compliance:webhooks_write", "spark-admin:people_read", "spark-admin:licenses_read", "spark-admin:telephony_config_read"]
 
 [wfo]
 api_url = "{wfo}"
@@ -221,6 +221,20 @@ label = "Call Session"
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         false
+    }
+
+    /// Wait until the runtime's user sync has completed a run; returns its status.
+    pub async fn wait_for_sync(&self, timeout: Duration) -> Option<wfo_connectors::sync::SyncStatus> {
+        let until = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < until {
+            if let Ok(Some(status)) = wfo_connectors::sync::load_status(self.store.as_ref(), &self.connector.id).await {
+                if status.last_run.finished_at.is_some() {
+                    return Some(status);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// Instantiate a scenario as a fresh call starting at `base_time` (not published).
