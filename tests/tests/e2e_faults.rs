@@ -22,7 +22,12 @@ async fn duplicated_reordered_and_lost_webhooks_with_failing_wfo_still_import_ev
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = HarnessConfig::new(dir.path().to_owned());
-    cfg.delivery = DeliveryPolicy { duplicate_share: 1.0, drop_share: 0.3, reorder: true, delay: Duration::ZERO };
+    cfg.delivery = DeliveryPolicy {
+        duplicate_share: 1.0,
+        drop_share: 0.3,
+        reorder: true,
+        delay: Duration::ZERO,
+    };
     cfg.wfo_faults = WfoFaults {
         server_error: 0.1,
         unavailable: 0.1,
@@ -65,7 +70,12 @@ async fn duplicated_reordered_and_lost_webhooks_with_failing_wfo_still_import_ev
                 |i| format!("{id}: {} attempts {} {:?}", i.state_label(), i.attempts, i.last_error),
             ));
         }
-        panic!("{} of {} recordings not settled:\n{}", pending.len(), ids.len(), states.join("\n"));
+        panic!(
+            "{} of {} recordings not settled:\n{}",
+            pending.len(),
+            ids.len(),
+            states.join("\n")
+        );
     }
 
     // Nothing gave up.
@@ -85,8 +95,15 @@ async fn duplicated_reordered_and_lost_webhooks_with_failing_wfo_still_import_ev
             problems.push(format!("{}: {p}", inst.scenario));
         }
     }
-    assert!(problems.is_empty(), "differences from the expected contacts:\n{}", problems.join("\n"));
-    let expected_total: usize = instances.iter().map(|i| i.expected.as_array().map_or(0, Vec::len)).sum();
+    assert!(
+        problems.is_empty(),
+        "differences from the expected contacts:\n{}",
+        problems.join("\n")
+    );
+    let expected_total: usize = instances
+        .iter()
+        .map(|i| i.expected.as_array().map_or(0, Vec::len))
+        .sum();
     assert_eq!(h.received(&ids).len(), expected_total);
 
     // WFO's own view: no externalId twice, no ACD user with two persons.
@@ -114,18 +131,35 @@ async fn duplicated_reordered_and_lost_webhooks_with_failing_wfo_still_import_ev
         .map(|d| d.recording_id.as_str())
         .collect();
     assert!(!dropped.is_empty(), "some deliveries were dropped");
-    assert!(deliveries.iter().any(|d| d.duplicate), "some deliveries were sent twice");
+    assert!(
+        deliveries.iter().any(|d| d.duplicate),
+        "some deliveries were sent twice"
+    );
     // A recording whose only event was dropped can only have been found by the poller.
     for id in dropped.difference(&sent) {
         let item = h.store.get(&h.connector.id, id).await.unwrap().unwrap();
-        assert_eq!(item.discovered_by, Discovery::Poller, "{id} was never delivered, so the poller found it");
+        assert_eq!(
+            item.discovered_by,
+            Discovery::Poller,
+            "{id} was never delivered, so the poller found it"
+        );
     }
     let stats = h.wfo.stats();
     let faults: u64 = stats.routes.values().map(|r| r.faults).sum();
-    let import = stats.routes.get("POST /api/rest/wfo/contact/import").cloned().unwrap_or_default();
+    let import = stats
+        .routes
+        .get("POST /api/rest/wfo/contact/import")
+        .cloned()
+        .unwrap_or_default();
     assert!(faults > 0, "WFO injected 5xx answers: {stats:?}");
-    assert!(import.dropped > 0, "some imports were processed and then dropped: {import:?}");
-    assert_eq!(stats.creates.contacts as usize, expected_total, "WFO created each contact once");
+    assert!(
+        import.dropped > 0,
+        "some imports were processed and then dropped: {import:?}"
+    );
+    assert_eq!(
+        stats.creates.contacts as usize, expected_total,
+        "WFO created each contact once"
+    );
 
     println!(
         "{} calls, {} recordings, {expected_total} contacts; {} webhook events lost, {} WFO faults, {} imports dropped after processing; {:.1} s",

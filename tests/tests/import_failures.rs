@@ -48,11 +48,19 @@ async fn start_quiet() -> (Harness, tempfile::TempDir) {
 
 fn importer(store: &Arc<FaultyStore>, lease: Duration) -> Importer {
     let dyn_store: Arc<dyn Store> = store.clone();
-    Importer::new(dyn_store, ImportSettings { lease, ..ImportSettings::fast() }).unwrap()
+    Importer::new(
+        dyn_store,
+        ImportSettings {
+            lease,
+            ..ImportSettings::fast()
+        },
+    )
+    .unwrap()
 }
 
 fn instance(h: &Harness, scenario: &str, minutes_ago: i64) -> ScenarioInstance {
-    h.instantiate(scenario, Utc::now() - chrono::Duration::minutes(minutes_ago)).unwrap()
+    h.instantiate(scenario, Utc::now() - chrono::Duration::minutes(minutes_ago))
+        .unwrap()
 }
 
 async fn items(h: &Harness, ids: &[String]) -> Vec<LedgerItem> {
@@ -66,7 +74,12 @@ async fn items(h: &Harness, ids: &[String]) -> Vec<LedgerItem> {
 }
 
 /// Waits until every item exists and satisfies `pred`; returns them.
-async fn wait_items(h: &Harness, ids: &[String], timeout: Duration, pred: impl Fn(&LedgerItem) -> bool) -> Vec<LedgerItem> {
+async fn wait_items(
+    h: &Harness,
+    ids: &[String],
+    timeout: Duration,
+    pred: impl Fn(&LedgerItem) -> bool,
+) -> Vec<LedgerItem> {
     let got = common::eventually(timeout, || async {
         let now = items(h, ids).await;
         (now.len() == ids.len() && now.iter().all(&pred)).then_some(now)
@@ -92,17 +105,37 @@ async fn a_download_link_refused_once_is_replaced_by_fresh_details_within_the_sa
     let call = instance(&h, "basic-inbound", 30);
     let id = call.recording_ids()[0].clone();
     h.webex.publish(&call).await;
-    store.discover(&h.connector.id, &id, Discovery::Webhook, Utc::now()).await.unwrap();
+    store
+        .discover(&h.connector.id, &id, Discovery::Webhook, Utc::now())
+        .await
+        .unwrap();
 
     // Requests of one attempt, in order: metadata, details, audio link, (details, audio
     // link). Only the first audio download is refused, as an expired ticket is.
-    h.webex.set_faults(FaultConfig { include_media: true, ..FaultConfig::default() });
-    h.webex.push_faults([Fault::Slow(Duration::ZERO), Fault::Slow(Duration::ZERO), Fault::Status(403)]);
+    h.webex.set_faults(FaultConfig {
+        include_media: true,
+        ..FaultConfig::default()
+    });
+    h.webex.push_faults([
+        Fault::Slow(Duration::ZERO),
+        Fault::Slow(Duration::ZERO),
+        Fault::Status(403),
+    ]);
 
-    let outcome = importer(&store, Duration::from_secs(60)).process(&h.connector.id, &id).await;
-    assert_eq!(outcome, Outcome::Done, "{:?}", store.get(&h.connector.id, &id).await.unwrap());
+    let outcome = importer(&store, Duration::from_secs(60))
+        .process(&h.connector.id, &id)
+        .await;
+    assert_eq!(
+        outcome,
+        Outcome::Done,
+        "{:?}",
+        store.get(&h.connector.id, &id).await.unwrap()
+    );
     // Every forced fault was used: an unauthenticated request now gets the real 401.
-    let status = reqwest::get(format!("{}/v1/convergedRecordings/{id}", h.webex.base_url())).await.unwrap().status();
+    let status = reqwest::get(format!("{}/v1/convergedRecordings/{id}", h.webex.base_url()))
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status.as_u16(), 401, "the refused download consumed the forced 403");
     assert_imported(&h, &[&call]);
     h.shutdown().await;
@@ -115,7 +148,10 @@ async fn download_links_refused_for_a_while_are_retried_not_dead_and_the_audio_a
     let call = instance(&h, "park-retrieve-same-user", 30);
     let id = call.recording_ids()[0].clone();
     h.webex.publish(&call).await;
-    store.discover(&h.connector.id, &id, Discovery::Webhook, Utc::now()).await.unwrap();
+    store
+        .discover(&h.connector.id, &id, Discovery::Webhook, Utc::now())
+        .await
+        .unwrap();
 
     h.webex.set_link_expired(true);
     let worker = importer(&store, Duration::from_secs(60));
@@ -125,8 +161,19 @@ async fn download_links_refused_for_a_while_are_retried_not_dead_and_the_audio_a
     assert_eq!(item.stage, Stage::ContactsImported, "contacts are in WFO, audio is not");
     assert_eq!(item.health, Health::Failed);
     assert_eq!(item.attempts, 1);
-    assert!(item.last_error.as_deref().unwrap_or("").contains("download link expired"), "{:?}", item.last_error);
-    assert!(h.received(std::slice::from_ref(&id)).iter().all(|r| r.audio_bytes.is_none()));
+    assert!(
+        item.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("download link expired"),
+        "{:?}",
+        item.last_error
+    );
+    assert!(
+        h.received(std::slice::from_ref(&id))
+            .iter()
+            .all(|r| r.audio_bytes.is_none())
+    );
 
     h.webex.set_link_expired(false);
     assert_eq!(worker.process(&h.connector.id, &id).await, Outcome::Done);
@@ -143,12 +190,20 @@ async fn malformed_metadata_is_dead_with_a_reason_naming_the_field_and_nothing_r
         "Y2lzY29zcGFyazovL3VzL1BMQUNFLzlhMWIyYzNkLTRlNWYtNGE2Yi04YzdkLTBlMWYyYTNiNGM1ZA".into();
     // No session start.
     let mut no_start = instance(&h, "hold-resume", 50);
-    no_start.recordings[0].metadata["serviceData"]["session"].as_object_mut().unwrap().remove("startTime");
+    no_start.recordings[0].metadata["serviceData"]["session"]
+        .as_object_mut()
+        .unwrap()
+        .remove("startTime");
     // A good call published alongside still imports.
     let good = instance(&h, "basic-outbound", 40);
-    h.webex.publish_all(&[place_owned.clone(), no_start.clone(), good.clone()]).await;
+    h.webex
+        .publish_all(&[place_owned.clone(), no_start.clone(), good.clone()])
+        .await;
 
-    let ids: Vec<String> = [&place_owned, &no_start, &good].iter().flat_map(|i| i.recording_ids()).collect();
+    let ids: Vec<String> = [&place_owned, &no_start, &good]
+        .iter()
+        .flat_map(|i| i.recording_ids())
+        .collect();
     assert!(h.wait_settled(&ids, Duration::from_secs(20)).await.is_empty());
 
     for (inst, field) in [(&place_owned, "ownerId"), (&no_start, "serviceData.session.startTime")] {
@@ -158,10 +213,17 @@ async fn malformed_metadata_is_dead_with_a_reason_naming_the_field_and_nothing_r
         assert_eq!(item.stage, Stage::Discovered);
         let reason = item.last_error.clone().unwrap_or_default();
         assert!(reason.contains(field), "the reason names {field}: {reason}");
-        assert!(h.received(std::slice::from_ref(id)).is_empty(), "nothing in WFO for {id}");
+        assert!(
+            h.received(std::slice::from_ref(id)).is_empty(),
+            "nothing in WFO for {id}"
+        );
         // An operator sees it: listed with its reason, counted as dead.
         let listed = h.store.list(&h.connector.id, false, 100).await.unwrap();
-        assert!(listed.iter().any(|i| &i.item_id == id && i.health == Health::Dead && i.last_error.is_some()));
+        assert!(
+            listed
+                .iter()
+                .any(|i| &i.item_id == id && i.health == Health::Dead && i.last_error.is_some())
+        );
     }
     let counts = h.store.counts(&h.connector.id).await.unwrap();
     assert_eq!(counts.by_state.get("discovered/dead"), Some(&2), "{counts:?}");
@@ -182,7 +244,11 @@ async fn metadata_not_ready_waits_without_counting_attempts_then_imports() {
     for item in &waiting {
         assert_eq!(item.stage, Stage::Discovered);
         assert_eq!(item.attempts, 0, "waiting for the source does not count as a failure");
-        assert!(item.last_error.as_deref().unwrap_or("").contains("not ready"), "{:?}", item.last_error);
+        assert!(
+            item.last_error.as_deref().unwrap_or("").contains("not ready"),
+            "{:?}",
+            item.last_error
+        );
     }
     // While it waits, no attempt is ever counted.
     let watch_until = tokio::time::Instant::now() + Duration::from_millis(1500);
@@ -204,7 +270,10 @@ async fn metadata_not_ready_waits_without_counting_attempts_then_imports() {
 async fn a_mapping_to_a_number_key_holds_items_with_a_reason_naming_the_label_until_fixed() {
     let (h, _dir) = start_live(|_| {}).await;
     let mut bad = h.connector.clone();
-    bad.metadata_mapping.push(MetadataMapping { acd_field: "serviceData.callId".into(), label: "Hold Count".into() });
+    bad.metadata_mapping.push(MetadataMapping {
+        acd_field: "serviceData.callId".into(),
+        label: "Hold Count".into(),
+    });
     h.store.put_connector(&bad, Utc::now()).await.unwrap();
 
     let call = instance(&h, "basic-inbound", 60);
@@ -217,7 +286,11 @@ async fn a_mapping_to_a_number_key_holds_items_with_a_reason_naming_the_label_un
     // It stays held (a connector problem, not the item's): never dead, no attempts.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for item in items(&h, &ids).await {
-        assert_eq!((item.stage, item.health, item.attempts), (Stage::Discovered, Health::Waiting, 0), "{item:?}");
+        assert_eq!(
+            (item.stage, item.health, item.attempts),
+            (Stage::Discovered, Health::Waiting, 0),
+            "{item:?}"
+        );
     }
     assert!(h.received(&ids).is_empty(), "nothing imported with a broken mapping");
 
@@ -242,8 +315,11 @@ async fn wfo_failing_or_dropping_every_import_still_yields_exactly_one_contact_p
     })
     .await;
     let names = h.scenario_names();
-    let calls: Vec<ScenarioInstance> =
-        names.iter().enumerate().map(|(i, n)| instance(&h, n, 120 - 5 * i as i64)).collect();
+    let calls: Vec<ScenarioInstance> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| instance(&h, n, 120 - 5 * i as i64))
+        .collect();
     h.webex.publish_all(&calls).await;
     let ids: Vec<String> = calls.iter().flat_map(|c| c.recording_ids()).collect();
     let pending = h.wait_settled(&ids, Duration::from_secs(40)).await;
@@ -254,13 +330,30 @@ async fn wfo_failing_or_dropping_every_import_still_yields_exactly_one_contact_p
     assert_imported(&h, &calls.iter().collect::<Vec<_>>());
 
     let (dup_ext, dup_agents) = common::wfo_duplicates(&h).await;
-    assert!(dup_ext.is_empty() && dup_agents.is_empty(), "{dup_ext:?} {dup_agents:?}");
+    assert!(
+        dup_ext.is_empty() && dup_agents.is_empty(),
+        "{dup_ext:?} {dup_agents:?}"
+    );
     let stats = h.wfo.stats();
-    let import = stats.routes.get("POST /api/rest/wfo/contact/import").cloned().unwrap_or_default();
-    let expected: u64 = calls.iter().map(|c| c.expected.as_array().map_or(0, Vec::len) as u64).sum();
+    let import = stats
+        .routes
+        .get("POST /api/rest/wfo/contact/import")
+        .cloned()
+        .unwrap_or_default();
+    let expected: u64 = calls
+        .iter()
+        .map(|c| c.expected.as_array().map_or(0, Vec::len) as u64)
+        .sum();
     assert!(import.dropped > 0, "{import:?}");
-    assert_eq!(import.statuses.get("200").copied().unwrap_or(0), 0, "no import was ever answered: {import:?}");
-    assert_eq!(stats.creates.contacts, expected, "each contact created once: {import:?}");
+    assert_eq!(
+        import.statuses.get("200").copied().unwrap_or(0),
+        0,
+        "no import was ever answered: {import:?}"
+    );
+    assert_eq!(
+        stats.creates.contacts, expected,
+        "each contact created once: {import:?}"
+    );
     println!("{expected} contacts; import route: {import:?}");
     h.shutdown().await;
 }
@@ -278,11 +371,20 @@ async fn a_crash_or_lost_write_at_any_ledger_write_resumes_to_one_contact_each_w
     let base = instance(&h, CRASH_SCENARIO, 300);
     let base_id = base.recording_ids()[0].clone();
     h.webex.publish(&base).await;
-    store.discover(&cid, &base_id, Discovery::Webhook, Utc::now()).await.unwrap();
+    store
+        .discover(&cid, &base_id, Discovery::Webhook, Utc::now())
+        .await
+        .unwrap();
     store.heal();
-    assert_eq!(importer(&store, Duration::from_secs(60)).process(&cid, &base_id).await, Outcome::Done);
+    assert_eq!(
+        importer(&store, Duration::from_secs(60)).process(&cid, &base_id).await,
+        Outcome::Done
+    );
     let writes = store.puts();
-    assert!(writes >= 7, "metadata, 2 contact ids, contacts imported, 2 audio, done: got {writes}");
+    assert!(
+        writes >= 7,
+        "metadata, 2 contact ids, contacts imported, 2 audio, done: got {writes}"
+    );
     println!("a healthy {CRASH_SCENARIO} item takes {writes} ledger writes; failing each in turn");
     assert_imported(&h, &[&base]);
 
@@ -299,22 +401,43 @@ async fn a_crash_or_lost_write_at_any_ledger_write_resumes_to_one_contact_each_w
             // A lease this short lets the next process take over at once.
             let first = importer(&store, Duration::from_millis(1)).process(&cid, &id).await;
             if mode == PutFailure::Crash {
-                assert_ne!(first, Outcome::Done, "the process died at write #{n}, so the item cannot be done yet");
+                assert_ne!(
+                    first,
+                    Outcome::Done,
+                    "the process died at write #{n}, so the item cannot be done yet"
+                );
             }
             store.heal();
             tokio::time::sleep(Duration::from_millis(5)).await;
 
             let second = importer(&store, Duration::from_secs(60)).process(&cid, &id).await;
-            assert_eq!(second, Outcome::Done, "after write #{n} ({mode:?}) failed: {:?}", store.get(&cid, &id).await);
+            assert_eq!(
+                second,
+                Outcome::Done,
+                "after write #{n} ({mode:?}) failed: {:?}",
+                store.get(&cid, &id).await
+            );
             let item = store.get(&cid, &id).await.unwrap().unwrap();
-            assert_eq!((item.stage, item.health), (Stage::Done, Health::Ok), "after write #{n} ({mode:?}) failed: {item:?}");
-            assert!(item.contacts.iter().all(|c| c.contact_id.is_some() && c.audio_bytes.is_some()), "{item:?}");
+            assert_eq!(
+                (item.stage, item.health),
+                (Stage::Done, Health::Ok),
+                "after write #{n} ({mode:?}) failed: {item:?}"
+            );
+            assert!(
+                item.contacts
+                    .iter()
+                    .all(|c| c.contact_id.is_some() && c.audio_bytes.is_some()),
+                "{item:?}"
+            );
             let problems = h.check(&call);
             assert!(problems.is_empty(), "after write #{n} ({mode:?}) failed: {problems:#?}");
         }
     }
     let (dup_ext, dup_agents) = common::wfo_duplicates(&h).await;
-    assert!(dup_ext.is_empty() && dup_agents.is_empty(), "{dup_ext:?} {dup_agents:?}");
+    assert!(
+        dup_ext.is_empty() && dup_agents.is_empty(),
+        "{dup_ext:?} {dup_agents:?}"
+    );
     h.shutdown().await;
 }
 
@@ -332,11 +455,18 @@ async fn wrong_wfo_credentials_hold_items_naming_the_settings_until_the_password
     let held = wait_items(&h, &ids, Duration::from_secs(5), |i| i.health == Health::Waiting).await;
     for item in &held {
         let reason = item.last_error.clone().unwrap_or_default();
-        assert!(reason.contains("wfo.username") && reason.contains("wfo.password"), "{reason}");
+        assert!(
+            reason.contains("wfo.username") && reason.contains("wfo.password"),
+            "{reason}"
+        );
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for item in items(&h, &ids).await {
-        assert_eq!((item.health, item.attempts), (Health::Waiting, 0), "held, not failing: {item:?}");
+        assert_eq!(
+            (item.health, item.attempts),
+            (Health::Waiting, 0),
+            "held, not failing: {item:?}"
+        );
     }
     assert!(h.received(&ids).is_empty());
 
@@ -369,15 +499,30 @@ async fn a_refused_token_refresh_pauses_items_for_reauthorization_and_they_impor
         assert!(reason.contains("re-authorization"), "{reason}");
     }
     let tokens = h.store.get_tokens(&h.connector.id).await.unwrap();
-    assert!(tokens.reauth_required.is_some(), "the connector is marked: {:?}", tokens.reauth_required);
+    assert!(
+        tokens.reauth_required.is_some(),
+        "the connector is marked: {:?}",
+        tokens.reauth_required
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for item in items(&h, &ids).await {
-        assert_eq!((item.stage, item.health, item.attempts), (Stage::Discovered, Health::Waiting, 0), "{item:?}");
+        assert_eq!(
+            (item.stage, item.health, item.attempts),
+            (Stage::Discovered, Health::Waiting, 0),
+            "{item:?}"
+        );
     }
 
     h.authorize().await.unwrap();
     assert!(h.wait_settled(&ids, Duration::from_secs(15)).await.is_empty());
-    assert!(h.store.get_tokens(&h.connector.id).await.unwrap().reauth_required.is_none());
+    assert!(
+        h.store
+            .get_tokens(&h.connector.id)
+            .await
+            .unwrap()
+            .reauth_required
+            .is_none()
+    );
     assert_imported(&h, &[&a, &b]);
     h.shutdown().await;
 }
@@ -394,13 +539,20 @@ async fn short_lived_tokens_refreshed_by_many_workers_at_once_never_require_reau
     h.authorize().await.unwrap();
     assert!(h.wait_for_webhook(Duration::from_secs(10)).await, "webhook registered");
     let names = h.scenario_names();
-    let calls: Vec<ScenarioInstance> =
-        names.iter().enumerate().map(|(i, n)| instance(&h, n, 120 - 5 * i as i64)).collect();
+    let calls: Vec<ScenarioInstance> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| instance(&h, n, 120 - 5 * i as i64))
+        .collect();
     h.webex.publish_all(&calls).await;
     let ids: Vec<String> = calls.iter().flat_map(|c| c.recording_ids()).collect();
     let pending = h.wait_settled(&ids, Duration::from_secs(20)).await;
     let tokens = h.store.get_tokens(&h.connector.id).await.unwrap();
-    assert!(tokens.reauth_required.is_none(), "falsely marked: {:?}", tokens.reauth_required);
+    assert!(
+        tokens.reauth_required.is_none(),
+        "falsely marked: {:?}",
+        tokens.reauth_required
+    );
     assert!(pending.is_empty(), "not settled: {:#?}", items(&h, &pending).await);
     assert_imported(&h, &calls.iter().collect::<Vec<_>>());
     h.shutdown().await;
@@ -412,7 +564,11 @@ async fn a_metadata_key_removed_in_wfo_after_planning_holds_the_item_and_it_heal
     // A first call resolves (and caches) the mapping against the tenant's keys.
     let first = instance(&h, "basic-inbound", 90);
     h.webex.publish(&first).await;
-    assert!(h.wait_settled(&first.recording_ids(), Duration::from_secs(15)).await.is_empty());
+    assert!(
+        h.wait_settled(&first.recording_ids(), Duration::from_secs(15))
+            .await
+            .is_empty()
+    );
 
     // An administrator deletes a mapped key; the next call is planned with the cached
     // rules, so WFO answers its import with a 422 naming the key.
@@ -424,15 +580,34 @@ async fn a_metadata_key_removed_in_wfo_after_planning_holds_the_item_and_it_heal
     let ids = second.recording_ids();
     let held = wait_items(&h, &ids, Duration::from_secs(10), |i| i.health == Health::Waiting).await;
     let reason = held[0].last_error.clone().unwrap_or_default();
-    assert!(reason.contains("Recording"), "the reason names the missing key or label: {reason}");
+    assert!(
+        reason.contains("Recording"),
+        "the reason names the missing key or label: {reason}"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for item in items(&h, &ids).await {
-        assert_eq!((item.health, item.attempts), (Health::Waiting, 0), "held, never dead: {item:?}");
-        assert!(item.contacts.iter().all(|c| c.contact_id.is_none()), "nothing imported meanwhile");
+        assert_eq!(
+            (item.health, item.attempts),
+            (Health::Waiting, 0),
+            "held, never dead: {item:?}"
+        );
+        assert!(
+            item.contacts.iter().all(|c| c.contact_id.is_none()),
+            "nothing imported meanwhile"
+        );
     }
     assert!(h.received(&ids).is_empty());
-    let import_422s = h.wfo.stats().routes.get("POST /api/rest/wfo/contact/import").and_then(|r| r.statuses.get("422").copied());
-    assert_eq!(import_422s, Some(1), "WFO refused the planned import once; the item then waited instead of repeating it");
+    let import_422s = h
+        .wfo
+        .stats()
+        .routes
+        .get("POST /api/rest/wfo/contact/import")
+        .and_then(|r| r.statuses.get("422").copied());
+    assert_eq!(
+        import_422s,
+        Some(1),
+        "WFO refused the planned import once; the item then waited instead of repeating it"
+    );
 
     // The key comes back: the item is planned again with the current keys and imports once.
     h.wfo.handle().set_metadata_keys(keys).await.unwrap();
@@ -440,7 +615,15 @@ async fn a_metadata_key_removed_in_wfo_after_planning_holds_the_item_and_it_heal
     assert_imported(&h, &[&second]);
     let got = h.received(&ids);
     assert_eq!(got.len(), 1);
-    let stored = h.wfo.contacts().into_iter().find(|c| c.contact.id == got[0].contact_id).unwrap();
-    assert!(stored.contact.import.metadata.contains_key("Recording-Id-key"), "the mapped value arrived");
+    let stored = h
+        .wfo
+        .contacts()
+        .into_iter()
+        .find(|c| c.contact.id == got[0].contact_id)
+        .unwrap();
+    assert!(
+        stored.contact.import.metadata.contains_key("Recording-Id-key"),
+        "the mapped value arrived"
+    );
     h.shutdown().await;
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::FaultyStore;
+use wfo_connectors::import::ImportSettings;
 use wfo_connectors::ports::{ConnectorStore, Ledger, Store, WorkQueue};
 use wfo_connectors::runtime::{RunningRuntime, RuntimeConfig};
-use wfo_connectors::import::ImportSettings;
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::ledger::Discovery;
 
@@ -162,11 +162,14 @@ async fn a_malformed_body_is_400_and_records_nothing() {
     let r = Route::start().await;
     let not_json = b"recording 62807eaf created".to_vec();
     assert_eq!(r.post_signed(&not_json).await, 400, "not JSON");
-    let no_data_id = serde_json::json!({"resource": "convergedRecordings", "event": "created", "data": {"orgId": "OTZh"}})
+    let no_data_id =
+        serde_json::json!({"resource": "convergedRecordings", "event": "created", "data": {"orgId": "OTZh"}})
+            .to_string()
+            .into_bytes();
+    assert_eq!(r.post_signed(&no_data_id).await, 400, "JSON without data.id");
+    let no_data = serde_json::json!({"resource": "convergedRecordings", "event": "created"})
         .to_string()
         .into_bytes();
-    assert_eq!(r.post_signed(&no_data_id).await, 400, "JSON without data.id");
-    let no_data = serde_json::json!({"resource": "convergedRecordings", "event": "created"}).to_string().into_bytes();
     assert_eq!(r.post_signed(&no_data).await, 400, "JSON without data");
     r.assert_nothing_recorded("malformed body").await;
     r.shutdown().await;

@@ -63,9 +63,7 @@ fn lame_minute() -> Vec<u8> {
         .map(|i| ((f64::from(i) / 16_000.0 * 440.0 * std::f64::consts::TAU).sin() * 8000.0) as i16)
         .collect();
     let mut out = Vec::with_capacity(mp3lame_encoder::max_required_buffer_size(pcm.len()));
-    encoder
-        .encode_to_vec(MonoPcm(&pcm), &mut out)
-        .expect("encode");
+    encoder.encode_to_vec(MonoPcm(&pcm), &mut out).expect("encode");
     out.reserve(7200);
     encoder.flush_to_vec::<FlushGap>(&mut out).expect("flush");
     out
@@ -84,10 +82,7 @@ fn music_hour() -> Bytes {
 fn chunks(data: &Bytes) -> ByteStream {
     let data = data.clone();
     let count = data.len().div_ceil(CHUNK);
-    futures::stream::iter(
-        (0..count).map(move |i| Ok(data.slice(i * CHUNK..((i + 1) * CHUNK).min(data.len())))),
-    )
-    .boxed()
+    futures::stream::iter((0..count).map(move |i| Ok(data.slice(i * CHUNK..((i + 1) * CHUNK).min(data.len()))))).boxed()
 }
 
 async fn drain(mut stream: ByteStream) -> u64 {
@@ -116,12 +111,7 @@ fn bench_audio_path(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(8));
         group.throughput(Throughput::Bytes(data.len() as u64));
         group.bench_function("slice_last_10min", |b| {
-            b.iter(|| {
-                rt.block_on(drain(slice_mp3(
-                    chunks(&data),
-                    Slice::new(50 * 60_000, 10 * 60_000),
-                )))
-            })
+            b.iter(|| rt.block_on(drain(slice_mp3(chunks(&data), Slice::new(50 * 60_000, 10 * 60_000)))))
         });
         group.bench_function("slice_first_10min", |b| {
             b.iter(|| rt.block_on(drain(slice_mp3(chunks(&data), Slice::new(0, 10 * 60_000)))))
@@ -169,11 +159,7 @@ fn bench_memory(_c: &mut Criterion) {
     let shape = SilentMp3::new(44_100, 128, false).expect("shape");
     let frames = 200 * 1_000_000 / 418;
     let len: u64 = shape.frame_lens().take(frames).map(|l| l as u64).sum();
-    report_memory(
-        "memory/synthetic_200MB",
-        shape.stream(frames as u64, CHUNK),
-        len,
-    );
+    report_memory("memory/synthetic_200MB", shape.stream(frames as u64, CHUNK), len);
 }
 
 criterion_group!(benches, bench_audio_path, bench_memory);

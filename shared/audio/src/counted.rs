@@ -101,11 +101,7 @@ impl Stream for Counted {
         match self.input.poll_next_unpin(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
-                let total = self
-                    .state
-                    .bytes
-                    .fetch_add(chunk.len() as u64, Ordering::Relaxed)
-                    + chunk.len() as u64;
+                let total = self.state.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
                 match self.expected {
                     Some(expected) if total > expected => self.fail(AudioError::LengthMismatch {
                         expected,
@@ -123,9 +119,7 @@ impl Stream for Counted {
                 self.state.ended.store(true, Ordering::Relaxed);
                 let actual = self.state.bytes.load(Ordering::Relaxed);
                 match self.expected {
-                    Some(expected) if actual != expected => {
-                        self.fail(AudioError::LengthMismatch { expected, actual })
-                    }
+                    Some(expected) if actual != expected => self.fail(AudioError::LengthMismatch { expected, actual }),
                     _ => {
                         self.done = true;
                         Poll::Ready(None)
@@ -143,10 +137,7 @@ mod tests {
     use futures::stream;
 
     fn chunks(parts: &[&'static [u8]]) -> ByteStream {
-        let items: Vec<_> = parts
-            .iter()
-            .map(|part| Ok(Bytes::from_static(part)))
-            .collect();
+        let items: Vec<_> = parts.iter().map(|part| Ok(Bytes::from_static(part))).collect();
         stream::iter(items).boxed()
     }
 
@@ -174,10 +165,7 @@ mod tests {
         assert_eq!(handle.check_len(5), Ok(5));
         assert_eq!(
             handle.check_len(6),
-            Err(AudioError::LengthMismatch {
-                expected: 6,
-                actual: 5
-            })
+            Err(AudioError::LengthMismatch { expected: 6, actual: 5 })
         );
     }
 
@@ -187,11 +175,7 @@ mod tests {
         assert_eq!(handle.check_len(2), Err(AudioError::Incomplete { read: 0 }));
         drop(stream);
 
-        let failing = stream::iter(vec![
-            Ok(Bytes::from_static(b"ab")),
-            Err(std::io::Error::other("reset")),
-        ])
-        .boxed();
+        let failing = stream::iter(vec![Ok(Bytes::from_static(b"ab")), Err(std::io::Error::other("reset"))]).boxed();
         let (stream, handle) = counted(failing);
         let (_, error) = collect(stream);
         assert_eq!(error.map(|e| e.to_string()), Some("reset".to_string()));
@@ -204,13 +188,7 @@ mod tests {
         let (out, error) = collect(stream);
         assert_eq!(out, b"abc");
         let error = error.map(|e| AudioError::from_io(&e).cloned());
-        assert_eq!(
-            error,
-            Some(Some(AudioError::LengthMismatch {
-                expected: 4,
-                actual: 3
-            }))
-        );
+        assert_eq!(error, Some(Some(AudioError::LengthMismatch { expected: 4, actual: 3 })));
     }
 
     #[test]

@@ -25,9 +25,7 @@ pub enum AudioError {
     #[error("not an MP3 stream: no frame sync in the first {scanned} bytes")]
     NotMp3 { scanned: u64 },
     /// The requested slice cannot contain anything (duration zero or negative).
-    #[error(
-        "invalid slice: offset {offset_ms} ms, duration {duration_ms} ms (duration must be positive)"
-    )]
+    #[error("invalid slice: offset {offset_ms} ms, duration {duration_ms} ms (duration must be positive)")]
     InvalidSlice { offset_ms: i64, duration_ms: i64 },
     /// No frame starts inside the slice because the audio ends before it.
     #[error(
@@ -69,10 +67,7 @@ pub enum AudioError {
 impl AudioError {
     /// Transient: worth trying the same thing again later.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            AudioError::LengthMismatch { .. } | AudioError::Incomplete { .. }
-        )
+        matches!(self, AudioError::LengthMismatch { .. } | AudioError::Incomplete { .. })
     }
 
     /// Wraps this error in an `io::Error` of a fitting kind (what stream items carry).
@@ -82,9 +77,7 @@ impl AudioError {
             AudioError::InvalidSlice { .. }
             | AudioError::SliceBeyondEnd { .. }
             | AudioError::SliceBetweenFrames { .. } => io::ErrorKind::InvalidInput,
-            AudioError::LengthMismatch { .. } | AudioError::Incomplete { .. } => {
-                io::ErrorKind::UnexpectedEof
-            }
+            AudioError::LengthMismatch { .. } | AudioError::Incomplete { .. } => io::ErrorKind::UnexpectedEof,
             AudioError::NoRuntime | AudioError::Worker(_) => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)
@@ -92,9 +85,7 @@ impl AudioError {
 
     /// The `AudioError` inside an `io::Error` produced by this crate, if it is one.
     pub fn from_io(error: &io::Error) -> Option<&AudioError> {
-        error
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<AudioError>())
+        error.get_ref().and_then(|inner| inner.downcast_ref::<AudioError>())
     }
 }
 

@@ -30,9 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::{
-    MediaSource, MediaSourceStream, MediaSourceStreamOptions, ReadBytes, SeekBuffered,
-};
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions, ReadBytes, SeekBuffered};
 use symphonia::default::formats::MpaReader;
 
 use crate::AudioError;
@@ -117,11 +115,7 @@ struct Guarded<R> {
 impl<R: Read> Read for Guarded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let delivered = self.shared.delivered.load(Ordering::Relaxed);
-        let allowed = self
-            .shared
-            .deadline
-            .load(Ordering::Relaxed)
-            .saturating_sub(delivered);
+        let allowed = self.shared.deadline.load(Ordering::Relaxed).saturating_sub(delivered);
         if allowed == 0 {
             // Looks like the end of the input to the demuxer, which then fails to sync.
             return Ok(0);
@@ -146,10 +140,7 @@ impl<R: Read> Read for Guarded<R> {
 
 impl<R> Seek for Guarded<R> {
     fn seek(&mut self, _pos: SeekFrom) -> io::Result<u64> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "forward-only audio source",
-        ))
+        Err(io::Error::new(io::ErrorKind::Unsupported, "forward-only audio source"))
     }
 }
 
@@ -183,14 +174,9 @@ impl FrameReader {
             inner: Mutex::new(inner),
             shared: Arc::clone(&shared),
         };
-        let mut mss = MediaSourceStream::new(
-            Box::new(source),
-            MediaSourceStreamOptions {
-                buffer_len: RING_LEN,
-            },
-        );
-        let opened = skip_id3v2_tags(&mut mss, &shared)
-            .and_then(|()| MpaReader::try_new(mss, &FormatOptions::default()));
+        let mut mss = MediaSourceStream::new(Box::new(source), MediaSourceStreamOptions { buffer_len: RING_LEN });
+        let opened =
+            skip_id3v2_tags(&mut mss, &shared).and_then(|()| MpaReader::try_new(mss, &FormatOptions::default()));
         let reader = match opened {
             Ok(reader) => reader,
             Err(_) => {
@@ -208,11 +194,7 @@ impl FrameReader {
             .first()
             .and_then(|track| track.codec_params.sample_rate)
             .filter(|rate| *rate > 0)
-            .ok_or_else(|| {
-                ReadError::Audio(AudioError::Malformed(
-                    "first frame has no sample rate".into(),
-                ))
-            })?;
+            .ok_or_else(|| ReadError::Audio(AudioError::Malformed("first frame has no sample rate".into())))?;
         Ok(FrameReader {
             reader,
             shared,
@@ -239,9 +221,7 @@ impl FrameReader {
                     return Err(ReadError::Input(input));
                 }
                 match error {
-                    SymphoniaError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                        Ok(None)
-                    }
+                    SymphoniaError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
                     other => Err(ReadError::Audio(AudioError::Malformed(other.to_string()))),
                 }
             }
@@ -251,10 +231,7 @@ impl FrameReader {
 
 /// Skips every ID3v2 tag at the current position, moving the first-frame search limit past
 /// each one. Leaves the stream at the first byte that is not part of a tag.
-fn skip_id3v2_tags(
-    mss: &mut MediaSourceStream,
-    shared: &Shared,
-) -> symphonia::core::errors::Result<()> {
+fn skip_id3v2_tags(mss: &mut MediaSourceStream, shared: &Shared) -> symphonia::core::errors::Result<()> {
     loop {
         let mut head = [0u8; 10];
         ReadBytes::read_buf_exact(mss, &mut head)?;
@@ -272,16 +249,12 @@ fn skip_id3v2_tags(
 
 /// Total length (header, body and footer) of the ID3v2 tag whose 10-byte header this is.
 pub(crate) fn id3v2_tag_len(head: &[u8; 10]) -> Option<u64> {
-    let valid = &head[..3] == b"ID3"
-        && head[3] != 0xff
-        && head[4] != 0xff
-        && head[6..].iter().all(|byte| byte & 0x80 == 0);
+    let valid =
+        &head[..3] == b"ID3" && head[3] != 0xff && head[4] != 0xff && head[6..].iter().all(|byte| byte & 0x80 == 0);
     if !valid {
         return None;
     }
-    let body = head[6..]
-        .iter()
-        .fold(0u64, |acc, byte| (acc << 7) | u64::from(*byte));
+    let body = head[6..].iter().fold(0u64, |acc, byte| (acc << 7) | u64::from(*byte));
     let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
     Some(10 + body + footer)
 }
@@ -308,10 +281,7 @@ mod tests {
     #[test]
     fn id3v2_header_with_a_non_syncsafe_size_is_not_a_tag() {
         assert_eq!(id3v2_tag_len(b"ID3\x04\x00\x00\x00\x00\x80\x00"), None);
-        assert_eq!(
-            id3v2_tag_len(b"\xff\xf3\x48\xc0\x00\x00\x00\x00\x00\x00"),
-            None
-        );
+        assert_eq!(id3v2_tag_len(b"\xff\xf3\x48\xc0\x00\x00\x00\x00\x00\x00"), None);
     }
 
     #[test]

@@ -40,10 +40,7 @@ pub struct Slice {
 
 impl Slice {
     pub fn new(offset_ms: i64, duration_ms: i64) -> Self {
-        Slice {
-            offset_ms,
-            duration_ms,
-        }
+        Slice { offset_ms, duration_ms }
     }
 
     /// First millisecond after the slice.
@@ -115,11 +112,7 @@ pub fn slice_mp3_with_stats(input: ByteStream, slice: Slice) -> (ByteStream, Sli
         let (mut rx, worker, stats) = match state {
             State::Done => return None,
             State::Running { rx, worker, stats } => (rx, worker, stats),
-            State::Start {
-                input,
-                slice,
-                stats,
-            } => match Handle::try_current() {
+            State::Start { input, slice, stats } => match Handle::try_current() {
                 Err(_) => return Some((Err(AudioError::NoRuntime.into_io()), State::Done)),
                 Ok(handle) => {
                     let (tx, rx) = mpsc::channel(CHANNEL_CAP);
@@ -141,10 +134,7 @@ pub fn slice_mp3_with_stats(input: ByteStream, slice: Slice) -> (ByteStream, Sli
             }
             None => match worker.await {
                 Ok(()) => None,
-                Err(error) => Some((
-                    Err(AudioError::Worker(error.to_string()).into_io()),
-                    State::Done,
-                )),
+                Err(error) => Some((Err(AudioError::Worker(error.to_string()).into_io()), State::Done)),
             },
         }
     });
@@ -282,10 +272,7 @@ impl Read for BlockingInput {
             }
             match self.handle.block_on(self.stream.next()) {
                 Some(Ok(chunk)) => {
-                    self.stats
-                        .0
-                        .bytes_in
-                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    self.stats.0.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     self.chunk = chunk;
                     self.stats.set(&self.stats.0.input_chunk, self.chunk.len());
                 }
@@ -303,10 +290,7 @@ impl Read for BlockingInput {
             // Let the chunk's memory go now, not when the next one has arrived.
             self.chunk = Bytes::new();
         }
-        self.stats
-            .0
-            .input_chunk
-            .store(self.chunk.len(), Ordering::Relaxed);
+        self.stats.0.input_chunk.store(self.chunk.len(), Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -334,12 +318,7 @@ impl From<AudioError> for Stop {
     }
 }
 
-fn run_worker(
-    input: BlockingInput,
-    slice: Slice,
-    tx: &mpsc::Sender<io::Result<Bytes>>,
-    stats: &SliceStats,
-) {
+fn run_worker(input: BlockingInput, slice: Slice, tx: &mpsc::Sender<io::Result<Bytes>>, stats: &SliceStats) {
     if let Err(Stop::Fail(error)) = slice_frames(input, slice, tx, stats) {
         // If the consumer is gone, nobody is left to tell.
         let _ = tx.blocking_send(Err(error));
@@ -417,10 +396,10 @@ fn slice_frames(
                 stats.set(&stats.0.batch, batch.len());
                 samples_out += frame.dur;
                 stats.0.frames_out.fetch_add(1, Ordering::Relaxed);
-                stats.0.ms_out.store(
-                    samples_to_ms(samples_out, rate).unsigned_abs(),
-                    Ordering::Relaxed,
-                );
+                stats
+                    .0
+                    .ms_out
+                    .store(samples_to_ms(samples_out, rate).unsigned_abs(), Ordering::Relaxed);
             }
         }
     }
@@ -447,11 +426,7 @@ fn slice_frames(
     Err(error.into())
 }
 
-fn send(
-    tx: &mpsc::Sender<io::Result<Bytes>>,
-    batch: &mut BytesMut,
-    stats: &SliceStats,
-) -> Result<(), Stop> {
+fn send(tx: &mpsc::Sender<io::Result<Bytes>>, batch: &mut BytesMut, stats: &SliceStats) -> Result<(), Stop> {
     let chunk = std::mem::replace(batch, BytesMut::with_capacity(OUT_CHUNK)).freeze();
     let len = chunk.len();
     stats.0.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
@@ -477,18 +452,9 @@ mod tests {
     #[test]
     fn frame_starts_are_compared_without_rounding() {
         // 1152 samples at 44.1 kHz = 26.122… ms: inside [26, 27), not inside [27, 28).
-        assert_eq!(
-            Window::new(Slice::new(26, 1)).place(1152, 44_100),
-            Placement::Inside
-        );
-        assert_eq!(
-            Window::new(Slice::new(27, 1)).place(1152, 44_100),
-            Placement::Before
-        );
-        assert_eq!(
-            Window::new(Slice::new(25, 1)).place(1152, 44_100),
-            Placement::After
-        );
+        assert_eq!(Window::new(Slice::new(26, 1)).place(1152, 44_100), Placement::Inside);
+        assert_eq!(Window::new(Slice::new(27, 1)).place(1152, 44_100), Placement::Before);
+        assert_eq!(Window::new(Slice::new(25, 1)).place(1152, 44_100), Placement::After);
     }
 
     #[test]

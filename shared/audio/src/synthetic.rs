@@ -22,9 +22,7 @@ impl SilentMp3 {
     /// MPEG-1 (32/44.1/48 kHz), MPEG-2 (16/22.05/24 kHz) or MPEG-2.5 (8/11.025/12 kHz) Layer
     /// III at one of that version's bitrates; `None` for any other combination.
     pub fn new(sample_rate: u32, bitrate_kbps: u32, mono: bool) -> Option<Self> {
-        const MPEG1: [u32; 14] = [
-            32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
-        ];
+        const MPEG1: [u32; 14] = [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
         const MPEG2: [u32; 14] = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
         let (version_bits, rate_index, bitrates) = match sample_rate {
             44_100 => (0b11, 0, &MPEG1),
@@ -61,11 +59,7 @@ impl SilentMp3 {
 
     /// Samples per frame: 1152 for MPEG-1, 576 for MPEG-2 and 2.5.
     pub fn samples_per_frame(&self) -> u32 {
-        if self.sample_rate >= 32_000 {
-            1152
-        } else {
-            576
-        }
+        if self.sample_rate >= 32_000 { 1152 } else { 576 }
     }
 
     /// How many frames cover `duration_ms` (rounded up).
@@ -76,8 +70,7 @@ impl SilentMp3 {
 
     /// Frame lengths in order, with padding spread as an encoder does to hold the bitrate.
     pub fn frame_lens(&self) -> impl Iterator<Item = usize> + use<> {
-        let slot_bytes =
-            u64::from(self.samples_per_frame()) / 8 * u64::from(self.bitrate_kbps) * 1000;
+        let slot_bytes = u64::from(self.samples_per_frame()) / 8 * u64::from(self.bitrate_kbps) * 1000;
         let rate = u64::from(self.sample_rate);
         let (base, remainder) = (slot_bytes / rate, slot_bytes % rate);
         let mut carry = 0u64;
@@ -106,31 +99,26 @@ impl SilentMp3 {
     pub fn stream(&self, frames: u64, chunk_len: usize) -> ByteStream {
         let chunk_len = chunk_len.max(1);
         let this = *self;
-        let lens = this
-            .frame_lens()
-            .take(usize::try_from(frames).unwrap_or(usize::MAX));
-        futures::stream::unfold(
-            (lens, Vec::new()),
-            move |(mut lens, mut carry)| async move {
-                let mut chunk = BytesMut::with_capacity(chunk_len);
-                let take = carry.len().min(chunk_len);
-                chunk.extend_from_slice(&carry[..take]);
-                carry.drain(..take);
-                while chunk.len() < chunk_len {
-                    let Some(len) = lens.next() else { break };
-                    let mut frame = Vec::with_capacity(len);
-                    this.push_frame(&mut frame, len);
-                    let fits = frame.len().min(chunk_len - chunk.len());
-                    chunk.extend_from_slice(&frame[..fits]);
-                    carry.extend_from_slice(&frame[fits..]);
-                }
-                if chunk.is_empty() {
-                    return None;
-                }
-                let chunk: Bytes = chunk.freeze();
-                Some((Ok(chunk), (lens, carry)))
-            },
-        )
+        let lens = this.frame_lens().take(usize::try_from(frames).unwrap_or(usize::MAX));
+        futures::stream::unfold((lens, Vec::new()), move |(mut lens, mut carry)| async move {
+            let mut chunk = BytesMut::with_capacity(chunk_len);
+            let take = carry.len().min(chunk_len);
+            chunk.extend_from_slice(&carry[..take]);
+            carry.drain(..take);
+            while chunk.len() < chunk_len {
+                let Some(len) = lens.next() else { break };
+                let mut frame = Vec::with_capacity(len);
+                this.push_frame(&mut frame, len);
+                let fits = frame.len().min(chunk_len - chunk.len());
+                chunk.extend_from_slice(&frame[..fits]);
+                carry.extend_from_slice(&frame[fits..]);
+            }
+            if chunk.is_empty() {
+                return None;
+            }
+            let chunk: Bytes = chunk.freeze();
+            Some((Ok(chunk), (lens, carry)))
+        })
         .boxed()
     }
 
@@ -144,8 +132,7 @@ impl SilentMp3 {
     }
 
     fn unpadded_len(&self) -> usize {
-        let slot_bytes =
-            u64::from(self.samples_per_frame()) / 8 * u64::from(self.bitrate_kbps) * 1000;
+        let slot_bytes = u64::from(self.samples_per_frame()) / 8 * u64::from(self.bitrate_kbps) * 1000;
         (slot_bytes / u64::from(self.sample_rate)) as usize
     }
 }
@@ -180,12 +167,8 @@ mod tests {
             panic!("valid shape")
         };
         for chunk_len in [1, 100, 418, 5000] {
-            let chunks: Vec<Bytes> = futures::executor::block_on(
-                shape
-                    .stream(30, chunk_len)
-                    .map(|c| c.unwrap_or_default())
-                    .collect(),
-            );
+            let chunks: Vec<Bytes> =
+                futures::executor::block_on(shape.stream(30, chunk_len).map(|c| c.unwrap_or_default()).collect());
             assert!(chunks.iter().rev().skip(1).all(|c| c.len() == chunk_len));
             assert_eq!(chunks.concat(), shape.bytes(30), "chunks of {chunk_len}");
         }

@@ -20,11 +20,7 @@ fn recording() -> Vec<u8> {
 }
 
 async fn slice_bytes(bytes: &[u8], offset_ms: i64, duration_ms: i64) -> Vec<u8> {
-    collect_ok(slice_mp3(
-        fixed_chunks(bytes, 4096),
-        Slice::new(offset_ms, duration_ms),
-    ))
-    .await
+    collect_ok(slice_mp3(fixed_chunks(bytes, 4096), Slice::new(offset_ms, duration_ms))).await
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -96,10 +92,7 @@ fn chunk_boundaries_do_not_change_the_output() {
         assert_eq!(out, reference, "chunks of {len} bytes");
     }
     let mut rng = Rng(0x5eed);
-    let out = rt.block_on(collect_ok(slice_mp3(
-        chunked(&mp3, || rng.below(600) as usize),
-        slice,
-    )));
+    let out = rt.block_on(collect_ok(slice_mp3(chunked(&mp3, || rng.below(600) as usize), slice)));
     assert_eq!(out, reference, "random chunks, empty ones included");
 }
 
@@ -200,8 +193,7 @@ async fn the_xing_info_frame_is_neither_emitted_nor_counted() {
 #[tokio::test]
 async fn garbage_is_not_an_mp3_stream() {
     let text = b"<html><body>503 Service Unavailable</body></html>".repeat(10);
-    let (out, error) =
-        collect_audio_error(slice_mp3(fixed_chunks(&text, 64), Slice::new(0, 1000))).await;
+    let (out, error) = collect_audio_error(slice_mp3(fixed_chunks(&text, 64), Slice::new(0, 1000))).await;
     assert!(out.is_empty());
     assert_eq!(
         error,
@@ -211,14 +203,10 @@ async fn garbage_is_not_an_mp3_stream() {
     );
     assert_eq!(
         error.to_string(),
-        format!(
-            "not an MP3 stream: no frame sync in the first {} bytes",
-            text.len()
-        )
+        format!("not an MP3 stream: no frame sync in the first {} bytes", text.len())
     );
 
-    let (_, error) =
-        collect_audio_error(slice_mp3(fixed_chunks(&[], 64), Slice::new(0, 1000))).await;
+    let (_, error) = collect_audio_error(slice_mp3(fixed_chunks(&[], 64), Slice::new(0, 1000))).await;
     assert_eq!(error, AudioError::NotMp3 { scanned: 0 });
 }
 
@@ -238,21 +226,14 @@ async fn endless_random_bytes_fail_after_a_bounded_search() {
         "{error}"
     );
     assert!(stats.bytes_in() <= 256 * 1024 + 8192);
-    assert_eq!(
-        mp3_duration_ms(&[0x55; 100]),
-        Err(AudioError::NotMp3 { scanned: 100 })
-    );
+    assert_eq!(mp3_duration_ms(&[0x55; 100]), Err(AudioError::NotMp3 { scanned: 100 }));
 }
 
 #[tokio::test]
 async fn a_slice_past_the_end_is_an_error_and_emits_nothing() {
     let mp3 = recording();
     let audio_ms = mp3_duration_ms(&mp3).expect("duration");
-    let (out, error) = collect_audio_error(slice_mp3(
-        fixed_chunks(&mp3, 4096),
-        Slice::new(audio_ms + 10, 5000),
-    ))
-    .await;
+    let (out, error) = collect_audio_error(slice_mp3(fixed_chunks(&mp3, 4096), Slice::new(audio_ms + 10, 5000))).await;
     assert!(out.is_empty());
     assert_eq!(
         error,
@@ -269,8 +250,7 @@ async fn a_slice_past_the_end_is_an_error_and_emits_nothing() {
 async fn a_span_between_two_frame_starts_is_an_error() {
     let mp3 = recording();
     // Frames start at 36 and 72 ms: nothing starts in [40, 60).
-    let (out, error) =
-        collect_audio_error(slice_mp3(fixed_chunks(&mp3, 4096), Slice::new(40, 20))).await;
+    let (out, error) = collect_audio_error(slice_mp3(fixed_chunks(&mp3, 4096), Slice::new(40, 20))).await;
     assert!(out.is_empty());
     assert_eq!(
         error,
@@ -284,8 +264,7 @@ async fn a_span_between_two_frame_starts_is_an_error() {
 
 #[tokio::test]
 async fn a_span_without_duration_is_refused_before_reading() {
-    let (stream, stats) =
-        slice_mp3_with_stats(fixed_chunks(&recording(), 4096), Slice::new(100, 0));
+    let (stream, stats) = slice_mp3_with_stats(fixed_chunks(&recording(), 4096), Slice::new(100, 0));
     let (_, error) = collect_audio_error(stream).await;
     assert_eq!(
         error,
@@ -304,17 +283,10 @@ async fn an_input_error_comes_out_unchanged_after_the_frames_before_it() {
     let cut = frames[50].pos + 10;
     let items = vec![
         Ok(Bytes::copy_from_slice(&mp3[..cut])),
-        Err(io::Error::new(
-            io::ErrorKind::ConnectionReset,
-            "source hung up",
-        )),
+        Err(io::Error::new(io::ErrorKind::ConnectionReset, "source hung up")),
         Ok(Bytes::copy_from_slice(&mp3[cut..])),
     ];
-    let (out, error) = collect(slice_mp3(
-        futures::stream::iter(items).boxed(),
-        Slice::new(0, 5000),
-    ))
-    .await;
+    let (out, error) = collect(slice_mp3(futures::stream::iter(items).boxed(), Slice::new(0, 5000))).await;
     let error = error.expect("the input error");
     assert_eq!(error.kind(), io::ErrorKind::ConnectionReset);
     assert_eq!(error.to_string(), "source hung up");
@@ -323,11 +295,8 @@ async fn an_input_error_comes_out_unchanged_after_the_frames_before_it() {
     assert!(expected_slice(&mp3, 0, 50 * 36).starts_with(&out));
     assert!(out.len() <= frames[50].pos - frames[0].pos);
 
-    let failing_at_once = futures::stream::iter(vec![Err(io::Error::new(
-        io::ErrorKind::TimedOut,
-        "no answer",
-    ))])
-    .boxed();
+    let failing_at_once =
+        futures::stream::iter(vec![Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"))]).boxed();
     let (_, error) = collect(slice_mp3(failing_at_once, Slice::new(0, 5000))).await;
     assert_eq!(error.map(|e| e.kind()), Some(io::ErrorKind::TimedOut));
 }
@@ -370,8 +339,7 @@ fn the_duration_of_a_recording_counts_its_frames() {
 async fn reading_stops_at_the_first_frame_after_the_span() {
     let shape = SilentMp3::new(16_000, 32, true).expect("shape");
     let one_hour = shape.frames_for(3_600_000);
-    let (stream, stats) =
-        slice_mp3_with_stats(shape.stream(one_hour, 16 * 1024), Slice::new(0, 60_000));
+    let (stream, stats) = slice_mp3_with_stats(shape.stream(one_hour, 16 * 1024), Slice::new(0, 60_000));
     let out = collect_ok(stream).await;
     assert_eq!(out.len() as u64, shape.frames_for(60_000) * 144);
     assert_eq!(stats.ms_out(), 60_012);

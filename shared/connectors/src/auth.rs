@@ -37,9 +37,13 @@ pub enum AuthError {
     NoClientCredentials(String),
     #[error("invalid state: {0}")]
     BadState(String),
-    #[error("connector '{connector}' needs re-authorization: {reason}. Open its Authorization URL (wfo-connect connector auth-url {connector})")]
+    #[error(
+        "connector '{connector}' needs re-authorization: {reason}. Open its Authorization URL (wfo-connect connector auth-url {connector})"
+    )]
     ReauthRequired { connector: String, reason: String },
-    #[error("connector '{0}' has not been authorized yet. Open its Authorization URL (wfo-connect connector auth-url {0})")]
+    #[error(
+        "connector '{0}' has not been authorized yet. Open its Authorization URL (wfo-connect connector auth-url {0})"
+    )]
     NotAuthorized(String),
     #[error("the identity service refused: {0}")]
     Refused(String),
@@ -61,7 +65,10 @@ impl AuthError {
 
     /// The connector must wait for an operator to re-authorize (items pause, not fail).
     pub fn needs_operator(&self) -> bool {
-        matches!(self, AuthError::ReauthRequired { .. } | AuthError::NotAuthorized(_) | AuthError::NoClientCredentials(_))
+        matches!(
+            self,
+            AuthError::ReauthRequired { .. } | AuthError::NotAuthorized(_) | AuthError::NoClientCredentials(_)
+        )
     }
 }
 
@@ -89,7 +96,10 @@ type OAuthClient = oauth2::Client<
 
 /// The HTTP client for token requests: never follows redirects.
 pub fn token_http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(timeout).build()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
 }
 
 /// Why a token request got no usable answer at the HTTP level. Responses that carry an
@@ -120,7 +130,10 @@ async fn oauth_http(client: reqwest::Client, req: oauth2::HttpRequest) -> Result
     // A failure without an OAuth error body (a gateway's 503 page, a proxy's 401): keep
     // the status, which the `oauth2` crate would lose in a parse error.
     if !status.is_success() && !is_oauth_error_body(&bytes) {
-        return Err(TokenHttpError::Status { status: status.as_u16(), body: redacted_snippet(&bytes) });
+        return Err(TokenHttpError::Status {
+            status: status.as_u16(),
+            body: redacted_snippet(&bytes),
+        });
     }
     // Building a response from parts that came from a valid response cannot fail; fall
     // back to an empty 502 rather than panic.
@@ -132,7 +145,8 @@ async fn oauth_http(client: reqwest::Client, req: oauth2::HttpRequest) -> Result
 }
 
 fn is_oauth_error_body(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.get("error").is_some_and(serde_json::Value::is_string))
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("error").is_some_and(serde_json::Value::is_string))
 }
 
 /// Up to 300 characters of a response body for an error message, with every long
@@ -188,8 +202,8 @@ fn client_for(connector: &StoredConnector, public_url: &str) -> Result<OAuthClie
 }
 
 fn sign(key: &Secret, payload: &str) -> String {
-    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes())
-        .unwrap_or_else(|_| unreachable_hmac());
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()).unwrap_or_else(|_| unreachable_hmac());
     mac.update(payload.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -200,8 +214,12 @@ fn unreachable_hmac() -> Hmac<sha2::Sha256> {
 }
 
 fn verify(key: &Secret, payload: &str, signature_hex: &str) -> bool {
-    let Ok(sig) = hex::decode(signature_hex) else { return false };
-    let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()) else { return false };
+    let Ok(sig) = hex::decode(signature_hex) else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes()) else {
+        return false;
+    };
     mac.update(payload.as_bytes());
     mac.verify_slice(&sig).is_ok()
 }
@@ -246,20 +264,31 @@ pub async fn check_state(
         .ok_or_else(|| AuthError::BadState(format!("names unknown connector '{connector_id}'")))?;
     let payload = format!("{connector_id}.{nonce}.{expiry}");
     if !verify(&connector.secrets.state_key, &payload, signature) {
-        return Err(AuthError::BadState("signature does not match (tampered or issued for another connector)".to_owned()));
+        return Err(AuthError::BadState(
+            "signature does not match (tampered or issued for another connector)".to_owned(),
+        ));
     }
     let expires = expiry.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0));
     if expires.is_none_or(|e| e < now) {
-        return Err(AuthError::BadState("expired: open the Authorization URL again".to_owned()));
+        return Err(AuthError::BadState(
+            "expired: open the Authorization URL again".to_owned(),
+        ));
     }
     match tokens.take_oauth_state(nonce, now).await? {
         Some(owner) if owner == *connector_id => Ok(connector),
         Some(_) => Err(AuthError::BadState("issued for another connector".to_owned())),
-        None => Err(AuthError::BadState("already used or expired: open the Authorization URL again".to_owned())),
+        None => Err(AuthError::BadState(
+            "already used or expired: open the Authorization URL again".to_owned(),
+        )),
     }
 }
 
-fn token_set(resp: &WebexTokenResponse, previous_refresh: Option<&TokenSet>, requested: &[String], now: DateTime<Utc>) -> TokenSet {
+fn token_set(
+    resp: &WebexTokenResponse,
+    previous_refresh: Option<&TokenSet>,
+    requested: &[String],
+    now: DateTime<Utc>,
+) -> TokenSet {
     let access_expires_at = now
         + resp
             .expires_in()
@@ -268,7 +297,9 @@ fn token_set(resp: &WebexTokenResponse, previous_refresh: Option<&TokenSet>, req
     let (refresh_token, refresh_expires_at) = match resp.refresh_token() {
         Some(rt) => (
             Some(Secret::new(rt.secret().clone())),
-            resp.extra_fields().refresh_token_expires_in.map(|s| now + chrono::Duration::seconds(s as i64)),
+            resp.extra_fields()
+                .refresh_token_expires_in
+                .map(|s| now + chrono::Duration::seconds(s as i64)),
         ),
         // No new refresh token: the old one stays valid (and keeps its expiry).
         None => (
@@ -296,7 +327,16 @@ fn classify(e: RequestTokenError<TokenHttpError, BasicErrorResponse>) -> AuthErr
             let desc = r.error_description().cloned().unwrap_or_default();
             // What the server said, minus anything token-like it may have echoed.
             let text = redacted_snippet(
-                format!("{}{}", r.error(), if desc.is_empty() { String::new() } else { format!(": {desc}") }).as_bytes(),
+                format!(
+                    "{}{}",
+                    r.error(),
+                    if desc.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {desc}")
+                    }
+                )
+                .as_bytes(),
             );
             match r.error() {
                 BasicErrorResponseType::InvalidGrant
@@ -311,7 +351,11 @@ fn classify(e: RequestTokenError<TokenHttpError, BasicErrorResponse>) -> AuthErr
         }
         RequestTokenError::Request(TokenHttpError::Status { status, body }) => {
             let text = format!("the token endpoint answered HTTP {status}: {body}");
-            if wfo_http::is_retryable_status(status) { AuthError::Transient(text) } else { AuthError::Refused(text) }
+            if wfo_http::is_retryable_status(status) {
+                AuthError::Transient(text)
+            } else {
+                AuthError::Refused(text)
+            }
         }
         RequestTokenError::Request(e @ TokenHttpError::Transport(_)) => AuthError::Transient(e.to_string()),
         RequestTokenError::Parse(e, body) => {
@@ -350,20 +394,28 @@ pub async fn complete_authorization(
 async fn store_tokens(tokens: &dyn TokenStore, connector_id: &str, set: TokenSet) -> Result<(), AuthError> {
     for _ in 0..5 {
         let current = tokens.get_tokens(connector_id).await?;
-        let record = TokenRecord { tokens: Some(set.clone()), reauth_required: None, version: current.version };
+        let record = TokenRecord {
+            tokens: Some(set.clone()),
+            reauth_required: None,
+            version: current.version,
+        };
         match tokens.put_tokens(connector_id, &record, current.version).await {
             Ok(_) => return Ok(()),
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AuthError::Store(StoreError::Conflict(format!("tokens of {connector_id}"))))
+    Err(AuthError::Store(StoreError::Conflict(format!(
+        "tokens of {connector_id}"
+    ))))
 }
 
 /// What a refresh did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefreshOutcome {
-    Refreshed { access_expires_at: DateTime<Utc> },
+    Refreshed {
+        access_expires_at: DateTime<Utc>,
+    },
     /// Someone else refreshed first; their tokens are current.
     AlreadyFresh,
 }
@@ -392,7 +444,9 @@ pub async fn refresh(
     let mut waited = false;
     while !store.try_lock(&lock, &owner, REFRESH_LOCK_TTL, Utc::now()).await? {
         if started.elapsed() > REFRESH_LOCK_WAIT {
-            return Err(AuthError::Transient(format!("another process is refreshing the tokens of {id}")));
+            return Err(AuthError::Transient(format!(
+                "another process is refreshing the tokens of {id}"
+            )));
         }
         waited = true;
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -428,7 +482,10 @@ async fn refresh_unlocked(
     let id = &connector.config.id;
     let record = tokens.get_tokens(id).await?;
     if let Some((_, reason)) = &record.reauth_required {
-        return Err(AuthError::ReauthRequired { connector: id.clone(), reason: reason.clone() });
+        return Err(AuthError::ReauthRequired {
+            connector: id.clone(),
+            reason: reason.clone(),
+        });
     }
     let Some(current) = record.tokens.clone() else {
         return Err(AuthError::NotAuthorized(id.clone()));
@@ -439,7 +496,11 @@ async fn refresh_unlocked(
     let client = client_for(connector, "http://unused.invalid")?;
     let http = http.clone();
     let call = move |r| oauth_http(http.clone(), r);
-    let resp = match client.exchange_refresh_token(&RefreshToken::new(rt.expose().to_owned())).request_async(&call).await {
+    let resp = match client
+        .exchange_refresh_token(&RefreshToken::new(rt.expose().to_owned()))
+        .request_async(&call)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             let err = classify(e);
@@ -460,9 +521,17 @@ async fn refresh_unlocked(
     let expires = set.access_expires_at;
     let mut base_version = record.version;
     for _ in 0..3 {
-        let next = TokenRecord { tokens: Some(set.clone()), reauth_required: None, version: base_version };
+        let next = TokenRecord {
+            tokens: Some(set.clone()),
+            reauth_required: None,
+            version: base_version,
+        };
         match tokens.put_tokens(id, &next, base_version).await {
-            Ok(_) => return Ok(RefreshOutcome::Refreshed { access_expires_at: expires }),
+            Ok(_) => {
+                return Ok(RefreshOutcome::Refreshed {
+                    access_expires_at: expires,
+                });
+            }
             Err(StoreError::Conflict(_)) => {
                 // Someone wrote since we read. If they stored newer tokens, theirs win. If
                 // the stored set is still the one we refreshed from, the write was a
@@ -495,7 +564,10 @@ async fn mark_reauth(
     let refused_refresh = record.tokens.as_ref().and_then(|t| t.refresh_token.clone());
     for _ in 0..5 {
         if let Some((_, earlier)) = &record.reauth_required {
-            return Err(AuthError::ReauthRequired { connector: id.to_owned(), reason: earlier.clone() });
+            return Err(AuthError::ReauthRequired {
+                connector: id.to_owned(),
+                reason: earlier.clone(),
+            });
         }
         let version = record.version;
         record.reauth_required = Some((now, reason.to_owned()));
@@ -507,7 +579,10 @@ async fn mark_reauth(
                     "reauthorization required: the source refused the refresh token; imports pause (nothing is dropped) until an operator opens the Authorization URL (wfo-connect connector auth-url {id})"
                 );
                 crate::metrics::reauthorization_required(id, reason, now);
-                return Err(AuthError::ReauthRequired { connector: id.to_owned(), reason: reason.to_owned() });
+                return Err(AuthError::ReauthRequired {
+                    connector: id.to_owned(),
+                    reason: reason.to_owned(),
+                });
             }
             Err(StoreError::Conflict(_)) => {
                 record = tokens.get_tokens(id).await?;
@@ -537,7 +612,10 @@ pub async fn access_token(
     for _ in 0..3 {
         let record = tokens.get_tokens(id).await?;
         if let Some((_, reason)) = record.reauth_required {
-            return Err(AuthError::ReauthRequired { connector: id.clone(), reason });
+            return Err(AuthError::ReauthRequired {
+                connector: id.clone(),
+                reason,
+            });
         }
         let Some(set) = record.tokens else {
             return Err(AuthError::NotAuthorized(id.clone()));
@@ -550,7 +628,9 @@ pub async fn access_token(
         refresh(tokens, connector, http, now).await?;
         refreshed = true;
     }
-    Err(AuthError::Transient(format!("tokens of {id} kept changing during refresh")))
+    Err(AuthError::Transient(format!(
+        "tokens of {id} kept changing during refresh"
+    )))
 }
 
 /// The longest a token set may go without a refresh (the WFO guides promise at least
@@ -567,7 +647,10 @@ pub async fn refresh_if_due(
 ) -> Result<Option<RefreshOutcome>, AuthError> {
     let record = tokens.get_tokens(&connector.config.id).await?;
     if let Some((_, reason)) = record.reauth_required {
-        return Err(AuthError::ReauthRequired { connector: connector.config.id.clone(), reason });
+        return Err(AuthError::ReauthRequired {
+            connector: connector.config.id.clone(),
+            reason,
+        });
     }
     let Some(set) = record.tokens else {
         return Err(AuthError::NotAuthorized(connector.config.id.clone()));
@@ -587,7 +670,10 @@ mod tests {
     fn token_like_runs_are_redacted_and_words_and_oauth_codes_stay() {
         let body = br#"{"access_token": "ZDI3MGEyYzQtNmFlNS00NDk0LWFmNWItNTUz_PF84_0ae87ade-8c8a-4952-af08-318798958d0c", "expires_in": 12"#;
         let out = redacted_snippet(body);
-        assert!(!out.contains("ZDI3MGEyYzQtNmFlNS00NDk0LWFmNWItNTUz") && !out.contains("318798958d0c"), "{out}");
+        assert!(
+            !out.contains("ZDI3MGEyYzQtNmFlNS00NDk0LWFmNWItNTUz") && !out.contains("318798958d0c"),
+            "{out}"
+        );
         assert!(out.contains("access_token") && out.contains("expires_in"), "{out}");
         let said = "temporarily_unavailable: The refresh token provided is expired, revoked, malformed, or invalid.";
         assert_eq!(redacted_snippet(said.as_bytes()), said);

@@ -20,9 +20,20 @@ fn t(secs: i64) -> DateTime<Utc> {
 
 /// Discover is an idempotent conditional insert; puts are optimistic; leases exclude.
 pub async fn ledger_rules(store: &dyn Store) {
-    assert_eq!(store.discover("c1", "r1", Discovery::Webhook, t(0)).await.unwrap(), Discovered::New);
-    assert_eq!(store.discover("c1", "r1", Discovery::Poller, t(1)).await.unwrap(), Discovered::Known, "second discover must be a no-op");
-    let item = store.get("c1", "r1").await.unwrap().expect("discovered item is readable");
+    assert_eq!(
+        store.discover("c1", "r1", Discovery::Webhook, t(0)).await.unwrap(),
+        Discovered::New
+    );
+    assert_eq!(
+        store.discover("c1", "r1", Discovery::Poller, t(1)).await.unwrap(),
+        Discovered::Known,
+        "second discover must be a no-op"
+    );
+    let item = store
+        .get("c1", "r1")
+        .await
+        .unwrap()
+        .expect("discovered item is readable");
     assert_eq!(item.discovered_by, Discovery::Webhook, "the first discovery wins");
     assert_eq!(item.stage, Stage::Discovered);
 
@@ -32,17 +43,48 @@ pub async fn ledger_rules(store: &dyn Store) {
     assert!(v > item.version);
     let mut stale = item.clone();
     stale.fail("x", &RetrySchedule::default(), None, t(3));
-    assert!(matches!(store.put(&stale).await, Err(StoreError::Conflict(_))), "a stale write must conflict");
+    assert!(
+        matches!(store.put(&stale).await, Err(StoreError::Conflict(_))),
+        "a stale write must conflict"
+    );
     let now = store.get("c1", "r1").await.unwrap().unwrap();
     assert_eq!(now.stage, Stage::MetadataFetched);
 
-    assert!(store.lease("c1", "r1", "w1", Duration::from_secs(60), t(10)).await.unwrap());
-    assert!(!store.lease("c1", "r1", "w2", Duration::from_secs(60), t(11)).await.unwrap(), "a held lease excludes others");
-    assert!(store.lease("c1", "r1", "w2", Duration::from_secs(60), t(100)).await.unwrap(), "an expired lease can be taken");
+    assert!(
+        store
+            .lease("c1", "r1", "w1", Duration::from_secs(60), t(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lease("c1", "r1", "w2", Duration::from_secs(60), t(11))
+            .await
+            .unwrap(),
+        "a held lease excludes others"
+    );
+    assert!(
+        store
+            .lease("c1", "r1", "w2", Duration::from_secs(60), t(100))
+            .await
+            .unwrap(),
+        "an expired lease can be taken"
+    );
     store.release("c1", "r1", "w2").await.unwrap();
-    assert!(store.lease("c1", "r1", "w3", Duration::from_secs(60), t(101)).await.unwrap(), "a released lease can be taken");
+    assert!(
+        store
+            .lease("c1", "r1", "w3", Duration::from_secs(60), t(101))
+            .await
+            .unwrap(),
+        "a released lease can be taken"
+    );
     store.release("c1", "r1", "w3").await.unwrap();
-    assert!(!store.lease("c1", "missing", "w1", Duration::from_secs(60), t(0)).await.unwrap());
+    assert!(
+        !store
+            .lease("c1", "missing", "w1", Duration::from_secs(60), t(0))
+            .await
+            .unwrap()
+    );
 }
 
 /// `due` returns unfinished, unleased items whose time has come; done and dead are never due.
@@ -57,14 +99,49 @@ pub async fn ledger_due(store: &dyn Store) {
     dead.kill("bad", t(1));
     store.put(&dead).await.unwrap();
     let mut later = store.get("c2", "d4").await.unwrap().unwrap();
-    later.fail("flaky", &RetrySchedule::default(), Some(chrono::Duration::hours(1)), t(1));
+    later.fail(
+        "flaky",
+        &RetrySchedule::default(),
+        Some(chrono::Duration::hours(1)),
+        t(1),
+    );
     store.put(&later).await.unwrap();
-    let due: Vec<String> = store.due(t(120), 100).await.unwrap().into_iter().filter(|i| i.connector_id == "c2").map(|i| i.item_id).collect();
-    assert_eq!(due, vec!["d1".to_owned()], "only the open item whose time has come is due");
-    let due_later: Vec<String> = store.due(t(7200), 100).await.unwrap().into_iter().filter(|i| i.connector_id == "c2").map(|i| i.item_id).collect();
+    let due: Vec<String> = store
+        .due(t(120), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.connector_id == "c2")
+        .map(|i| i.item_id)
+        .collect();
+    assert_eq!(
+        due,
+        vec!["d1".to_owned()],
+        "only the open item whose time has come is due"
+    );
+    let due_later: Vec<String> = store
+        .due(t(7200), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.connector_id == "c2")
+        .map(|i| i.item_id)
+        .collect();
     assert_eq!(due_later.len(), 2);
-    assert!(store.lease("c2", "d1", "w", Duration::from_secs(3600), t(7200)).await.unwrap());
-    let due_leased: Vec<String> = store.due(t(7201), 100).await.unwrap().into_iter().filter(|i| i.connector_id == "c2").map(|i| i.item_id).collect();
+    assert!(
+        store
+            .lease("c2", "d1", "w", Duration::from_secs(3600), t(7200))
+            .await
+            .unwrap()
+    );
+    let due_leased: Vec<String> = store
+        .due(t(7201), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.connector_id == "c2")
+        .map(|i| i.item_id)
+        .collect();
     assert_eq!(due_leased, vec!["d4".to_owned()], "a leased item is not due");
     let counts = store.counts("c2").await.unwrap();
     assert_eq!(counts.total, 4);
@@ -86,35 +163,89 @@ pub async fn queue_rules(store: &dyn Store) {
 /// one and a half times that.
 pub async fn queue_rules_with(store: &dyn Store, hide: Duration) {
     let base = store.depth().await.unwrap();
-    let msg = WorkMessage { connector_id: "q".into(), item_id: "1".into() };
+    let msg = WorkMessage {
+        connector_id: "q".into(),
+        item_id: "1".into(),
+    };
     store.send(&msg, Duration::ZERO).await.unwrap();
-    store.send(&WorkMessage { connector_id: "q".into(), item_id: "2".into() }, Duration::from_secs(3600)).await.unwrap();
+    store
+        .send(
+            &WorkMessage {
+                connector_id: "q".into(),
+                item_id: "2".into(),
+            },
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
     assert_eq!(store.depth().await.unwrap(), base + 2);
     let got = store.receive(10, hide).await.unwrap();
     let mine: Vec<_> = got.iter().filter(|r| r.body.contains("\"q\"")).collect();
     assert_eq!(mine.len(), 1, "a delayed message is not visible yet");
     let first: WorkMessage = serde_json::from_str(&mine[0].body).unwrap();
     assert_eq!(first, msg);
-    assert!(store.receive(10, hide).await.unwrap().iter().all(|r| !r.body.contains("\"q\"")), "a received message is hidden");
+    assert!(
+        store
+            .receive(10, hide)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| !r.body.contains("\"q\"")),
+        "a received message is hidden"
+    );
     tokio::time::sleep(hide * 3 / 2).await;
     let again = store.receive(10, Duration::from_secs(30)).await.unwrap();
     let again: Vec<_> = again.into_iter().filter(|r| r.body.contains("\"q\"")).collect();
     assert_eq!(again.len(), 1, "an unacked message comes back");
     assert_eq!(again[0].receive_count, 2);
-    store.dead_letter(&again[0].receipt, "malformed for the test").await.unwrap();
+    store
+        .dead_letter(&again[0].receipt, "malformed for the test")
+        .await
+        .unwrap();
     let dead = store.dead_letters(100).await.unwrap();
-    assert!(dead.iter().any(|d| d.body.contains("\"q\"") && d.dead_reason.as_deref() == Some("malformed for the test")), "dead letters are kept and visible");
-    assert_eq!(store.depth().await.unwrap(), base + 1, "only the delayed message is still queued");
+    assert!(
+        dead.iter()
+            .any(|d| d.body.contains("\"q\"") && d.dead_reason.as_deref() == Some("malformed for the test")),
+        "dead letters are kept and visible"
+    );
+    assert_eq!(
+        store.depth().await.unwrap(),
+        base + 1,
+        "only the delayed message is still queued"
+    );
 }
 
 /// Acked messages are gone.
 pub async fn queue_ack(store: &dyn Store) {
-    store.send(&WorkMessage { connector_id: "ack".into(), item_id: "1".into() }, Duration::ZERO).await.unwrap();
-    let got: Vec<_> = store.receive(50, Duration::from_millis(100)).await.unwrap().into_iter().filter(|r| r.body.contains("\"ack\"")).collect();
+    store
+        .send(
+            &WorkMessage {
+                connector_id: "ack".into(),
+                item_id: "1".into(),
+            },
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    let got: Vec<_> = store
+        .receive(50, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.body.contains("\"ack\""))
+        .collect();
     assert_eq!(got.len(), 1);
     store.ack(&got[0].receipt).await.unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(store.receive(50, Duration::from_secs(1)).await.unwrap().iter().all(|r| !r.body.contains("\"ack\"")), "an acked message never returns");
+    assert!(
+        store
+            .receive(50, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| !r.body.contains("\"ack\"")),
+        "an acked message never returns"
+    );
 }
 
 pub fn sample_config(id: &str) -> ConnectorConfig {
@@ -146,9 +277,19 @@ pub async fn connectors_and_tokens(store: &dyn Store) {
     changed.acd_name = "Renamed".into();
     let second = store.put_connector(&changed, t(5)).await.unwrap();
     assert_eq!(second.secrets, first.secrets, "updating a connector keeps its secrets");
-    assert_eq!(store.get_connector("conf-a").await.unwrap().unwrap().config.acd_name, "Renamed");
+    assert_eq!(
+        store.get_connector("conf-a").await.unwrap().unwrap().config.acd_name,
+        "Renamed"
+    );
     assert!(store.get_connector("nope").await.unwrap().is_none());
-    assert!(store.list_connectors().await.unwrap().iter().any(|c| c.config.id == "conf-a"));
+    assert!(
+        store
+            .list_connectors()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.config.id == "conf-a")
+    );
 
     let empty = store.get_tokens("conf-a").await.unwrap();
     assert!(empty.tokens.is_none());
@@ -160,25 +301,50 @@ pub async fn connectors_and_tokens(store: &dyn Store) {
         scopes: vec!["a".into()],
         obtained_at: t(0),
     };
-    let rec = TokenRecord { tokens: Some(set.clone()), reauth_required: None, version: 0 };
+    let rec = TokenRecord {
+        tokens: Some(set.clone()),
+        reauth_required: None,
+        version: 0,
+    };
     let v1 = store.put_tokens("conf-a", &rec, 0).await.unwrap();
-    assert!(matches!(store.put_tokens("conf-a", &rec, 0).await, Err(StoreError::Conflict(_))), "a second first-write conflicts");
+    assert!(
+        matches!(store.put_tokens("conf-a", &rec, 0).await, Err(StoreError::Conflict(_))),
+        "a second first-write conflicts"
+    );
     let v2 = store.put_tokens("conf-a", &rec, v1).await.unwrap();
-    assert!(matches!(store.put_tokens("conf-a", &rec, v1).await, Err(StoreError::Conflict(_))), "a stale token write conflicts");
+    assert!(
+        matches!(store.put_tokens("conf-a", &rec, v1).await, Err(StoreError::Conflict(_))),
+        "a stale token write conflicts"
+    );
     let back = store.get_tokens("conf-a").await.unwrap();
     assert_eq!((back.tokens, back.version), (Some(set), v2));
 
     store.put_oauth_state("nonce-1", "conf-a", t(600)).await.unwrap();
-    assert_eq!(store.take_oauth_state("nonce-1", t(10)).await.unwrap().as_deref(), Some("conf-a"));
-    assert_eq!(store.take_oauth_state("nonce-1", t(11)).await.unwrap(), None, "a state is single-use");
+    assert_eq!(
+        store.take_oauth_state("nonce-1", t(10)).await.unwrap().as_deref(),
+        Some("conf-a")
+    );
+    assert_eq!(
+        store.take_oauth_state("nonce-1", t(11)).await.unwrap(),
+        None,
+        "a state is single-use"
+    );
     store.put_oauth_state("nonce-2", "conf-a", t(600)).await.unwrap();
-    assert_eq!(store.take_oauth_state("nonce-2", t(601)).await.unwrap(), None, "an expired state is refused");
+    assert_eq!(
+        store.take_oauth_state("nonce-2", t(601)).await.unwrap(),
+        None,
+        "an expired state is refused"
+    );
 }
 
 /// Two refreshers racing on one version: exactly one wins.
 pub async fn concurrent_token_writes(store: Arc<dyn Store>) {
     store.put_connector(&sample_config("conf-race"), t(0)).await.unwrap();
-    let rec = TokenRecord { tokens: None, reauth_required: None, version: 0 };
+    let rec = TokenRecord {
+        tokens: None,
+        reauth_required: None,
+        version: 0,
+    };
     let v = store.put_tokens("conf-race", &rec, 0).await.unwrap();
     let mut handles = Vec::new();
     for i in 0..8 {
@@ -202,15 +368,47 @@ pub async fn concurrent_token_writes(store: Arc<dyn Store>) {
 /// Values and locks.
 pub async fn kv_and_locks(store: &dyn Store) {
     assert!(store.get_value("k", "cursor").await.unwrap().is_none());
-    store.put_value("k", "cursor", &serde_json::json!({"a": 1})).await.unwrap();
-    store.put_value("k", "cursor", &serde_json::json!({"a": 2})).await.unwrap();
-    assert_eq!(store.get_value("k", "cursor").await.unwrap(), Some(serde_json::json!({"a": 2})));
+    store
+        .put_value("k", "cursor", &serde_json::json!({"a": 1}))
+        .await
+        .unwrap();
+    store
+        .put_value("k", "cursor", &serde_json::json!({"a": 2}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_value("k", "cursor").await.unwrap(),
+        Some(serde_json::json!({"a": 2}))
+    );
     assert!(store.try_lock("L", "o1", Duration::from_secs(60), t(0)).await.unwrap());
-    assert!(!store.try_lock("L", "o2", Duration::from_secs(60), t(1)).await.unwrap(), "a held lock excludes others");
-    assert!(store.try_lock("L", "o1", Duration::from_secs(60), t(2)).await.unwrap(), "the holder may renew");
-    assert!(store.try_lock("L", "o2", Duration::from_secs(60), t(100)).await.unwrap(), "an expired lock can be taken");
+    assert!(
+        !store.try_lock("L", "o2", Duration::from_secs(60), t(1)).await.unwrap(),
+        "a held lock excludes others"
+    );
+    assert!(
+        store.try_lock("L", "o1", Duration::from_secs(60), t(2)).await.unwrap(),
+        "the holder may renew"
+    );
+    assert!(
+        store
+            .try_lock("L", "o2", Duration::from_secs(60), t(100))
+            .await
+            .unwrap(),
+        "an expired lock can be taken"
+    );
     store.unlock("L", "o1").await.unwrap();
-    assert!(!store.try_lock("L", "o3", Duration::from_secs(60), t(101)).await.unwrap(), "only the holder can unlock");
+    assert!(
+        !store
+            .try_lock("L", "o3", Duration::from_secs(60), t(101))
+            .await
+            .unwrap(),
+        "only the holder can unlock"
+    );
     store.unlock("L", "o2").await.unwrap();
-    assert!(store.try_lock("L", "o3", Duration::from_secs(60), t(101)).await.unwrap());
+    assert!(
+        store
+            .try_lock("L", "o3", Duration::from_secs(60), t(101))
+            .await
+            .unwrap()
+    );
 }

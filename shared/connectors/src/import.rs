@@ -66,7 +66,11 @@ impl ImportSettings {
     /// Short delays for tests and the demo.
     pub fn fast() -> Self {
         Self {
-            retry: RetrySchedule { max_attempts: 12, base: chrono::Duration::milliseconds(20), max: chrono::Duration::milliseconds(300) },
+            retry: RetrySchedule {
+                max_attempts: 12,
+                base: chrono::Duration::milliseconds(20),
+                max: chrono::Duration::milliseconds(300),
+            },
             http_policy: RetryPolicy::fast(),
             lease: Duration::from_secs(60),
             not_ready_delay: chrono::Duration::milliseconds(200),
@@ -104,12 +108,19 @@ enum StepError {
 
 impl From<StoreError> for StepError {
     fn from(e: StoreError) -> Self {
-        if e.is_retryable() { StepError::Retry(e.to_string(), None) } else { StepError::Permanent(e.to_string()) }
+        if e.is_retryable() {
+            StepError::Retry(e.to_string(), None)
+        } else {
+            StepError::Permanent(e.to_string())
+        }
     }
 }
 
 fn webex_step(e: WebexError) -> StepError {
-    let tracking = e.tracking_id().map(|t| format!(" [trackingId {t}]")).unwrap_or_default();
+    let tracking = e
+        .tracking_id()
+        .map(|t| format!(" [trackingId {t}]"))
+        .unwrap_or_default();
     let text = format!("{e}{tracking}");
     match e {
         WebexError::Unauthorized { .. } => StepError::Retry(text, None),
@@ -182,13 +193,22 @@ impl Importer {
             return Ok(ctx.clone());
         }
         let cfg = &connector.config;
-        let mut wfo_cfg = WfoClientConfig::new(cfg.wfo.api_url.clone(), cfg.wfo.username.clone(), cfg.wfo.password.clone());
+        let mut wfo_cfg = WfoClientConfig::new(
+            cfg.wfo.api_url.clone(),
+            cfg.wfo.username.clone(),
+            cfg.wfo.password.clone(),
+        );
         wfo_cfg.policy = self.settings.http_policy.clone();
         let wfo = WfoClient::with_http_client(wfo_cfg, self.http.clone());
-        let api_url = url::Url::parse(&cfg.source.api_url)
-            .map_err(|e| StepError::Permanent(format!("source.api_url: {e}")))?;
+        let api_url =
+            url::Url::parse(&cfg.source.api_url).map_err(|e| StepError::Permanent(format!("source.api_url: {e}")))?;
         let webex = WebexCallingClient::new(self.http.clone(), api_url, self.settings.http_policy.clone());
-        let ctx = Arc::new(ConnectorCtx { fingerprint, wfo: Arc::new(wfo), webex, rules: Mutex::new(None) });
+        let ctx = Arc::new(ConnectorCtx {
+            fingerprint,
+            wfo: Arc::new(wfo),
+            webex,
+            rules: Mutex::new(None),
+        });
         map.insert(cfg.id.clone(), ctx.clone());
         Ok(ctx)
     }
@@ -198,9 +218,18 @@ impl Importer {
         self.context(connector).await.ok().map(|c| c.wfo.clone())
     }
 
-    async fn rules(&self, ctx: &ConnectorCtx, connector: &StoredConnector, now: DateTime<Utc>) -> Result<Vec<MetadataRule>, StepError> {
-        let mappings: Vec<(String, String)> =
-            connector.config.metadata_mapping.iter().map(|m| (m.acd_field.clone(), m.label.clone())).collect();
+    async fn rules(
+        &self,
+        ctx: &ConnectorCtx,
+        connector: &StoredConnector,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<MetadataRule>, StepError> {
+        let mappings: Vec<(String, String)> = connector
+            .config
+            .metadata_mapping
+            .iter()
+            .map(|m| (m.acd_field.clone(), m.label.clone()))
+            .collect();
         if mappings.is_empty() {
             return Ok(Vec::new());
         }
@@ -210,7 +239,11 @@ impl Importer {
         {
             return Ok(rules.clone());
         }
-        let keys = ctx.wfo.list_metadata_keys().await.map_err(|e| wfo_step(e, self.settings.paused_delay))?;
+        let keys = ctx
+            .wfo
+            .list_metadata_keys()
+            .await
+            .map_err(|e| wfo_step(e, self.settings.paused_delay))?;
         let rules = resolve_rules(&mappings, &keys)
             .map_err(|e| StepError::Wait(format!("metadata mapping: {e}"), self.settings.paused_delay))?;
         *cached = Some((now, rules.clone()));
@@ -223,7 +256,11 @@ impl Importer {
         // One owner per call: the lease must exclude this process's other tasks too
         // (duplicate messages for one item are normal).
         let owner = format!("{}:{}", self.owner, uuid::Uuid::new_v4());
-        match self.store.lease(connector_id, item_id, &owner, self.settings.lease, now).await {
+        match self
+            .store
+            .lease(connector_id, item_id, &owner, self.settings.lease, now)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => return Outcome::Busy,
             Err(e) => {
@@ -258,7 +295,11 @@ impl Importer {
             if !first {
                 // Renew the lease before every further step, so a long item keeps it; if
                 // it expired and another worker took the item over, leave it to them.
-                match self.store.lease(connector_id, item_id, owner, self.settings.lease, Utc::now()).await {
+                match self
+                    .store
+                    .lease(connector_id, item_id, owner, self.settings.lease, Utc::now())
+                    .await
+                {
                     Ok(true) => {}
                     Ok(false) => return Outcome::Busy,
                     Err(e) => {
@@ -274,7 +315,12 @@ impl Importer {
             match result {
                 Ok(()) => {
                     if item.stage == Stage::Done {
-                        tracing::info!(connector = connector_id, item = item_id, contacts = item.contacts.len(), "import done");
+                        tracing::info!(
+                            connector = connector_id,
+                            item = item_id,
+                            contacts = item.contacts.len(),
+                            "import done"
+                        );
                         return Outcome::Done;
                     }
                     if item.stage == before {
@@ -313,8 +359,12 @@ impl Importer {
                         }
                     };
                     match &outcome {
-                        Outcome::Dead(_) => tracing::error!(connector = connector_id, item = item_id, stage = item.stage.as_str(), error = %log_text, "import dead: needs an operator"),
-                        _ => tracing::warn!(connector = connector_id, item = item_id, stage = item.stage.as_str(), attempts = item.attempts, error = %log_text, "import step failed; will retry"),
+                        Outcome::Dead(_) => {
+                            tracing::error!(connector = connector_id, item = item_id, stage = item.stage.as_str(), error = %log_text, "import dead: needs an operator")
+                        }
+                        _ => {
+                            tracing::warn!(connector = connector_id, item = item_id, stage = item.stage.as_str(), attempts = item.attempts, error = %log_text, "import step failed; will retry")
+                        }
                     }
                     if let Err(e) = self.save(&mut item).await {
                         tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot record failure");
@@ -338,7 +388,10 @@ impl Importer {
             .await?
             .ok_or_else(|| StepError::Permanent(format!("connector '{}' no longer exists", item.connector_id)))?;
         if connector.config.kind != ConnectorKind::WebexCalling {
-            return Err(StepError::Permanent(format!("connector kind {} is not imported by this worker", connector.config.kind)));
+            return Err(StepError::Permanent(format!(
+                "connector kind {} is not imported by this worker",
+                connector.config.kind
+            )));
         }
         let ctx = self.context(&connector).await?;
         match item.stage {
@@ -368,7 +421,12 @@ impl Importer {
             .map_err(|e| auth_step(e, self.settings.paused_delay))
     }
 
-    async fn fetch_and_segment(&self, item: &mut LedgerItem, connector: &StoredConnector, ctx: &ConnectorCtx) -> Result<(), StepError> {
+    async fn fetch_and_segment(
+        &self,
+        item: &mut LedgerItem,
+        connector: &StoredConnector,
+        ctx: &ConnectorCtx,
+    ) -> Result<(), StepError> {
         let now = Utc::now();
         let token = self.token(connector).await?;
         let doc = match ctx.webex.recording_metadata(&token, &item.item_id).await {
@@ -380,14 +438,21 @@ impl Importer {
                         (now - item.discovered_at).num_minutes()
                     )));
                 }
-                return Err(StepError::Wait("metadata not ready yet (204)".to_owned(), self.settings.not_ready_delay));
+                return Err(StepError::Wait(
+                    "metadata not ready yet (204)".to_owned(),
+                    self.settings.not_ready_delay,
+                ));
             }
             Err(e) => return Err(self.webex_err(e, connector).await),
         };
         let rules = self.rules(ctx, connector, now).await?;
-        let seg_ctx = SegmentContext { acd_server_id: connector.config.acd_server_id, metadata: rules };
-        let contacts = segment_webex_calling(&doc, &seg_ctx)
-            .map_err(|e| StepError::Permanent(format!("recording {}: cannot segment its metadata: {e}", item.item_id)))?;
+        let seg_ctx = SegmentContext {
+            acd_server_id: connector.config.acd_server_id,
+            metadata: rules,
+        };
+        let contacts = segment_webex_calling(&doc, &seg_ctx).map_err(|e| {
+            StepError::Permanent(format!("recording {}: cannot segment its metadata: {e}", item.item_id))
+        })?;
         item.interaction_id = doc
             .pointer("/serviceData/callSessionId")
             .and_then(|v| v.as_str())
@@ -398,7 +463,10 @@ impl Importer {
         item.contacts = contacts
             .into_iter()
             .map(|plan| {
-                match previous.iter().find(|p| p.plan.contact.external_id == plan.contact.external_id) {
+                match previous
+                    .iter()
+                    .find(|p| p.plan.contact.external_id == plan.contact.external_id)
+                {
                     Some(done) => ContactProgress { plan, ..done.clone() },
                     None => ContactProgress::new(plan),
                 }
@@ -419,14 +487,22 @@ impl Importer {
     async fn remember_names(&self, connector_id: &str, names: &AgentNames) {
         for (id, (first, last, email)) in &names.0 {
             let v = serde_json::json!({"firstName": first, "lastName": last, "email": email});
-            if let Err(e) = self.store.put_value(connector_id, &format!("agent-name:{id}"), &v).await {
+            if let Err(e) = self
+                .store
+                .put_value(connector_id, &format!("agent-name:{id}"), &v)
+                .await
+            {
                 tracing::debug!(error = %e, "cannot remember agent name");
             }
         }
     }
 
     async fn agent_name(&self, connector_id: &str, acd_id: &str) -> (String, String, Option<String>) {
-        if let Ok(Some(v)) = self.store.get_value(connector_id, &format!("agent-name:{acd_id}")).await {
+        if let Ok(Some(v)) = self
+            .store
+            .get_value(connector_id, &format!("agent-name:{acd_id}"))
+            .await
+        {
             let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
             if let (Some(f), Some(l)) = (s("firstName"), s("lastName")) {
                 return (f, l, s("email"));
@@ -437,23 +513,44 @@ impl Importer {
         ("Webex".to_owned(), format!("User {short}"), None)
     }
 
-    async fn ensure_person(&self, connector: &StoredConnector, wfo: &dyn WfoApi, contact: &ContactImport) -> Result<(), StepError> {
+    async fn ensure_person(
+        &self,
+        connector: &StoredConnector,
+        wfo: &dyn WfoApi,
+        contact: &ContactImport,
+    ) -> Result<(), StepError> {
         let agent = &contact.agent;
-        let lock = format!("wfo-person:{}:{}:{}", connector.config.id, agent.acd_server_id, agent.acd_id);
+        let lock = format!(
+            "wfo-person:{}:{}:{}",
+            connector.config.id, agent.acd_server_id, agent.acd_id
+        );
         // A fresh owner per attempt: the lock must exclude this process's other tasks too.
         let owner = format!("{}:{}", self.owner, uuid::Uuid::new_v4());
         let mut waited = 0;
-        while !self.store.try_lock(&lock, &owner, Duration::from_secs(60), Utc::now()).await? {
+        while !self
+            .store
+            .try_lock(&lock, &owner, Duration::from_secs(60), Utc::now())
+            .await?
+        {
             waited += 1;
             if waited > 50 {
-                return Err(StepError::Retry(format!("another worker is creating the WFO person for {}", agent.acd_id), None));
+                return Err(StepError::Retry(
+                    format!("another worker is creating the WFO person for {}", agent.acd_id),
+                    None,
+                ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let (first_name, last_name, email) = self.agent_name(&connector.config.id, &agent.acd_id).await;
         let result = wfo_client::ensure_agent_person(
             wfo,
-            &NewAgent { acd_id: agent.acd_id.clone(), acd_server_id: agent.acd_server_id, first_name, last_name, email },
+            &NewAgent {
+                acd_id: agent.acd_id.clone(),
+                acd_server_id: agent.acd_server_id,
+                first_name,
+                last_name,
+                email,
+            },
         )
         .await;
         if let Err(e) = self.store.unlock(&lock, &owner).await {
@@ -462,7 +559,12 @@ impl Importer {
         result.map(|_| ()).map_err(|e| wfo_step(e, self.settings.paused_delay))
     }
 
-    async fn import_contacts(&self, item: &mut LedgerItem, connector: &StoredConnector, ctx: &ConnectorCtx) -> Result<(), StepError> {
+    async fn import_contacts(
+        &self,
+        item: &mut LedgerItem,
+        connector: &StoredConnector,
+        ctx: &ConnectorCtx,
+    ) -> Result<(), StepError> {
         let mut persons_checked = std::collections::BTreeSet::new();
         for i in 0..item.contacts.len() {
             if item.contacts[i].contact_id.is_some() {
@@ -496,7 +598,12 @@ impl Importer {
         Ok(())
     }
 
-    async fn upload_audio(&self, item: &mut LedgerItem, connector: &StoredConnector, ctx: &ConnectorCtx) -> Result<(), StepError> {
+    async fn upload_audio(
+        &self,
+        item: &mut LedgerItem,
+        connector: &StoredConnector,
+        ctx: &ConnectorCtx,
+    ) -> Result<(), StepError> {
         if !connector.config.features.media_import {
             item.advance(Stage::Done, Utc::now());
             self.save(item).await?;
@@ -547,13 +654,22 @@ impl Importer {
             let whole_ms = details.summary.duration_seconds.map(|s| s as i64 * 1000);
             let is_whole = media.offset_ms <= 0 && whole_ms.is_some_and(|w| media.duration_ms + 1000 >= w);
             let body = if is_whole {
-                AudioBody { stream: download.stream, length: download.length }
+                AudioBody {
+                    stream: download.stream,
+                    length: download.length,
+                }
             } else {
                 let sliced = wfo_audio::slice_mp3(
                     download.stream,
-                    wfo_audio::Slice { offset_ms: media.offset_ms, duration_ms: media.duration_ms },
+                    wfo_audio::Slice {
+                        offset_ms: media.offset_ms,
+                        duration_ms: media.duration_ms,
+                    },
                 );
-                AudioBody { stream: sliced, length: None }
+                AudioBody {
+                    stream: sliced,
+                    length: None,
+                }
             };
             return match ctx.wfo.upload_audio(contact_id, AudioFormat::Mp3, body).await {
                 Ok(done) => Ok(done.bytes),
@@ -572,8 +688,15 @@ struct AgentNames(Vec<(String, AgentName)>);
 impl AgentNames {
     fn from_doc(doc: &serde_json::Value) -> Self {
         let mut out = Vec::new();
-        let owner = doc.get("ownerId").and_then(|v| v.as_str()).map(wfo_webex_calling::webex_id_to_uuid);
-        let name = doc.get("ownerName").and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
+        let owner = doc
+            .get("ownerId")
+            .and_then(|v| v.as_str())
+            .map(wfo_webex_calling::webex_id_to_uuid);
+        let name = doc
+            .get("ownerName")
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let email = doc.get("ownerEmail").and_then(|v| v.as_str()).map(str::to_owned);
         if let (Some(id), Some(name)) = (owner, name) {
             let (first, last) = match name.split_once(' ') {

@@ -54,12 +54,25 @@ pub struct LedgerCounts {
 #[async_trait]
 pub trait Ledger: Send + Sync {
     /// Idempotent conditional insert.
-    async fn discover(&self, connector_id: &str, item_id: &str, by: Discovery, now: DateTime<Utc>) -> StoreResult<Discovered>;
+    async fn discover(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        by: Discovery,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Discovered>;
     async fn get(&self, connector_id: &str, item_id: &str) -> StoreResult<Option<LedgerItem>>;
     /// Write `item` if its stored version is still `item.version`; returns the new version.
     async fn put(&self, item: &LedgerItem) -> StoreResult<i64>;
     /// Take the item for `lease` (one worker at a time). `false` when another holds it.
-    async fn lease(&self, connector_id: &str, item_id: &str, owner: &str, lease: Duration, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn lease(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     async fn release(&self, connector_id: &str, item_id: &str, owner: &str) -> StoreResult<()>;
     /// Items that are not finished and whose `next_attempt_at` has passed.
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<LedgerItem>>;
@@ -127,7 +140,10 @@ impl ConnectorSecrets {
             rand::rng().fill_bytes(&mut b);
             Secret::new(hex::encode(b))
         };
-        Self { webhook_secret: fresh(), state_key: fresh() }
+        Self {
+            webhook_secret: fresh(),
+            state_key: fresh(),
+        }
     }
 }
 

@@ -125,7 +125,10 @@ pub async fn discover_window(
             }
         }
         if enqueue {
-            let msg = WorkMessage { connector_id: id.clone(), item_id: rec.id.clone() };
+            let msg = WorkMessage {
+                connector_id: id.clone(),
+                item_id: rec.id.clone(),
+            };
             if let Err(e) = store.send(&msg, Duration::ZERO).await {
                 report.enqueue_failures += 1;
                 tracing::warn!(connector = %id, item = %rec.id, error = %e, "discovered but not enqueued; the sweeper will");
@@ -188,7 +191,13 @@ pub async fn poll(
         // Nothing seen yet: start the next window where this one started.
         (None, None) => from + settings.overlap,
     };
-    let next = Cursor { newest_seen, last_run_at: now, last_window: (from, to), last_listed: report.listed, last_new: report.new };
+    let next = Cursor {
+        newest_seen,
+        last_run_at: now,
+        last_window: (from, to),
+        last_listed: report.listed,
+        last_new: report.new,
+    };
     store
         .put_value(id, CURSOR_KEY, &serde_json::to_value(&next).unwrap_or_default())
         .await?;
@@ -211,7 +220,11 @@ impl MissedWindow {
     /// The command that imports it (times in whole seconds, covering the window).
     pub fn backfill_command(&self, connector_id: &str) -> String {
         let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        format!("wfo-connect backfill {connector_id} --from {} --to {}", fmt(self.from), fmt(self.to))
+        format!(
+            "wfo-connect backfill {connector_id} --from {} --to {}",
+            fmt(self.from),
+            fmt(self.to)
+        )
     }
 }
 
@@ -226,7 +239,10 @@ fn ceil_secs(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// The connector's missed window, if any.
 pub async fn missed_window(store: &dyn Store, connector_id: &str) -> Result<Option<MissedWindow>, StoreError> {
-    Ok(store.get_value(connector_id, MISSED_WINDOW_KEY).await?.and_then(|v| serde_json::from_value(v).ok()))
+    Ok(store
+        .get_value(connector_id, MISSED_WINDOW_KEY)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// Record `[from, to)` as missed, merged with an earlier missed window.
@@ -242,14 +258,31 @@ async fn record_missed_window(
         from = from.min(old.from);
         to = to.max(old.to);
     }
-    let w = MissedWindow { from, to, recorded_at: now };
-    store.put_value(connector_id, MISSED_WINDOW_KEY, &serde_json::to_value(&w).unwrap_or_default()).await?;
+    let w = MissedWindow {
+        from,
+        to,
+        recorded_at: now,
+    };
+    store
+        .put_value(
+            connector_id,
+            MISSED_WINDOW_KEY,
+            &serde_json::to_value(&w).unwrap_or_default(),
+        )
+        .await?;
     Ok(w)
 }
 
 /// A backfill of `[from, to)` completed: shrink or clear the missed window it covers.
-pub async fn note_backfilled(store: &dyn Store, connector_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Option<MissedWindow>, StoreError> {
-    let Some(mut w) = missed_window(store, connector_id).await? else { return Ok(None) };
+pub async fn note_backfilled(
+    store: &dyn Store,
+    connector_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Option<MissedWindow>, StoreError> {
+    let Some(mut w) = missed_window(store, connector_id).await? else {
+        return Ok(None);
+    };
     if from <= w.from && to > w.from {
         w.from = to;
     }
@@ -282,7 +315,13 @@ pub async fn sweep(store: &dyn Store, now: DateTime<Utc>, limit: usize) -> Resul
             Err(e) => return Err(e),
         }
         store
-            .send(&WorkMessage { connector_id: item.connector_id.clone(), item_id: item.item_id.clone() }, Duration::ZERO)
+            .send(
+                &WorkMessage {
+                    connector_id: item.connector_id.clone(),
+                    item_id: item.item_id.clone(),
+                },
+                Duration::ZERO,
+            )
             .await?;
         sent += 1;
     }

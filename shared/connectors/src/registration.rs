@@ -62,7 +62,10 @@ impl RegistrationError {
 impl Registration {
     pub fn webhook_id(&self) -> &str {
         match self {
-            Registration::Created(id) | Registration::Reactivated(id) | Registration::SecretUpdated(id) | Registration::Unchanged(id) => id,
+            Registration::Created(id)
+            | Registration::Reactivated(id)
+            | Registration::SecretUpdated(id)
+            | Registration::Unchanged(id) => id,
         }
     }
 
@@ -92,12 +95,22 @@ pub async fn ensure_and_record(
     let id = &connector.config.id;
     let result = ensure_webhook(store, connector, public_url, policy, token_http).await;
     let status = match &result {
-        Ok(r) => WebhookStatus { at: Utc::now(), webhook_id: Some(r.webhook_id().to_owned()), detail: r.describe().to_owned(), ok: true },
+        Ok(r) => WebhookStatus {
+            at: Utc::now(),
+            webhook_id: Some(r.webhook_id().to_owned()),
+            detail: r.describe().to_owned(),
+            ok: true,
+        },
         Err(e) if e.needs_operator() => return result,
         Err(e) => {
             tracing::warn!(connector = %id, error = %e, "webhook registration failed: the poller keeps importing; retried on the next refresh run");
             let previous = load_status(store, id).await.ok().flatten();
-            WebhookStatus { at: Utc::now(), webhook_id: previous.and_then(|p| p.webhook_id), detail: e.to_string(), ok: false }
+            WebhookStatus {
+                at: Utc::now(),
+                webhook_id: previous.and_then(|p| p.webhook_id),
+                detail: e.to_string(),
+                ok: false,
+            }
         }
     };
     match serde_json::to_value(&status) {
@@ -113,7 +126,10 @@ pub async fn ensure_and_record(
 
 /// The last recorded registration outcome, if any.
 pub async fn load_status(store: &dyn Store, connector_id: &str) -> Result<Option<WebhookStatus>, StoreError> {
-    Ok(store.get_value(connector_id, WEBHOOK_STATUS_KEY).await?.and_then(|v| serde_json::from_value(v).ok()))
+    Ok(store
+        .get_value(connector_id, WEBHOOK_STATUS_KEY)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +186,8 @@ async fn ensure_locked(
     token_http: &reqwest::Client,
 ) -> Result<Registration, RegistrationError> {
     let token = auth::access_token(store, connector, token_http, Utc::now()).await?;
-    let api = url::Url::parse(&connector.config.source.api_url).map_err(|e| RegistrationError::Config(e.to_string()))?;
+    let api =
+        url::Url::parse(&connector.config.source.api_url).map_err(|e| RegistrationError::Config(e.to_string()))?;
     let webex = WebexCallingClient::new(token_http.clone(), api, policy.clone());
     let target = target_url(public_url, &connector.config.id);
     let secret = &connector.secrets.webhook_secret;
@@ -181,7 +198,10 @@ async fn ensure_locked(
     let Some(hook) = found else {
         let name = format!("wfo-connect {}", connector.config.id);
         let created = webex
-            .create_webhook(&token, &NewWebhook::converged_recordings_created(name, target, secret.clone()))
+            .create_webhook(
+                &token,
+                &NewWebhook::converged_recordings_created(name, target, secret.clone()),
+            )
             .await?;
         tracing::info!(connector = %connector.config.id, webhook = %created.id, "webhook registered");
         return Ok(Registration::Created(created.id));
@@ -194,7 +214,11 @@ async fn ensure_locked(
         }
         webex.update_webhook(&token, &hook.id, &update).await?;
         tracing::warn!(connector = %connector.config.id, webhook = %hook.id, inactive = !hook.is_active(), secret_differs, "webhook repaired; the poller imports anything missed meanwhile");
-        return Ok(if hook.is_active() { Registration::SecretUpdated(hook.id.clone()) } else { Registration::Reactivated(hook.id.clone()) });
+        return Ok(if hook.is_active() {
+            Registration::SecretUpdated(hook.id.clone())
+        } else {
+            Registration::Reactivated(hook.id.clone())
+        });
     }
     Ok(Registration::Unchanged(hook.id.clone()))
 }

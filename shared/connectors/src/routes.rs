@@ -45,14 +45,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn webhook_route(State(app): State<AppState>, Path(connector_id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn webhook_route(
+    State(app): State<AppState>,
+    Path(connector_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let answer = webhook::handle_delivery(app.store.as_ref(), &connector_id, &lookup, &body, Utc::now()).await;
     if answer.newly_discovered {
         app.work_ready.notify_one();
     }
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, "application/json")], serde_json::json!({"message": answer.message}).to_string())
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({"message": answer.message}).to_string(),
+    )
         .into_response()
 }
 
@@ -67,7 +76,11 @@ async fn authorize_route(State(app): State<AppState>, Path(connector_id): Path<S
     };
     match auth::authorization_url(app.store.as_ref(), &connector, &app.public_url, Utc::now()).await {
         Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, page("Authorization cannot start", &e.to_string())).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            page("Authorization cannot start", &e.to_string()),
+        )
+            .into_response(),
     }
 }
 
@@ -91,14 +104,25 @@ fn page(title: &str, body: &str) -> Html<String> {
 
 async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
     let Some(state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
-        return (StatusCode::BAD_REQUEST, page("Authorization failed", "The callback has no state parameter. Open the connector's Authorization URL again.")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            page(
+                "Authorization failed",
+                "The callback has no state parameter. Open the connector's Authorization URL again.",
+            ),
+        )
+            .into_response();
     };
     let now = Utc::now();
     let connector = match auth::check_state(app.store.as_ref(), app.store.as_ref(), state, now).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "oauth callback rejected");
-            return (StatusCode::BAD_REQUEST, page("Authorization failed", &format!("{e}. Nothing was stored."))).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                page("Authorization failed", &format!("{e}. Nothing was stored.")),
+            )
+                .into_response();
         }
     };
     let id = connector.config.id.clone();
@@ -109,22 +133,43 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
         ))).into_response();
     }
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
-        return (StatusCode::BAD_REQUEST, page("Authorization failed", "The callback has no code parameter. Open the connector's Authorization URL again.")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            page(
+                "Authorization failed",
+                "The callback has no code parameter. Open the connector's Authorization URL again.",
+            ),
+        )
+            .into_response();
     };
-    match auth::complete_authorization(app.store.as_ref(), &connector, &app.token_http, &code, &app.public_url, now).await {
+    match auth::complete_authorization(
+        app.store.as_ref(),
+        &connector,
+        &app.token_http,
+        &code,
+        &app.public_url,
+        now,
+    )
+    .await
+    {
         Ok(set) => {
             tracing::info!(connector = %id, expires = %set.access_expires_at, "connector authorized");
             if let Err(e) = crate::reconcile::resume_connector(app.store.as_ref(), &id, now).await {
                 tracing::warn!(connector = %id, error = %e, "could not resume waiting items (the sweeper will)");
             }
             app.work_ready.notify_one();
-            if connector.config.features.webhook && connector.config.kind == wfo_domain::config::ConnectorKind::WebexCalling {
+            if connector.config.features.webhook
+                && connector.config.kind == wfo_domain::config::ConnectorKind::WebexCalling
+            {
                 let (store, public_url, http) = (app.store.clone(), app.public_url.clone(), app.token_http.clone());
                 tokio::spawn(async move {
                     let policy = wfo_http::RetryPolicy::default();
                     // Failures are logged and recorded for `status` there; the refresh
                     // job asks again on its next run.
-                    if let Ok(r) = crate::registration::ensure_and_record(store.as_ref(), &connector, &public_url, &policy, &http).await {
+                    if let Ok(r) =
+                        crate::registration::ensure_and_record(store.as_ref(), &connector, &public_url, &policy, &http)
+                            .await
+                    {
                         tracing::info!(connector = %connector.config.id, registration = ?r, "webhook ensured");
                     }
                 });
@@ -135,8 +180,19 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
         }
         Err(e) => {
             tracing::error!(connector = %id, error = %e, "token exchange failed");
-            let status = if e.is_retryable() { StatusCode::BAD_GATEWAY } else { StatusCode::BAD_REQUEST };
-            (status, page("Authorization failed", &format!("{e}. Nothing was stored. Open the Authorization URL again."))).into_response()
+            let status = if e.is_retryable() {
+                StatusCode::BAD_GATEWAY
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            (
+                status,
+                page(
+                    "Authorization failed",
+                    &format!("{e}. Nothing was stored. Open the Authorization URL again."),
+                ),
+            )
+                .into_response()
         }
     }
 }

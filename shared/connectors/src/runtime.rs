@@ -323,10 +323,17 @@ async fn poller_loop(
 
 /// The token job ([`refresh_job::run`]) every `refresh_interval`; after a transient
 /// failure the next run comes sooner (30 s, doubling, at most `refresh_interval`).
-async fn refresh_loop(store: Arc<dyn Store>, cfg: RuntimeConfig, public_url: String, token_http: reqwest::Client, mut stop: watch::Receiver<bool>) {
+async fn refresh_loop(
+    store: Arc<dyn Store>,
+    cfg: RuntimeConfig,
+    public_url: String,
+    token_http: reqwest::Client,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut failed_runs = 0u32;
     loop {
-        let retry_soon = match refresh_job::run(store.as_ref(), &public_url, &token_http, &cfg.import.http_policy).await {
+        let retry_soon = match refresh_job::run(store.as_ref(), &public_url, &token_http, &cfg.import.http_policy).await
+        {
             Ok(report) => report.retry_soon(),
             Err(e) => {
                 tracing::warn!(error = %e, "token job cannot list connectors");
@@ -337,7 +344,9 @@ async fn refresh_loop(store: Arc<dyn Store>, cfg: RuntimeConfig, public_url: Str
         let next = if failed_runs == 0 {
             cfg.refresh_interval
         } else {
-            Duration::from_secs(30).saturating_mul(1 << failed_runs.min(10).saturating_sub(1)).min(cfg.refresh_interval)
+            Duration::from_secs(30)
+                .saturating_mul(1 << failed_runs.min(10).saturating_sub(1))
+                .min(cfg.refresh_interval)
         };
         if sleep_or_stop(next, &mut stop).await {
             return;

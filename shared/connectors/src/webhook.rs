@@ -35,7 +35,12 @@ pub struct DeliveryAnswer {
 
 impl DeliveryAnswer {
     fn reject(status: u16, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), item_id: None, newly_discovered: false }
+        Self {
+            status,
+            message: message.into(),
+            item_id: None,
+            newly_discovered: false,
+        }
     }
 }
 
@@ -63,7 +68,9 @@ where
     };
     let item_id = match connector.config.kind {
         ConnectorKind::WebexCalling => {
-            if let Err(e) = wfo_webex_calling::verify_signature(&connector.secrets.webhook_secret, body, |name| header(name)) {
+            if let Err(e) =
+                wfo_webex_calling::verify_signature(&connector.secrets.webhook_secret, body, |name| header(name))
+            {
                 tracing::warn!(connector = connector_id, error = %e, "webhook: signature rejected");
                 return DeliveryAnswer::reject(401, "signature does not verify");
             }
@@ -72,7 +79,12 @@ where
                     Some(id) => id.to_owned(),
                     None => {
                         tracing::info!(connector = connector_id, resource = %event.resource, event = %event.event, "webhook: not a recording event; ignored");
-                        return DeliveryAnswer { status: 200, message: "ignored: not a convergedRecordings event".to_owned(), item_id: None, newly_discovered: false };
+                        return DeliveryAnswer {
+                            status: 200,
+                            message: "ignored: not a convergedRecordings event".to_owned(),
+                            item_id: None,
+                            newly_discovered: false,
+                        };
                     }
                 },
                 Err(e) => {
@@ -82,22 +94,38 @@ where
             }
         }
         other => {
-            return DeliveryAnswer::reject(404, format!("connector '{connector_id}' ({other}) does not take webhooks yet"));
+            return DeliveryAnswer::reject(
+                404,
+                format!("connector '{connector_id}' ({other}) does not take webhooks yet"),
+            );
         }
     };
     match store.discover(connector_id, &item_id, Discovery::Webhook, now).await {
         Ok(Discovered::Known) => {
             tracing::debug!(connector = connector_id, item = %item_id, "webhook: already known");
-            DeliveryAnswer { status: 200, message: "already recorded".to_owned(), item_id: Some(item_id), newly_discovered: false }
+            DeliveryAnswer {
+                status: 200,
+                message: "already recorded".to_owned(),
+                item_id: Some(item_id),
+                newly_discovered: false,
+            }
         }
         Ok(Discovered::New) => {
-            let msg = WorkMessage { connector_id: connector_id.to_owned(), item_id: item_id.clone() };
+            let msg = WorkMessage {
+                connector_id: connector_id.to_owned(),
+                item_id: item_id.clone(),
+            };
             if let Err(e) = store.send(&msg, Duration::ZERO).await {
                 // The ledger holds it; the sweeper enqueues items whose pickup is overdue.
                 tracing::warn!(connector = connector_id, item = %item_id, error = %e, "webhook: recorded but not enqueued; the sweeper will pick it up");
             }
             tracing::info!(connector = connector_id, item = %item_id, "webhook: recorded");
-            DeliveryAnswer { status: 200, message: "recorded".to_owned(), item_id: Some(item_id), newly_discovered: true }
+            DeliveryAnswer {
+                status: 200,
+                message: "recorded".to_owned(),
+                item_id: Some(item_id),
+                newly_discovered: true,
+            }
         }
         Err(e) => {
             tracing::error!(connector = connector_id, item = %item_id, error = %e, "webhook: store unavailable");

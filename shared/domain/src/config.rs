@@ -141,7 +141,13 @@ fn yes() -> bool {
 
 impl Default for Features {
     fn default() -> Self {
-        Self { qm_voice: true, qm_digital: false, media_import: true, user_sync: true, webhook: false }
+        Self {
+            qm_voice: true,
+            qm_digital: false,
+            media_import: true,
+            user_sync: true,
+            webhook: false,
+        }
     }
 }
 
@@ -214,7 +220,10 @@ pub enum ConfigError {
 }
 
 fn invalid(field: &str, rule: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { field: field.to_owned(), rule: rule.into() }
+    ConfigError::Invalid {
+        field: field.to_owned(),
+        rule: rule.into(),
+    }
 }
 
 impl ConnectorConfig {
@@ -222,7 +231,13 @@ impl ConnectorConfig {
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let cfg: ConnectorConfig = toml::from_str(text).map_err(|e| {
             // toml's message names the key and the line; keep it on one line.
-            ConfigError::Syntax(e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" "))
+            ConfigError::Syntax(
+                e.to_string()
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -237,7 +252,10 @@ impl ConnectorConfig {
             return Err(invalid("acd_name", "must not be empty"));
         }
         if self.acd_server_id < 1 {
-            return Err(invalid("acd_server_id", "must be a positive integer (this ACD's number in WFO)"));
+            return Err(invalid(
+                "acd_server_id",
+                "must be a positive integer (this ACD's number in WFO)",
+            ));
         }
         check_url("source.api_url", &self.source.api_url)?;
         check_url("source.identity_url", &self.source.identity_url)?;
@@ -250,10 +268,16 @@ impl ConnectorConfig {
         }
         if self.kind.uses_oauth() {
             if self.source.client_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                return Err(invalid("source.client_id", format!("required for kind = \"{}\" (OAuth integration)", self.kind)));
+                return Err(invalid(
+                    "source.client_id",
+                    format!("required for kind = \"{}\" (OAuth integration)", self.kind),
+                ));
             }
             if self.source.client_secret.as_ref().is_none_or(Secret::is_empty) {
-                return Err(invalid("source.client_secret", format!("required for kind = \"{}\" (OAuth integration)", self.kind)));
+                return Err(invalid(
+                    "source.client_secret",
+                    format!("required for kind = \"{}\" (OAuth integration)", self.kind),
+                ));
             }
         }
         if self.kind == ConnectorKind::WebexCc1 {
@@ -272,13 +296,19 @@ impl ConnectorConfig {
                 return Err(invalid("source.api_key", "only used by kind = \"webex-cc-1\""));
             }
             if !self.acd_filter.is_empty() {
-                return Err(invalid("acd_filter", "ACD filtering is only available for kind = \"webex-cc-1\""));
+                return Err(invalid(
+                    "acd_filter",
+                    "ACD filtering is only available for kind = \"webex-cc-1\"",
+                ));
             }
         }
         if let Some(scopes) = &self.source.scopes
             && (scopes.is_empty() || scopes.iter().any(|s| s.trim().is_empty() || s.contains(' ')))
         {
-            return Err(invalid("source.scopes", "must be a non-empty list of scope names without spaces"));
+            return Err(invalid(
+                "source.scopes",
+                "must be a non-empty list of scope names without spaces",
+            ));
         }
         let min_interval = match self.kind {
             ConnectorKind::WebexCalling => 1,
@@ -291,7 +321,10 @@ impl ConnectorConfig {
             ));
         }
         if !is_wall_clock(&self.sync.recapture_time) {
-            return Err(invalid("sync.recapture_time", format!("'{}' must be HH:MM (24-hour)", self.sync.recapture_time)));
+            return Err(invalid(
+                "sync.recapture_time",
+                format!("'{}' must be HH:MM (24-hour)", self.sync.recapture_time),
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, m) in self.metadata_mapping.iter().enumerate() {
@@ -310,12 +343,18 @@ impl ConnectorConfig {
             }
         }
         if self.metadata_mapping.len() > 100 {
-            return Err(invalid("metadata_mapping", "a WFO tenant allows at most 100 metadata keys"));
+            return Err(invalid(
+                "metadata_mapping",
+                "a WFO tenant allows at most 100 metadata keys",
+            ));
         }
         if let Some(lang) = &self.language
             && lang.fallback.trim().is_empty()
         {
-            return Err(invalid("language.fallback", "must be a BCP 47 language tag such as \"en\""));
+            return Err(invalid(
+                "language.fallback",
+                "must be a BCP 47 language tag such as \"en\"",
+            ));
         }
         for (i, f) in self.acd_filter.iter().enumerate() {
             if f.field.trim().is_empty() {
@@ -348,14 +387,28 @@ impl ConnectorConfig {
 }
 
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn check_url(field: &str, value: &str) -> Result<(), ConfigError> {
     let ok = (value.starts_with("https://") || value.starts_with("http://"))
-        && value.split("://").nth(1).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        && value
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
         && !value.contains(char::is_whitespace);
-    if ok { Ok(()) } else { Err(invalid(field, format!("'{value}' must be an http(s) URL such as https://host"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("'{value}' must be an http(s) URL such as https://host"),
+        ))
+    }
 }
 
 fn is_wall_clock(s: &str) -> bool {
@@ -436,7 +489,10 @@ label = "Recording Id"
     #[test]
     fn missing_client_secret_for_oauth_kind_is_named() {
         let e = with("client_secret = \"s3cr3t-client\"", "").unwrap_err();
-        assert_eq!(e.to_string(), "source.client_secret: required for kind = \"webex-calling\" (OAuth integration)");
+        assert_eq!(
+            e.to_string(),
+            "source.client_secret: required for kind = \"webex-calling\" (OAuth integration)"
+        );
     }
 
     #[test]
@@ -462,7 +518,10 @@ label = "Recording Id"
     fn redacted_copy_hides_every_secret_and_debug_too() {
         let c = ConnectorConfig::from_toml(GOOD).unwrap();
         let shown = c.redacted().to_string();
-        assert!(!shown.contains("s3cr3t-client") && !shown.contains("wfo-pass-9"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t-client") && !shown.contains("wfo-pass-9"),
+            "{shown}"
+        );
         assert!(shown.contains("********"));
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("s3cr3t-client") && !dbg.contains("wfo-pass-9"), "{dbg}");

@@ -84,7 +84,12 @@ pub struct ContactProgress {
 
 impl ContactProgress {
     pub fn new(plan: SegmentedContact) -> Self {
-        Self { plan, contact_id: None, metadata_done: false, audio_bytes: None }
+        Self {
+            plan,
+            contact_id: None,
+            metadata_done: false,
+            audio_bytes: None,
+        }
     }
 }
 
@@ -125,7 +130,11 @@ pub struct RetrySchedule {
 
 impl Default for RetrySchedule {
     fn default() -> Self {
-        Self { max_attempts: 12, base: Duration::seconds(30), max: Duration::hours(2) }
+        Self {
+            max_attempts: 12,
+            base: Duration::seconds(30),
+            max: Duration::hours(2),
+        }
     }
 }
 
@@ -173,7 +182,13 @@ impl LedgerItem {
 
     /// A retryable failure. Returns the time of the next attempt, or `None` when the
     /// item is now dead.
-    pub fn fail(&mut self, error: &str, schedule: &RetrySchedule, retry_after: Option<Duration>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn fail(
+        &mut self,
+        error: &str,
+        schedule: &RetrySchedule,
+        retry_after: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         self.attempts += 1;
         self.last_error = Some(error.to_owned());
         self.updated_at = now;
@@ -240,7 +255,11 @@ mod tests {
     #[test]
     fn failures_back_off_then_die_after_max_attempts() {
         let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, t0());
-        let s = RetrySchedule { max_attempts: 3, base: Duration::seconds(10), max: Duration::seconds(25) };
+        let s = RetrySchedule {
+            max_attempts: 3,
+            base: Duration::seconds(10),
+            max: Duration::seconds(25),
+        };
         assert_eq!(item.fail("boom", &s, None, t0()), Some(t0() + Duration::seconds(10)));
         assert_eq!(item.fail("boom", &s, None, t0()), Some(t0() + Duration::seconds(20)));
         assert_eq!(item.health, Health::Failed);

@@ -24,9 +24,7 @@ pub struct MetadataRule {
 pub enum MappingError {
     #[error("metadata mapping acd_field '{acd_field}': {problem}")]
     InvalidPath { acd_field: String, problem: String },
-    #[error(
-        "label '{label}' matches no WFO metadata key (neither a label nor the key '{derived_key}')"
-    )]
+    #[error("label '{label}' matches no WFO metadata key (neither a label nor the key '{derived_key}')")]
     UnknownLabel { label: String, derived_key: String },
     #[error("label '{label}' matches several WFO metadata keys when case is ignored: {candidates}")]
     AmbiguousLabel { label: String, candidates: String },
@@ -62,10 +60,7 @@ fn key_type_name(t: MetadataKeyType) -> &'static str {
     }
 }
 
-fn find_key<'k>(
-    label: &str,
-    keys: &'k [wfo::MetadataKey],
-) -> Result<&'k wfo::MetadataKey, MappingError> {
+fn find_key<'k>(label: &str, keys: &'k [wfo::MetadataKey]) -> Result<&'k wfo::MetadataKey, MappingError> {
     if let Some(k) = keys.iter().find(|k| k.label == label) {
         return Ok(k);
     }
@@ -136,10 +131,7 @@ pub fn lookup<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
 /// Applies the rules to one source document. Strings are copied as they are, numbers
 /// and booleans stringified; null or missing values are left out; objects and arrays are
 /// left out with a warning.
-pub fn extract_metadata(
-    doc: &Value,
-    rules: &[MetadataRule],
-) -> (BTreeMap<String, String>, Vec<String>) {
+pub fn extract_metadata(doc: &Value, rules: &[MetadataRule]) -> (BTreeMap<String, String>, Vec<String>) {
     let mut out = BTreeMap::new();
     let mut warnings = Vec::new();
     for rule in rules {
@@ -149,11 +141,7 @@ pub fn extract_metadata(
             Some(Value::Number(n)) => n.to_string(),
             Some(Value::Bool(b)) => b.to_string(),
             Some(other @ (Value::Object(_) | Value::Array(_))) => {
-                let what = if other.is_object() {
-                    "an object"
-                } else {
-                    "an array"
-                };
+                let what = if other.is_object() { "an object" } else { "an array" };
                 warnings.push(format!(
                     "metadata field '{}' is {what}; only text, numbers and booleans are mapped (key '{}' left empty)",
                     rule.acd_field, rule.wfo_key

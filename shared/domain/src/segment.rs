@@ -28,10 +28,7 @@ use thiserror::Error;
 use crate::mapping::{MetadataRule, extract_metadata};
 use crate::timeline::{CallDirection, CallTimeline, Interval, Party, subtract_intervals};
 use crate::webex_calling;
-use crate::wfo::{
-    AgentRef, AudioFormat, AudioSpec, ContactEvent, ContactImport, ContactType, Direction,
-    EventType,
-};
+use crate::wfo::{AgentRef, AudioFormat, AudioSpec, ContactEvent, ContactImport, ContactType, Direction, EventType};
 
 pub use crate::webex_calling::parse_webex_calling;
 
@@ -80,9 +77,7 @@ impl SegmentError {
     /// "not ready yet" would add a transient variant.
     pub fn is_permanent(&self) -> bool {
         match self {
-            SegmentError::Missing { .. }
-            | SegmentError::WrongType { .. }
-            | SegmentError::Invalid { .. } => true,
+            SegmentError::Missing { .. } | SegmentError::WrongType { .. } | SegmentError::Invalid { .. } => true,
         }
     }
 
@@ -138,9 +133,7 @@ pub fn agent_spans(tl: &CallTimeline) -> Vec<AgentSpan> {
                 })
         })
         .collect();
-    out.sort_by(|a, b| {
-        (a.span.start, a.span.end, &a.user_id).cmp(&(b.span.start, b.span.end, &b.user_id))
-    });
+    out.sort_by(|a, b| (a.span.start, a.span.end, &a.user_id).cmp(&(b.span.start, b.span.end, &b.user_id)));
     out
 }
 
@@ -186,10 +179,7 @@ fn contact_events(tl: &CallTimeline, user: &str, span: &Interval) -> Vec<Contact
     let mut events = Vec::new();
     let mut add = |t: i64, event_type: EventType| {
         if span.contains(t) {
-            events.push(ContactEvent {
-                event_type,
-                time: t,
-            });
+            events.push(ContactEvent { event_type, time: t });
         }
     };
     for p in tl.recording.pauses.iter().filter(|p| made_by(&p.by, user)) {

@@ -108,11 +108,7 @@ pub enum FeatureKind {
 
 /// One party on a call, classified.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(
-    tag = "kind",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Party {
     /// An internal user who can be a WFO agent; `user_id` is a plain lowercase UUID.
     Agent {
@@ -171,9 +167,9 @@ impl Party {
 
     pub fn number(&self) -> Option<&str> {
         match self {
-            Party::Agent { number, .. }
-            | Party::External { number }
-            | Party::Feature { number, .. } => number.as_deref(),
+            Party::Agent { number, .. } | Party::External { number } | Party::Feature { number, .. } => {
+                number.as_deref()
+            }
         }
     }
 
@@ -183,14 +179,10 @@ impl Party {
             (Party::Agent { user_id: a, .. }, Party::Agent { user_id: b, .. }) => a == b,
             (
                 Party::Feature {
-                    feature: fa,
-                    id: ia,
-                    ..
+                    feature: fa, id: ia, ..
                 },
                 Party::Feature {
-                    feature: fb,
-                    id: ib,
-                    ..
+                    feature: fb, id: ib, ..
                 },
             ) => fa == fb && ia == ib,
             (Party::External { number: a }, Party::External { number: b }) => a == b,
@@ -219,9 +211,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn has_user(&self, user_id: &str) -> bool {
-        self.participants
-            .iter()
-            .any(|p| p.user_id() == Some(user_id))
+        self.participants.iter().any(|p| p.user_id() == Some(user_id))
     }
 }
 
@@ -352,11 +342,7 @@ impl CallTimeline {
         let span = self.span();
         let t = t.clamp(span.start, span.end.max(span.start));
         let before = Interval::new(span.start, t);
-        let paused: i64 = self
-            .paused_intervals()
-            .iter()
-            .map(|p| p.overlap_ms(&before))
-            .sum();
+        let paused: i64 = self.paused_intervals().iter().map(|p| p.overlap_ms(&before)).sum();
         (before.len_ms() - paused).clamp(0, self.audio_length_ms())
     }
 
@@ -424,11 +410,7 @@ impl CallTimeline {
         let mut v: Vec<String> = self
             .snapshots
             .iter()
-            .flat_map(|s| {
-                s.participants
-                    .iter()
-                    .filter_map(|p| p.user_id().map(str::to_owned))
-            })
+            .flat_map(|s| s.participants.iter().filter_map(|p| p.user_id().map(str::to_owned)))
             .collect();
         v.sort();
         v.dedup();
@@ -493,10 +475,7 @@ mod tests {
 
     #[test]
     fn subtracting_cuts_holes_and_trims_ends() {
-        let v = subtract_intervals(
-            &[Interval::new(0, 10)],
-            &[Interval::new(2, 4), Interval::new(8, 12)],
-        );
+        let v = subtract_intervals(&[Interval::new(0, 10)], &[Interval::new(2, 4), Interval::new(8, 12)]);
         assert_eq!(v, vec![Interval::new(0, 2), Interval::new(4, 8)]);
     }
 
@@ -553,9 +532,6 @@ mod tests {
                 related_call: None,
             },
         ];
-        assert_eq!(
-            t.parked_windows(),
-            vec![Interval::new(10, 20), Interval::new(70, 100)]
-        );
+        assert_eq!(t.parked_windows(), vec![Interval::new(10, 20), Interval::new(70, 100)]);
     }
 }

@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 
 use crate::segment::SegmentError;
 use crate::timeline::{
-    CallDirection, CallTimeline, EpochMs, FeatureKind, Hold, Party, Pause, RecordingInfo, Redirect,
-    RedirectKind, Snapshot,
+    CallDirection, CallTimeline, EpochMs, FeatureKind, Hold, Party, Pause, RecordingInfo, Redirect, RedirectKind,
+    Snapshot,
 };
 
 /// One registered working assumption about the Webex Calling metadata payload.
@@ -143,9 +143,7 @@ fn redirect_kind(reason: &str) -> RedirectKind {
     match loose_key(reason).as_str() {
         "callpark" | "park" => RedirectKind::Park,
         "callparkretrieve" | "parkretrieve" | "retrieve" => RedirectKind::Retrieve,
-        "consultativetransfer" | "consulttransfer" | "attendedtransfer" => {
-            RedirectKind::ConsultTransfer
-        }
+        "consultativetransfer" | "consulttransfer" | "attendedtransfer" => RedirectKind::ConsultTransfer,
         "deflection" | "blindtransfer" | "transfer" => RedirectKind::Transfer,
         "callqueue" | "queue" => RedirectKind::Queue,
         "huntgroup" => RedirectKind::HuntGroup,
@@ -190,14 +188,11 @@ fn get<'a>(obj: &'a Obj, name: &str) -> Option<&'a Value> {
 }
 
 fn as_obj<'a>(v: &'a Value, path: &str) -> Result<&'a Obj, SegmentError> {
-    v.as_object()
-        .ok_or_else(|| wrong(path.to_owned(), "an object", v))
+    v.as_object().ok_or_else(|| wrong(path.to_owned(), "an object", v))
 }
 
 fn opt_obj<'a>(obj: &'a Obj, parent: &str, name: &str) -> Result<Option<&'a Obj>, SegmentError> {
-    get(obj, name)
-        .map(|v| as_obj(v, &join(parent, name)))
-        .transpose()
+    get(obj, name).map(|v| as_obj(v, &join(parent, name))).transpose()
 }
 
 fn req_obj<'a>(obj: &'a Obj, parent: &str, name: &str) -> Result<&'a Obj, SegmentError> {
@@ -206,16 +201,9 @@ fn req_obj<'a>(obj: &'a Obj, parent: &str, name: &str) -> Result<&'a Obj, Segmen
     })
 }
 
-fn opt_array<'a>(
-    obj: &'a Obj,
-    parent: &str,
-    name: &str,
-) -> Result<Option<&'a Vec<Value>>, SegmentError> {
+fn opt_array<'a>(obj: &'a Obj, parent: &str, name: &str) -> Result<Option<&'a Vec<Value>>, SegmentError> {
     get(obj, name)
-        .map(|v| {
-            v.as_array()
-                .ok_or_else(|| wrong(join(parent, name), "an array", v))
-        })
+        .map(|v| v.as_array().ok_or_else(|| wrong(join(parent, name), "an array", v)))
         .transpose()
 }
 
@@ -239,9 +227,7 @@ fn opt_time(obj: &Obj, parent: &str, name: &str) -> Result<Option<EpochMs>, Segm
         .map(|s| {
             parse_timestamp(s).ok_or_else(|| SegmentError::Invalid {
                 path: join(parent, name),
-                problem: format!(
-                    "'{s}' is not a timestamp (expected RFC 3339, e.g. 2026-03-02T14:05:12Z)"
-                ),
+                problem: format!("'{s}' is not a timestamp (expected RFC 3339, e.g. 2026-03-02T14:05:12Z)"),
             })
         })
         .transpose()
@@ -301,10 +287,7 @@ pub fn parse_timestamp(s: &str) -> Option<EpochMs> {
             return Some(dt.timestamp_millis());
         }
     }
-    let no_z = s
-        .strip_suffix('Z')
-        .or_else(|| s.strip_suffix('z'))
-        .unwrap_or(s);
+    let no_z = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')).unwrap_or(s);
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
@@ -456,7 +439,9 @@ fn classify(
         "USER" | "PEOPLE" | "PERSON" => match id.and_then(normalize_user_id) {
             Some(user_id) => Ok(Party::Agent { user_id, number }),
             None => {
-                notes.push(format!("{apath}: a USER without a usable user id ({id:?}); treated as an external party"));
+                notes.push(format!(
+                    "{apath}: a USER without a usable user id ({id:?}); treated as an external party"
+                ));
                 Ok(Party::External { number })
             }
         },
@@ -488,12 +473,7 @@ fn endpoint(obj: &Obj, path: &str, notes: &mut Vec<String>) -> Result<Party, Seg
     classify(opt_obj(obj, path, "actor")?, number, path, notes)
 }
 
-fn opt_endpoint(
-    obj: &Obj,
-    parent: &str,
-    name: &str,
-    notes: &mut Vec<String>,
-) -> Result<Option<Party>, SegmentError> {
+fn opt_endpoint(obj: &Obj, parent: &str, name: &str, notes: &mut Vec<String>) -> Result<Option<Party>, SegmentError> {
     opt_obj(obj, parent, name)?
         .map(|o| endpoint(o, &join(parent, name), notes))
         .transpose()
@@ -526,9 +506,7 @@ fn parse_entry(v: &Value, path: &str, notes: &mut Vec<String>) -> Result<Entry, 
         .map(|ps| {
             ps.iter()
                 .enumerate()
-                .map(|(i, p)| {
-                    participant(p, &format!("{}[{i}]", join(path, "participants")), notes)
-                })
+                .map(|(i, p)| participant(p, &format!("{}[{i}]", join(path, "participants")), notes))
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
@@ -587,9 +565,7 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
         Some(id) => id.to_owned(),
         None => opt_str(sd, SD, "callRecordingId")?
             .map(str::to_owned)
-            .ok_or_else(|| SegmentError::Missing {
-                path: "id".to_owned(),
-            })?,
+            .ok_or_else(|| SegmentError::Missing { path: "id".to_owned() })?,
     };
 
     let session = req_obj(sd, SD, "session")?;
@@ -606,7 +582,8 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
     let interaction_key = match opt_str(sd, SD, "callSessionId")? {
         Some(s) => s.to_owned(),
         None => {
-            notes.push("serviceData.callSessionId: missing; the recording id is used as the interaction key".to_owned());
+            notes
+                .push("serviceData.callSessionId: missing; the recording id is used as the interaction key".to_owned());
             recording_id.clone()
         }
     };
@@ -651,9 +628,7 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
                 _ => {
                     return Err(SegmentError::Invalid {
                         path: "ownerId".to_owned(),
-                        problem: format!(
-                            "masked ('{raw}') and serviceData.{name} names no user to stand in for it"
-                        ),
+                        problem: format!("masked ('{raw}') and serviceData.{name} names no user to stand in for it"),
                     });
                 }
             }
@@ -664,9 +639,7 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
                 Some(WebexId::Typed { kind, .. }) => {
                     return Err(SegmentError::Invalid {
                         path: "ownerId".to_owned(),
-                        problem: format!(
-                            "'{raw}' is a {kind} id, not a user, but ownerType is USER"
-                        ),
+                        problem: format!("'{raw}' is a {kind} id, not a user, but ownerType is USER"),
                     });
                 }
                 None => {
@@ -701,10 +674,7 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
         } else if is_owner(&called) {
             CallDirection::Inbound
         } else {
-            notes.push(
-                "serviceData.personality: missing; the owner is taken as the terminator (INBOUND)"
-                    .to_owned(),
-            );
+            notes.push("serviceData.personality: missing; the owner is taken as the terminator (INBOUND)".to_owned());
             CallDirection::Inbound
         }
     });
@@ -721,11 +691,7 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
 
     // Recording actions (WXC-A06)
     let mut marks: Vec<(EpochMs, bool, Option<Party>)> = Vec::new();
-    for (i, a) in opt_array(sd, SD, "recordingActions")?
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, a) in opt_array(sd, SD, "recordingActions")?.into_iter().flatten().enumerate() {
         let path = format!("serviceData.recordingActions[{i}]");
         let obj = as_obj(a, &path)?;
         let action = req_str(obj, &path, "action")?;
@@ -752,13 +718,10 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
                 by,
             }),
             (true, Some(o)) => {
-                notes.push(
-                    "serviceData.recordingActions: PAUSE while already paused ignored".to_owned(),
-                );
+                notes.push("serviceData.recordingActions: PAUSE while already paused ignored".to_owned());
                 open = Some(o);
             }
-            (false, None) => notes
-                .push("serviceData.recordingActions: RESUME while not paused ignored".to_owned()),
+            (false, None) => notes.push("serviceData.recordingActions: RESUME while not paused ignored".to_owned()),
         }
     }
     if let Some((s, by)) = open {
@@ -774,16 +737,10 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
     match opt_array(sd, SD, "callActivity")? {
         Some(list) => {
             for (i, e) in list.iter().enumerate() {
-                entries.push(parse_entry(
-                    e,
-                    &format!("serviceData.callActivity[{i}]"),
-                    &mut notes,
-                )?);
+                entries.push(parse_entry(e, &format!("serviceData.callActivity[{i}]"), &mut notes)?);
             }
         }
-        None => {
-            notes.push("serviceData.callActivity: missing (was showAllTypes=true sent?)".to_owned())
-        }
+        None => notes.push("serviceData.callActivity: missing (was showAllTypes=true sent?)".to_owned()),
     }
     entries.sort_by_key(|e| e.at);
     for e in &mut entries {
@@ -859,15 +816,14 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
                 participants,
             });
         } else {
-            notes.push(
-                "no participant data and no answering user: this recording yields no contact"
-                    .to_owned(),
-            );
+            notes.push("no participant data and no answering user: this recording yields no contact".to_owned());
         }
     } else if let Some(owner_id) = owner.user_id() {
         // WXC-A14
         if !snapshots.iter().any(|s| s.has_user(owner_id)) {
-            notes.push("participants never list the owner; the owner is taken as present throughout (WXC-A14)".to_owned());
+            notes.push(
+                "participants never list the owner; the owner is taken as present throughout (WXC-A14)".to_owned(),
+            );
             for s in &mut snapshots {
                 s.participants.insert(0, owner.clone());
             }
@@ -902,14 +858,8 @@ mod tests {
 
     #[test]
     fn numbers_lose_scheme_host_and_parameters() {
-        assert_eq!(
-            normalize_number("sip:4060@X.X.X.X;user=phone").as_deref(),
-            Some("4060")
-        );
-        assert_eq!(
-            normalize_number("tel:+14155550123").as_deref(),
-            Some("+14155550123")
-        );
+        assert_eq!(normalize_number("sip:4060@X.X.X.X;user=phone").as_deref(), Some("4060"));
+        assert_eq!(normalize_number("tel:+14155550123").as_deref(), Some("+14155550123"));
         assert_eq!(normalize_number("SIP:+1408@host").as_deref(), Some("+1408"));
         assert_eq!(normalize_number("+1408;ext=1").as_deref(), Some("+1408"));
         assert_eq!(normalize_number("sip:@host"), None);
@@ -936,15 +886,13 @@ mod tests {
 
     #[test]
     fn base64_people_ids_decode_and_place_ids_are_not_users() {
-        let people =
-            "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY";
+        let people = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY";
         assert_eq!(
             normalize_user_id(people).as_deref(),
             Some("f5b36187-c8dd-4727-8b2f-f9c447f29046")
         );
         // ciscospark://us/PLACE/f5b36187-c8dd-4727-8b2f-f9c447f29046
-        let place =
-            "Y2lzY29zcGFyazovL3VzL1BMQUNFL2Y1YjM2MTg3LWM4ZGQtNDcyNy04YjJmLWY5YzQ0N2YyOTA0Ng";
+        let place = "Y2lzY29zcGFyazovL3VzL1BMQUNFL2Y1YjM2MTg3LWM4ZGQtNDcyNy04YjJmLWY5YzQ0N2YyOTA0Ng";
         assert_eq!(normalize_user_id(place), None);
         assert_eq!(
             decode_webex_id(place),
@@ -961,14 +909,8 @@ mod tests {
         assert_eq!(z, Some(1_699_347_021_000));
         assert_eq!(parse_timestamp("2023-11-07T16:50:21+08:00"), z);
         assert_eq!(parse_timestamp("2023-11-07 08:50:21"), z);
-        assert_eq!(
-            parse_timestamp("2023-10-12 21:22:32.621"),
-            Some(1_697_145_752_621)
-        );
-        assert_eq!(
-            parse_timestamp("2023-10-12T21:22:32.621Z"),
-            Some(1_697_145_752_621)
-        );
+        assert_eq!(parse_timestamp("2023-10-12 21:22:32.621"), Some(1_697_145_752_621));
+        assert_eq!(parse_timestamp("2023-10-12T21:22:32.621Z"), Some(1_697_145_752_621));
         assert_eq!(parse_timestamp("yesterday"), None);
     }
 
@@ -977,14 +919,8 @@ mod tests {
         assert_eq!(redirect_kind("CallPark"), RedirectKind::Park);
         assert_eq!(redirect_kind("CALL_PARK_RETRIEVE"), RedirectKind::Retrieve);
         assert_eq!(redirect_kind("Deflection"), RedirectKind::Transfer);
-        assert_eq!(
-            redirect_kind("ConsultativeTransfer"),
-            RedirectKind::ConsultTransfer
-        );
+        assert_eq!(redirect_kind("ConsultativeTransfer"), RedirectKind::ConsultTransfer);
         assert_eq!(redirect_kind("CallForwardNoAnswer"), RedirectKind::Forward);
-        assert_eq!(
-            redirect_kind("Whatever"),
-            RedirectKind::Other("Whatever".into())
-        );
+        assert_eq!(redirect_kind("Whatever"), RedirectKind::Other("Whatever".into()));
     }
 }

@@ -101,19 +101,13 @@ mod tests {
     fn unknown_agent_message_round_trips_an_acd_id_with_spaces() {
         let m = unknown_agent_message(3, "agent one@x");
         assert_eq!(m, "Unknown agent: acdServerId=3 acdId=agent one@x");
-        assert_eq!(
-            parse_unknown_agent(&m),
-            Some(("agent one@x".to_owned(), Some(3)))
-        );
+        assert_eq!(parse_unknown_agent(&m), Some(("agent one@x".to_owned(), Some(3))));
     }
 
     #[test]
     fn bare_unknown_agent_prefix_is_still_recognised() {
         assert!(is_unknown_agent("Unknown agent"));
-        assert_eq!(
-            parse_unknown_agent("Unknown agent"),
-            Some((String::new(), None))
-        );
+        assert_eq!(parse_unknown_agent("Unknown agent"), Some((String::new(), None)));
         assert_eq!(parse_unknown_agent("Unknown metadata key: x"), None);
     }
 

@@ -4,9 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use wfo_domain::mapping::{
-    MappingError, MetadataRule, extract_metadata, resolve_rules, validate_path,
-};
+use wfo_domain::mapping::{MappingError, MetadataRule, extract_metadata, resolve_rules, validate_path};
 use wfo_domain::segment::{SegmentContext, segment_webex_calling};
 use wfo_domain::wfo::{MetadataKey, MetadataKeyType};
 
@@ -64,11 +62,7 @@ fn a_label_is_matched_exactly_then_ignoring_case() {
 
 #[test]
 fn a_label_matching_no_label_resolves_through_the_documented_key_rule() {
-    let ks = vec![key(
-        "Queue-Name-key",
-        "Queue (display)",
-        MetadataKeyType::Text,
-    )];
+    let ks = vec![key("Queue-Name-key", "Queue (display)", MetadataKeyType::Text)];
     let rules = resolve_rules(&[m("ownerName", "Queue Name")], &ks).unwrap();
     assert_eq!(rules, [rule("ownerName", "Queue-Name-key")]);
 }
@@ -91,10 +85,7 @@ fn a_label_of_a_non_text_key_is_refused_naming_the_label_and_type() {
 fn a_label_matching_nothing_is_refused_naming_it() {
     let err = resolve_rules(&[m("serviceData.callId", "Nope")], &keys()).unwrap_err();
     assert!(matches!(&err, MappingError::UnknownLabel { label, .. } if label == "Nope"));
-    assert!(
-        err.to_string()
-            .starts_with("label 'Nope' matches no WFO metadata key")
-    );
+    assert!(err.to_string().starts_with("label 'Nope' matches no WFO metadata key"));
 }
 
 #[test]
@@ -118,10 +109,7 @@ fn paths_with_empty_segments_or_whitespace_are_refused() {
     for bad in ["", ".", "a..b", ".a", "a.", "service Data.x"] {
         let err = validate_path(bad).unwrap_err();
         assert!(matches!(err, MappingError::InvalidPath { .. }), "{bad:?}");
-        assert!(
-            resolve_rules(&[m(bad, "Recording Id")], &keys()).is_err(),
-            "{bad:?}"
-        );
+        assert!(resolve_rules(&[m(bad, "Recording Id")], &keys()).is_err(), "{bad:?}");
     }
     for good in [
         "id",

@@ -7,12 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use serde_json::Value;
-use wfo_domain::segment::{
-    SegmentOptions, SegmentedContact, segment_timeline, segment_webex_calling,
-};
+use wfo_domain::segment::{SegmentOptions, SegmentedContact, segment_timeline, segment_webex_calling};
 use wfo_domain::timeline::{
-    CallDirection, CallTimeline, FeatureKind, Hold, Party, Pause, RecordingInfo, Redirect,
-    RedirectKind, Snapshot,
+    CallDirection, CallTimeline, FeatureKind, Hold, Party, Pause, RecordingInfo, Redirect, RedirectKind, Snapshot,
 };
 use wfo_domain::webex_calling::{normalize_user_id, parse_timestamp};
 
@@ -219,11 +216,7 @@ fn base64_url(data: &[u8], pad: bool) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -263,9 +256,7 @@ proptest! {
 
 fn shuffle<T>(v: &mut [T], mut seed: u64) {
     for i in (1..v.len()).rev() {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let j = (seed >> 33) as usize % (i + 1);
         v.swap(i, j);
     }

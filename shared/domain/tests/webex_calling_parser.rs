@@ -4,9 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use wfo_domain::segment::{
-    SegmentContext, SegmentError, segment_webex_calling, segment_webex_calling_detailed,
-};
+use wfo_domain::segment::{SegmentContext, SegmentError, segment_webex_calling, segment_webex_calling_detailed};
 use wfo_domain::timeline::{FeatureKind, Party, RedirectKind};
 use wfo_domain::webex_calling::{ASSUMPTIONS, parse_webex_calling};
 use wfo_domain::wfo::{Direction, EventType};
@@ -63,19 +61,9 @@ fn the_openapi_example_parses_and_segments_its_masked_owner_from_the_calling_par
     );
     assert_eq!(s.contacts.len(), 1);
     let c = &s.contacts[0];
-    assert_eq!(
-        c.contact.external_id,
-        "wxc:81bb582c-e93e-40aa-abf6-962b620f6db4:0"
-    );
-    assert_eq!(
-        c.contact.assoc_call_id,
-        "fe2f5688-91a8-4799-a867-a396bb2b024a"
-    );
-    assert_eq!(
-        c.contact.direction,
-        Direction::Internal,
-        "both parties are users"
-    );
+    assert_eq!(c.contact.external_id, "wxc:81bb582c-e93e-40aa-abf6-962b620f6db4:0");
+    assert_eq!(c.contact.assoc_call_id, "fe2f5688-91a8-4799-a867-a396bb2b024a");
+    assert_eq!(c.contact.direction, Direction::Internal, "both parties are users");
     assert_eq!(c.contact.ani.as_deref(), Some("####PII-EXPOSURE####"));
     assert_eq!(c.contact.dnis.as_deref(), Some("4060"));
     assert_eq!(c.contact.call_duration, 298_000);
@@ -107,16 +95,10 @@ fn malformed_documents_fail_with_an_error_naming_the_field_and_the_problem() {
 #[test]
 fn a_document_without_call_activity_segments_the_owner_over_the_whole_session() {
     let mut d = doc();
-    d["serviceData"]
-        .as_object_mut()
-        .unwrap()
-        .remove("callActivity");
+    d["serviceData"].as_object_mut().unwrap().remove("callActivity");
     let c = segment_webex_calling(&d, &ctx()).unwrap();
     assert_eq!(c.len(), 1);
-    assert_eq!(
-        (c[0].contact.start_time, c[0].contact.call_duration),
-        (T0, 300_000)
-    );
+    assert_eq!((c[0].contact.start_time, c[0].contact.call_duration), (T0, 300_000));
     assert_eq!(
         c[0].contact.direction,
         Direction::Inbound,
@@ -129,10 +111,7 @@ fn a_queue_recording_without_participants_belongs_to_the_answerer() {
     let mut d = doc();
     d["ownerType"] = json!("callQueue");
     d["ownerId"] = json!(QUEUE);
-    d["serviceData"]
-        .as_object_mut()
-        .unwrap()
-        .remove("callActivity");
+    d["serviceData"].as_object_mut().unwrap().remove("callActivity");
     d["serviceData"]["answererInfo"] = user(BOB);
     let c = segment_webex_calling(&d, &ctx()).unwrap();
     assert_eq!(c.len(), 1);
@@ -144,10 +123,7 @@ fn a_queue_recording_with_no_participants_and_no_answerer_yields_no_contact() {
     let mut d = doc();
     d["ownerType"] = json!("CALL_QUEUE");
     d["ownerId"] = json!(QUEUE);
-    d["serviceData"]
-        .as_object_mut()
-        .unwrap()
-        .remove("callActivity");
+    d["serviceData"].as_object_mut().unwrap().remove("callActivity");
     let s = segment_webex_calling_detailed(&d, &ctx()).unwrap();
     assert!(s.contacts.is_empty());
     assert!(s.timeline.notes.iter().any(|n| n.contains("no contact")));
@@ -184,8 +160,7 @@ fn owner_types_in_list_api_spelling_are_accepted() {
 fn a_base64_people_owner_id_becomes_the_plain_lowercase_uuid() {
     let mut d = doc();
     // ciscospark://us/PEOPLE/3f6c2a1e-8b4d-4c7a-9e21-5d0b7f3a9c11
-    d["ownerId"] =
-        json!("Y2lzY29zcGFyazovL3VzL1BFT1BMRS8zZjZjMmExZS04YjRkLTRjN2EtOWUyMS01ZDBiN2YzYTljMTE");
+    d["ownerId"] = json!("Y2lzY29zcGFyazovL3VzL1BFT1BMRS8zZjZjMmExZS04YjRkLTRjN2EtOWUyMS01ZDBiN2YzYTljMTE");
     let c = segment_webex_calling(&d, &ctx()).unwrap();
     assert_eq!(c[0].contact.agent.acd_id, ALICE);
     d["ownerId"] = json!(ALICE.to_uppercase());
@@ -197,23 +172,14 @@ fn a_base64_people_owner_id_becomes_the_plain_lowercase_uuid() {
 fn unknown_fields_and_unknown_enum_values_are_tolerated_and_noted() {
     let mut d = doc();
     d["futureTopLevel"] = json!({"x": 1});
-    d["serviceData"]["recordingActions"] =
-        json!([{"action": "START", "time": "2026-04-01T10:00:00Z"}]);
+    d["serviceData"]["recordingActions"] = json!([{"action": "START", "time": "2026-04-01T10:00:00Z"}]);
     d["serviceData"]["callActivity"][0]["redirectInfo"] = json!({"reason": "SomethingNew"});
     d["serviceData"]["callActivity"][0]["participants"][0]["actor"] = json!({"type": "ROBOT"});
     d["serviceData"]["callActivity"][0]["somethingElse"] = json!([1, 2]);
     let s = segment_webex_calling_detailed(&d, &ctx()).unwrap();
     assert_eq!(s.contacts.len(), 1);
-    assert_eq!(
-        s.timeline.redirects[0].kind,
-        RedirectKind::Other("SomethingNew".into())
-    );
-    assert!(
-        s.timeline
-            .notes
-            .iter()
-            .any(|n| n.contains("'START' ignored"))
-    );
+    assert_eq!(s.timeline.redirects[0].kind, RedirectKind::Other("SomethingNew".into()));
+    assert!(s.timeline.notes.iter().any(|n| n.contains("'START' ignored")));
     assert!(
         s.timeline.snapshots[0].participants[0].is_external(),
         "an unknown actor type without id is external"
@@ -226,10 +192,7 @@ fn timestamps_without_t_or_zone_are_read_as_utc() {
     d["serviceData"]["session"] =
         json!({"startTime": "2026-04-01 10:00:00.000", "stopTime": "2026-04-01T12:05:00+02:00"});
     let c = segment_webex_calling(&d, &ctx()).unwrap();
-    assert_eq!(
-        (c[0].contact.start_time, c[0].contact.call_duration),
-        (T0, 300_000)
-    );
+    assert_eq!((c[0].contact.start_time, c[0].contact.call_duration), (T0, 300_000));
 }
 
 #[test]
@@ -262,8 +225,7 @@ fn call_activity_out_of_order_is_read_in_time_order() {
 #[test]
 fn a_user_owned_recording_gives_contacts_only_to_its_owner_even_when_other_users_are_on_the_call() {
     let mut d = doc();
-    d["serviceData"]["callActivity"][0]["participants"] =
-        json!([customer(), participant(ALICE), participant(BOB)]);
+    d["serviceData"]["callActivity"][0]["participants"] = json!([customer(), participant(ALICE), participant(BOB)]);
     let c = segment_webex_calling(&d, &ctx()).unwrap();
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].contact.agent.acd_id, ALICE);
@@ -294,8 +256,7 @@ fn a_pause_whose_actor_is_unknown_goes_on_every_contact_it_falls_in_on_a_shared_
     let mut d = doc();
     d["ownerType"] = json!("PLACE");
     d["ownerId"] = json!(QUEUE);
-    d["serviceData"]["callActivity"][0]["participants"] =
-        json!([customer(), participant(ALICE), participant(BOB)]);
+    d["serviceData"]["callActivity"][0]["participants"] = json!([customer(), participant(ALICE), participant(BOB)]);
     d["serviceData"]["recordingActions"] = json!([
         {"action": "PAUSE", "time": "2026-04-01T10:01:00Z"},
         {"action": "RESUME", "time": "2026-04-01T10:02:00Z"}
@@ -313,8 +274,7 @@ fn a_call_between_two_users_is_internal_and_ani_dnis_are_the_bare_numbers() {
     let mut d = doc();
     d["serviceData"]["callingParty"] =
         json!({"actor": {"type": "USER", "id": BOB}, "number": "sip:1002@10.0.0.1;user=phone"});
-    d["serviceData"]["callActivity"][0]["participants"] =
-        json!([participant(BOB), participant(ALICE)]);
+    d["serviceData"]["callActivity"][0]["participants"] = json!([participant(BOB), participant(ALICE)]);
     let c = segment_webex_calling(&d, &ctx()).unwrap();
     assert_eq!(c[0].contact.direction, Direction::Internal);
     assert_eq!(c[0].contact.ani.as_deref(), Some("1002"));
@@ -324,10 +284,7 @@ fn a_call_between_two_users_is_internal_and_ani_dnis_are_the_bare_numbers() {
 #[test]
 fn a_missing_personality_is_inferred_from_which_party_is_the_owner() {
     let mut d = doc();
-    d["serviceData"]
-        .as_object_mut()
-        .unwrap()
-        .remove("personality");
+    d["serviceData"].as_object_mut().unwrap().remove("personality");
     d["serviceData"]["callingParty"] = user(ALICE);
     d["serviceData"]["calledParty"] = json!({"number": "tel:+13125550187"});
     let c = segment_webex_calling(&d, &ctx()).unwrap();
@@ -337,10 +294,7 @@ fn a_missing_personality_is_inferred_from_which_party_is_the_owner() {
 #[test]
 fn a_missing_call_session_id_falls_back_to_the_recording_id() {
     let mut d = doc();
-    d["serviceData"]
-        .as_object_mut()
-        .unwrap()
-        .remove("callSessionId");
+    d["serviceData"].as_object_mut().unwrap().remove("callSessionId");
     let c = segment_webex_calling(&d, &ctx()).unwrap();
     assert_eq!(c[0].contact.assoc_call_id, "rec-1");
 }
@@ -357,8 +311,7 @@ fn a_masked_owner_whose_party_is_not_a_user_is_an_error_naming_owner_id() {
 
 #[test]
 fn every_registered_assumption_is_documented_in_the_assumptions_file() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/webex-calling-assumptions.md");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/webex-calling-assumptions.md");
     let text = std::fs::read_to_string(&path).unwrap();
     for a in ASSUMPTIONS {
         assert!(text.contains(a.id), "{} is not in {}", a.id, path.display());

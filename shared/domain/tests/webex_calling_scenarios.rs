@@ -22,10 +22,7 @@ fn assert_scenario(name: &str) -> Vec<SegmentedContact> {
 }
 
 fn agents(contacts: &[SegmentedContact]) -> Vec<&str> {
-    contacts
-        .iter()
-        .map(|c| c.contact.agent.acd_id.as_str())
-        .collect()
+    contacts.iter().map(|c| c.contact.agent.acd_id.as_str()).collect()
 }
 
 const ALICE: &str = "3f6c2a1e-8b4d-4c7a-9e21-5d0b7f3a9c11";
@@ -83,8 +80,7 @@ fn blind_transfer_gives_each_agent_a_contact_for_their_own_part() {
 }
 
 #[test]
-fn consult_transfer_first_agent_keeps_the_call_until_the_transfer_and_the_target_from_the_consult_on()
- {
+fn consult_transfer_first_agent_keeps_the_call_until_the_transfer_and_the_target_from_the_consult_on() {
     let c = assert_scenario("consult-transfer");
     assert_eq!(agents(&c), [ALICE, BOB]);
     let alice_end = c[0].contact.start_time + c[0].contact.call_duration;
@@ -98,18 +94,13 @@ fn consult_transfer_first_agent_keeps_the_call_until_the_transfer_and_the_target
 }
 
 #[test]
-fn consult_without_transfer_first_agent_spans_the_whole_call_and_the_consulted_agent_only_the_consult()
- {
+fn consult_without_transfer_first_agent_spans_the_whole_call_and_the_consulted_agent_only_the_consult() {
     let c = assert_scenario("consult-no-transfer");
     assert_eq!(agents(&c), [CAROL, DAVE]);
     let (carol, dave) = (&c[0].contact, &c[1].contact);
     assert!(carol.start_time < dave.start_time);
     assert!(dave.start_time + dave.call_duration < carol.start_time + carol.call_duration);
-    assert_eq!(
-        dave.direction,
-        Direction::Internal,
-        "the consult is agent to agent"
-    );
+    assert_eq!(dave.direction, Direction::Internal, "the consult is agent to agent");
 }
 
 #[test]
@@ -169,11 +160,7 @@ fn call_queue_recording_gives_contacts_to_the_answering_agents_never_to_the_queu
     let c = assert_scenario("call-queue");
     assert_eq!(agents(&c), [CAROL, DAVE]);
     assert!(
-        !c[1]
-            .contact
-            .events
-            .iter()
-            .any(|e| e.event_type == EventType::Pause),
+        !c[1].contact.events.iter().any(|e| e.event_type == EventType::Pause),
         "Carol paused, not Dave"
     );
 }
@@ -274,12 +261,7 @@ fn scenario_output_serialises_to_the_documented_cli_shape() {
     }
     assert_eq!(
         first["media"]["recordingId"],
-        first["externalId"]
-            .as_str()
-            .unwrap()
-            .split(':')
-            .nth(1)
-            .unwrap()
+        first["externalId"].as_str().unwrap().split(':').nth(1).unwrap()
     );
     assert_eq!(
         first["audio"],

@@ -129,14 +129,21 @@ impl Harness {
                 sweep_interval: Duration::from_millis(100),
                 poll_interval: Some(cfg.poll_interval),
                 refresh_interval: Duration::from_secs(3600),
-                poll: PollSettings { initial_lookback: chrono::Duration::days(2), ..PollSettings::default() },
+                poll: PollSettings {
+                    initial_lookback: chrono::Duration::days(2),
+                    ..PollSettings::default()
+                },
                 import: cfg.import.clone(),
                 poller_enabled: cfg.poller_enabled,
             },
         )
         .await
         .map_err(start_err)?;
-        webex.add_integration(Integration::new(CLIENT_ID, CLIENT_SECRET, &format!("{}/oauth/callback", runtime.public_url)));
+        webex.add_integration(Integration::new(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            &format!("{}/oauth/callback", runtime.public_url),
+        ));
         let connector = ConnectorConfig::from_toml(&format!(
             r#"
 id = "{CONNECTOR_ID}"
@@ -180,7 +187,14 @@ label = "Call Session"
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(start_err)?;
-        Ok(Self { wfo, webex, store, runtime, connector, http })
+        Ok(Self {
+            wfo,
+            webex,
+            store,
+            runtime,
+            connector,
+            http,
+        })
     }
 
     /// The operator flow: open the Authorization URL, follow the source's consent
@@ -189,7 +203,12 @@ label = "Call Session"
         let mut url = format!("{}/oauth/{}/authorize", self.runtime.public_url, self.connector.id);
         let mut hops = vec![url.clone()];
         for _ in 0..5 {
-            let resp = self.http.get(&url).send().await.map_err(|e| HarnessError::Authorize(e.to_string()))?;
+            let resp = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| HarnessError::Authorize(e.to_string()))?;
             let status = resp.status();
             if status.is_redirection() {
                 let next = resp
@@ -215,7 +234,12 @@ label = "Call Session"
     pub async fn wait_for_webhook(&self, timeout: Duration) -> bool {
         let until = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < until {
-            if self.webex.webhooks().iter().any(|w| w.webhook.target_url.contains(&self.connector.id)) {
+            if self
+                .webex
+                .webhooks()
+                .iter()
+                .any(|w| w.webhook.target_url.contains(&self.connector.id))
+            {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -227,10 +251,10 @@ label = "Call Session"
     pub async fn wait_for_sync(&self, timeout: Duration) -> Option<wfo_connectors::sync::SyncStatus> {
         let until = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < until {
-            if let Ok(Some(status)) = wfo_connectors::sync::load_status(self.store.as_ref(), &self.connector.id).await {
-                if status.last_run.finished_at.is_some() {
-                    return Some(status);
-                }
+            if let Ok(Some(status)) = wfo_connectors::sync::load_status(self.store.as_ref(), &self.connector.id).await
+                && status.last_run.finished_at.is_some()
+            {
+                return Some(status);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -239,7 +263,9 @@ label = "Call Session"
 
     /// Instantiate a scenario as a fresh call starting at `base_time` (not published).
     pub fn instantiate(&self, scenario: &str, base_time: DateTime<Utc>) -> Result<ScenarioInstance, HarnessError> {
-        self.webex.instantiate(scenario, base_time).map_err(|e| HarnessError::Scenario(format!("{scenario}: {e}")))
+        self.webex
+            .instantiate(scenario, base_time)
+            .map_err(|e| HarnessError::Scenario(format!("{scenario}: {e}")))
     }
 
     pub fn scenario_names(&self) -> Vec<String> {
@@ -276,7 +302,11 @@ label = "Call Session"
             .wfo
             .contacts()
             .into_iter()
-            .filter(|c| recording_ids.iter().any(|r| c.contact.import.external_id.contains(r.as_str())))
+            .filter(|c| {
+                recording_ids
+                    .iter()
+                    .any(|r| c.contact.import.external_id.contains(r.as_str()))
+            })
             .map(|c| {
                 let i = &c.contact.import;
                 Received {
@@ -288,8 +318,16 @@ label = "Call Session"
                     duration_ms: i.call_duration,
                     assoc_call_id: i.assoc_call_id.clone(),
                     direction: format!("{:?}", i.direction).to_uppercase(),
-                    events: i.events.iter().map(|e| format!("{:?}@{}", e.event_type, e.time)).collect(),
-                    audio_bytes: if c.contact.audio_uploaded { c.contact.audio_bytes } else { None },
+                    events: i
+                        .events
+                        .iter()
+                        .map(|e| format!("{:?}@{}", e.event_type, e.time))
+                        .collect(),
+                    audio_bytes: if c.contact.audio_uploaded {
+                        c.contact.audio_bytes
+                    } else {
+                        None
+                    },
                 }
             })
             .collect();
@@ -320,7 +358,11 @@ label = "Call Session"
             };
             let want = |k: &str| e.get(k).cloned().unwrap_or(Value::Null);
             let checks = [
-                ("agent.acdId", e.pointer("/agent/acdId").cloned().unwrap_or(Value::Null), Value::from(r.agent_acd_id.clone())),
+                (
+                    "agent.acdId",
+                    e.pointer("/agent/acdId").cloned().unwrap_or(Value::Null),
+                    Value::from(r.agent_acd_id.clone()),
+                ),
                 ("startTime", want("startTime"), Value::from(r.start_time)),
                 ("callDuration", want("callDuration"), Value::from(r.duration_ms)),
                 ("assocCallId", want("assocCallId"), Value::from(r.assoc_call_id.clone())),
@@ -335,7 +377,10 @@ label = "Call Session"
             }
         }
         for r in &received {
-            if !expected.iter().any(|e| e.get("externalId").and_then(Value::as_str) == Some(r.external_id.as_str())) {
+            if !expected
+                .iter()
+                .any(|e| e.get("externalId").and_then(Value::as_str) == Some(r.external_id.as_str()))
+            {
                 problems.push(format!("{}: in WFO but not expected", r.external_id));
             }
         }

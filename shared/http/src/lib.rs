@@ -95,7 +95,11 @@ pub enum HttpError {
         retry_after: Option<Duration>,
     },
     #[error("{service}: could not decode the answer: {message}; body: {body}")]
-    Decode { service: &'static str, message: String, body: String },
+    Decode {
+        service: &'static str,
+        message: String,
+        body: String,
+    },
     #[error("{service}: invalid request: {message}")]
     Request { service: &'static str, message: String },
 }
@@ -180,7 +184,10 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
                 let p = p.trim();
                 let Some((k, v)) = p.split_once('=') else { return false };
                 k.trim().eq_ignore_ascii_case("rel")
-                    && v.trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+                    && v.trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
             });
             if is_next {
                 return Some(target[1..target.len() - 1].to_owned());
@@ -240,16 +247,31 @@ pub async fn status_error(service: &'static str, resp: Response) -> HttpError {
         body.truncate(cut);
         body.push('…');
     }
-    HttpError::Status { service, status, body, tracking_id: tracking, retry_after }
+    HttpError::Status {
+        service,
+        status,
+        body,
+        tracking_id: tracking,
+        retry_after,
+    }
 }
 
 fn classify_transport(service: &'static str, e: reqwest::Error) -> HttpError {
     if e.is_connect() {
-        HttpError::Connect { service, message: error_chain(&e) }
+        HttpError::Connect {
+            service,
+            message: error_chain(&e),
+        }
     } else if e.is_builder() {
-        HttpError::Request { service, message: error_chain(&e) }
+        HttpError::Request {
+            service,
+            message: error_chain(&e),
+        }
     } else {
-        HttpError::Transport { service, message: error_chain(&e) }
+        HttpError::Transport {
+            service,
+            message: error_chain(&e),
+        }
     }
 }
 
@@ -278,7 +300,9 @@ pub fn redact_url_queries(text: &str) -> String {
     while let Some(at) = ["http://", "https://"].iter().filter_map(|p| rest.find(p)).min() {
         out.push_str(&rest[..at]);
         let url_part = &rest[at..];
-        let end = url_part.find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ',')).unwrap_or(url_part.len());
+        let end = url_part
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
+            .unwrap_or(url_part.len());
         let url = &url_part[..end];
         let scheme_end = url.find("://").map_or(0, |i| i + 3);
         let (scheme, after) = url.split_at(scheme_end);
@@ -355,14 +379,11 @@ where
 }
 
 /// Read a JSON body, keeping the raw text on failure so the log shows what was said.
-pub async fn json<T: serde::de::DeserializeOwned>(
-    service: &'static str,
-    resp: Response,
-) -> Result<T, HttpError> {
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| HttpError::Transport { service, message: error_chain(&e) })?;
+pub async fn json<T: serde::de::DeserializeOwned>(service: &'static str, resp: Response) -> Result<T, HttpError> {
+    let bytes = resp.bytes().await.map_err(|e| HttpError::Transport {
+        service,
+        message: error_chain(&e),
+    })?;
     serde_json::from_slice(&bytes).map_err(|e| HttpError::Decode {
         service,
         message: e.to_string(),
@@ -402,9 +423,16 @@ mod tests {
     #[tokio::test]
     async fn a_transport_error_never_repeats_the_credentials_of_the_url() {
         // Nothing listens on port 1: the connection is refused.
-        let policy = RetryPolicy { max_attempts: 1, ..RetryPolicy::fast() };
+        let policy = RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::fast()
+        };
         let url = "http://user:hunter2@127.0.0.1:1/nbr/Servlet?recordUUID=r1&ticket=SECRETTICKET";
-        let err = send("webex-audio", &policy, Idempotency::Idempotent, || reqwest::Client::new().get(url)).await.unwrap_err();
+        let err = send("webex-audio", &policy, Idempotency::Idempotent, || {
+            reqwest::Client::new().get(url)
+        })
+        .await
+        .unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, HttpError::Connect { .. }), "{text}");
         assert!(!text.contains("SECRETTICKET") && !text.contains("hunter2"), "{text}");
@@ -428,13 +456,20 @@ mod tests {
 
     #[test]
     fn retry_after_accepts_seconds() {
-        assert_eq!(parse_retry_after(&headers(RETRY_AFTER, "7")), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after(&headers(RETRY_AFTER, "7")),
+            Some(Duration::from_secs(7))
+        );
         assert_eq!(parse_retry_after(&headers(RETRY_AFTER, "soon")), None);
     }
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(800), ..Default::default() };
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(800),
+            ..Default::default()
+        };
         for f in 0..20 {
             assert!(p.backoff(f) <= Duration::from_millis(800));
         }

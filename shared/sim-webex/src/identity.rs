@@ -43,22 +43,14 @@ fn authorize_error(status: StatusCode, error: &str, description: &str) -> Respon
 
 /// `GET /v1/authorize`: validates the client and redirect URI (errors there are shown,
 /// never redirected), then "the admin" consents or refuses and we redirect back.
-pub(crate) async fn authorize(
-    State(shared): State<SharedRef>,
-    RawQuery(raw): RawQuery,
-) -> Response {
+pub(crate) async fn authorize(State(shared): State<SharedRef>, RawQuery(raw): RawQuery) -> Response {
     let q = parse_query(raw.as_deref());
     let param = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
-    let (client_id, redirect_uri, state) =
-        (param("client_id"), param("redirect_uri"), q.get("state"));
+    let (client_id, redirect_uri, state) = (param("client_id"), param("redirect_uri"), q.get("state"));
 
     let mut st = shared.lock();
     let Some(integration) = st.integrations.get(client_id).cloned() else {
-        return authorize_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client",
-            "Unknown client_id.",
-        );
+        return authorize_error(StatusCode::BAD_REQUEST, "invalid_client", "Unknown client_id.");
     };
     if !integration.redirect_uris.iter().any(|u| u == redirect_uri) {
         return authorize_error(
@@ -68,11 +60,7 @@ pub(crate) async fn authorize(
         );
     }
     let Ok(target) = url::Url::parse(redirect_uri) else {
-        return authorize_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "redirect_uri is not a URL.",
-        );
+        return authorize_error(StatusCode::BAD_REQUEST, "invalid_request", "redirect_uri is not a URL.");
     };
     let back = |mut target: url::Url, pairs: &[(&str, &str)]| -> Response {
         {
@@ -89,10 +77,7 @@ pub(crate) async fn authorize(
     if param("response_type") != "code" {
         return back(target, &[("error", "unsupported_response_type")]);
     }
-    let scopes: BTreeSet<String> = param("scope")
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
+    let scopes: BTreeSet<String> = param("scope").split_whitespace().map(str::to_owned).collect();
     if scopes.is_empty() || scopes.iter().any(|s| !integration.scopes.contains(s)) {
         return back(
             target,
@@ -136,10 +121,7 @@ fn found(location: &str) -> Response {
 }
 
 /// Client credentials from the form or from HTTP Basic (both are accepted).
-fn client_credentials(
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> Option<(String, String)> {
+fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<(String, String)> {
     if let (Some(id), Some(secret)) = (form.get("client_id"), form.get("client_secret")) {
         return Some((id.clone(), secret.clone()));
     }
@@ -148,9 +130,7 @@ fn client_credentials(
         .to_str()
         .ok()?
         .strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(basic.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     let unescape = |s: &str| {
@@ -178,8 +158,7 @@ pub(crate) async fn access_token(
         ));
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let (client_id, secret) =
-        client_credentials(&headers, &form).ok_or_else(OAuthError::invalid_client)?;
+    let (client_id, secret) = client_credentials(&headers, &form).ok_or_else(OAuthError::invalid_client)?;
 
     let mut st = shared.lock();
     match st.integrations.get(&client_id) {
@@ -192,14 +171,9 @@ pub(crate) async fn access_token(
             let code = form
                 .get("code")
                 .ok_or_else(|| OAuthError::invalid_request("code is missing."))?;
-            let redirect_uri = form
-                .get("redirect_uri")
-                .map(String::as_str)
-                .unwrap_or_default();
+            let redirect_uri = form.get("redirect_uri").map(String::as_str).unwrap_or_default();
             let Some(entry) = st.codes.get_mut(code) else {
-                return Err(OAuthError::invalid_grant(
-                    "The authorization code is invalid.",
-                ));
+                return Err(OAuthError::invalid_grant("The authorization code is invalid."));
             };
             if entry.used {
                 return Err(OAuthError::invalid_grant(
@@ -207,9 +181,7 @@ pub(crate) async fn access_token(
                 ));
             }
             if entry.expires_at <= now {
-                return Err(OAuthError::invalid_grant(
-                    "The authorization code has expired.",
-                ));
+                return Err(OAuthError::invalid_grant("The authorization code has expired."));
             }
             if entry.client_id != client_id {
                 return Err(OAuthError::invalid_grant(
@@ -235,11 +207,8 @@ pub(crate) async fn access_token(
             let token = form
                 .get("refresh_token")
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing."))?;
-            let invalid = || {
-                OAuthError::invalid_grant(
-                    "The refresh token provided is expired, revoked, malformed, or invalid.",
-                )
-            };
+            let invalid =
+                || OAuthError::invalid_grant("The refresh token provided is expired, revoked, malformed, or invalid.");
             let grant = st.refresh_tokens.get(token).cloned().ok_or_else(invalid)?;
             if grant.client_id != client_id || grant.expires_at <= now {
                 return Err(invalid());
@@ -314,11 +283,7 @@ fn token_json(response: TokenResponse) -> Response {
 }
 
 /// Issues tokens for `client_id` as the configured admin, without the browser dance.
-pub(crate) fn issue_direct(
-    st: &mut SimState,
-    client_id: &str,
-    scopes: BTreeSet<String>,
-) -> TokenResponse {
+pub(crate) fn issue_direct(st: &mut SimState, client_id: &str, scopes: BTreeSet<String>) -> TokenResponse {
     let grant = Grant {
         client_id: client_id.to_owned(),
         user_id: st.admin.id.clone(),
@@ -345,25 +310,16 @@ pub(crate) struct Caller(pub Grant);
 impl FromRequestParts<SharedRef> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        shared: &SharedRef,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, shared: &SharedRef) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
         let st = shared.lock();
-        let grant = st
-            .access_tokens
-            .get(token)
-            .ok_or_else(ApiError::unauthorized)?;
+        let grant = st.access_tokens.get(token).ok_or_else(ApiError::unauthorized)?;
         if grant.expires_at <= st.now() {
             return Err(ApiError::unauthorized());
         }

@@ -88,8 +88,7 @@ impl AudioPlan {
         let total = usize::try_from(self.frames()).unwrap_or(usize::MAX);
         let mut starts = vec![0usize];
         for ms in &self.span_starts_ms {
-            let f = usize::try_from((ms + u64::from(FRAME_MS) / 2) / u64::from(FRAME_MS))
-                .unwrap_or(usize::MAX);
+            let f = usize::try_from((ms + u64::from(FRAME_MS) / 2) / u64::from(FRAME_MS)).unwrap_or(usize::MAX);
             if f > starts[starts.len() - 1] && f < total {
                 starts.push(f);
             }
@@ -130,9 +129,7 @@ pub fn render(plan: &AudioPlan) -> Result<Mp3Audio, Mp3Error> {
 /// Appends the first `frames` frames of voice `voice` to `out`, encoding (a longer
 /// version of) the voice track first if the cached one is too short.
 fn append_voice_prefix(voice: usize, frames: usize, out: &mut Vec<u8>) -> Result<(), Mp3Error> {
-    let mut guard = tracks()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = tracks().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let track = guard.entry(voice).or_default();
     if track.offsets.len() < frames {
         let want = frames.max(track.offsets.len() * 2).max(MIN_TRACK_FRAMES);
@@ -140,11 +137,7 @@ fn append_voice_prefix(voice: usize, frames: usize, out: &mut Vec<u8>) -> Result
         track.offsets = frame_offsets(&bytes);
         track.bytes = bytes;
     }
-    let end = track
-        .offsets
-        .get(frames)
-        .copied()
-        .unwrap_or(track.bytes.len());
+    let end = track.offsets.get(frames).copied().unwrap_or(track.bytes.len());
     out.extend_from_slice(&track.bytes[..end]);
     Ok(())
 }
@@ -167,9 +160,8 @@ fn voice_period(voice: usize) -> Vec<i16> {
         .map(|n| {
             let t = n as f32 / SAMPLE_RATE as f32;
             // Voiced sound: fundamental plus two harmonics.
-            let tone = (2.0 * PI * f * t).sin()
-                + 0.5 * (2.0 * PI * 2.0 * f * t).sin()
-                + 0.25 * (2.0 * PI * 3.0 * f * t).sin();
+            let tone =
+                (2.0 * PI * f * t).sin() + 0.5 * (2.0 * PI * 2.0 * f * t).sin() + 0.25 * (2.0 * PI * 3.0 * f * t).sin();
             let syllable = 0.5 - 0.5 * (2.0 * PI * syllables * t).cos();
             // A short gap between words at the end of each period.
             let word = if t > 1.75 { 0.05 } else { 1.0 };
@@ -192,9 +184,7 @@ fn encode_voice(voice: usize, frames: usize) -> Result<Vec<u8>, Mp3Error> {
     let build = |e: &dyn std::fmt::Display| Mp3Error::Build(e.to_string());
     let mut builder = Builder::new().ok_or_else(|| Mp3Error::Build("lame_init failed".into()))?;
     builder.set_num_channels(1).map_err(|e| build(&e))?;
-    builder
-        .set_sample_rate(SAMPLE_RATE)
-        .map_err(|e| build(&e))?;
+    builder.set_sample_rate(SAMPLE_RATE).map_err(|e| build(&e))?;
     builder
         .set_output_sample_rate(NonZeroU32::new(SAMPLE_RATE))
         .map_err(|e| build(&e))?;
@@ -215,10 +205,7 @@ fn encode_voice(voice: usize, frames: usize) -> Result<Vec<u8>, Mp3Error> {
         .map_err(|e| Mp3Error::Encode(e.to_string()))?;
 
     // Keep exactly `frames` whole frames; later frames never feed earlier ones.
-    let cut = frame_offsets(&out)
-        .get(frames)
-        .copied()
-        .unwrap_or(out.len());
+    let cut = frame_offsets(&out).get(frames).copied().unwrap_or(out.len());
     out.truncate(cut);
     Ok(out)
 }
@@ -251,9 +238,7 @@ fn frame_len(h: &[u8]) -> Option<usize> {
     let bitrate_idx = usize::from(h[2] >> 4);
     let rate_idx = usize::from((h[2] >> 2) & 0b11);
     let padding = usize::from((h[2] >> 1) & 1);
-    const BR_V1: [u32; 15] = [
-        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
-    ];
+    const BR_V1: [u32; 15] = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
     const BR_V2: [u32; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
     let (bitrate, rates, coeff) = match version {
         0b11 => (BR_V1.get(bitrate_idx)?, [44_100u32, 48_000, 32_000], 144u32),
@@ -264,9 +249,7 @@ fn frame_len(h: &[u8]) -> Option<usize> {
     if *bitrate == 0 {
         return None;
     }
-    usize::try_from(coeff * bitrate * 1000 / rate)
-        .ok()
-        .map(|l| l + padding)
+    usize::try_from(coeff * bitrate * 1000 / rate).ok().map(|l| l + padding)
 }
 
 #[cfg(test)]

@@ -19,11 +19,7 @@ const MEDIA_PATH: &str = "/nbr/MultiThreadDownloadServlet";
 fn parse_instant(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(v)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "Invalid {name}: {v:?} is not an ISO 8601 date-time."
-            ))
-        })
+        .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {v:?} is not an ISO 8601 date-time.")))
 }
 
 fn one_of(name: &str, v: &str, allowed: &[&str]) -> Result<(), ApiError> {
@@ -47,9 +43,7 @@ fn encode_cursor(summary: &RecordingSummary) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (ms, id) = text.split_once('|')?;
     Some((ms.parse().ok()?, id.to_owned()))
@@ -102,12 +96,7 @@ pub(crate) async fn list_own(
     list(&shared, &caller, raw.as_deref(), false)
 }
 
-fn list(
-    shared: &SharedRef,
-    caller: &Grant,
-    raw: Option<&str>,
-    admin: bool,
-) -> Result<Response, ApiError> {
+fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> Result<Response, ApiError> {
     let q = parse_query(raw);
     let st = shared.lock();
     let now = st.now();
@@ -123,10 +112,7 @@ fn list(
             }
         },
     } as usize;
-    let from = q
-        .get("from")
-        .map(|v| parse_instant("from", v))
-        .transpose()?;
+    let from = q.get("from").map(|v| parse_instant("from", v)).transpose()?;
     let to = q.get("to").map(|v| parse_instant("to", v)).transpose()?;
     let week = ChronoDuration::days(7);
     let (from, to) = match (from, to) {
@@ -136,9 +122,7 @@ fn list(
         (None, None) => (now - week, now),
     };
     if from >= to {
-        return Err(ApiError::bad_request(
-            "Invalid time range: from must be before to.",
-        ));
+        return Err(ApiError::bad_request("Invalid time range: from must be before to."));
     }
     if admin && to - from > ChronoDuration::days(30) {
         return Err(ApiError::bad_request(
@@ -162,18 +146,10 @@ fn list(
         one_of("format", v, &["MP3"])?;
     }
     if let Some(v) = q.get("ownerType") {
-        one_of(
-            "ownerType",
-            v,
-            &["user", "place", "virtualLine", "callQueue"],
-        )?;
+        one_of("ownerType", v, &["user", "place", "virtualLine", "callQueue"])?;
     }
     if let Some(v) = q.get("storageRegion") {
-        one_of(
-            "storageRegion",
-            v,
-            &["US", "SG", "GB", "JP", "DE", "AU", "IN", "CA"],
-        )?;
+        one_of("storageRegion", v, &["US", "SG", "GB", "JP", "DE", "AU", "IN", "CA"])?;
     }
     if !admin && (q.contains_key("ownerId") || q.contains_key("ownerEmail")) {
         return Err(ApiError::bad_request(
@@ -187,8 +163,7 @@ fn list(
 
     let matches = |r: &StoredRecording| -> bool {
         let s = &r.summary;
-        if r.available_at > now || s.status != status || s.create_time < from || s.create_time >= to
-        {
+        if r.available_at > now || s.status != status || s.create_time < from || s.create_time >= to {
             return false;
         }
         if !admin && s.owner_id != caller.user_id {
@@ -250,11 +225,7 @@ fn list(
 }
 
 /// Looks a recording up for `caller`: user-scope callers only see their own.
-fn readable<'a>(
-    st: &'a crate::state::State,
-    caller: &Grant,
-    id: &str,
-) -> Result<&'a StoredRecording, ApiError> {
+fn readable<'a>(st: &'a crate::state::State, caller: &Grant, id: &str) -> Result<&'a StoredRecording, ApiError> {
     if !caller.has_any(ANY_READ) {
         return Err(ApiError::forbidden(
             "Reading recordings requires a recordings_read scope.",
@@ -341,20 +312,14 @@ pub(crate) async fn metadata(
 
 /// `GET /nbr/MultiThreadDownloadServlet?...&recordUUID=&ticket=`: the MP3, no bearer
 /// needed (the ticket authorises). Unknown, expired or mismatched tickets: `403`.
-pub(crate) async fn media(
-    State(shared): State<SharedRef>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+pub(crate) async fn media(State(shared): State<SharedRef>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = parse_query(raw.as_deref());
     let st = shared.lock();
     let denied = || ApiError::forbidden("The download link is invalid or has expired.");
     if st.link_expired {
         return Err(denied());
     }
-    let ticket = q
-        .get("ticket")
-        .and_then(|t| st.tickets.get(t))
-        .ok_or_else(denied)?;
+    let ticket = q.get("ticket").and_then(|t| st.tickets.get(t)).ok_or_else(denied)?;
     if ticket.expires_at <= st.now() || q.get("recordUUID") != Some(&ticket.recording_id) {
         return Err(denied());
     }
@@ -367,10 +332,7 @@ pub(crate) async fn media(
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/mpeg"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{}.mp3\"",
-        ticket.recording_id
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}.mp3\"", ticket.recording_id)) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)

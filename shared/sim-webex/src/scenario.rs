@@ -107,10 +107,7 @@ pub struct ScenarioInstance {
 
 impl ScenarioInstance {
     pub fn recording_ids(&self) -> Vec<String> {
-        self.recordings
-            .iter()
-            .map(|r| r.summary.id.clone())
-            .collect()
+        self.recordings.iter().map(|r| r.summary.id.clone()).collect()
     }
     pub fn metadata_docs(&self) -> Vec<Value> {
         self.recordings.iter().map(|r| r.metadata.clone()).collect()
@@ -186,15 +183,11 @@ impl ScenarioLibrary {
                 let mut files = ScenarioFiles::default();
                 for file in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
                     let path = file.map_err(|e| io(&dir, e))?.path();
-                    let Some(fname) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned)
-                    else {
+                    let Some(fname) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
                         continue;
                     };
                     if path.is_file() && fname.ends_with(".json") {
-                        files.add(
-                            &fname,
-                            std::fs::read_to_string(&path).map_err(|e| io(&path, e))?,
-                        );
+                        files.add(&fname, std::fs::read_to_string(&path).map_err(|e| io(&path, e))?);
                     }
                 }
                 files.docs.sort();
@@ -219,12 +212,7 @@ impl ScenarioLibrary {
 
     /// The scenario's documents as stored (before rewriting).
     pub fn raw_docs(&self, scenario: &str) -> Result<Vec<Value>, ScenarioError> {
-        Ok(self
-            .parse(scenario)?
-            .0
-            .into_iter()
-            .map(|(_, doc)| doc)
-            .collect())
+        Ok(self.parse(scenario)?.0.into_iter().map(|(_, doc)| doc).collect())
     }
 
     fn parse(&self, scenario: &str) -> Result<(Vec<(String, Value)>, Value), ScenarioError> {
@@ -284,10 +272,7 @@ impl ScenarioLibrary {
         old_ids.retain(|id| is_real_id(id));
         old_ids.sort();
         old_ids.dedup();
-        let id_map: BTreeMap<String, String> = old_ids
-            .iter()
-            .map(|old| (old.clone(), fresh_like(old, rng)))
-            .collect();
+        let id_map: BTreeMap<String, String> = old_ids.iter().map(|old| (old.clone(), fresh_like(old, rng))).collect();
         // Longest first, so an id that contains another is replaced whole.
         let mut replacements: Vec<(&String, &String)> = id_map.iter().collect();
         replacements.sort_by_key(|(old, _)| std::cmp::Reverse(old.len()));
@@ -350,10 +335,7 @@ impl ScenarioFiles {
 /// Keys whose string values are per-call ids (besides the top-level `id`).
 fn is_call_id_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    k == "streamid"
-        || k.ends_with("callid")
-        || k.ends_with("sessionid")
-        || k.ends_with("recordingid")
+    k == "streamid" || k.ends_with("callid") || k.ends_with("sessionid") || k.ends_with("recordingid")
 }
 
 fn collect_call_ids(value: &Value, out: &mut Vec<String>) {
@@ -423,9 +405,7 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if s.len() < 20 || !s.as_bytes()[0].is_ascii_digit() || s.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 fn earliest_time(value: &Value) -> Option<DateTime<Utc>> {
@@ -464,12 +444,7 @@ fn is_epoch_ms_key(key: &str) -> bool {
 
 /// Replaces ids and shifts times everywhere in `value`. `numbers` enables shifting
 /// epoch-ms number fields (expected contacts).
-fn rewrite(
-    value: &mut Value,
-    ids: &[(&String, &String)],
-    delta: ChronoDuration,
-    numbers: Option<&str>,
-) {
+fn rewrite(value: &mut Value, ids: &[(&String, &String)], delta: ChronoDuration, numbers: Option<&str>) {
     match value {
         Value::String(s) => {
             if let Some(shifted) = shift_time_string(s, delta) {
@@ -482,9 +457,7 @@ fn rewrite(
                 }
             }
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| rewrite(v, ids, delta, numbers)),
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, ids, delta, numbers)),
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 if numbers.is_some()
@@ -535,11 +508,7 @@ pub(crate) fn audio_plan(doc: &Value) -> Result<AudioPlan, String> {
         .map(|items| {
             items
                 .iter()
-                .filter_map(|a| {
-                    a.get("timeStamp")
-                        .and_then(Value::as_str)
-                        .and_then(parse_time)
-                })
+                .filter_map(|a| a.get("timeStamp").and_then(Value::as_str).and_then(parse_time))
                 .collect()
         })
         .unwrap_or_default();
@@ -558,11 +527,7 @@ pub(crate) fn audio_plan(doc: &Value) -> Result<AudioPlan, String> {
 }
 
 /// `PAUSE`/`STOP` open a gap, `RESUME`/`START` close it; an open gap runs to the stop.
-fn paused_intervals(
-    doc: &Value,
-    start: DateTime<Utc>,
-    stop: DateTime<Utc>,
-) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+fn paused_intervals(doc: &Value, start: DateTime<Utc>, stop: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut actions: Vec<(DateTime<Utc>, String)> = doc
         .pointer("/serviceData/recordingActions")
         .and_then(Value::as_array)
@@ -571,10 +536,7 @@ fn paused_intervals(
                 .iter()
                 .filter_map(|a| {
                     let t = parse_time(a.get("time")?.as_str()?)?;
-                    Some((
-                        t.clamp(start, stop),
-                        a.get("action")?.as_str()?.to_ascii_uppercase(),
-                    ))
+                    Some((t.clamp(start, stop), a.get("action")?.as_str()?.to_ascii_uppercase()))
                 })
                 .collect()
         })
@@ -603,11 +565,7 @@ fn paused_intervals(
 
 /// Metadata `ownerType` (upper case) → list form.
 pub(crate) fn list_owner_type(metadata_type: &str) -> String {
-    match metadata_type
-        .to_ascii_uppercase()
-        .replace(['_', '-'], "")
-        .as_str()
-    {
+    match metadata_type.to_ascii_uppercase().replace(['_', '-'], "").as_str() {
         "USER" | "PEOPLE" => "user".into(),
         "PLACE" | "WORKSPACE" => "place".into(),
         "VIRTUALLINE" => "virtualLine".into(),
@@ -628,12 +586,7 @@ fn summarize(doc: &Value, audio: &Mp3Audio) -> Result<RecordingSummary, String> 
     let stop = str_at(doc, "/serviceData/session/stopTime")
         .and_then(parse_time)
         .ok_or("no session.stopTime")?;
-    let text = |key: &str| {
-        doc.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let text = |key: &str| doc.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
     let owner_name = text("ownerName");
     let topic = doc
         .get("topic")
@@ -669,11 +622,7 @@ fn summarize(doc: &Value, audio: &Mp3Audio) -> Result<RecordingSummary, String> 
         duration_seconds: (audio.duration_ms + 500) / 1000,
         size_bytes: audio.bytes.len() as u64,
         service_type: "calling".into(),
-        storage_region: if region.is_empty() {
-            "US".into()
-        } else {
-            region
-        },
+        storage_region: if region.is_empty() { "US".into() } else { region },
         status: "available".into(),
         service_data,
     })
@@ -688,12 +637,7 @@ pub(crate) fn hide_detail(doc: &Value) -> Value {
     {
         for activity in activities {
             if let Some(obj) = activity.as_object_mut() {
-                for key in [
-                    "mediaStreams",
-                    "participants",
-                    "redirectInfo",
-                    "redirectedCall",
-                ] {
+                for key in ["mediaStreams", "participants", "redirectInfo", "redirectedCall"] {
                     obj.remove(key);
                 }
             }
@@ -732,9 +676,7 @@ mod tests {
         let simple = fresh_like("baa93e55c62e4663ae24f13fbfdb247f", &mut rng);
         assert_eq!(simple.len(), 32);
         let call = fresh_like("callhalf-581329:0", &mut rng);
-        assert!(
-            call.starts_with("callhalf-") && call.ends_with(":0") && call != "callhalf-581329:0"
-        );
+        assert!(call.starts_with("callhalf-") && call.ends_with(":0") && call != "callhalf-581329:0");
     }
 
     #[test]

@@ -26,9 +26,7 @@ use crate::config::{ADMIN_READ, COMPLIANCE_READ, USER_READ};
 use crate::error::ApiError;
 use crate::identity::{Caller, parse_query};
 use crate::scenario::{RecordingSummary, summary_field};
-use crate::state::{
-    DeliveryOutcome, DeliveryRecord, Grant, SharedRef, Webhook, WebhookEntry, webex_id,
-};
+use crate::state::{DeliveryOutcome, DeliveryRecord, Grant, SharedRef, Webhook, WebhookEntry, webex_id};
 
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "X-Spark-Signature";
@@ -140,8 +138,7 @@ struct UpdateBody {
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
 }
 
 fn required(name: &str, v: Option<String>) -> Result<String, ApiError> {
@@ -185,18 +182,14 @@ pub(crate) async fn create(
     let event = required("event", b.event)?;
     check_url(&target_url)?;
     if !RESOURCES.contains(&resource.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "Invalid resource: {resource:?}."
-        )));
+        return Err(ApiError::bad_request(format!("Invalid resource: {resource:?}.")));
     }
     if !EVENTS.contains(&event.as_str()) {
         return Err(ApiError::bad_request(format!("Invalid event: {event:?}.")));
     }
     let owned_by = b.owned_by.unwrap_or_else(|| "creator".into());
     check_owned_by(&caller, &owned_by)?;
-    if resource == "convergedRecordings"
-        && !caller.has_any(&[COMPLIANCE_READ, ADMIN_READ, USER_READ])
-    {
+    if resource == "convergedRecordings" && !caller.has_any(&[COMPLIANCE_READ, ADMIN_READ, USER_READ]) {
         return Err(ApiError::forbidden(
             "Creating a webhook requires read scope on the resource it is for.",
         ));
@@ -206,9 +199,7 @@ pub(crate) async fn create(
         let pairs = if resource == "convergedRecordings" {
             parse_filter(f)?
         } else {
-            url::form_urlencoded::parse(f.as_bytes())
-                .into_owned()
-                .collect()
+            url::form_urlencoded::parse(f.as_bytes()).into_owned().collect()
         };
         if owned_by != "org" && pairs.iter().any(|(k, _)| OWNER_KEYS.contains(&k.as_str())) {
             return Err(ApiError::bad_request(
@@ -334,8 +325,7 @@ pub(crate) async fn delete(
 ) -> Result<Response, ApiError> {
     let mut st = shared.lock();
     let before = st.webhooks.len();
-    st.webhooks
-        .retain(|e| !(e.hook.id == id && visible_to(e, &caller)));
+    st.webhooks.retain(|e| !(e.hook.id == id && visible_to(e, &caller)));
     if st.webhooks.len() == before {
         return Err(ApiError::not_found());
     }
@@ -402,14 +392,9 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
         for summary in &batch {
             for entry in &st.webhooks {
                 let h = &entry.hook;
-                let for_resource = h.resource == "convergedRecordings"
-                    && matches!(h.event.as_str(), "created" | "all");
+                let for_resource = h.resource == "convergedRecordings" && matches!(h.event.as_str(), "created" | "all");
                 let in_scope = h.owned_by == "org" || entry.creator_user == summary.owner_id;
-                if h.status == "active"
-                    && for_resource
-                    && in_scope
-                    && filter_matches(h.filter.as_deref(), summary)
-                {
+                if h.status == "active" && for_resource && in_scope && filter_matches(h.filter.as_deref(), summary) {
                     let body = envelope(h, &org_id, summary).to_string();
                     planned.push(Job {
                         webhook_id: h.id.clone(),
@@ -480,18 +465,14 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
                 Ok(resp) => DeliveryOutcome::Response {
                     status: resp.status().as_u16(),
                 },
-                Err(e) => DeliveryOutcome::ConnectionError {
-                    error: e.to_string(),
-                },
+                Err(e) => DeliveryOutcome::ConnectionError { error: e.to_string() },
             }
         } else {
             DeliveryOutcome::Skipped
         };
         let mut st = shared.lock();
         let threshold = st.failure_threshold;
-        if still_active
-            && let Some(entry) = st.webhooks.iter_mut().find(|e| e.hook.id == job.webhook_id)
-        {
+        if still_active && let Some(entry) = st.webhooks.iter_mut().find(|e| e.hook.id == job.webhook_id) {
             let ok = matches!(outcome, DeliveryOutcome::Response { status } if (200..300).contains(&status));
             if ok {
                 entry.consecutive_failures = 0;

@@ -30,13 +30,22 @@ impl Cipher {
         let key = match std::fs::read(path) {
             Ok(bytes) => decode_key(&bytes, path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key_file(path)?,
-            Err(e) => return Err(StoreError::Unavailable(format!("cannot read key file {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot read key file {}: {e}",
+                    path.display()
+                )));
+            }
         };
-        Ok(Self { aead: XChaCha20Poly1305::new((&key).into()) })
+        Ok(Self {
+            aead: XChaCha20Poly1305::new((&key).into()),
+        })
     }
 
     pub fn from_key(key: [u8; KEY_LEN]) -> Self {
-        Self { aead: XChaCha20Poly1305::new((&key).into()) }
+        Self {
+            aead: XChaCha20Poly1305::new((&key).into()),
+        }
     }
 
     pub fn encrypt(&self, plaintext: &[u8], aad: &str) -> Result<Vec<u8>, StoreError> {
@@ -44,7 +53,13 @@ impl Cipher {
         rand::rng().fill_bytes(&mut nonce);
         let ct = self
             .aead
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: aad.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| StoreError::Corrupt("encryption failed".to_owned()))?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);
@@ -58,15 +73,21 @@ impl Cipher {
         }
         let (nonce, ct) = blob.split_at(NONCE_LEN);
         self.aead
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| StoreError::Corrupt(format!("{aad}: cannot decrypt (wrong key file or tampered data)")))
     }
 }
 
 fn decode_key(bytes: &[u8], path: &Path) -> Result<[u8; KEY_LEN], StoreError> {
     let text = String::from_utf8_lossy(bytes);
-    let raw = hex::decode(text.trim())
-        .map_err(|_| StoreError::Corrupt(format!("key file {} is not hex", path.display())))?;
+    let raw =
+        hex::decode(text.trim()).map_err(|_| StoreError::Corrupt(format!("key file {} is not hex", path.display())))?;
     raw.try_into()
         .map_err(|_| StoreError::Corrupt(format!("key file {} must hold {KEY_LEN} bytes", path.display())))
 }
@@ -98,7 +119,10 @@ fn create_key_file(path: &Path) -> Result<[u8; KEY_LEN], StoreError> {
                 .map_err(|e| StoreError::Unavailable(format!("cannot read key file {}: {e}", path.display())))?;
             decode_key(&bytes, path)
         }
-        Err(e) => Err(StoreError::Unavailable(format!("cannot create key file {}: {e}", path.display()))),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create key file {}: {e}",
+            path.display()
+        ))),
     }
 }
 

@@ -19,8 +19,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crypto::Cipher;
 use wfo_connectors::ports::{
-    ConnectorSecrets, ConnectorStore, Discovered, KvStore, Ledger, LedgerCounts, Received, StoreError, StoreResult, StoredConnector,
-    TokenRecord, TokenStore, WorkMessage, WorkQueue,
+    ConnectorSecrets, ConnectorStore, Discovered, KvStore, Ledger, LedgerCounts, Received, StoreError, StoreResult,
+    StoredConnector, TokenRecord, TokenStore, WorkMessage, WorkQueue,
 };
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::ledger::{Discovery, LedgerItem};
@@ -120,7 +120,13 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        Ok(Self { inner: Arc::new(Inner { conn: Mutex::new(conn), cipher, dir: dir.to_owned() }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                cipher,
+                dir: dir.to_owned(),
+            }),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -149,7 +155,13 @@ fn decode_item(body: &str) -> StoreResult<LedgerItem> {
 
 #[async_trait]
 impl Ledger for SqliteStore {
-    async fn discover(&self, connector_id: &str, item_id: &str, by: Discovery, now: DateTime<Utc>) -> StoreResult<Discovered> {
+    async fn discover(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        by: Discovery,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Discovered> {
         let item = LedgerItem::discovered(connector_id, item_id, by, now);
         let body = serde_json::to_string(&item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let (c, i) = (connector_id.to_owned(), item_id.to_owned());
@@ -215,7 +227,14 @@ impl Ledger for SqliteStore {
         .await
     }
 
-    async fn lease(&self, connector_id: &str, item_id: &str, owner: &str, lease: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn lease(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let (c, i, o) = (connector_id.to_owned(), item_id.to_owned(), owner.to_owned());
         let until = ms(now) + lease.as_millis() as i64;
         self.with(move |conn, _| {
@@ -257,7 +276,9 @@ impl Ledger for SqliteStore {
                 )
                 .map_err(unavailable)?;
             let rows = stmt
-                .query_map(params![ms(now), limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .query_map(params![ms(now), limit as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
                 .map_err(unavailable)?;
             let mut out = Vec::new();
             for row in rows {
@@ -298,8 +319,12 @@ impl Ledger for SqliteStore {
     async fn counts(&self, connector_id: &str) -> StoreResult<LedgerCounts> {
         let c = connector_id.to_owned();
         self.with(move |conn, _| {
-            let mut stmt = conn.prepare("SELECT body FROM ledger WHERE connector_id = ?1").map_err(unavailable)?;
-            let rows = stmt.query_map(params![c], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+            let mut stmt = conn
+                .prepare("SELECT body FROM ledger WHERE connector_id = ?1")
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![c], |r| r.get::<_, String>(0))
+                .map_err(unavailable)?;
             let mut counts = LedgerCounts::default();
             for row in rows {
                 let item = decode_item(&row.map_err(unavailable)?)?;
@@ -325,8 +350,11 @@ impl WorkQueue for SqliteStore {
         let body = serde_json::to_string(msg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let visible_at = ms(Utc::now()) + delay.as_millis() as i64;
         self.with(move |conn, _| {
-            conn.execute("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)", params![body, visible_at])
-                .map_err(unavailable)?;
+            conn.execute(
+                "INSERT INTO queue (body, visible_at) VALUES (?1, ?2)",
+                params![body, visible_at],
+            )
+            .map_err(unavailable)?;
             Ok(())
         })
         .await
@@ -335,7 +363,9 @@ impl WorkQueue for SqliteStore {
     async fn receive(&self, max: usize, visibility: Duration) -> StoreResult<Vec<Received>> {
         self.with(move |conn, _| {
             let now = ms(Utc::now());
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             let candidates: Vec<(i64, String, u32)> = {
                 let mut stmt = tx
                     .prepare(
@@ -354,7 +384,11 @@ impl WorkQueue for SqliteStore {
                 if count > MAX_RECEIVES {
                     tx.execute(
                         "UPDATE queue SET dead_reason = ?1, receive_count = ?2 WHERE id = ?3",
-                        params![format!("received {MAX_RECEIVES} times without being completed"), count, id],
+                        params![
+                            format!("received {MAX_RECEIVES} times without being completed"),
+                            count,
+                            id
+                        ],
                     )
                     .map_err(unavailable)?;
                     continue;
@@ -365,7 +399,12 @@ impl WorkQueue for SqliteStore {
                     params![receipt, now + visibility.as_millis() as i64, count, id],
                 )
                 .map_err(unavailable)?;
-                out.push(Received { receipt, body, receive_count: count, dead_reason: None });
+                out.push(Received {
+                    receipt,
+                    body,
+                    receive_count: count,
+                    dead_reason: None,
+                });
             }
             tx.commit().map_err(unavailable)?;
             Ok(out)
@@ -376,7 +415,8 @@ impl WorkQueue for SqliteStore {
     async fn ack(&self, receipt: &str) -> StoreResult<()> {
         let r = receipt.to_owned();
         self.with(move |conn, _| {
-            conn.execute("DELETE FROM queue WHERE receipt = ?1", params![r]).map_err(unavailable)?;
+            conn.execute("DELETE FROM queue WHERE receipt = ?1", params![r])
+                .map_err(unavailable)?;
             Ok(())
         })
         .await
@@ -386,7 +426,8 @@ impl WorkQueue for SqliteStore {
         let r = receipt.to_owned();
         let at = ms(Utc::now()) + delay.as_millis() as i64;
         self.with(move |conn, _| {
-            conn.execute("UPDATE queue SET visible_at = ?1 WHERE receipt = ?2", params![at, r]).map_err(unavailable)?;
+            conn.execute("UPDATE queue SET visible_at = ?1 WHERE receipt = ?2", params![at, r])
+                .map_err(unavailable)?;
             Ok(())
         })
         .await
@@ -395,7 +436,8 @@ impl WorkQueue for SqliteStore {
     async fn dead_letter(&self, receipt: &str, reason: &str) -> StoreResult<()> {
         let (r, why) = (receipt.to_owned(), reason.to_owned());
         self.with(move |conn, _| {
-            conn.execute("UPDATE queue SET dead_reason = ?1 WHERE receipt = ?2", params![why, r]).map_err(unavailable)?;
+            conn.execute("UPDATE queue SET dead_reason = ?1 WHERE receipt = ?2", params![why, r])
+                .map_err(unavailable)?;
             Ok(())
         })
         .await
@@ -423,22 +465,34 @@ impl WorkQueue for SqliteStore {
 
     async fn depth(&self) -> StoreResult<u64> {
         self.with(|conn, _| {
-            conn.query_row("SELECT COUNT(*) FROM queue WHERE dead_reason IS NULL", [], |r| r.get::<_, i64>(0))
-                .map(|n| n as u64)
-                .map_err(unavailable)
+            conn.query_row("SELECT COUNT(*) FROM queue WHERE dead_reason IS NULL", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(unavailable)
         })
         .await
     }
 }
 
-fn decode_connector(cipher: &Cipher, id: &str, config: &[u8], secrets: &[u8], created: i64) -> StoreResult<StoredConnector> {
+fn decode_connector(
+    cipher: &Cipher,
+    id: &str,
+    config: &[u8],
+    secrets: &[u8],
+    created: i64,
+) -> StoreResult<StoredConnector> {
     let config = cipher.decrypt(config, &format!("connector:{id}"))?;
     let config: ConnectorConfig =
         serde_json::from_slice(&config).map_err(|e| StoreError::Corrupt(format!("connector {id}: {e}")))?;
     let secrets = cipher.decrypt(secrets, &format!("connector-secrets:{id}"))?;
     let secrets: ConnectorSecrets =
         serde_json::from_slice(&secrets).map_err(|e| StoreError::Corrupt(format!("connector {id} secrets: {e}")))?;
-    Ok(StoredConnector { config, secrets, created_at: from_ms(created) })
+    Ok(StoredConnector {
+        config,
+        secrets,
+        created_at: from_ms(created),
+    })
 }
 
 #[async_trait]
@@ -449,11 +503,15 @@ impl ConnectorStore for SqliteStore {
             let id = cfg.id.clone();
             let json = serde_json::to_vec(&cfg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let blob = cipher.encrypt(&json, &format!("connector:{id}"))?;
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             let existing: Option<(Vec<u8>, i64)> = tx
-                .query_row("SELECT secrets, created_at FROM connectors WHERE id = ?1", params![id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT secrets, created_at FROM connectors WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()
                 .map_err(unavailable)?;
             let (secret_blob, created) = match existing {
@@ -480,22 +538,33 @@ impl ConnectorStore for SqliteStore {
         let id = id.to_owned();
         self.with(move |conn, cipher| {
             let row: Option<(Vec<u8>, Vec<u8>, i64)> = conn
-                .query_row("SELECT config, secrets, created_at FROM connectors WHERE id = ?1", params![id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
+                .query_row(
+                    "SELECT config, secrets, created_at FROM connectors WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()
                 .map_err(unavailable)?;
-            row.map(|(c, s, t)| decode_connector(cipher, &id, &c, &s, t)).transpose()
+            row.map(|(c, s, t)| decode_connector(cipher, &id, &c, &s, t))
+                .transpose()
         })
         .await
     }
 
     async fn list_connectors(&self) -> StoreResult<Vec<StoredConnector>> {
         self.with(move |conn, cipher| {
-            let mut stmt =
-                conn.prepare("SELECT id, config, secrets, created_at FROM connectors ORDER BY id").map_err(unavailable)?;
+            let mut stmt = conn
+                .prepare("SELECT id, config, secrets, created_at FROM connectors ORDER BY id")
+                .map_err(unavailable)?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?)))
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
                 .map_err(unavailable)?;
             let mut out = Vec::new();
             for row in rows {
@@ -514,13 +583,19 @@ impl TokenStore for SqliteStore {
         let id = connector_id.to_owned();
         self.with(move |conn, cipher| {
             let row: Option<(Vec<u8>, i64)> = conn
-                .query_row("SELECT record, version FROM tokens WHERE connector_id = ?1", params![id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT record, version FROM tokens WHERE connector_id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()
                 .map_err(unavailable)?;
             match row {
-                None => Ok(TokenRecord { tokens: None, reauth_required: None, version: 0 }),
+                None => Ok(TokenRecord {
+                    tokens: None,
+                    reauth_required: None,
+                    version: 0,
+                }),
                 Some((blob, version)) => {
                     let json = cipher.decrypt(&blob, &format!("tokens:{id}"))?;
                     let mut rec: TokenRecord =
@@ -551,7 +626,11 @@ impl TokenStore for SqliteStore {
                 )
             }
             .map_err(unavailable)?;
-            if n == 1 { Ok(expected_version + 1) } else { Err(StoreError::Conflict(format!("tokens of {id}"))) }
+            if n == 1 {
+                Ok(expected_version + 1)
+            } else {
+                Err(StoreError::Conflict(format!("tokens of {id}")))
+            }
         })
         .await
     }
@@ -559,7 +638,11 @@ impl TokenStore for SqliteStore {
     async fn put_oauth_state(&self, nonce: &str, connector_id: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
         let (n, c) = (nonce.to_owned(), connector_id.to_owned());
         self.with(move |conn, _| {
-            conn.execute("DELETE FROM oauth_states WHERE expires_at < ?1", params![ms(Utc::now())]).map_err(unavailable)?;
+            conn.execute(
+                "DELETE FROM oauth_states WHERE expires_at < ?1",
+                params![ms(Utc::now())],
+            )
+            .map_err(unavailable)?;
             conn.execute(
                 "INSERT INTO oauth_states (nonce, connector_id, expires_at) VALUES (?1, ?2, ?3)",
                 params![n, c, ms(expires_at)],
@@ -574,9 +657,11 @@ impl TokenStore for SqliteStore {
         let n = nonce.to_owned();
         self.with(move |conn, _| {
             let row: Option<(String, i64)> = conn
-                .query_row("DELETE FROM oauth_states WHERE nonce = ?1 RETURNING connector_id, expires_at", params![n], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "DELETE FROM oauth_states WHERE nonce = ?1 RETURNING connector_id, expires_at",
+                    params![n],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()
                 .map_err(unavailable)?;
             Ok(row.and_then(|(c, exp)| (exp >= ms(now)).then_some(c)))
@@ -591,10 +676,15 @@ impl KvStore for SqliteStore {
         let (c, k) = (connector_id.to_owned(), key.to_owned());
         self.with(move |conn, _| {
             let v: Option<String> = conn
-                .query_row("SELECT value FROM kv WHERE connector_id = ?1 AND key = ?2", params![c, k], |r| r.get(0))
+                .query_row(
+                    "SELECT value FROM kv WHERE connector_id = ?1 AND key = ?2",
+                    params![c, k],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(unavailable)?;
-            v.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{c}/{k}: {e}")))).transpose()
+            v.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{c}/{k}: {e}"))))
+                .transpose()
         })
         .await
     }
@@ -633,7 +723,8 @@ impl KvStore for SqliteStore {
     async fn unlock(&self, name: &str, owner: &str) -> StoreResult<()> {
         let (n, o) = (name.to_owned(), owner.to_owned());
         self.with(move |conn, _| {
-            conn.execute("DELETE FROM locks WHERE name = ?1 AND owner = ?2", params![n, o]).map_err(unavailable)?;
+            conn.execute("DELETE FROM locks WHERE name = ?1 AND owner = ?2", params![n, o])
+                .map_err(unavailable)?;
             Ok(())
         })
         .await

@@ -64,8 +64,14 @@ async fn two_processes_worth_of_handles_share_one_state_dir() {
     use wfo_connectors::ports::{Discovered, Ledger};
     use wfo_domain::ledger::Discovery;
     let now = chrono::Utc::now();
-    assert_eq!(a.discover("c", "x", Discovery::Webhook, now).await.unwrap(), Discovered::New);
-    assert_eq!(b.discover("c", "x", Discovery::Poller, now).await.unwrap(), Discovered::Known);
+    assert_eq!(
+        a.discover("c", "x", Discovery::Webhook, now).await.unwrap(),
+        Discovered::New
+    );
+    assert_eq!(
+        b.discover("c", "x", Discovery::Poller, now).await.unwrap(),
+        Discovered::Known
+    );
     assert!(b.get("c", "x").await.unwrap().is_some());
 }
 
@@ -74,12 +80,20 @@ async fn secrets_are_not_stored_in_clear_text() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(dir.path()).unwrap();
     use wfo_connectors::ports::ConnectorStore;
-    s.put_connector(&conformance::sample_config("clear"), chrono::Utc::now()).await.unwrap();
+    s.put_connector(&conformance::sample_config("clear"), chrono::Utc::now())
+        .await
+        .unwrap();
     drop(s);
     let raw = std::fs::read(dir.path().join("state.db")).unwrap();
     let wal = std::fs::read(dir.path().join("state.db-wal")).unwrap_or_default();
     for needle in ["client-secret-value-123", "wfo-password-value-456"] {
-        assert!(!raw.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in state.db");
-        assert!(!wal.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in the WAL");
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} in state.db"
+        );
+        assert!(
+            !wal.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} in the WAL"
+        );
     }
 }

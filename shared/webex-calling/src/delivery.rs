@@ -81,12 +81,7 @@ pub fn verify_signature(
     Err(first_error.unwrap_or(SignatureError::Mismatch))
 }
 
-fn check<M: Mac + KeyInit>(
-    key: &[u8],
-    body: &[u8],
-    hex_sig: &str,
-    header: &'static str,
-) -> Result<(), SignatureError> {
+fn check<M: Mac + KeyInit>(key: &[u8], body: &[u8], hex_sig: &str, header: &'static str) -> Result<(), SignatureError> {
     let tag = hex::decode(hex_sig).map_err(|_| SignatureError::Malformed { header })?;
     let Ok(mut mac) = <M as KeyInit>::new_from_slice(key) else {
         return Err(SignatureError::Mismatch);
@@ -143,11 +138,8 @@ pub struct WebhookEvent {
 impl WebhookEvent {
     /// The recording this event is about, for `convergedRecordings` events.
     pub fn recording_id(&self) -> Option<&str> {
-        crate::lenient::same_name(
-            &self.resource,
-            crate::webhooks::RESOURCE_CONVERGED_RECORDINGS,
-        )
-        .then_some(self.data_id.as_str())
+        crate::lenient::same_name(&self.resource, crate::webhooks::RESOURCE_CONVERGED_RECORDINGS)
+            .then_some(self.data_id.as_str())
     }
 }
 
@@ -186,14 +178,11 @@ pub fn parse_webhook_event(raw: &[u8]) -> Result<WebhookEvent, WebhookEventError
     let value: serde_json::Value =
         serde_json::from_slice(raw).map_err(|e| WebhookEventError::NotJson(e.to_string()))?;
     if !value.is_object() {
-        return Err(WebhookEventError::NotJson(
-            "top level is not an object".to_owned(),
-        ));
+        return Err(WebhookEventError::NotJson("top level is not an object".to_owned()));
     }
     // Drop fields of unexpected types rather than failing on them.
     let lenient = lenient_object(value);
-    let raw: RawEvent =
-        serde_json::from_value(lenient).map_err(|e| WebhookEventError::NotJson(e.to_string()))?;
+    let raw: RawEvent = serde_json::from_value(lenient).map_err(|e| WebhookEventError::NotJson(e.to_string()))?;
     let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let resource = non_empty(raw.resource).ok_or(WebhookEventError::MissingField("resource"))?;
     let event = non_empty(raw.event).ok_or(WebhookEventError::MissingField("event"))?;
@@ -228,11 +217,9 @@ pub fn parse_webhook_event(raw: &[u8]) -> Result<WebhookEvent, WebhookEventError
 /// Keep `data` as is; keep other top-level members only when they are strings.
 fn lenient_object(value: serde_json::Value) -> serde_json::Value {
     match value {
-        serde_json::Value::Object(map) => serde_json::Value::Object(
-            map.into_iter()
-                .filter(|(k, v)| k == "data" || v.is_string())
-                .collect(),
-        ),
+        serde_json::Value::Object(map) => {
+            serde_json::Value::Object(map.into_iter().filter(|(k, v)| k == "data" || v.is_string()).collect())
+        }
         other => other,
     }
 }
@@ -258,22 +245,13 @@ mod tests {
         let sig = sign_spark(SECRET.as_bytes(), BODY);
         assert_eq!(sig.len(), 40);
         let h = [("X-Spark-Signature", sig)];
-        assert_eq!(
-            verify_signature(&Secret::new(SECRET), BODY, headers(&h)),
-            Ok(())
-        );
+        assert_eq!(verify_signature(&Secret::new(SECRET), BODY, headers(&h)), Ok(()));
     }
 
     #[test]
     fn uppercase_hex_is_accepted() {
-        let h = [(
-            "x-spark-signature",
-            sign_spark(SECRET.as_bytes(), BODY).to_uppercase(),
-        )];
-        assert_eq!(
-            verify_signature(&Secret::new(SECRET), BODY, headers(&h)),
-            Ok(())
-        );
+        let h = [("x-spark-signature", sign_spark(SECRET.as_bytes(), BODY).to_uppercase())];
+        assert_eq!(verify_signature(&Secret::new(SECRET), BODY, headers(&h)), Ok(()));
     }
 
     #[test]
@@ -341,18 +319,9 @@ mod tests {
         let good = sign_webex_sha256(SECRET.as_bytes(), BODY);
         assert_eq!(good.len(), 64);
         let h = [("X-Webex-Signature", good.clone())];
-        assert_eq!(
-            verify_signature(&Secret::new(SECRET), BODY, headers(&h)),
-            Ok(())
-        );
-        let h = [
-            ("X-Spark-Signature", "00".repeat(20)),
-            ("X-Webex-Signature", good),
-        ];
-        assert_eq!(
-            verify_signature(&Secret::new(SECRET), BODY, headers(&h)),
-            Ok(())
-        );
+        assert_eq!(verify_signature(&Secret::new(SECRET), BODY, headers(&h)), Ok(()));
+        let h = [("X-Spark-Signature", "00".repeat(20)), ("X-Webex-Signature", good)];
+        assert_eq!(verify_signature(&Secret::new(SECRET), BODY, headers(&h)), Ok(()));
         let h = [("X-Webex-Signature", sign_webex_sha256(b"wrong", BODY))];
         assert_eq!(
             verify_signature(&Secret::new(SECRET), BODY, headers(&h)),
@@ -374,10 +343,7 @@ mod tests {
         let e = parse_webhook_event(BODY).unwrap();
         assert_eq!(e.resource, "convergedRecordings");
         assert_eq!(e.event, "created");
-        assert_eq!(
-            e.recording_id(),
-            Some("62807eaf-0c89-492e-a3c3-c4751812603b")
-        );
+        assert_eq!(e.recording_id(), Some("62807eaf-0c89-492e-a3c3-c4751812603b"));
         assert_eq!(e.owned_by.as_deref(), Some("org"));
         assert_eq!(e.status, Some(WebhookStatus::Active));
         assert!(e.created.is_some());
@@ -388,24 +354,15 @@ mod tests {
     fn missing_fields_are_named() {
         let cases: [(&[u8], &str); 4] = [
             (br#"{"event":"created","data":{"id":"r"}}"#, "resource"),
-            (
-                br#"{"resource":"convergedRecordings","data":{"id":"r"}}"#,
-                "event",
-            ),
-            (
-                br#"{"resource":"convergedRecordings","event":"created"}"#,
-                "data",
-            ),
+            (br#"{"resource":"convergedRecordings","data":{"id":"r"}}"#, "event"),
+            (br#"{"resource":"convergedRecordings","event":"created"}"#, "data"),
             (
                 br#"{"resource":"convergedRecordings","event":"created","data":{"ownerId":"o"}}"#,
                 "data.id",
             ),
         ];
         for (body, field) in cases {
-            assert_eq!(
-                parse_webhook_event(body),
-                Err(WebhookEventError::MissingField(field))
-            );
+            assert_eq!(parse_webhook_event(body), Err(WebhookEventError::MissingField(field)));
         }
         assert!(matches!(
             parse_webhook_event(b"not json"),

@@ -57,10 +57,7 @@ impl WebexCallingClient {
     ///
     /// `LinkExpired` is retryable: fetch the details again and download once more.
     /// Never keep links around.
-    pub async fn download_audio(
-        &self,
-        details: &RecordingDetails,
-    ) -> Result<AudioDownload, WebexError> {
+    pub async fn download_audio(&self, details: &RecordingDetails) -> Result<AudioDownload, WebexError> {
         let id = details.summary.id.as_str();
         let Some(link) = details.audio_link() else {
             return Err(WebexError::AudioUnavailable {
@@ -80,9 +77,8 @@ impl WebexCallingClient {
                 ),
             });
         }
-        let url = Url::parse(link).map_err(|e| {
-            request_error(format!("recording {id}: invalid audio download link: {e}"))
-        })?;
+        let url =
+            Url::parse(link).map_err(|e| request_error(format!("recording {id}: invalid audio download link: {e}")))?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(request_error(format!(
                 "recording {id}: audio download link is not HTTP(S)"
@@ -90,17 +86,12 @@ impl WebexCallingClient {
         }
 
         let tracking = wfo_http::new_tracking_id();
-        let result = wfo_http::send(
-            DOWNLOAD_SERVICE,
-            self.policy(),
-            Idempotency::Idempotent,
-            || {
-                // Self-authorising link: no bearer (see AUDIO_LINK_SELF_AUTHORISING).
-                self.http()
-                    .get(url.clone())
-                    .header(crate::client::TRACKING_HEADER, &tracking)
-            },
-        )
+        let result = wfo_http::send(DOWNLOAD_SERVICE, self.policy(), Idempotency::Idempotent, || {
+            // Self-authorising link: no bearer (see AUDIO_LINK_SELF_AUTHORISING).
+            self.http()
+                .get(url.clone())
+                .header(crate::client::TRACKING_HEADER, &tracking)
+        })
         .await;
         let resp = match result {
             Ok(resp) => resp,

@@ -43,17 +43,11 @@ pub enum WebexError {
     #[error(
         "Webex recording {recording_id}: download link expired or refused ({reason}); fetch the details again for a fresh link"
     )]
-    LinkExpired {
-        recording_id: String,
-        reason: String,
-    },
+    LinkExpired { recording_id: String, reason: String },
 
     /// Webex returned no audio link for this token/recording.
     #[error("Webex recording {recording_id}: no audio download link: {message}")]
-    AudioUnavailable {
-        recording_id: String,
-        message: String,
-    },
+    AudioUnavailable { recording_id: String, message: String },
 
     #[error("invalid recording list window: {0}")]
     InvalidWindow(String),

@@ -36,12 +36,7 @@ pub fn webex_id_to_uuid(id: &str) -> String {
     let Some(path) = decoded.strip_prefix("ciscospark://") else {
         return id.to_owned();
     };
-    match path
-        .rsplit('/')
-        .next()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    match path.rsplit('/').next().map(str::trim).filter(|s| !s.is_empty()) {
         Some(last) => last.to_ascii_lowercase(),
         None => id.to_owned(),
     }
@@ -54,9 +49,7 @@ mod tests {
     #[test]
     fn reference_example_decodes_to_the_people_uuid() {
         assert_eq!(
-            webex_id_to_uuid(
-                "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY"
-            ),
+            webex_id_to_uuid("Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY"),
             "f5b36187-c8dd-4727-8b2f-f9c447f29046"
         );
     }

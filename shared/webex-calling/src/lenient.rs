@@ -97,14 +97,11 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
 /// A required timestamp (see [`parse_datetime`]).
 pub(crate) fn de_datetime<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
     let s = String::deserialize(d)?;
-    parse_datetime(&s)
-        .ok_or_else(|| serde::de::Error::custom(format!("unrecognised timestamp {s:?}")))
+    parse_datetime(&s).ok_or_else(|| serde::de::Error::custom(format!("unrecognised timestamp {s:?}")))
 }
 
 /// An optional timestamp: absent, `null` or unparseable give `None` (the last is logged).
-pub(crate) fn de_opt_datetime<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<DateTime<Utc>>, D::Error> {
+pub(crate) fn de_opt_datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     let v = Option::<serde_json::Value>::deserialize(d)?;
     Ok(match v {
         Some(serde_json::Value::String(s)) => {
@@ -171,10 +168,7 @@ mod tests {
         assert_eq!(Colour::from("green"), Colour::Unknown("green".into()));
         let c: Colour = serde_json::from_str("\"mauve\"").unwrap();
         assert_eq!(c.as_str(), "mauve");
-        assert_eq!(
-            serde_json::to_string(&Colour::DarkBlue).unwrap(),
-            "\"darkBlue\""
-        );
+        assert_eq!(serde_json::to_string(&Colour::DarkBlue).unwrap(), "\"darkBlue\"");
     }
 
     #[derive(serde::Deserialize)]

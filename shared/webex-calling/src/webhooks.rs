@@ -16,8 +16,7 @@ pub const EVENT_CREATED: &str = "created";
 /// `ownedBy` of org-level (admin / compliance officer) webhooks.
 pub const OWNED_BY_ORG: &str = "org";
 
-const SCOPE_WEBHOOKS_READ: &str =
-    "spark-compliance:webhooks_read (UNCONFIRMED; or spark:webhooks_read)";
+const SCOPE_WEBHOOKS_READ: &str = "spark-compliance:webhooks_read (UNCONFIRMED; or spark:webhooks_read)";
 const SCOPE_WEBHOOKS_WRITE: &str = "spark-compliance:webhooks_write (UNCONFIRMED) plus the resource's read scope, \
 e.g. spark-compliance:recordings_read";
 
@@ -66,9 +65,7 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn is_active(&self) -> bool {
-        self.status
-            .as_ref()
-            .is_none_or(|s| *s == WebhookStatus::Active)
+        self.status.as_ref().is_none_or(|s| *s == WebhookStatus::Active)
     }
 }
 
@@ -137,11 +134,7 @@ impl WebhookUpdate {
 
 impl WebexCallingClient {
     /// All webhooks visible to the token (`ownedBy=org` when `org_only`), every page.
-    pub async fn list_webhooks(
-        &self,
-        token: &Secret,
-        org_only: bool,
-    ) -> Result<Vec<Webhook>, WebexError> {
+    pub async fn list_webhooks(&self, token: &Secret, org_only: bool) -> Result<Vec<Webhook>, WebexError> {
         let mut page = self.list_webhooks_page(token, org_only).await?;
         let mut out = std::mem::take(&mut page.items);
         while let Some(mut next) = self.next_page(token, &page).await? {
@@ -152,11 +145,7 @@ impl WebexCallingClient {
     }
 
     /// The first page of `GET /v1/webhooks?max=100`.
-    pub async fn list_webhooks_page(
-        &self,
-        token: &Secret,
-        org_only: bool,
-    ) -> Result<Page<Webhook>, WebexError> {
+    pub async fn list_webhooks_page(&self, token: &Secret, org_only: bool) -> Result<Page<Webhook>, WebexError> {
         let url = self.endpoint(&["v1", "webhooks"])?;
         let mut query = vec![("max", "100".to_owned())];
         if org_only {
@@ -167,11 +156,7 @@ impl WebexCallingClient {
     }
 
     /// `POST /v1/webhooks`. Not repeated after an unknown outcome: list before retrying.
-    pub async fn create_webhook(
-        &self,
-        token: &Secret,
-        new: &NewWebhook,
-    ) -> Result<Webhook, WebexError> {
+    pub async fn create_webhook(&self, token: &Secret, new: &NewWebhook) -> Result<Webhook, WebexError> {
         let url = self.endpoint(&["v1", "webhooks"])?;
         let call = Call {
             operation: "create webhook",

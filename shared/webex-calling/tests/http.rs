@@ -8,12 +8,11 @@ use serde_json::json;
 use url::Url;
 use wfo_domain::Secret;
 use wfo_webex_calling::{
-    ListQuery, NewWebhook, OwnerType, RecordingDetails, RecordingStatus, RetryPolicy,
-    WebexCallingClient, WebexError, WebhookStatus, WebhookUpdate,
+    ListQuery, NewWebhook, OwnerType, RecordingDetails, RecordingStatus, RetryPolicy, WebexCallingClient, WebexError,
+    WebhookStatus, WebhookUpdate,
 };
 use wiremock::matchers::{
-    bearer_token, body_json, header, header_exists, method, path, query_param,
-    query_param_is_missing,
+    bearer_token, body_json, header, header_exists, method, path, query_param, query_param_is_missing,
 };
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -60,10 +59,7 @@ fn items(ids: &[&str]) -> serde_json::Value {
 }
 
 fn next_link(server: &MockServer, cursor: &str) -> String {
-    format!(
-        r#"<{}{LIST_PATH}?max=100&cursor={cursor}>; rel="next""#,
-        server.uri()
-    )
+    format!(r#"<{}{LIST_PATH}?max=100&cursor={cursor}>; rel="next""#, server.uri())
 }
 
 // ---- listing ----
@@ -202,10 +198,7 @@ async fn a_next_link_to_another_origin_is_refused() {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(items(&["a"]))
-                .insert_header(
-                    "Link",
-                    r#"<https://evil.example/v1/x?cursor=2>; rel="next""#,
-                ),
+                .insert_header("Link", r#"<https://evil.example/v1/x?cursor=2>; rel="next""#),
         )
         .expect(1)
         .mount(&server)
@@ -234,10 +227,7 @@ async fn every_request_carries_a_tracking_id() {
         .expect(1)
         .mount(&server)
         .await;
-    let d = client(&server)
-        .recording_details(&token(), "r1")
-        .await
-        .unwrap();
+    let d = client(&server).recording_details(&token(), "r1").await.unwrap();
     assert_eq!(d.id, "r1");
 }
 
@@ -260,10 +250,7 @@ async fn a_429_with_retry_after_is_waited_out_then_succeeds() {
         .mount(&server)
         .await;
     let started = Instant::now();
-    let d = client(&server)
-        .recording_details(&token(), "r1")
-        .await
-        .unwrap();
+    let d = client(&server).recording_details(&token(), "r1").await.unwrap();
     assert_eq!(d.id, "r1");
     assert!(
         started.elapsed() >= Duration::from_millis(950),
@@ -284,10 +271,7 @@ async fn a_long_retry_after_is_returned_to_the_caller_as_retryable() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = client(&server)
-        .recording_details(&token(), "r1")
-        .await
-        .unwrap_err();
+    let err = client(&server).recording_details(&token(), "r1").await.unwrap_err();
     assert!(err.is_retryable());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(600)));
     assert_eq!(err.tracking_id(), Some("WBX_1"));
@@ -321,16 +305,14 @@ async fn a_401_is_unauthorized_and_not_retried() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(json!({"message": "The request requires a valid access token", "trackingId": "WBX_401"})),
+            ResponseTemplate::new(401).set_body_json(
+                json!({"message": "The request requires a valid access token", "trackingId": "WBX_401"}),
+            ),
         )
         .expect(1)
         .mount(&server)
         .await;
-    let err = client(&server)
-        .recording_details(&token(), "r1")
-        .await
-        .unwrap_err();
+    let err = client(&server).recording_details(&token(), "r1").await.unwrap_err();
     assert!(matches!(err, WebexError::Unauthorized { .. }), "{err}");
     assert!(!err.is_retryable());
     assert_eq!(err.tracking_id(), Some("WBX_401"));
@@ -357,10 +339,7 @@ async fn a_403_names_the_missing_scope_and_a_404_is_not_found() {
         .await
         .unwrap_err();
     assert!(matches!(err, WebexError::Forbidden { .. }), "{err}");
-    assert!(
-        err.to_string().contains("spark-compliance:recordings_read"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("spark-compliance:recordings_read"), "{err}");
     let err = c.recording_details(&token(), "gone").await.unwrap_err();
     assert!(matches!(err, WebexError::NotFound { .. }), "{err}");
     assert!(!err.is_retryable());
@@ -411,9 +390,7 @@ async fn details_with_unknown_fields_and_values_parse() {
         "brandNewTopLevel": [1, 2, 3]
     });
     Mock::given(method("GET"))
-        .and(path(
-            "/v1/convergedRecordings/62807eaf-0c89-492e-a3c3-c4751812603b",
-        ))
+        .and(path("/v1/convergedRecordings/62807eaf-0c89-492e-a3c3-c4751812603b"))
         .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .expect(1)
         .mount(&server)
@@ -422,15 +399,9 @@ async fn details_with_unknown_fields_and_values_parse() {
         .recording_details(&token(), "62807eaf-0c89-492e-a3c3-c4751812603b")
         .await
         .unwrap();
-    assert_eq!(
-        d.owner_type,
-        Some(OwnerType::Unknown("autoAttendant".into()))
-    );
+    assert_eq!(d.owner_type, Some(OwnerType::Unknown("autoAttendant".into())));
     assert_eq!(d.status, Some(RecordingStatus::Unknown("archived".into())));
-    assert_eq!(
-        d.create_time,
-        Utc.with_ymd_and_hms(2023, 11, 1, 15, 9, 5).unwrap()
-    );
+    assert_eq!(d.create_time, Utc.with_ymd_and_hms(2023, 11, 1, 15, 9, 5).unwrap());
     assert_eq!(d.call_session_id(), Some("c61b357e"));
     let links = d.temporary_direct_download_links.as_ref().unwrap();
     assert_eq!(
@@ -451,13 +422,7 @@ async fn metadata_204_is_none_and_show_all_types_is_sent() {
         .expect(1)
         .mount(&server)
         .await;
-    assert_eq!(
-        client(&server)
-            .recording_metadata(&token(), "r1")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(client(&server).recording_metadata(&token(), "r1").await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -472,10 +437,7 @@ async fn metadata_json_is_returned_raw() {
         .mount(&server)
         .await;
     assert_eq!(
-        client(&server)
-            .recording_metadata(&token(), "r1")
-            .await
-            .unwrap(),
+        client(&server).recording_metadata(&token(), "r1").await.unwrap(),
         Some(raw)
     );
 }
@@ -582,10 +544,7 @@ async fn download_refusals_are_link_expired() {
             Utc::now() + chrono::TimeDelta::hours(1),
         );
         let err = client(&server).download_audio(&d).await.unwrap_err();
-        assert!(
-            matches!(err, WebexError::LinkExpired { .. }),
-            "{status}: {err}"
-        );
+        assert!(matches!(err, WebexError::LinkExpired { .. }), "{status}: {err}");
         assert!(err.is_retryable());
     }
 }
@@ -614,16 +573,9 @@ async fn create_webhook_posts_the_camel_case_body_once() {
         .expect(1)
         .mount(&server)
         .await;
-    let new = NewWebhook::converged_recordings_created(
-        "wfo",
-        "https://hooks.example/webex",
-        Secret::new("s3cret"),
-    );
+    let new = NewWebhook::converged_recordings_created("wfo", "https://hooks.example/webex", Secret::new("s3cret"));
     assert!(!format!("{new:?}").contains("s3cret"));
-    let hook = client(&server)
-        .create_webhook(&token(), &new)
-        .await
-        .unwrap();
+    let hook = client(&server).create_webhook(&token(), &new).await.unwrap();
     assert_eq!(hook.id, "W1");
     assert!(hook.is_active());
 }
@@ -649,10 +601,7 @@ async fn list_webhooks_follows_pages_and_update_reactivates() {
     Mock::given(method("GET"))
         .and(path("/v1/webhooks"))
         .and(query_param("cursor", "2"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"items": [webhook_json("W2", "active")]})),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [webhook_json("W2", "active")]})))
         .expect(1)
         .mount(&server)
         .await;
@@ -667,10 +616,7 @@ async fn list_webhooks_follows_pages_and_update_reactivates() {
         .await;
     let c = client(&server);
     let hooks = c.list_webhooks(&token(), true).await.unwrap();
-    assert_eq!(
-        hooks.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
-        ["W1", "W2"]
-    );
+    assert_eq!(hooks.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["W1", "W2"]);
     assert_eq!(hooks[0].status, Some(WebhookStatus::Inactive));
     let updated = c
         .update_webhook(&token(), "W1", &WebhookUpdate::reactivate(&hooks[0]))
@@ -687,14 +633,7 @@ async fn a_create_that_failed_with_502_is_not_repeated() {
         .expect(1)
         .mount(&server)
         .await;
-    let new = NewWebhook::converged_recordings_created(
-        "wfo",
-        "https://hooks.example/webex",
-        Secret::new("s"),
-    );
-    let err = client(&server)
-        .create_webhook(&token(), &new)
-        .await
-        .unwrap_err();
+    let new = NewWebhook::converged_recordings_created("wfo", "https://hooks.example/webex", Secret::new("s"));
+    let err = client(&server).create_webhook(&token(), &new).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }

@@ -6,8 +6,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use wfo_domain::wfo::{
-    AudioFormat, AudioUploaded, Contact, ContactImport, MetadataKey, Person, PersonInput, Role,
-    Team, TeamInput,
+    AudioFormat, AudioUploaded, Contact, ContactImport, MetadataKey, Person, PersonInput, Role, Team, TeamInput,
 };
 
 use crate::WfoError;
@@ -72,24 +71,12 @@ pub trait WfoApi: Send + Sync {
     /// `422` → [`WfoError::UnknownAgent`] or [`WfoError::UnknownMetadataKey`].
     async fn import_contact(&self, contact: &ContactImport) -> Result<i64, WfoError>;
     /// `GET /api/rest/recording/contact?externalId=…` (empty when none).
-    async fn find_contacts_by_external_id(
-        &self,
-        external_id: &str,
-    ) -> Result<Vec<Contact>, WfoError>;
+    async fn find_contacts_by_external_id(&self, external_id: &str) -> Result<Vec<Contact>, WfoError>;
     /// `GET /api/rest/recording/contact/{id}`; `None` on `404`.
     async fn get_contact(&self, id: i64) -> Result<Option<Contact>, WfoError>;
     /// `PUT /api/rest/recording/contact/{id}/metadata`: merges, replacing the keys sent.
-    async fn put_contact_metadata(
-        &self,
-        id: i64,
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<(), WfoError>;
+    async fn put_contact_metadata(&self, id: i64, metadata: &BTreeMap<String, String>) -> Result<(), WfoError>;
     /// `PUT /api/rest/wfo/contact/{id}/audio`, streamed. Idempotent at the server (a
     /// second upload replaces the first) but never replayed here: the stream is gone.
-    async fn upload_audio(
-        &self,
-        id: i64,
-        format: AudioFormat,
-        body: AudioBody,
-    ) -> Result<AudioUploaded, WfoError>;
+    async fn upload_audio(&self, id: i64, format: AudioFormat, body: AudioBody) -> Result<AudioUploaded, WfoError>;
 }

@@ -10,9 +10,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use tokio::sync::Mutex;
 use wfo_domain::Secret;
 use wfo_domain::wfo::{
-    AgentRef, AudioFormat, AudioUploaded, AuthorizeRequest, AuthorizeResponse, Contact,
-    ContactCreated, ContactImport, Created, MetadataKey, MetadataValue, Person, PersonInput, Role,
-    Team, TeamInput,
+    AgentRef, AudioFormat, AudioUploaded, AuthorizeRequest, AuthorizeResponse, Contact, ContactCreated, ContactImport,
+    Created, MetadataKey, MetadataValue, Person, PersonInput, Role, Team, TeamInput,
 };
 use wfo_http::{HttpError, Idempotency, RetryPolicy};
 
@@ -130,17 +129,9 @@ impl WfoClient {
             language: "en".to_owned(),
         };
         let url = self.url("/api/rest/authorize");
-        let resp = wfo_http::send(
-            SERVICE,
-            &self.config.policy,
-            Idempotency::Idempotent,
-            || {
-                self.http
-                    .post(&url)
-                    .timeout(self.config.request_timeout)
-                    .json(&body)
-            },
-        )
+        let resp = wfo_http::send(SERVICE, &self.config.policy, Idempotency::Idempotent, || {
+            self.http.post(&url).timeout(self.config.request_timeout).json(&body)
+        })
         .await
         .map_err(|e| classify(e, None))?;
         let auth: AuthorizeResponse = wfo_http::json(SERVICE, resp).await?;
@@ -184,11 +175,7 @@ impl WfoClient {
         *guard = None;
         let id = self.login().await?;
         let generation = last + 1;
-        tracing::info!(
-            service = SERVICE,
-            generation,
-            "WFO session expired; logged in again"
-        );
+        tracing::info!(service = SERVICE, generation, "WFO session expired; logged in again");
         *guard = Some(Session {
             id: id.clone(),
             generation,
@@ -212,17 +199,12 @@ impl WfoClient {
         };
         let cookie = cookie_value(&session.id)?;
         let url = self.url("/api/rest/authorize");
-        wfo_http::send(
-            SERVICE,
-            &self.config.policy,
-            Idempotency::Idempotent,
-            || {
-                self.http
-                    .delete(&url)
-                    .timeout(self.config.request_timeout)
-                    .header(COOKIE, cookie.clone())
-            },
-        )
+        wfo_http::send(SERVICE, &self.config.policy, Idempotency::Idempotent, || {
+            self.http
+                .delete(&url)
+                .timeout(self.config.request_timeout)
+                .header(COOKIE, cookie.clone())
+        })
         .await
         .map_err(|e| classify(e, None))?;
         Ok(())
@@ -231,12 +213,7 @@ impl WfoClient {
     /// Send with the session cookie; on `401` log in again once and repeat.
     ///
     /// `make` builds the request without the cookie; it is called once per attempt.
-    async fn call<F>(
-        &self,
-        idempotency: Idempotency,
-        agent: Option<&AgentRef>,
-        make: F,
-    ) -> Result<Response, WfoError>
+    async fn call<F>(&self, idempotency: Idempotency, agent: Option<&AgentRef>, make: F) -> Result<Response, WfoError>
     where
         F: Fn() -> RequestBuilder,
     {
@@ -252,10 +229,7 @@ impl WfoClient {
             Ok(resp) => Ok(resp),
             Err(e) if e.status() == Some(401) => {
                 self.forget_session(generation2).await;
-                tracing::error!(
-                    service = SERVICE,
-                    "WFO answered 401 right after a fresh login"
-                );
+                tracing::error!(service = SERVICE, "WFO answered 401 right after a fresh login");
                 Err(WfoError::Unauthorized)
             }
             Err(e) => Err(classify(e, agent)),
@@ -274,14 +248,12 @@ impl WfoClient {
         F: Fn() -> RequestBuilder,
     {
         let cookie = cookie_value(session)?;
-        Ok(
-            wfo_http::send(SERVICE, &self.config.policy, idempotency, || {
-                make()
-                    .timeout(self.config.request_timeout)
-                    .header(COOKIE, cookie.clone())
-            })
-            .await,
-        )
+        Ok(wfo_http::send(SERVICE, &self.config.policy, idempotency, || {
+            make()
+                .timeout(self.config.request_timeout)
+                .header(COOKIE, cookie.clone())
+        })
+        .await)
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -290,17 +262,12 @@ impl WfoClient {
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, WfoError> {
         let resp = self
-            .call(Idempotency::Idempotent, None, || {
-                self.request(Method::GET, path)
-            })
+            .call(Idempotency::Idempotent, None, || self.request(Method::GET, path))
             .await?;
         Ok(wfo_http::json(SERVICE, resp).await?)
     }
 
-    async fn get_optional<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-    ) -> Result<Option<T>, WfoError> {
+    async fn get_optional<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Option<T>, WfoError> {
         match self.get_json(path).await {
             Ok(v) => Ok(Some(v)),
             Err(WfoError::NotFound) => Ok(None),
@@ -308,11 +275,7 @@ impl WfoClient {
         }
     }
 
-    async fn put_json<B: serde::Serialize + Sync>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<(), WfoError> {
+    async fn put_json<B: serde::Serialize + Sync>(&self, path: &str, body: &B) -> Result<(), WfoError> {
         self.call(Idempotency::Idempotent, None, || {
             self.request(Method::PUT, path).json(body)
         })
@@ -320,12 +283,7 @@ impl WfoClient {
         Ok(())
     }
 
-    async fn create<B, T>(
-        &self,
-        path: &str,
-        body: &B,
-        agent: Option<&AgentRef>,
-    ) -> Result<T, WfoError>
+    async fn create<B, T>(&self, path: &str, body: &B, agent: Option<&AgentRef>) -> Result<T, WfoError>
     where
         B: serde::Serialize + Sync,
         T: serde::de::DeserializeOwned,
@@ -341,12 +299,10 @@ impl WfoClient {
 
 fn cookie_value(session: &Secret) -> Result<HeaderValue, WfoError> {
     let mut v =
-        HeaderValue::from_str(&format!("{SESSION_COOKIE}={}", session.expose())).map_err(|_| {
-            HttpError::Decode {
-                service: SERVICE,
-                message: "the sessionId WFO returned is not a valid cookie value".to_owned(),
-                body: String::new(),
-            }
+        HeaderValue::from_str(&format!("{SESSION_COOKIE}={}", session.expose())).map_err(|_| HttpError::Decode {
+            service: SERVICE,
+            message: "the sessionId WFO returned is not a valid cookie value".to_owned(),
+            body: String::new(),
         })?;
     v.set_sensitive(true);
     Ok(v)
@@ -362,8 +318,7 @@ fn content_type(format: AudioFormat) -> &'static str {
 #[async_trait]
 impl WfoApi for WfoClient {
     async fn list_teams(&self) -> Result<Vec<Team>, WfoError> {
-        self.get_json("/api/rest/org/common/team/permission/ViewOrg")
-            .await
+        self.get_json("/api/rest/org/common/team/permission/ViewOrg").await
     }
 
     async fn create_team(&self, team: &TeamInput) -> Result<i64, WfoError> {
@@ -381,28 +336,21 @@ impl WfoApi for WfoClient {
     }
 
     async fn list_persons(&self) -> Result<Vec<Person>, WfoError> {
-        self.get_json("/api/rest/org/common/person/permission/ViewOrg")
-            .await
+        self.get_json("/api/rest/org/common/person/permission/ViewOrg").await
     }
 
     async fn get_person(&self, id: i64) -> Result<Option<Person>, WfoError> {
-        self.get_optional(&format!("/api/rest/org/common/person/{id}"))
-            .await
+        self.get_optional(&format!("/api/rest/org/common/person/{id}")).await
     }
 
     async fn create_person(&self, person: &PersonInput) -> Result<i64, WfoError> {
-        let created: Created = self
-            .create("/api/rest/org/common/person", person, None)
-            .await?;
+        let created: Created = self.create("/api/rest/org/common/person", person, None).await?;
         Ok(created.id)
     }
 
     async fn update_person(&self, person: &Person) -> Result<(), WfoError> {
-        self.put_json(
-            &format!("/api/rest/org/common/person/{}", person.id),
-            person,
-        )
-        .await
+        self.put_json(&format!("/api/rest/org/common/person/{}", person.id), person)
+            .await
     }
 
     async fn list_metadata_keys(&self) -> Result<Vec<MetadataKey>, WfoError> {
@@ -411,19 +359,12 @@ impl WfoApi for WfoClient {
 
     async fn import_contact(&self, contact: &ContactImport) -> Result<i64, WfoError> {
         let created: ContactCreated = self
-            .create(
-                "/api/rest/wfo/contact/import",
-                contact,
-                Some(&contact.agent),
-            )
+            .create("/api/rest/wfo/contact/import", contact, Some(&contact.agent))
             .await?;
         Ok(created.contact_id)
     }
 
-    async fn find_contacts_by_external_id(
-        &self,
-        external_id: &str,
-    ) -> Result<Vec<Contact>, WfoError> {
+    async fn find_contacts_by_external_id(&self, external_id: &str) -> Result<Vec<Contact>, WfoError> {
         let resp = self
             .call(Idempotency::Idempotent, None, || {
                 self.request(Method::GET, "/api/rest/recording/contact")
@@ -434,15 +375,10 @@ impl WfoApi for WfoClient {
     }
 
     async fn get_contact(&self, id: i64) -> Result<Option<Contact>, WfoError> {
-        self.get_optional(&format!("/api/rest/recording/contact/{id}"))
-            .await
+        self.get_optional(&format!("/api/rest/recording/contact/{id}")).await
     }
 
-    async fn put_contact_metadata(
-        &self,
-        id: i64,
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<(), WfoError> {
+    async fn put_contact_metadata(&self, id: i64, metadata: &BTreeMap<String, String>) -> Result<(), WfoError> {
         let body: BTreeMap<&str, MetadataValue> = metadata
             .iter()
             .map(|(k, v)| {
@@ -467,12 +403,7 @@ impl WfoApi for WfoClient {
     ///
     /// Timeout: `request_timeout` plus one second per 256 KiB of known length; with an
     /// unknown length there is no overall timeout (the source stream must bound itself).
-    async fn upload_audio(
-        &self,
-        id: i64,
-        format: AudioFormat,
-        body: AudioBody,
-    ) -> Result<AudioUploaded, WfoError> {
+    async fn upload_audio(&self, id: i64, format: AudioFormat, body: AudioBody) -> Result<AudioUploaded, WfoError> {
         let (generation, session) = self.session().await?;
         let cookie = cookie_value(&session)?;
         let url = self.url(&format!("/api/rest/wfo/contact/{id}/audio"));
@@ -480,9 +411,9 @@ impl WfoApi for WfoClient {
             max_attempts: 1,
             ..self.config.policy.clone()
         };
-        let timeout = body.length.map(|len| {
-            self.config.request_timeout + Duration::from_secs(len / MIN_UPLOAD_BYTES_PER_SEC)
-        });
+        let timeout = body
+            .length
+            .map(|len| self.config.request_timeout + Duration::from_secs(len / MIN_UPLOAD_BYTES_PER_SEC));
         let length = body.length;
         let mut stream = Some(body.stream);
         let result = wfo_http::send(SERVICE, &once, Idempotency::Idempotent, || {
@@ -514,10 +445,7 @@ impl WfoApi for WfoClient {
         match result {
             Ok(resp) => Ok(wfo_http::json(SERVICE, resp).await?),
             Err(e) if e.status() == Some(401) => {
-                tracing::debug!(
-                    service = SERVICE,
-                    "401 on an audio upload; renewing the session"
-                );
+                tracing::debug!(service = SERVICE, "401 on an audio upload; renewing the session");
                 self.relogin(generation).await?;
                 Err(WfoError::SessionRenewed)
             }

@@ -28,17 +28,10 @@ pub const MAX_CREATE_ATTEMPTS: u32 = 3;
 ///
 /// Errors: [`WfoError::UnknownAgent`] (create the person, then call again),
 /// [`WfoError::UnknownMetadataKey`], and the last error when the attempts run out.
-pub async fn ensure_contact<A: WfoApi + ?Sized>(
-    api: &A,
-    contact: &ContactImport,
-) -> Result<i64, WfoError> {
+pub async fn ensure_contact<A: WfoApi + ?Sized>(api: &A, contact: &ContactImport) -> Result<i64, WfoError> {
     let external_id = contact.external_id.as_str();
     if let Some(id) = lookup_contact(api, external_id).await? {
-        tracing::debug!(
-            external_id,
-            contact_id = id,
-            "contact already in WFO; not importing"
-        );
+        tracing::debug!(external_id, contact_id = id, "contact already in WFO; not importing");
         return Ok(id);
     }
     let mut attempt = 0;
@@ -60,15 +53,9 @@ pub async fn ensure_contact<A: WfoApi + ?Sized>(
     }
 }
 
-async fn lookup_contact<A: WfoApi + ?Sized>(
-    api: &A,
-    external_id: &str,
-) -> Result<Option<i64>, WfoError> {
+async fn lookup_contact<A: WfoApi + ?Sized>(api: &A, external_id: &str) -> Result<Option<i64>, WfoError> {
     let found = api.find_contacts_by_external_id(external_id).await?;
-    let found: Vec<&Contact> = found
-        .iter()
-        .filter(|c| c.import.external_id == external_id)
-        .collect();
+    let found: Vec<&Contact> = found.iter().filter(|c| c.import.external_id == external_id).collect();
     let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
     let Some(lowest) = ids.iter().copied().min() else {
         return Ok(None);
@@ -97,10 +84,7 @@ pub async fn find_person_by_acd<A: WfoApi + ?Sized>(
     let persons = api.list_persons().await?;
     let mut found: Vec<Person> = persons
         .into_iter()
-        .filter(|p| {
-            p.input.acd_server_id == Some(acd_server_id)
-                && p.input.acd_id.as_deref() == Some(acd_id)
-        })
+        .filter(|p| p.input.acd_server_id == Some(acd_server_id) && p.input.acd_id.as_deref() == Some(acd_id))
         .collect();
     found.sort_by_key(|p| p.id);
     if found.len() > 1 {
@@ -136,10 +120,7 @@ pub struct NewAgent {
 ///
 /// Serialising concurrent processes per (`acdServerId`, `acdId`) is the caller's job:
 /// see the module documentation.
-pub async fn ensure_agent_person<A: WfoApi + ?Sized>(
-    api: &A,
-    agent: &NewAgent,
-) -> Result<Person, WfoError> {
+pub async fn ensure_agent_person<A: WfoApi + ?Sized>(api: &A, agent: &NewAgent) -> Result<Person, WfoError> {
     if let Some(p) = find_person_by_acd(api, agent.acd_server_id, &agent.acd_id).await? {
         return Ok(p);
     }
@@ -186,8 +167,7 @@ pub async fn ensure_agent_person<A: WfoApi + ?Sized>(
             }
             Err(e) if e.outcome_unknown() => {
                 tracing::warn!(acd_server_id = agent.acd_server_id, acd_id = %agent.acd_id, attempt, error = %e, "person create outcome unknown; looking it up");
-                if let Some(p) = find_person_by_acd(api, agent.acd_server_id, &agent.acd_id).await?
-                {
+                if let Some(p) = find_person_by_acd(api, agent.acd_server_id, &agent.acd_id).await? {
                     return Ok(p);
                 }
                 if attempt >= MAX_CREATE_ATTEMPTS {
@@ -212,9 +192,7 @@ pub async fn put_metadata<A: WfoApi + ?Sized>(
 }
 
 fn display_name(first: &str, last: &str) -> String {
-    format!("{} {}", first.trim(), last.trim())
-        .trim()
-        .to_owned()
+    format!("{} {}", first.trim(), last.trim()).trim().to_owned()
 }
 
 fn now_ms() -> i64 {

@@ -27,19 +27,13 @@ pub enum WfoError {
     /// The session expired during a call that cannot be repeated from here (an audio
     /// upload whose body stream is consumed). A new session is already in place: re-open
     /// the source and call again. The server did not process the request.
-    #[error(
-        "the WFO session expired during a call that cannot be replayed; a new session is ready, retry the call"
-    )]
+    #[error("the WFO session expired during a call that cannot be replayed; a new session is ready, retry the call")]
     SessionRenewed,
     /// `422`: the contact's agent names no WFO person with this (`acdServerId`, `acdId`).
-    #[error(
-        "WFO knows no person for agent acdServerId={acd_server_id} acdId={acd_id}: create the person first"
-    )]
+    #[error("WFO knows no person for agent acdServerId={acd_server_id} acdId={acd_id}: create the person first")]
     UnknownAgent { acd_id: String, acd_server_id: i64 },
     /// `422`: a metadata key does not exist in the tenant or is not of type `TEXT`.
-    #[error(
-        "WFO metadata key {key:?} does not exist or is not a TEXT key: fix the metadata mapping"
-    )]
+    #[error("WFO metadata key {key:?} does not exist or is not a TEXT key: fix the metadata mapping")]
     UnknownMetadataKey { key: String },
     /// `404`: the id named in the path does not exist.
     #[error("WFO: not found")]
@@ -126,13 +120,8 @@ pub(crate) fn classify(e: HttpError, agent: Option<&wfo_domain::wfo::AgentRef>) 
             } else {
                 acd_id
             };
-            let acd_server_id = server
-                .or(agent.map(|a| a.acd_server_id))
-                .unwrap_or_default();
-            WfoError::UnknownAgent {
-                acd_id,
-                acd_server_id,
-            }
+            let acd_server_id = server.or(agent.map(|a| a.acd_server_id)).unwrap_or_default();
+            WfoError::UnknownAgent { acd_id, acd_server_id }
         }
         422 => match messages::parse_metadata_key(&message) {
             Some(key) => WfoError::UnknownMetadataKey { key },
@@ -159,10 +148,7 @@ mod tests {
 
     #[test]
     fn unknown_agent_422_names_the_agent_from_the_message() {
-        let e = classify(
-            status(422, &messages::unknown_agent_message(7, "a b")),
-            None,
-        );
+        let e = classify(status(422, &messages::unknown_agent_message(7, "a b")), None);
         assert!(
             matches!(e, WfoError::UnknownAgent { ref acd_id, acd_server_id: 7 } if acd_id == "a b"),
             "{e:?}"

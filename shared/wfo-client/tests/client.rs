@@ -20,11 +20,7 @@ async fn mount_teams_for(server: &MockServer, session: &str, times: u64) {
     Mock::given(method("GET"))
         .and(path(TEAMS))
         .and(header("cookie", cookie(session).as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([team(
-            1,
-            "Default Team",
-            true
-        )])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([team(1, "Default Team", true)])))
         .expect(times)
         .mount(server)
         .await;
@@ -279,10 +275,7 @@ async fn import_naming_an_unknown_agent_is_unknown_agent() {
     mount_login(&server, SESSION, 1).await;
     Mock::given(method("POST"))
         .and(path(IMPORT))
-        .respond_with(error(
-            422,
-            &wfo_client::messages::unknown_agent_message(3, "agent-7"),
-        ))
+        .respond_with(error(422, &wfo_client::messages::unknown_agent_message(3, "agent-7")))
         .expect(1)
         .mount(&server)
         .await;
@@ -396,10 +389,7 @@ async fn contacts_are_found_by_external_id_query() {
         .await;
     let api = client(&server);
 
-    let found = api
-        .find_contacts_by_external_id("wxc:r 1&x:0")
-        .await
-        .unwrap();
+    let found = api.find_contacts_by_external_id("wxc:r 1&x:0").await.unwrap();
 
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, 12);
@@ -437,10 +427,7 @@ async fn audio_upload_streams_a_multi_megabyte_body_with_content_length_and_repo
     Mock::given(method("PUT"))
         .and(path("/api/rest/wfo/contact/7/audio"))
         .and(header("content-type", "audio/mpeg"))
-        .and(header(
-            "content-length",
-            (CHUNK * CHUNKS).to_string().as_str(),
-        ))
+        .and(header("content-length", (CHUNK * CHUNKS).to_string().as_str()))
         .and(header("cookie", cookie(SESSION).as_str()))
         .respond_with(audio_echo)
         .expect(1)
@@ -482,10 +469,7 @@ async fn audio_upload_of_unknown_length_is_sent_chunked() {
 
     assert_eq!(uploaded.bytes, 1_000_000);
     let requests = server.received_requests().await.unwrap();
-    let upload = requests
-        .iter()
-        .find(|r| r.method.as_str() == "PUT")
-        .unwrap();
+    let upload = requests.iter().find(|r| r.method.as_str() == "PUT").unwrap();
     assert!(upload.headers.get("content-length").is_none());
 }
 
@@ -542,10 +526,7 @@ async fn audio_upload_on_an_expired_session_renews_it_and_asks_the_caller_to_reo
         .upload_audio(7, AudioFormat::Mp3, AudioBody::from_bytes(vec![1u8; 10]))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, WfoError::SessionRenewed) && err.is_retryable(),
-        "{err:?}"
-    );
+    assert!(matches!(err, WfoError::SessionRenewed) && err.is_retryable(), "{err:?}");
     let uploaded = api
         .upload_audio(7, AudioFormat::Mp3, AudioBody::from_bytes(vec![1u8; 10]))
         .await

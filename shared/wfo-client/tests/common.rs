@@ -50,8 +50,7 @@ pub async fn mount_login(server: &MockServer, session: &str, times: u64) {
 }
 
 pub fn error(status: u16, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .set_body_json(json!({"errorMessage": message, "requestId": "req-1"}))
+    ResponseTemplate::new(status).set_body_json(json!({"errorMessage": message, "requestId": "req-1"}))
 }
 
 pub fn team(id: i64, name: &str, is_default: bool) -> Value {

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use serde_json::{Value, json};
-use wfo_client::{
-    NewAgent, WfoError, ensure_agent_person, ensure_contact, find_person_by_acd, put_metadata,
-};
+use wfo_client::{NewAgent, WfoError, ensure_agent_person, ensure_contact, find_person_by_acd, put_metadata};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -39,10 +37,7 @@ async fn ensure_contact_when_the_external_id_exists_imports_nothing() {
         .await;
     let api = client(&server);
 
-    assert_eq!(
-        ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(),
-        31
-    );
+    assert_eq!(ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(), 31);
 }
 
 #[tokio::test]
@@ -58,10 +53,7 @@ async fn ensure_contact_when_absent_imports_once() {
         .await;
     let api = client(&server);
 
-    assert_eq!(
-        ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(),
-        32
-    );
+    assert_eq!(ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(), 32);
 }
 
 #[tokio::test]
@@ -78,10 +70,7 @@ async fn ensure_contact_after_a_504_on_import_finds_it_by_lookup_and_posts_exact
         .await;
     let api = client(&server);
 
-    assert_eq!(
-        ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(),
-        33
-    );
+    assert_eq!(ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(), 33);
 }
 
 #[tokio::test]
@@ -105,10 +94,7 @@ async fn ensure_contact_after_a_500_with_nothing_found_imports_again() {
         .await;
     let api = client(&server);
 
-    assert_eq!(
-        ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(),
-        34
-    );
+    assert_eq!(ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(), 34);
 }
 
 #[tokio::test]
@@ -129,10 +115,7 @@ async fn ensure_contact_with_duplicates_in_wfo_picks_the_lowest_id() {
         .await;
     let api = client(&server);
 
-    assert_eq!(
-        ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(),
-        51
-    );
+    assert_eq!(ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap(), 51);
 }
 
 #[tokio::test]
@@ -142,27 +125,16 @@ async fn ensure_contact_for_an_unknown_agent_returns_unknown_agent_after_one_pos
     mount_lookup(&server, json!([]), None).await;
     Mock::given(method("POST"))
         .and(path(IMPORT))
-        .respond_with(error(
-            422,
-            &wfo_client::messages::unknown_agent_message(3, "agent-7"),
-        ))
+        .respond_with(error(422, &wfo_client::messages::unknown_agent_message(3, "agent-7")))
         .expect(1)
         .mount(&server)
         .await;
     let api = client(&server);
 
-    let err = ensure_contact(&api, &import(EXTERNAL_ID))
-        .await
-        .unwrap_err();
+    let err = ensure_contact(&api, &import(EXTERNAL_ID)).await.unwrap_err();
 
     assert!(
-        matches!(
-            err,
-            WfoError::UnknownAgent {
-                acd_server_id: 3,
-                ..
-            }
-        ),
+        matches!(err, WfoError::UnknownAgent { acd_server_id: 3, .. }),
         "{err:?}"
     );
 }
@@ -185,18 +157,16 @@ async fn mount_directory(server: &MockServer, persons: Value) {
         .await;
     Mock::given(method("GET"))
         .and(path(TEAMS))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            team(4, "Sales", false),
-            team(9, "Default Team", true)
-        ])))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([team(4, "Sales", false), team(9, "Default Team", true)])),
+        )
         .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path(ROLES))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            role(1, "Supervisor", false),
-            role(6, "Agent", true)
-        ])))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([role(1, "Supervisor", false), role(6, "Agent", true)])),
+        )
         .mount(server)
         .await;
 }
@@ -205,11 +175,7 @@ async fn mount_directory(server: &MockServer, persons: Value) {
 async fn ensure_agent_person_creates_the_person_in_the_default_team_with_the_default_agent_role() {
     let server = MockServer::start().await;
     mount_login(&server, SESSION, 1).await;
-    mount_directory(
-        &server,
-        json!([person(1, 3, "someone-else"), person(2, 4, "agent-7")]),
-    )
-    .await;
+    mount_directory(&server, json!([person(1, 3, "someone-else"), person(2, 4, "agent-7")])).await;
     Mock::given(method("POST"))
         .and(path(PERSON))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 77})))
@@ -304,18 +270,11 @@ async fn ensure_agent_person_without_a_default_team_fails_without_creating() {
 async fn find_person_by_acd_with_duplicates_picks_the_lowest_id() {
     let server = MockServer::start().await;
     mount_login(&server, SESSION, 1).await;
-    mount_directory(
-        &server,
-        json!([person(12, 3, "agent-7"), person(11, 3, "agent-7")]),
-    )
-    .await;
+    mount_directory(&server, json!([person(12, 3, "agent-7"), person(11, 3, "agent-7")])).await;
     let api = client(&server);
 
     assert_eq!(
-        find_person_by_acd(&api, 3, "agent-7")
-            .await
-            .unwrap()
-            .map(|p| p.id),
+        find_person_by_acd(&api, 3, "agent-7").await.unwrap().map(|p| p.id),
         Some(11)
     );
     assert_eq!(find_person_by_acd(&api, 3, "nobody").await.unwrap(), None);

@@ -27,10 +27,7 @@ const SPEC_CALLS: &[(&str, &str)] = &[
 ];
 
 fn document() -> String {
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/openapi/wfo-ingest-api.yaml"
-    );
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/wfo-ingest-api.yaml");
     std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
@@ -81,10 +78,7 @@ fn document_is_openapi_3_1_without_tabs() {
 #[test]
 fn every_call_of_the_spec_is_documented_and_nothing_else() {
     let documented: BTreeSet<(String, String)> = operations(&document()).into_keys().collect();
-    let spec: BTreeSet<(String, String)> = SPEC_CALLS
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
+    let spec: BTreeSet<(String, String)> = SPEC_CALLS.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(documented, spec);
 }
 
@@ -121,10 +115,7 @@ fn session_cookie_throttling_header_and_audio_bodies_are_described() {
     assert!(components.contains("type: apiKey\n      in: cookie\n      name: hazelcast.sessionId"));
     assert!(doc.contains("security:\n  - sessionCookie: []"));
     assert!(components.contains("Retry-After: { $ref: \"#/components/headers/Retry-After\" }"));
-    let audio = &operations(&doc)[&(
-        "put".to_owned(),
-        "/api/rest/wfo/contact/{contactId}/audio".to_owned(),
-    )];
+    let audio = &operations(&doc)[&("put".to_owned(), "/api/rest/wfo/contact/{contactId}/audio".to_owned())];
     for media in ["audio/mpeg:", "audio/wav:"] {
         assert!(audio.iter().any(|l| l == media), "{media}");
     }

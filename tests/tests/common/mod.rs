@@ -232,11 +232,17 @@ impl KvStore for FaultyStore {
 /// tokens the harness obtained, for driving an `Importer` step by step.
 pub async fn private_store(h: &Harness, dir: &Path) -> Arc<FaultyStore> {
     let store = Arc::new(FaultyStore::open(dir));
-    store.put_connector(&h.connector, Utc::now()).await.expect("put connector");
+    store
+        .put_connector(&h.connector, Utc::now())
+        .await
+        .expect("put connector");
     let mut tokens = h.store.get_tokens(&h.connector.id).await.expect("harness tokens");
     assert!(tokens.tokens.is_some(), "authorize the harness first");
     tokens.version = 0;
-    store.put_tokens(&h.connector.id, &tokens, 0).await.expect("copy tokens");
+    store
+        .put_tokens(&h.connector.id, &tokens, 0)
+        .await
+        .expect("copy tokens");
     store
 }
 

@@ -41,14 +41,10 @@ pub const PHONE_WITH_INFO: Encoding = Encoding {
 pub fn tone_mp3(seconds: f64, encoding: Encoding) -> Vec<u8> {
     let mut builder = Builder::new().expect("LAME builder");
     builder.set_num_channels(1).expect("channels");
-    builder
-        .set_sample_rate(encoding.sample_rate)
-        .expect("sample rate");
+    builder.set_sample_rate(encoding.sample_rate).expect("sample rate");
     builder.set_brate(encoding.bitrate).expect("bitrate");
     builder.set_quality(Quality::Good).expect("quality");
-    builder
-        .set_to_write_vbr_tag(encoding.info_frame)
-        .expect("vbr tag");
+    builder.set_to_write_vbr_tag(encoding.info_frame).expect("vbr tag");
     if encoding.id3 {
         builder
             .set_id3_tag(Id3Tag {
@@ -70,9 +66,7 @@ pub fn tone_mp3(seconds: f64, encoding: Encoding) -> Vec<u8> {
         })
         .collect();
     let mut out = Vec::with_capacity(mp3lame_encoder::max_required_buffer_size(pcm.len()));
-    encoder
-        .encode_to_vec(MonoPcm(&pcm), &mut out)
-        .expect("encode");
+    encoder.encode_to_vec(MonoPcm(&pcm), &mut out).expect("encode");
     out.reserve(7200);
     encoder.flush_to_vec::<FlushGap>(&mut out).expect("flush");
     if encoding.info_frame {
@@ -101,8 +95,7 @@ impl FrameAt {
     pub fn starts_in(&self, offset_ms: i64, duration_ms: i64) -> bool {
         let t = i128::from(self.ts) * 1000;
         let rate = i128::from(self.sample_rate);
-        i128::from(offset_ms) * rate <= t
-            && t < (i128::from(offset_ms) + i128::from(duration_ms)) * rate
+        i128::from(offset_ms) * rate <= t && t < (i128::from(offset_ms) + i128::from(duration_ms)) * rate
     }
 }
 
@@ -111,9 +104,7 @@ impl FrameAt {
 pub fn audio_frames(bytes: &[u8]) -> Vec<FrameAt> {
     let mut pos = 0;
     if bytes.len() >= 10 && &bytes[..3] == b"ID3" {
-        let size = bytes[6..10]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 7) | usize::from(*b));
+        let size = bytes[6..10].iter().fold(0usize, |acc, b| (acc << 7) | usize::from(*b));
         pos = 10 + size + if bytes[5] & 0x10 != 0 { 10 } else { 0 };
     }
     let mut frames = Vec::new();
@@ -124,17 +115,12 @@ pub fn audio_frames(bytes: &[u8]) -> Vec<FrameAt> {
         if h[..3] == *b"TAG" && bytes.len() - pos == 128 {
             break; // ID3v1 tag at the end
         }
-        assert!(
-            h[0] == 0xff && h[1] & 0xe0 == 0xe0,
-            "fixture has junk at {pos}"
-        );
+        assert!(h[0] == 0xff && h[1] & 0xe0 == 0xe0, "fixture has junk at {pos}");
         let version = (h[1] >> 3) & 3; // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
         assert_eq!((h[1] >> 1) & 3, 1, "layer III only");
         let mpeg1 = version == 3;
         let bitrates: [u32; 15] = if mpeg1 {
-            [
-                0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
-            ]
+            [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320]
         } else {
             [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160]
         };
@@ -146,8 +132,7 @@ pub fn audio_frames(bytes: &[u8]) -> Vec<FrameAt> {
             _ => base_rate / 4,
         };
         let samples: u64 = if mpeg1 { 1152 } else { 576 };
-        let len = (samples / 8 * u64::from(bitrate) / u64::from(sample_rate)) as usize
-            + usize::from((h[2] >> 1) & 1);
+        let len = (samples / 8 * u64::from(bitrate) / u64::from(sample_rate)) as usize + usize::from((h[2] >> 1) & 1);
         if pos + len > bytes.len() {
             break;
         }
@@ -260,8 +245,7 @@ pub fn decode_samples(bytes: &[u8]) -> u64 {
 
     let source = ReadOnlySource::new(io::Cursor::new(bytes.to_vec()));
     let mss = MediaSourceStream::new(Box::new(source), Default::default());
-    let mut reader =
-        MpaReader::try_new(mss, &FormatOptions::default()).expect("output opens as MP3");
+    let mut reader = MpaReader::try_new(mss, &FormatOptions::default()).expect("output opens as MP3");
     let params = reader.tracks()[0].codec_params.clone();
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
@@ -273,9 +257,7 @@ pub fn decode_samples(bytes: &[u8]) -> u64 {
                 let decoded = decoder.decode(&packet).expect("every frame decodes");
                 samples += decoded.frames() as u64;
             }
-            Err(symphonia::core::errors::Error::IoError(e))
-                if e.kind() == io::ErrorKind::UnexpectedEof =>
-            {
+            Err(symphonia::core::errors::Error::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 break;
             }
             Err(other) => panic!("demux error: {other}"),

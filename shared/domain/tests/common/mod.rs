@@ -14,8 +14,7 @@ pub fn fixtures() -> PathBuf {
 }
 
 pub fn read_json(path: &Path) -> Value {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
@@ -36,8 +35,7 @@ struct Mapping {
 
 /// The connector context every `expected.json` assumes (`fixtures/webex-calling/context.json`).
 pub fn fixture_context() -> SegmentContext {
-    let file: ContextFile =
-        serde_json::from_value(read_json(&fixtures().join("context.json"))).unwrap();
+    let file: ContextFile = serde_json::from_value(read_json(&fixtures().join("context.json"))).unwrap();
     let pairs: Vec<(String, String)> = file
         .metadata_mapping
         .into_iter()
@@ -69,20 +67,12 @@ pub fn scenario_docs(name: &str) -> Vec<(String, Value)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(scenario_dir(name))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && p.file_name().is_some_and(|f| f != "expected.json")
-        })
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|f| f != "expected.json"))
         .collect();
     files.sort();
     files
         .into_iter()
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                read_json(&p),
-            )
-        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), read_json(&p)))
         .collect()
 }
 
@@ -95,8 +85,6 @@ pub fn segment_scenario(name: &str) -> Vec<SegmentedContact> {
     let ctx = fixture_context();
     scenario_docs(name)
         .iter()
-        .flat_map(|(file, doc)| {
-            segment_webex_calling(doc, &ctx).unwrap_or_else(|e| panic!("{name}/{file}: {e}"))
-        })
+        .flat_map(|(file, doc)| segment_webex_calling(doc, &ctx).unwrap_or_else(|e| panic!("{name}/{file}: {e}")))
         .collect()
 }

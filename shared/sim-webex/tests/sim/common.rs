@@ -8,9 +8,7 @@ use axum::routing::post;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use wfo_sim_webex::{
-    COMPLIANCE_READ, DEFAULT_CLIENT_ID, FixtureSource, RunningWebexSim, WebexSim, WebexSimConfig,
-};
+use wfo_sim_webex::{COMPLIANCE_READ, DEFAULT_CLIENT_ID, FixtureSource, RunningWebexSim, WebexSim, WebexSimConfig};
 
 pub const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
 
@@ -44,9 +42,7 @@ pub fn http() -> reqwest::Client {
 }
 
 pub fn token(sim: &RunningWebexSim, scopes: &[&str]) -> String {
-    sim.issue_tokens(DEFAULT_CLIENT_ID, scopes)
-        .unwrap()
-        .access_token
+    sim.issue_tokens(DEFAULT_CLIENT_ID, scopes).unwrap().access_token
 }
 
 pub fn compliance_token(sim: &RunningWebexSim) -> String {
@@ -122,12 +118,7 @@ impl Receiver {
 }
 
 /// Creates an org-level convergedRecordings webhook and returns its JSON.
-pub async fn create_webhook(
-    sim: &RunningWebexSim,
-    token: &str,
-    target: &str,
-    secret: &str,
-) -> serde_json::Value {
+pub async fn create_webhook(sim: &RunningWebexSim, token: &str, target: &str, secret: &str) -> serde_json::Value {
     let resp = http()
         .post(format!("{}/v1/webhooks", sim.base_url()))
         .bearer_auth(token)

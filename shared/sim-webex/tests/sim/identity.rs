@@ -1,9 +1,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use wfo_sim_webex::{
-    COMPLIANCE_READ, Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TokenPolicy,
-};
+use wfo_sim_webex::{COMPLIANCE_READ, Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TokenPolicy};
 
 use crate::common::{REDIRECT, http, start};
 
@@ -20,19 +18,11 @@ fn authorize_url(base: &str, redirect: &str) -> String {
 
 /// Follows `/v1/authorize` and returns the query of the redirect back.
 async fn authorize(base: &str) -> Vec<(String, String)> {
-    let resp = http()
-        .get(authorize_url(base, REDIRECT))
-        .send()
-        .await
-        .unwrap();
+    let resp = http().get(authorize_url(base, REDIRECT)).send().await.unwrap();
     assert_eq!(resp.status(), 302);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(REDIRECT), "{location}");
-    url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
+    url::Url::parse(&location).unwrap().query_pairs().into_owned().collect()
 }
 
 fn param(pairs: &[(String, String)], key: &str) -> Option<String> {
@@ -84,10 +74,7 @@ async fn api_status(base: &str, token: &str) -> (u16, Value) {
         .await
         .unwrap();
     let status = resp.status().as_u16();
-    let header = resp
-        .headers()
-        .get("trackingid")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let header = resp.headers().get("trackingid").map(|v| v.to_str().unwrap().to_owned());
     let body: Value = resp.json().await.unwrap();
     if status != 200 {
         assert_eq!(
@@ -105,10 +92,7 @@ async fn code_flow_then_refresh_rotates_and_revoke_gives_invalid_grant() {
     let base = sim.base_url().to_owned();
 
     let back = authorize(&base).await;
-    assert_eq!(
-        param(&back, "state").as_deref(),
-        Some("st8 with spaces&more")
-    );
+    assert_eq!(param(&back, "state").as_deref(), Some("st8 with spaces&more"));
     let code = param(&back, "code").expect("code in redirect");
 
     let (status, tokens) = exchange(&base, &code).await;
@@ -116,20 +100,14 @@ async fn code_flow_then_refresh_rotates_and_revoke_gives_invalid_grant() {
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 1_209_600);
     assert_eq!(tokens["refresh_token_expires_in"], 7_776_000);
-    assert_eq!(
-        tokens["scope"],
-        "spark-compliance:recordings_read spark:kms"
-    );
+    assert_eq!(tokens["scope"], "spark-compliance:recordings_read spark:kms");
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh1 = tokens["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(api_status(&base, &access).await.0, 200);
 
     // The code is single-use.
     let (status, err) = exchange(&base, &code).await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
 
     // Refresh rotates: a new refresh token, the old one is dead.
     let (status, rotated) = refresh(&base, &refresh1).await;
@@ -139,16 +117,8 @@ async fn code_flow_then_refresh_rotates_and_revoke_gives_invalid_grant() {
     let access2 = rotated["access_token"].as_str().unwrap().to_owned();
     assert_eq!(api_status(&base, &access2).await.0, 200);
     let (status, err) = refresh(&base, &refresh1).await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
-    assert!(
-        err["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("expired, revoked")
-    );
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(err["error_description"].as_str().unwrap().contains("expired, revoked"));
 
     // A password change: everything of the integration is revoked.
     assert!(sim.revoke_integration(DEFAULT_CLIENT_ID) >= 2);
@@ -157,10 +127,7 @@ async fn code_flow_then_refresh_rotates_and_revoke_gives_invalid_grant() {
     assert!(body["message"].as_str().unwrap().contains("access token"));
     assert!(body["errors"][0]["description"].is_string());
     let (status, err) = refresh(&base, &refresh2).await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
     sim.shutdown().await;
 }
 
@@ -180,10 +147,7 @@ async fn wrong_secret_is_invalid_client_and_basic_auth_is_accepted() {
         ],
     )
     .await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (401, Some("invalid_client"))
-    );
+    assert_eq!((status, err["error"].as_str()), (401, Some("invalid_client")));
 
     // The failed attempt did not burn the code; HTTP Basic client auth works too.
     let resp = http()
@@ -217,18 +181,12 @@ async fn code_is_bound_to_redirect_uri_and_short_lived() {
         ],
     )
     .await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
 
     let code = param(&authorize(&base).await, "code").unwrap();
     sim.advance_clock(Duration::from_secs(301));
     let (status, err) = exchange(&base, &code).await;
-    assert_eq!(
-        (status, err["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
     sim.shutdown().await;
 }
 
@@ -250,10 +208,7 @@ async fn authorize_checks_client_and_redirect_and_can_refuse() {
     sim.set_consent(Consent::Refuse);
     let back = authorize(&base).await;
     assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
-    assert_eq!(
-        param(&back, "state").as_deref(),
-        Some("st8 with spaces&more")
-    );
+    assert_eq!(param(&back, "state").as_deref(), Some("st8 with spaces&more"));
     assert_eq!(param(&back, "code"), None);
     sim.shutdown().await;
 }
@@ -267,9 +222,7 @@ async fn access_tokens_expire_and_refresh_can_be_non_rotating() {
         rotate_refresh_tokens: false,
         ..TokenPolicy::default()
     });
-    let tokens = sim
-        .issue_tokens(DEFAULT_CLIENT_ID, &[COMPLIANCE_READ])
-        .unwrap();
+    let tokens = sim.issue_tokens(DEFAULT_CLIENT_ID, &[COMPLIANCE_READ]).unwrap();
     assert_eq!(tokens.expires_in, 60);
     assert_eq!(api_status(&base, &tokens.access_token).await.0, 200);
     sim.advance_clock(Duration::from_secs(61));
@@ -277,20 +230,9 @@ async fn access_tokens_expire_and_refresh_can_be_non_rotating() {
 
     let (status, again) = refresh(&base, &tokens.refresh_token).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        again["refresh_token"].as_str(),
-        Some(tokens.refresh_token.as_str())
-    );
+    assert_eq!(again["refresh_token"].as_str(), Some(tokens.refresh_token.as_str()));
     let (status, _) = refresh(&base, &tokens.refresh_token).await;
-    assert_eq!(
-        status, 200,
-        "without rotation the refresh token stays valid"
-    );
-    assert_eq!(
-        api_status(&base, again["access_token"].as_str().unwrap())
-            .await
-            .0,
-        200
-    );
+    assert_eq!(status, 200, "without rotation the refresh token stays valid");
+    assert_eq!(api_status(&base, again["access_token"].as_str().unwrap()).await.0, 200);
     sim.shutdown().await;
 }

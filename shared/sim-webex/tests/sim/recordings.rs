@@ -88,12 +88,7 @@ async fn list_enforces_window_and_max_with_webex_errors() {
         "from=yesterday",
         "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
     ] {
-        let resp = http()
-            .get(list_url(&base, query))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap();
+        let resp = http().get(list_url(&base, query)).bearer_auth(&t).send().await.unwrap();
         assert_eq!(resp.status(), 400, "{query}");
         let tracking = resp.headers()["trackingid"].to_str().unwrap().to_owned();
         let body: Value = resp.json().await.unwrap();
@@ -161,8 +156,7 @@ async fn details_links_need_compliance_scope_serve_the_mp3_and_expire() {
         .unwrap();
     let links = &details["temporaryDirectDownloadLinks"];
     let link = links["audioDownloadLink"].as_str().unwrap().to_owned();
-    let expiration =
-        chrono::DateTime::parse_from_rfc3339(links["expiration"].as_str().unwrap()).unwrap();
+    let expiration = chrono::DateTime::parse_from_rfc3339(links["expiration"].as_str().unwrap()).unwrap();
     let lifetime = expiration.with_timezone(&chrono::Utc) - sim.now();
     assert!(
         (ChronoDuration::minutes(179)..=ChronoDuration::minutes(180)).contains(&lifetime),
@@ -173,10 +167,7 @@ async fn details_links_need_compliance_scope_serve_the_mp3_and_expire() {
     assert_eq!(audio.status(), 200);
     assert_eq!(audio.headers()["content-type"], "audio/mpeg");
     let size = details["sizeBytes"].as_u64().unwrap();
-    assert_eq!(
-        audio.headers()["content-length"].to_str().unwrap(),
-        size.to_string()
-    );
+    assert_eq!(audio.headers()["content-length"].to_str().unwrap(), size.to_string());
     assert_eq!(audio.bytes().await.unwrap().len() as u64, size);
 
     // Tampered ticket, the "link expired" toggle, then real expiry.
@@ -235,12 +226,7 @@ async fn metadata_hides_detail_without_show_all_types_and_answers_204_until_read
         .unwrap();
     assert_eq!(all, call.recordings[0].metadata);
     for activity in plain["serviceData"]["callActivity"].as_array().unwrap() {
-        for hidden in [
-            "mediaStreams",
-            "participants",
-            "redirectInfo",
-            "redirectedCall",
-        ] {
+        for hidden in ["mediaStreams", "participants", "redirectInfo", "redirectedCall"] {
             assert!(activity.get(hidden).is_none(), "{hidden} must be hidden");
         }
         assert!(activity["timeStamp"].is_string());
@@ -257,16 +243,7 @@ async fn metadata_hides_detail_without_show_all_types_and_answers_204_until_read
     let resp = http().get(&url).bearer_auth(&t).send().await.unwrap();
     assert_eq!(resp.status(), 204);
     sim.set_metadata_ready(&id, true).unwrap();
-    assert_eq!(
-        http()
-            .get(&url)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(http().get(&url).bearer_auth(&t).send().await.unwrap().status(), 200);
 
     sim.set_metadata_delay(Duration::from_secs(120));
     let later = sim.instantiate("basic-pause", base_time()).unwrap();
@@ -277,24 +254,12 @@ async fn metadata_hides_detail_without_show_all_types_and_answers_204_until_read
         later.recording_ids()[0]
     );
     assert_eq!(
-        http()
-            .get(&later_url)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        http().get(&later_url).bearer_auth(&t).send().await.unwrap().status(),
         204
     );
     sim.advance_clock(Duration::from_secs(121));
     assert_eq!(
-        http()
-            .get(&later_url)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        http().get(&later_url).bearer_auth(&t).send().await.unwrap().status(),
         200
     );
     sim.shutdown().await;
@@ -306,25 +271,9 @@ async fn recordings_published_for_later_stay_invisible_until_then() {
     let t = compliance_token(&sim);
     let call = sim.instantiate("transfer-two-legs", base_time()).unwrap();
     sim.publish_at(&call, sim.now() + ChronoDuration::minutes(10));
-    let url = format!(
-        "{}/v1/convergedRecordings/{}",
-        sim.base_url(),
-        call.recording_ids()[0]
-    );
-    assert_eq!(
-        http()
-            .get(&url)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    let list = list_url(
-        sim.base_url(),
-        "from=2026-05-01T00:00:00Z&to=2026-05-10T00:00:00Z",
-    );
+    let url = format!("{}/v1/convergedRecordings/{}", sim.base_url(), call.recording_ids()[0]);
+    assert_eq!(http().get(&url).bearer_auth(&t).send().await.unwrap().status(), 404);
+    let list = list_url(sim.base_url(), "from=2026-05-01T00:00:00Z&to=2026-05-10T00:00:00Z");
     let body: Value = http()
         .get(&list)
         .bearer_auth(&t)
@@ -337,16 +286,7 @@ async fn recordings_published_for_later_stay_invisible_until_then() {
     assert_eq!(body["items"].as_array().unwrap().len(), 0);
 
     sim.advance_clock(Duration::from_secs(601));
-    assert_eq!(
-        http()
-            .get(&url)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(http().get(&url).bearer_auth(&t).send().await.unwrap().status(), 200);
     let body: Value = http()
         .get(&list)
         .bearer_auth(&t)
@@ -407,10 +347,7 @@ async fn faults_are_forced_in_order_then_drawn_deterministically_from_the_seed()
     for code in [200, 429, 423] {
         assert!(drawn.contains(&code), "{code} in {drawn:?}");
     }
-    assert!(
-        drawn.iter().any(|c| [500, 502, 503, 504].contains(c)),
-        "{drawn:?}"
-    );
+    assert!(drawn.iter().any(|c| [500, 502, 503, 504].contains(c)), "{drawn:?}");
 }
 
 #[tokio::test]

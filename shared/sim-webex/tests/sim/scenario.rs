@@ -54,33 +54,21 @@ fn instantiation_replaces_call_ids_everywhere_keeps_user_ids_and_shifts_times() 
     ] {
         assert!(text.contains(user), "user id {user} kept");
     }
-    assert!(
-        text.contains("ee8ebeb0-f077-4384-bb50-9de6141c7bac"),
-        "org id kept"
-    );
+    assert!(text.contains("ee8ebeb0-f077-4384-bb50-9de6141c7bac"), "org id kept");
 
     // One consistent mapping: ids, callRecordingId, callSessionId, expected, summaries.
     let [a, b] = [&call.recordings[0], &call.recordings[1]];
-    assert_eq!(
-        a.metadata["id"],
-        a.metadata["serviceData"]["callRecordingId"]
-    );
+    assert_eq!(a.metadata["id"], a.metadata["serviceData"]["callRecordingId"]);
     assert_eq!(a.summary.id, a.metadata["id"].as_str().unwrap());
     assert_eq!(a.summary.id.len(), 32, "simple-hex ids stay simple hex");
     let session = a.metadata["serviceData"]["callSessionId"].as_str().unwrap();
     assert_eq!(b.metadata["serviceData"]["callSessionId"], session);
-    assert_eq!(
-        a.summary.service_data.as_ref().unwrap().call_session_id,
-        session
-    );
+    assert_eq!(a.summary.service_data.as_ref().unwrap().call_session_id, session);
     assert_eq!(
         call.expected[0]["externalId"],
         format!("wxc:{}:0", a.summary.id).as_str()
     );
-    assert_eq!(
-        call.expected[1]["media"]["recordingId"],
-        b.summary.id.as_str()
-    );
+    assert_eq!(call.expected[1]["media"]["recordingId"], b.summary.id.as_str());
     assert_eq!(call.expected[0]["assocCallId"], session);
     // The call id of leg b, referenced inside leg a's redirectedCall, is mapped alike.
     assert_eq!(
@@ -90,17 +78,13 @@ fn instantiation_replaces_call_ids_everywhere_keeps_user_ids_and_shifts_times() 
 
     // Times: the call starts at base_time; every instant moved by the same delta.
     let delta = base_time() - time(&raw[0]["serviceData"]["session"]["startTime"]);
-    assert_eq!(
-        time(&a.metadata["serviceData"]["session"]["startTime"]),
-        base_time()
-    );
+    assert_eq!(time(&a.metadata["serviceData"]["session"]["startTime"]), base_time());
     assert_eq!(
         time(&b.metadata["serviceData"]["callActivity"][1]["timeStamp"]),
         time(&raw[1]["serviceData"]["callActivity"][1]["timeStamp"]) + delta
     );
     let raw_expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(data_dir().join("scenarios/transfer-two-legs/expected.json"))
-            .unwrap(),
+        &std::fs::read_to_string(data_dir().join("scenarios/transfer-two-legs/expected.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(
@@ -115,10 +99,7 @@ fn instantiation_replaces_call_ids_everywhere_keeps_user_ids_and_shifts_times() 
     // Summary (list item) shape.
     let s = &b.summary;
     assert_eq!(s.time_recorded, base_time() + chrono::Duration::seconds(40));
-    assert_eq!(
-        s.create_time,
-        base_time() + chrono::Duration::seconds(180 + 60)
-    );
+    assert_eq!(s.create_time, base_time() + chrono::Duration::seconds(180 + 60));
     assert_eq!(
         (s.owner_type.as_str(), s.format.as_str(), s.status.as_str()),
         ("user", "MP3", "available")
@@ -132,10 +113,7 @@ fn instantiation_replaces_call_ids_everywhere_keeps_user_ids_and_shifts_times() 
     // A second instantiation is a different call.
     let again = instantiate(&lib, "transfer-two-legs", 2);
     assert_ne!(again.recordings[0].summary.id, a.summary.id);
-    assert_ne!(
-        again.recordings[0].metadata["serviceData"]["callSessionId"],
-        session
-    );
+    assert_ne!(again.recordings[0].metadata["serviceData"]["callSessionId"], session);
 }
 
 /// Decodes with symphonia and returns (sample rate, channels, decoded samples).
@@ -154,12 +132,7 @@ fn decode_all(bytes: &[u8]) -> (u32, usize, Vec<f32>) {
     let mut hint = Hint::new();
     hint.with_extension("mp3");
     let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            stream,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
+        .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
         .unwrap();
     let mut format = probed.format;
     let track = format.default_track().unwrap().clone();
@@ -187,24 +160,14 @@ fn mp3_length_is_session_minus_pauses_within_one_frame() {
     let (rate, channels, samples) = decode(&rec.audio.bytes);
     assert_eq!((rate, channels), (16_000, 1));
     let decoded_ms = samples * 1000 / u64::from(rate);
-    assert!(
-        decoded_ms.abs_diff(100_000) <= u64::from(FRAME_MS),
-        "{decoded_ms} ms"
-    );
+    assert!(decoded_ms.abs_diff(100_000) <= u64::from(FRAME_MS), "{decoded_ms} ms");
     assert_eq!(rec.summary.duration_seconds, 100);
     assert_eq!(rec.summary.size_bytes, rec.audio.bytes.len() as u64);
     // 32 kbps CBR: 4000 bytes per second, 144-byte frames.
-    assert_eq!(
-        rec.audio.bytes.len(),
-        frame_offsets(&rec.audio.bytes).len() * 144
-    );
+    assert_eq!(rec.audio.bytes.len(), frame_offsets(&rec.audio.bytes).len() * 144);
 
     let transfer = instantiate(&lib, "transfer-two-legs", 4);
-    let durations: Vec<u64> = transfer
-        .recordings
-        .iter()
-        .map(|r| r.summary.duration_seconds)
-        .collect();
+    let durations: Vec<u64> = transfer.recordings.iter().map(|r| r.summary.duration_seconds).collect();
     assert_eq!(durations, vec![60, 140]);
 }
 
@@ -217,10 +180,7 @@ fn voices_differ_between_participant_spans() {
     // Zero crossings per second over a 10 s window: follows the voice's pitch.
     let zcr = |from_s: usize| {
         let w = &pcm[from_s * 16_000..(from_s + 10) * 16_000];
-        w.windows(2)
-            .filter(|p| (p[0] < 0.0) != (p[1] < 0.0))
-            .count()
-            / 10
+        w.windows(2).filter(|p| (p[0] < 0.0) != (p[1] < 0.0)).count() / 10
     };
     let (early, same_span, later) = (zcr(5), zcr(30), zcr(60));
     assert!(

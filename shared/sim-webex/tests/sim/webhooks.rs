@@ -5,9 +5,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use wfo_sim_webex::{DeliveryOutcome, DeliveryPolicy, ScenarioInstance, WebexSim};
 
-use crate::common::{
-    Receiver, base_time, compliance_token, config, create_webhook, http, start, token,
-};
+use crate::common::{Receiver, base_time, compliance_token, config, create_webhook, http, start, token};
 
 fn hmac_sha1_hex(key: &str, body: &[u8]) -> String {
     let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
@@ -30,20 +28,11 @@ async fn delivery_is_signed_with_hmac_sha1_of_the_exact_body() {
     let hits = receiver.hits.lock().unwrap().clone();
     assert_eq!(hits.len(), 2, "one event per recording");
     for (signature, body) in &hits {
-        assert_eq!(
-            signature.as_deref(),
-            Some(hmac_sha1_hex("s3cret-key", body).as_str())
-        );
-        assert_ne!(
-            signature.as_deref(),
-            Some(hmac_sha1_hex("other", body).as_str())
-        );
+        assert_eq!(signature.as_deref(), Some(hmac_sha1_hex("s3cret-key", body).as_str()));
+        assert_ne!(signature.as_deref(), Some(hmac_sha1_hex("other", body).as_str()));
     }
     let bodies = receiver.bodies();
-    let ids: HashSet<&str> = bodies
-        .iter()
-        .map(|b| b["data"]["id"].as_str().unwrap())
-        .collect();
+    let ids: HashSet<&str> = bodies.iter().map(|b| b["data"]["id"].as_str().unwrap()).collect();
     let published = call.recording_ids();
     assert_eq!(ids, published.iter().map(String::as_str).collect());
     for b in &bodies {
@@ -80,10 +69,7 @@ async fn delivery_policy_duplicates_drops_and_reorders_a_held_batch() {
     for call in &calls {
         sim.publish(call).await;
     }
-    assert!(
-        receiver.hits.lock().unwrap().is_empty(),
-        "held until released"
-    );
+    assert!(receiver.hits.lock().unwrap().is_empty(), "held until released");
     assert_eq!(sim.state().held_events, 30);
     sim.release_deliveries().await;
 
@@ -110,17 +96,11 @@ async fn delivery_policy_duplicates_drops_and_reorders_a_held_batch() {
     }
     for id in &published {
         let expected = if dropped.contains(id.as_str()) { 0 } else { 1 };
-        assert!(
-            counts.get(id.as_str()).copied().unwrap_or(0) >= expected,
-            "{id}"
-        );
+        assert!(counts.get(id.as_str()).copied().unwrap_or(0) >= expected, "{id}");
         assert!(!(dropped.contains(id.as_str()) && counts.contains_key(id.as_str())));
     }
     assert_eq!(counts.values().filter(|n| **n == 2).count(), duplicates);
-    let in_order: Vec<&String> = published
-        .iter()
-        .filter(|id| !dropped.contains(id.as_str()))
-        .collect();
+    let in_order: Vec<&String> = published.iter().filter(|id| !dropped.contains(id.as_str())).collect();
     let mut first_seen: Vec<&String> = Vec::new();
     for id in &received {
         if !first_seen.contains(&id) {
@@ -141,21 +121,13 @@ async fn webhook_turns_inactive_after_consecutive_failures_and_put_reactivates()
     receiver.status.store(500, Ordering::SeqCst);
     let t = compliance_token(&sim);
     let hook = create_webhook(&sim, &t, &receiver.url, "k").await;
-    let hook_url = format!(
-        "{}/v1/webhooks/{}",
-        sim.base_url(),
-        hook["id"].as_str().unwrap()
-    );
+    let hook_url = format!("{}/v1/webhooks/{}", sim.base_url(), hook["id"].as_str().unwrap());
 
     for _ in 0..4 {
         let call = sim.instantiate("basic-pause", base_time()).unwrap();
         sim.publish(&call).await;
     }
-    assert_eq!(
-        receiver.hits.lock().unwrap().len(),
-        3,
-        "nothing is sent once inactive"
-    );
+    assert_eq!(receiver.hits.lock().unwrap().len(), 3, "nothing is sent once inactive");
     let statuses: Vec<DeliveryOutcome> = sim.deliveries().into_iter().map(|d| d.outcome).collect();
     assert_eq!(statuses, vec![DeliveryOutcome::Response { status: 500 }; 3]);
     let shown: Value = http()
@@ -200,23 +172,11 @@ async fn webhook_turns_inactive_after_consecutive_failures_and_put_reactivates()
         .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_eq!(
-        http()
-            .delete(&hook_url)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        http().delete(&hook_url).bearer_auth(&t).send().await.unwrap().status(),
         204
     );
     assert_eq!(
-        http()
-            .get(&hook_url)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        http().get(&hook_url).bearer_auth(&t).send().await.unwrap().status(),
         404
     );
     sim.shutdown().await;
@@ -232,8 +192,7 @@ async fn unreachable_target_counts_as_failure() {
     // Port 9 (discard) on loopback: nothing listens there.
     let hook = create_webhook(&sim, &t, "http://127.0.0.1:9/hook", "k").await;
     for _ in 0..2 {
-        sim.publish(&sim.instantiate("basic-pause", base_time()).unwrap())
-            .await;
+        sim.publish(&sim.instantiate("basic-pause", base_time()).unwrap()).await;
     }
     let deliveries = sim.deliveries();
     assert!(
@@ -268,11 +227,7 @@ async fn webhook_validation_and_scope_of_creator_webhooks() {
         400,
         "owner filter needs ownedBy org"
     );
-    for (k, v) in [
-        ("targetUrl", "not a url"),
-        ("resource", "nope"),
-        ("event", "exploded"),
-    ] {
+    for (k, v) in [("targetUrl", "not a url"), ("resource", "nope"), ("event", "exploded")] {
         let mut bad = base.clone();
         bad[k] = json!(v);
         assert_eq!(create(bad).send().await.unwrap().status(), 400, "{k}");
@@ -287,11 +242,7 @@ async fn webhook_validation_and_scope_of_creator_webhooks() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        resp.status(),
-        403,
-        "org webhooks need admin/compliance scope"
-    );
+    assert_eq!(resp.status(), 403, "org webhooks need admin/compliance scope");
 
     // A creator webhook only hears about the creator's own recordings (none here);
     // an org webhook filtered on one owner hears only about that owner.
@@ -303,10 +254,7 @@ async fn webhook_validation_and_scope_of_creator_webhooks() {
     sim.publish(&call).await;
     let bodies = receiver.bodies();
     assert_eq!(bodies.len(), 1);
-    assert_eq!(
-        bodies[0]["data"]["ownerEmail"],
-        "bob.backoffice@example.com"
-    );
+    assert_eq!(bodies[0]["data"]["ownerEmail"], "bob.backoffice@example.com");
     assert_eq!(bodies[0]["filter"], "ownerEmail=bob.backoffice@example.com");
     sim.shutdown().await;
     receiver.shutdown().await;
