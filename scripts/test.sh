@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the repository, as CI runs it (`.ci/run` calls exactly this).
-# Needs only the Rust toolchain; cargo fetches the crates. Test servers bind 127.0.0.1.
+# Needs the Rust toolchain and python3; cargo fetches the crates, the scripts install the
+# Python tools (moto, SAM CLI, cfn-lint, checkov) into venvs under .tools/. Every server a
+# test starts binds 127.0.0.1 and is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,5 +14,13 @@ cargo fmt --all -- --check
 echo "== lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== local AWS emulator (moto) for the AWS adapter tests"
+scripts/moto.sh start
+trap 'scripts/moto.sh stop' EXIT
+export MOTO_ENDPOINT="http://127.0.0.1:${PORT:-5055}"
+
 echo "== tests"
 cargo test --workspace --locked
+
+echo "== infrastructure (sam validate --lint, cfn-lint, checkov)"
+scripts/validate-infra.sh

@@ -48,4 +48,3 @@ async fn init() -> Result<SchedulerDeps, wfo_lambda::InitError> {
     let budget = Duration::from_secs(wfo_lambda::env_u64("WFO_RUN_BUDGET_SECONDS", 240)?);
     SchedulerDeps::new(store, public_url, budget)
 }
-

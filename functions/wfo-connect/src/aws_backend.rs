@@ -22,13 +22,19 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let store = open().await?;
             let action = match action {
                 ConnectorCmd::AuthUrl { id, public_url: None } => {
-                    let url = std::env::var(wfo_aws::env::PUBLIC_URL).ok().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-                        Failure::usage(format!(
-                            "set {} to the stack's ApiUrl output, or pass --public-url",
-                            wfo_aws::env::PUBLIC_URL
-                        ))
-                    })?;
-                    ConnectorCmd::AuthUrl { id, public_url: Some(url) }
+                    let url = std::env::var(wfo_aws::env::PUBLIC_URL)
+                        .ok()
+                        .filter(|u| !u.trim().is_empty())
+                        .ok_or_else(|| {
+                            Failure::usage(format!(
+                                "set {} to the stack's ApiUrl output, or pass --public-url",
+                                wfo_aws::env::PUBLIC_URL
+                            ))
+                        })?;
+                    ConnectorCmd::AuthUrl {
+                        id,
+                        public_url: Some(url),
+                    }
                 }
                 other => other,
             };
@@ -38,9 +44,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let store = open().await?;
             crate::commands::status(store.as_ref(), id.as_deref()).await
         }
-        Command::Segment { .. } | Command::Demo { .. } => Err(Failure::usage(
-            "segment and demo run offline: leave out --backend aws",
-        )),
+        Command::Segment { .. } | Command::Demo { .. } => {
+            Err(Failure::usage("segment and demo run offline: leave out --backend aws"))
+        }
         Command::Serve { .. } => Err(Failure::usage(
             "serve runs everything on this machine: leave out --backend aws (the stack's functions are the server on AWS)",
         )),

@@ -16,7 +16,9 @@ fn hms(ms: i64) -> String {
 }
 
 fn clock(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default()
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%H:%M:%S").to_string())
+        .unwrap_or_default()
 }
 
 pub async fn run(keep_state: Option<PathBuf>) -> Result<(), Failure> {
@@ -30,10 +32,16 @@ pub async fn run(keep_state: Option<PathBuf>) -> Result<(), Failure> {
     };
     let started = Instant::now();
     println!("wfo-connect demo — Webex Calling → WFO, everything on loopback");
-    let harness = Harness::start(HarnessConfig::new(state_dir.clone())).await.map_err(Failure::job)?;
+    let harness = Harness::start(HarnessConfig::new(state_dir.clone()))
+        .await
+        .map_err(Failure::job)?;
     println!("  WFO simulator        {}", harness.wfo.base_url());
     println!("  Webex simulator      {}", harness.webex.base_url());
-    println!("  connector runtime    {}  (state in {})", harness.runtime.public_url, state_dir.display());
+    println!(
+        "  connector runtime    {}  (state in {})",
+        harness.runtime.public_url,
+        state_dir.display()
+    );
     let result = play(&harness).await;
     harness.shutdown().await;
     if !std::env::args().any(|a| a == "--keep-state") {
@@ -53,7 +61,10 @@ async fn play(h: &Harness) -> Result<(), Failure> {
     }
     println!("   tokens stored (encrypted); connector authorized");
     if h.wait_for_webhook(Duration::from_secs(10)).await {
-        println!("   webhook registered with Webex: convergedRecordings/created → {}/webhooks/{}", h.runtime.public_url, h.connector.id);
+        println!(
+            "   webhook registered with Webex: convergedRecordings/created → {}/webhooks/{}",
+            h.runtime.public_url, h.connector.id
+        );
     } else {
         return Err(Failure::job("the webhook was not registered within 10 s"));
     }
@@ -75,7 +86,9 @@ async fn play(h: &Harness) -> Result<(), Failure> {
     let base = Utc::now() - chrono::Duration::hours(1);
     let mut instances = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let inst = h.instantiate(name, base + chrono::Duration::minutes(7 * i as i64)).map_err(Failure::job)?;
+        let inst = h
+            .instantiate(name, base + chrono::Duration::minutes(7 * i as i64))
+            .map_err(Failure::job)?;
         instances.push(inst);
     }
     h.webex.publish_all(&instances).await;
@@ -83,7 +96,10 @@ async fn play(h: &Harness) -> Result<(), Failure> {
     println!("   {} calls, {} recordings published", instances.len(), ids.len());
     let pending = h.wait_settled(&ids, Duration::from_secs(120)).await;
     if !pending.is_empty() {
-        return Err(Failure::job(format!("{} recordings did not finish within 120 s: {pending:?}", pending.len())));
+        return Err(Failure::job(format!(
+            "{} recordings did not finish within 120 s: {pending:?}",
+            pending.len()
+        )));
     }
 
     println!();
@@ -95,9 +111,20 @@ async fn play(h: &Harness) -> Result<(), Failure> {
         let problems = h.check(inst);
         total += received.len();
         println!();
-        println!("   {}  ({} recording{}, {} contact{})", inst.scenario, inst.recordings.len(), if inst.recordings.len() == 1 { "" } else { "s" }, received.len(), if received.len() == 1 { "" } else { "s" });
+        println!(
+            "   {}  ({} recording{}, {} contact{})",
+            inst.scenario,
+            inst.recordings.len(),
+            if inst.recordings.len() == 1 { "" } else { "s" },
+            received.len(),
+            if received.len() == 1 { "" } else { "s" }
+        );
         for r in &received {
-            let events = if r.events.is_empty() { String::new() } else { format!("  events {}", r.events.len()) };
+            let events = if r.events.is_empty() {
+                String::new()
+            } else {
+                format!("  events {}", r.events.len())
+            };
             println!(
                 "     {:<18} start {}  dur {:>9}  {:<8}  assoc {}  audio {:>7} B{events}",
                 r.agent_name,
@@ -118,6 +145,15 @@ async fn play(h: &Harness) -> Result<(), Failure> {
         }
     }
     println!();
-    println!("{} contacts in WFO for {} calls; persons created: {}", total, instances.len(), h.wfo.persons().len());
-    if all_ok { Ok(()) } else { Err(Failure::job("some scenarios did not match their expected contacts")) }
+    println!(
+        "{} contacts in WFO for {} calls; persons created: {}",
+        total,
+        instances.len(),
+        h.wfo.persons().len()
+    );
+    if all_ok {
+        Ok(())
+    } else {
+        Err(Failure::job("some scenarios did not match their expected contacts"))
+    }
 }

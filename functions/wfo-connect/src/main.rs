@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "wfo-connect", version, about = "Carry Webex recordings into Webex WFO as segmented contacts")]
+#[command(
+    name = "wfo-connect",
+    version,
+    about = "Carry Webex recordings into Webex WFO as segmented contacts"
+)]
 pub struct Cli {
     /// Where the local backend keeps its embedded store and key file.
     #[arg(long, global = true, default_value = ".wfo-connect", env = "WFO_CONNECT_STATE_DIR")]
@@ -94,9 +98,13 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ConnectorCmd {
     /// Add (or update) a connector from its TOML file.
-    Add { file: PathBuf },
+    Add {
+        file: PathBuf,
+    },
     List,
-    Show { id: String },
+    Show {
+        id: String,
+    },
     /// Print the Authorization URL operators open to (re-)authorize the connector.
     AuthUrl {
         id: String,
@@ -115,10 +123,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn job(message: impl std::fmt::Display) -> Self {
-        Self { code: 1, message: message.to_string() }
+        Self {
+            code: 1,
+            message: message.to_string(),
+        }
     }
     pub fn usage(message: impl std::fmt::Display) -> Self {
-        Self { code: 2, message: message.to_string() }
+        Self {
+            code: 2,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -129,7 +143,9 @@ fn init_tracing(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(cli.log.clone().unwrap_or_else(|| default.to_owned()))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cli.json_logs {
         builder.json().init();
     } else {

@@ -19,7 +19,10 @@ fn env_of(names: &AwsNames, endpoint: &str) -> Vec<(&'static str, String)> {
         ("WFO_QUEUE_URL", names.queue_url.clone()),
         ("WFO_DEAD_LETTER_QUEUE_URL", names.dead_letter_queue_url.clone()),
         ("WFO_KMS_KEY_ID", names.kms_key_id.clone()),
-        ("WFO_PUBLIC_URL", "https://abc123.execute-api.us-east-1.amazonaws.com".to_owned()),
+        (
+            "WFO_PUBLIC_URL",
+            "https://abc123.execute-api.us-east-1.amazonaws.com".to_owned(),
+        ),
         ("AWS_ENDPOINT_URL", endpoint.to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
@@ -34,7 +37,9 @@ async fn wfo_connect(env: &[(&'static str, String)], args: &[&str]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    tokio::task::spawn_blocking(move || cmd.output().expect("runs")).await.expect("joins")
+    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("joins")
 }
 
 fn stdout(o: &Output) -> String {
@@ -54,7 +59,11 @@ async fn connectors_and_status_on_a_deployed_stack() {
 
     let added = wfo_connect(&env, &["connector", "add", &fixture("acme-calling.toml")]).await;
     assert!(added.status.success(), "{added:?}");
-    assert!(stdout(&added).contains("connector 'acme-calling' (webex-calling) stored"), "{}", stdout(&added));
+    assert!(
+        stdout(&added).contains("connector 'acme-calling' (webex-calling) stored"),
+        "{}",
+        stdout(&added)
+    );
 
     let list = wfo_connect(&env, &["connector", "list"]).await;
     assert!(stdout(&list).contains("acme-calling"), "{}", stdout(&list));
@@ -62,10 +71,16 @@ async fn connectors_and_status_on_a_deployed_stack() {
     let show = wfo_connect(&env, &["connector", "show", "acme-calling"]).await;
     let text = stdout(&show);
     assert!(show.status.success());
-    assert!(!text.contains("example-wfo-password") && !text.contains("example-client-secret"), "secrets never printed: {text}");
+    assert!(
+        !text.contains("example-wfo-password") && !text.contains("example-client-secret"),
+        "secrets never printed: {text}"
+    );
 
     let url = wfo_connect(&env, &["connector", "auth-url", "acme-calling"]).await;
-    assert_eq!(stdout(&url).trim(), "https://abc123.execute-api.us-east-1.amazonaws.com/oauth/acme-calling/authorize");
+    assert_eq!(
+        stdout(&url).trim(),
+        "https://abc123.execute-api.us-east-1.amazonaws.com/oauth/acme-calling/authorize"
+    );
 
     let status = wfo_connect(&env, &["status", "acme-calling"]).await;
     let text = stdout(&status);
@@ -85,5 +100,8 @@ async fn a_missing_stack_name_is_a_usage_error_naming_the_variable() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("WFO_LEDGER_TABLE"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("WFO_LEDGER_TABLE"),
+        "{out:?}"
+    );
 }

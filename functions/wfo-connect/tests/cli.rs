@@ -24,13 +24,20 @@ fn segment_prints_the_contacts_of_a_call_from_its_metadata_documents() {
         .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("expected.json"))
         .collect();
     files.sort();
-    let out = bin().args(["segment", "--kind", "webex-calling", "--acd-server-id", "3"]).args(&files).output().unwrap();
+    let out = bin()
+        .args(["segment", "--kind", "webex-calling", "--acd-server-id", "3"])
+        .args(&files)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let contacts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let contacts = contacts.as_array().unwrap();
     assert_eq!(contacts.len(), 2);
     let assoc = &contacts[0]["assocCallId"];
-    assert!(contacts.iter().all(|c| &c["assocCallId"] == assoc), "one assocCallId per interaction");
+    assert!(
+        contacts.iter().all(|c| &c["assocCallId"] == assoc),
+        "one assocCallId per interaction"
+    );
     for c in contacts {
         assert!(c["media"]["recordingId"].is_string() && c["media"]["durationMs"].as_i64().unwrap() > 0);
         assert_eq!(c["contactType"], "CALL");
@@ -45,7 +52,11 @@ fn segment_of_a_malformed_document_fails_naming_the_field() {
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains("session")))
         .expect("a malformed fixture about the session");
-    let out = bin().args(["segment", "--kind", "webex-calling"]).arg(&file).output().unwrap();
+    let out = bin()
+        .args(["segment", "--kind", "webex-calling"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("session"), "{err}");
@@ -53,7 +64,10 @@ fn segment_of_a_malformed_document_fails_naming_the_field() {
 
 #[test]
 fn segment_with_an_unknown_kind_is_a_usage_error() {
-    let out = bin().args(["segment", "--kind", "webex-meetings", "x.json"]).output().unwrap();
+    let out = bin()
+        .args(["segment", "--kind", "webex-meetings", "x.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--kind"));
 }
@@ -80,7 +94,10 @@ fn connector_show_never_prints_secrets() {
     let show = run(&["connector", "show", "acme-calling"], state.path());
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(text.contains("********"));
-    assert!(!text.contains("example-client-secret") && !text.contains("example-wfo-password"), "{text}");
+    assert!(
+        !text.contains("example-client-secret") && !text.contains("example-wfo-password"),
+        "{text}"
+    );
     let status = run(&["status", "acme-calling"], state.path());
     assert!(status.status.success());
     assert!(String::from_utf8_lossy(&status.stdout).contains("not authorized yet"));
@@ -93,9 +110,21 @@ fn auth_url_points_at_the_runner_route() {
     let state = tempfile::tempdir().unwrap();
     let file = repo().join("fixtures/connectors/acme-calling.toml");
     run(&["connector", "add", file.to_str().unwrap()], state.path());
-    let out = run(&["connector", "auth-url", "acme-calling", "--public-url", "https://conn.example.com/"], state.path());
+    let out = run(
+        &[
+            "connector",
+            "auth-url",
+            "acme-calling",
+            "--public-url",
+            "https://conn.example.com/",
+        ],
+        state.path(),
+    );
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "https://conn.example.com/oauth/acme-calling/authorize");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "https://conn.example.com/oauth/acme-calling/authorize"
+    );
     let none = run(&["connector", "auth-url", "acme-calling"], state.path());
     assert_eq!(none.status.code(), Some(2), "no public URL known yet");
 }
@@ -104,7 +133,10 @@ fn auth_url_points_at_the_runner_route() {
 /// imports every call of the window once; a second run adds nothing.
 #[test]
 fn backfill_imports_a_window_once_even_when_repeated_beside_a_running_server() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let state = tempfile::tempdir().unwrap();
     let mut cfg = wfo_harness::HarnessConfig::new(state.path().to_owned());
     cfg.webhook = false;
@@ -115,19 +147,39 @@ fn backfill_imports_a_window_once_even_when_repeated_beside_a_running_server() {
     let instances: Vec<_> = ["consult-transfer", "call-queue", "park-retrieve-same-user"]
         .iter()
         .enumerate()
-        .map(|(i, s)| h.instantiate(s, base + chrono::Duration::minutes(10 * i as i64)).unwrap())
+        .map(|(i, s)| {
+            h.instantiate(s, base + chrono::Duration::minutes(10 * i as i64))
+                .unwrap()
+        })
         .collect();
     rt.block_on(h.webex.publish_all(&instances));
     let ids: Vec<String> = instances.iter().flat_map(|i| i.recording_ids()).collect();
 
     let from = (base - chrono::Duration::hours(1)).to_rfc3339();
     let to = chrono::Utc::now().to_rfc3339();
-    let args = ["backfill", wfo_harness::CONNECTOR_ID, "--from", from.as_str(), "--to", to.as_str()];
+    let args = [
+        "backfill",
+        wfo_harness::CONNECTOR_ID,
+        "--from",
+        from.as_str(),
+        "--to",
+        to.as_str(),
+    ];
     let first = run(&args, state.path());
     let out = String::from_utf8_lossy(&first.stdout);
-    assert!(first.status.success(), "{out}\n{}", String::from_utf8_lossy(&first.stderr));
-    assert!(out.contains(&format!("{} recordings listed, {} new", ids.len(), ids.len())), "{out}");
-    assert!(rt.block_on(h.wait_settled(&ids, std::time::Duration::from_secs(20))).is_empty());
+    assert!(
+        first.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        out.contains(&format!("{} recordings listed, {} new", ids.len(), ids.len())),
+        "{out}"
+    );
+    assert!(
+        rt.block_on(h.wait_settled(&ids, std::time::Duration::from_secs(20)))
+            .is_empty()
+    );
     for inst in &instances {
         assert!(h.check(inst).is_empty(), "{}: {:?}", inst.scenario, h.check(inst));
     }
@@ -140,6 +192,9 @@ fn backfill_imports_a_window_once_even_when_repeated_beside_a_running_server() {
 
     let status = run(&["status", wfo_harness::CONNECTOR_ID], state.path());
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains(&format!("items:    {} total: done {}", ids.len(), ids.len())), "{text}");
+    assert!(
+        text.contains(&format!("items:    {} total: done {}", ids.len(), ids.len())),
+        "{text}"
+    );
     rt.block_on(h.shutdown());
 }

@@ -28,11 +28,16 @@ impl AwsStore {
         let config = get_b(row, "config").ok_or_else(|| corrupt(format!("connector {id} without config")))?;
         let secrets = get_b(row, "secrets").ok_or_else(|| corrupt(format!("connector {id} without secrets")))?;
         let config = self.envelope.decrypt(config, &config_row(id)).await?;
-        let config: ConnectorConfig = serde_json::from_slice(&config).map_err(|e| corrupt(format!("connector {id}: {e}")))?;
+        let config: ConnectorConfig =
+            serde_json::from_slice(&config).map_err(|e| corrupt(format!("connector {id}: {e}")))?;
         let secrets = self.envelope.decrypt(secrets, &secrets_row(id)).await?;
         let secrets: ConnectorSecrets =
             serde_json::from_slice(&secrets).map_err(|e| corrupt(format!("connector {id} secrets: {e}")))?;
-        Ok(StoredConnector { config, secrets, created_at: from_ms(get_n(row, "created_at").unwrap_or(0)) })
+        Ok(StoredConnector {
+            config,
+            secrets,
+            created_at: from_ms(get_n(row, "created_at").unwrap_or(0)),
+        })
     }
 
     async fn connector_row(&self, id: &str) -> StoreResult<Option<HashMap<String, AttributeValue>>> {
@@ -74,7 +79,12 @@ impl ConnectorStore for AwsStore {
                         let row = out.attributes().cloned().unwrap_or_default();
                         return self.decode_connector(&row).await;
                     }
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => continue,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
+                        continue;
+                    }
                     Err(e) => return Err(sdk_error("connector update", e)),
                 }
             }
@@ -96,7 +106,12 @@ impl ConnectorStore for AwsStore {
                 .await;
             match inserted {
                 Ok(_) => return self.decode_connector(&row).await,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => continue,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    continue;
+                }
                 Err(e) => return Err(sdk_error("connector insert", e)),
             }
         }

@@ -35,15 +35,21 @@ pub const CONTEXT_KEY: &str = "wfo-connect:row";
 /// Unwrapped data keys kept per cold start before the cache is cleared.
 const CACHE_LIMIT: usize = 1024;
 
+/// Unwrapped data keys by (wrapped key, row).
+type KeyCache = HashMap<(Vec<u8>, String), [u8; KEY_LEN]>;
+
 pub struct Envelope {
     kms: aws_sdk_kms::Client,
     key_id: String,
-    cache: Mutex<HashMap<(Vec<u8>, String), [u8; KEY_LEN]>>,
+    cache: Mutex<KeyCache>,
 }
 
 impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Envelope").field("key_id", &self.key_id).field("cache", &"[redacted]").finish()
+        f.debug_struct("Envelope")
+            .field("key_id", &self.key_id)
+            .field("cache", &"[redacted]")
+            .finish()
     }
 }
 
@@ -66,7 +72,11 @@ where
 
 impl Envelope {
     pub fn new(kms: aws_sdk_kms::Client, key_id: String) -> Self {
-        Self { kms, key_id, cache: Mutex::new(HashMap::new()) }
+        Self {
+            kms,
+            key_id,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     pub async fn encrypt(&self, plaintext: &[u8], row: &str) -> Result<Vec<u8>, StoreError> {
@@ -93,7 +103,13 @@ impl Envelope {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let ct = XChaCha20Poly1305::new((&key).into())
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: row.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: row.as_bytes(),
+                },
+            )
             .map_err(|_| StoreError::Corrupt(format!("{row}: encryption failed")))?;
         let mut blob = Vec::with_capacity(MAGIC.len() + 2 + wrapped.len() + NONCE_LEN + ct.len());
         blob.extend_from_slice(MAGIC);
@@ -129,7 +145,13 @@ impl Envelope {
             }
         };
         XChaCha20Poly1305::new((&key).into())
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: row.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: row.as_bytes(),
+                },
+            )
             .map_err(|_| StoreError::Corrupt(format!("{row}: cannot decrypt (tampered, or moved from another row)")))
     }
 

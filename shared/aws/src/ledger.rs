@@ -74,7 +74,10 @@ pub fn due_shard(connector_id: &str, item_id: &str) -> String {
 }
 
 fn key(connector_id: &str, item_id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([("connector_id".to_owned(), s(connector_id)), ("item_id".to_owned(), s(item_id))])
+    HashMap::from([
+        ("connector_id".to_owned(), s(connector_id)),
+        ("item_id".to_owned(), s(item_id)),
+    ])
 }
 
 fn decode(row: &HashMap<String, AttributeValue>) -> StoreResult<LedgerItem> {
@@ -102,7 +105,11 @@ impl AwsStore {
         let mut out = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
-            let page = build().set_exclusive_start_key(start.take()).send().await.map_err(|e| sdk_error("ledger query", e))?;
+            let page = build()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("ledger query", e))?;
             out.extend(page.items().iter().cloned());
             match page.last_evaluated_key() {
                 Some(k) if out.len() < want => start = Some(k.clone()),
@@ -115,7 +122,13 @@ impl AwsStore {
 
 #[async_trait]
 impl Ledger for AwsStore {
-    async fn discover(&self, connector_id: &str, item_id: &str, by: Discovery, now: DateTime<Utc>) -> StoreResult<Discovered> {
+    async fn discover(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        by: Discovery,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Discovered> {
         let item = LedgerItem::discovered(connector_id, item_id, by, now);
         let mut row = key(connector_id, item_id);
         row.insert("body".into(), s(body_of(&item)?));
@@ -138,7 +151,12 @@ impl Ledger for AwsStore {
             .await;
         match result {
             Ok(_) => Ok(Discovered::New),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(Discovered::Known),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Discovered::Known)
+            }
             Err(e) => Err(sdk_error("ledger discover", e)),
         }
     }
@@ -158,7 +176,13 @@ impl Ledger for AwsStore {
 
     async fn put(&self, item: &LedgerItem) -> StoreResult<i64> {
         let open = !item.is_terminal();
-        let mut set = vec!["body = :body", "version = :new", "updated_at = :upd", "#state = :state", "done = :done"];
+        let mut set = vec![
+            "body = :body",
+            "version = :new",
+            "updated_at = :upd",
+            "#state = :state",
+            "done = :done",
+        ];
         let mut remove = Vec::new();
         let mut values = HashMap::from([
             (":body".to_owned(), s(body_of(item)?)),
@@ -199,8 +223,14 @@ impl Ledger for AwsStore {
             .await;
         match result {
             Ok(_) => Ok(item.version + 1),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Err(StoreError::Conflict(format!("ledger item {}/{}", item.connector_id, item.item_id)))
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "ledger item {}/{}",
+                    item.connector_id, item.item_id
+                )))
             }
             Err(e) => {
                 note_write_failure();
@@ -209,7 +239,14 @@ impl Ledger for AwsStore {
         }
     }
 
-    async fn lease(&self, connector_id: &str, item_id: &str, owner: &str, lease: Duration, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn lease(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let until = ms(now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         let result = self
             .ddb
@@ -227,7 +264,12 @@ impl Ledger for AwsStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => {
                 note_write_failure();
                 Err(sdk_error("ledger lease", e))
@@ -249,7 +291,12 @@ impl Ledger for AwsStore {
         match result {
             Ok(_) => Ok(()),
             // Not ours (taken over after expiry) or gone: nothing to release.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_error("ledger release", e)),
         }
     }
@@ -276,7 +323,7 @@ impl Ledger for AwsStore {
         for row in pages.iter().flatten() {
             rows.push((get_n(row, "next_at").unwrap_or(0), decode(row)?));
         }
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.sort_by_key(|r| r.0);
         Ok(rows.into_iter().take(limit).map(|(_, item)| item).collect())
     }
 
@@ -308,9 +355,11 @@ impl Ledger for AwsStore {
             )
             .await?
         };
-        let mut items: Vec<(i64, LedgerItem)> =
-            rows.iter().map(|r| Ok((get_n(r, "updated_at").unwrap_or(0), decode(r)?))).collect::<StoreResult<_>>()?;
-        items.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut items: Vec<(i64, LedgerItem)> = rows
+            .iter()
+            .map(|r| Ok((get_n(r, "updated_at").unwrap_or(0), decode(r)?)))
+            .collect::<StoreResult<_>>()?;
+        items.sort_by_key(|i| std::cmp::Reverse(i.0));
         Ok(items.into_iter().take(limit).map(|(_, i)| i).collect())
     }
 
@@ -347,7 +396,8 @@ mod tests {
     #[test]
     fn shards_are_stable_and_spread() {
         assert_eq!(due_shard("c", "r1"), due_shard("c", "r1"));
-        let used: std::collections::BTreeSet<String> = (0..200).map(|i| due_shard("conn", &format!("rec-{i}"))).collect();
+        let used: std::collections::BTreeSet<String> =
+            (0..200).map(|i| due_shard("conn", &format!("rec-{i}"))).collect();
         assert_eq!(used.len(), DUE_SHARDS as usize, "every shard gets items");
     }
 }

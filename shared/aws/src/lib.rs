@@ -46,8 +46,15 @@ pub mod env {
     pub const KMS_KEY_ID: &str = "WFO_KMS_KEY_ID";
     /// The public base URL of the HTTP API (redirect URIs, webhook targets).
     pub const PUBLIC_URL: &str = "WFO_PUBLIC_URL";
-    pub const ALL: [&str; 7] =
-        [LEDGER_TABLE, CONNECTORS_TABLE, TOKENS_TABLE, STATE_TABLE, QUEUE_URL, DEAD_LETTER_QUEUE_URL, KMS_KEY_ID];
+    pub const ALL: [&str; 7] = [
+        LEDGER_TABLE,
+        CONNECTORS_TABLE,
+        TOKENS_TABLE,
+        STATE_TABLE,
+        QUEUE_URL,
+        DEAD_LETTER_QUEUE_URL,
+        KMS_KEY_ID,
+    ];
 }
 
 /// A configuration problem found at cold start: fail fast, naming what to set.

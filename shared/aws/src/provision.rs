@@ -13,11 +13,19 @@ use crate::ledger::{DUE_INDEX, OPEN_INDEX};
 use crate::{AwsClients, AwsNames, corrupt, sdk_error};
 
 fn attr(name: &str, t: ScalarAttributeType) -> Result<AttributeDefinition, StoreError> {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(t).build().map_err(corrupt)
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(t)
+        .build()
+        .map_err(corrupt)
 }
 
 fn key(name: &str, t: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder().attribute_name(name).key_type(t).build().map_err(corrupt)
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(t)
+        .build()
+        .map_err(corrupt)
 }
 
 fn gsi(name: &str, hash: &str, range: &str) -> Result<GlobalSecondaryIndex, StoreError> {

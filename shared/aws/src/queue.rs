@@ -109,7 +109,10 @@ impl AwsStore {
     pub async fn dead_letter_depth(&self) -> StoreResult<u64> {
         self.queue_attribute_sum(
             &self.names.dead_letter_queue_url,
-            &[QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
+            &[
+                QueueAttributeName::ApproximateNumberOfMessages,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            ],
         )
         .await
     }
@@ -119,7 +122,11 @@ impl AwsStore {
 impl WorkQueue for AwsStore {
     async fn send(&self, msg: &WorkMessage, delay: Duration) -> StoreResult<()> {
         let body = serde_json::to_string(msg).map_err(|e| corrupt(e.to_string()))?;
-        let mut req = self.sqs.send_message().queue_url(&self.names.queue_url).message_body(body);
+        let mut req = self
+            .sqs
+            .send_message()
+            .queue_url(&self.names.queue_url)
+            .message_body(body);
         if !delay.is_zero() {
             req = req.delay_seconds(secs_up(delay, MAX_DELAY_SECS));
         }
@@ -147,14 +154,21 @@ impl WorkQueue for AwsStore {
                 break;
             }
             for m in messages {
-                let (Some(receipt), Some(body)) = (m.receipt_handle(), m.body()) else { continue };
+                let (Some(receipt), Some(body)) = (m.receipt_handle(), m.body()) else {
+                    continue;
+                };
                 let count = m
                     .attributes()
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(1);
                 self.remember(receipt, body);
-                out.push(Received { receipt: receipt.to_owned(), body: body.to_owned(), receive_count: count, dead_reason: None });
+                out.push(Received {
+                    receipt: receipt.to_owned(),
+                    body: body.to_owned(),
+                    receive_count: count,
+                    dead_reason: None,
+                });
             }
         }
         Ok(out)

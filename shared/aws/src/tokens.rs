@@ -34,19 +34,26 @@ impl TokenStore for AwsStore {
             .await
             .map_err(|e| sdk_error("tokens get", e))?;
         let Some(row) = out.item() else {
-            return Ok(TokenRecord { tokens: None, reauth_required: None, version: 0 });
+            return Ok(TokenRecord {
+                tokens: None,
+                reauth_required: None,
+                version: 0,
+            });
         };
         let blob = get_b(row, "record").ok_or_else(|| corrupt(format!("tokens of {connector_id} without record")))?;
         let json = self.envelope.decrypt(blob, &tokens_row(connector_id)).await?;
         let mut rec: TokenRecord =
             serde_json::from_slice(&json).map_err(|e| corrupt(format!("tokens {connector_id}: {e}")))?;
-        rec.version = get_n(row, "version").ok_or_else(|| corrupt(format!("tokens of {connector_id} without version")))?;
+        rec.version =
+            get_n(row, "version").ok_or_else(|| corrupt(format!("tokens of {connector_id} without version")))?;
         Ok(rec)
     }
 
     async fn put_tokens(&self, connector_id: &str, record: &TokenRecord, expected_version: i64) -> StoreResult<i64> {
         let json = serde_json::to_vec(record).map_err(|e| corrupt(e.to_string()))?;
-        let blob = AttributeValue::B(Blob::new(self.envelope.encrypt(&json, &tokens_row(connector_id)).await?));
+        let blob = AttributeValue::B(Blob::new(
+            self.envelope.encrypt(&json, &tokens_row(connector_id)).await?,
+        ));
         let new_version = expected_version + 1;
         let conflict = || StoreError::Conflict(format!("tokens of {connector_id}"));
         if expected_version == 0 {
@@ -62,7 +69,12 @@ impl TokenStore for AwsStore {
                 .await
             {
                 Ok(_) => Ok(new_version),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Err(conflict()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    Err(conflict())
+                }
                 Err(e) => Err(sdk_error("tokens put", e)),
             }
         } else {
@@ -81,7 +93,12 @@ impl TokenStore for AwsStore {
                 .await
             {
                 Ok(_) => Ok(new_version),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Err(conflict()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    Err(conflict())
+                }
                 Err(e) => Err(sdk_error("tokens put", e)),
             }
         }
@@ -102,7 +119,10 @@ impl TokenStore for AwsStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
                 Err(StoreError::Conflict("oauth state nonce already issued".to_owned()))
             }
             Err(e) => Err(sdk_error("oauth state put", e)),
@@ -114,7 +134,10 @@ impl TokenStore for AwsStore {
             .ddb
             .delete_item()
             .table_name(&self.names.state_table)
-            .set_key(Some(HashMap::from([("pk".to_owned(), s(state_pk(nonce))), ("sk".to_owned(), s(SK))])))
+            .set_key(Some(HashMap::from([
+                ("pk".to_owned(), s(state_pk(nonce))),
+                ("sk".to_owned(), s(SK)),
+            ])))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -122,7 +145,9 @@ impl TokenStore for AwsStore {
         // Expiry is checked here, not trusted to TTL (which deletes late, up to days).
         Ok(out.attributes().and_then(|row| {
             let expires = get_n(row, "expires_at")?;
-            (expires >= ms(now)).then(|| get_s(row, "connector_id").map(str::to_owned)).flatten()
+            (expires >= ms(now))
+                .then(|| get_s(row, "connector_id").map(str::to_owned))
+                .flatten()
         }))
     }
 }

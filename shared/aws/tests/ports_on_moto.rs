@@ -29,7 +29,9 @@ async fn moto(test: &str) -> Option<Moto> {
     };
     let clients = AwsClients::for_emulator(&endpoint).await;
     let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let names = provision::create_all(&clients, &prefix).await.expect("create tables, queues and key on moto");
+    let names = provision::create_all(&clients, &prefix)
+        .await
+        .expect("create tables, queues and key on moto");
     let store = Arc::new(AwsStore::new(&clients, names));
     Some(Moto { clients, store })
 }
@@ -61,13 +63,17 @@ async fn queue_ack_removes_the_message() {
 
 #[tokio::test]
 async fn connectors_keep_secrets_and_tokens_are_conditional() {
-    let Some(m) = moto("connectors_and_tokens").await else { return };
+    let Some(m) = moto("connectors_and_tokens").await else {
+        return;
+    };
     conformance::connectors_and_tokens(m.store.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_token_writers_at_once_one_wins() {
-    let Some(m) = moto("concurrent_token_writes").await else { return };
+    let Some(m) = moto("concurrent_token_writes").await else {
+        return;
+    };
     let store: Arc<dyn Store> = m.store.clone();
     conformance::concurrent_token_writes(store).await;
 }
@@ -82,8 +88,13 @@ async fn values_and_locks() {
 
 #[tokio::test]
 async fn secrets_are_kms_envelopes_never_clear_text() {
-    let Some(m) = moto("secrets_are_kms_envelopes").await else { return };
-    m.store.put_connector(&conformance::sample_config("clear"), Utc::now()).await.unwrap();
+    let Some(m) = moto("secrets_are_kms_envelopes").await else {
+        return;
+    };
+    m.store
+        .put_connector(&conformance::sample_config("clear"), Utc::now())
+        .await
+        .unwrap();
     let row = m
         .clients
         .dynamodb
@@ -94,10 +105,19 @@ async fn secrets_are_kms_envelopes_never_clear_text() {
         .await
         .unwrap();
     let raw = format!("{:?}", row.item().unwrap());
-    let bytes: Vec<u8> = row.item().unwrap().values().filter_map(|v| v.as_b().ok()).flat_map(|b| b.as_ref().to_vec()).collect();
+    let bytes: Vec<u8> = row
+        .item()
+        .unwrap()
+        .values()
+        .filter_map(|v| v.as_b().ok())
+        .flat_map(|b| b.as_ref().to_vec())
+        .collect();
     for needle in ["client-secret-value-123", "wfo-password-value-456"] {
         assert!(!raw.contains(needle), "{needle} in the item");
-        assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in a binary attribute");
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} in a binary attribute"
+        );
     }
     // A fresh process (empty key cache) decrypts through KMS.
     m.store.envelope().clear_cache();
@@ -107,12 +127,26 @@ async fn secrets_are_kms_envelopes_never_clear_text() {
 
 #[tokio::test]
 async fn a_ciphertext_moved_to_another_row_is_refused_by_kms() {
-    let Some(m) = moto("moved_ciphertext").await else { return };
-    m.store.put_connector(&conformance::sample_config("a"), Utc::now()).await.unwrap();
-    m.store.put_connector(&conformance::sample_config("b"), Utc::now()).await.unwrap();
+    let Some(m) = moto("moved_ciphertext").await else {
+        return;
+    };
+    m.store
+        .put_connector(&conformance::sample_config("a"), Utc::now())
+        .await
+        .unwrap();
+    m.store
+        .put_connector(&conformance::sample_config("b"), Utc::now())
+        .await
+        .unwrap();
     let ddb = &m.clients.dynamodb;
     let table = &m.store.names().connectors_table;
-    let a = ddb.get_item().table_name(table).key("id", AttributeValue::S("a".into())).send().await.unwrap();
+    let a = ddb
+        .get_item()
+        .table_name(table)
+        .key("id", AttributeValue::S("a".into()))
+        .send()
+        .await
+        .unwrap();
     let a_config = a.item().unwrap().get("config").unwrap().as_b().unwrap().clone();
     // Someone with write access to the table copies a's config over b's.
     ddb.update_item()
@@ -128,12 +162,17 @@ async fn a_ciphertext_moved_to_another_row_is_refused_by_kms() {
         Err(StoreError::Corrupt(text)) => assert!(text.contains("connector:b"), "{text}"),
         other => panic!("a moved ciphertext must not decrypt: {other:?}"),
     }
-    assert!(m.store.get_connector("a").await.unwrap().is_some(), "the original row still decrypts");
+    assert!(
+        m.store.get_connector("a").await.unwrap().is_some(),
+        "the original row still decrypts"
+    );
 }
 
 #[tokio::test]
 async fn tokens_are_encrypted_and_decrypt_after_a_cold_start() {
-    let Some(m) = moto("tokens_encrypted").await else { return };
+    let Some(m) = moto("tokens_encrypted").await else {
+        return;
+    };
     let set = wfo_connectors::ports::TokenSet {
         access_token: "at-secret-1".into(),
         access_expires_at: Utc::now(),
@@ -142,7 +181,11 @@ async fn tokens_are_encrypted_and_decrypt_after_a_cold_start() {
         scopes: vec![],
         obtained_at: Utc::now(),
     };
-    let rec = wfo_connectors::ports::TokenRecord { tokens: Some(set), reauth_required: None, version: 0 };
+    let rec = wfo_connectors::ports::TokenRecord {
+        tokens: Some(set),
+        reauth_required: None,
+        version: 0,
+    };
     m.store.put_tokens("c", &rec, 0).await.unwrap();
     let raw = m
         .clients
@@ -153,7 +196,15 @@ async fn tokens_are_encrypted_and_decrypt_after_a_cold_start() {
         .send()
         .await
         .unwrap();
-    let blob = raw.item().unwrap().get("record").unwrap().as_b().unwrap().as_ref().to_vec();
+    let blob = raw
+        .item()
+        .unwrap()
+        .get("record")
+        .unwrap()
+        .as_b()
+        .unwrap()
+        .as_ref()
+        .to_vec();
     assert!(!blob.windows(11).any(|w| w == b"rt-secret-1"));
     m.store.envelope().clear_cache();
     let back = m.store.get_tokens("c").await.unwrap();
@@ -164,11 +215,21 @@ async fn tokens_are_encrypted_and_decrypt_after_a_cold_start() {
 async fn a_dead_lettered_message_is_kept_with_its_reason_and_left_in_place_when_read() {
     let Some(m) = moto("dead_letters").await else { return };
     let s = m.store.as_ref();
-    s.send(&WorkMessage { connector_id: "dl".into(), item_id: "x".into() }, Duration::ZERO).await.unwrap();
+    s.send(
+        &WorkMessage {
+            connector_id: "dl".into(),
+            item_id: "x".into(),
+        },
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
     let got = s.receive(10, Duration::from_secs(30)).await.unwrap();
     assert_eq!(got.len(), 1);
     // What the worker does with a body it cannot parse.
-    s.dead_letter_message(&got[0].receipt, "not json {", "malformed: expected value").await.unwrap();
+    s.dead_letter_message(&got[0].receipt, "not json {", "malformed: expected value")
+        .await
+        .unwrap();
     assert_eq!(s.depth().await.unwrap(), 0, "the original is gone from the main queue");
     for _ in 0..2 {
         let dead = s.dead_letters(10).await.unwrap();
@@ -178,7 +239,10 @@ async fn a_dead_lettered_message_is_kept_with_its_reason_and_left_in_place_when_
     }
     assert_eq!(s.dead_letter_depth().await.unwrap(), 1);
     // The port's dead_letter needs a receipt this process received.
-    assert!(matches!(s.dead_letter("unknown-receipt", "x").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        s.dead_letter("unknown-receipt", "x").await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -194,7 +258,15 @@ async fn finished_items_leave_the_due_and_open_indexes() {
     let scan = |index: &'static str| {
         let ddb = m.clients.dynamodb.clone();
         let table = m.store.names().ledger_table.clone();
-        async move { ddb.scan().table_name(table).index_name(index).send().await.unwrap().count() }
+        async move {
+            ddb.scan()
+                .table_name(table)
+                .index_name(index)
+                .send()
+                .await
+                .unwrap()
+                .count()
+        }
     };
     assert_eq!(scan("due").await, 1, "only the open item is in the due index");
     assert_eq!(scan("open").await, 1, "only the open item is in the open index");

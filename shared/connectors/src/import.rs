@@ -262,7 +262,14 @@ impl Importer {
             .await
         {
             Ok(true) => {}
-            Ok(false) => return Outcome::Busy,
+            // A lease also fails when there is no such item: tell the two apart, so a
+            // message naming no item is dead-lettered instead of acked as "busy".
+            Ok(false) => {
+                return match self.store.get(connector_id, item_id).await {
+                    Ok(None) => Outcome::Unknown,
+                    _ => Outcome::Busy,
+                };
+            }
             Err(e) => {
                 tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot lease item");
                 return Outcome::Later(now + self.settings.retry.base);

@@ -31,7 +31,11 @@ pub struct HttpDeps {
 impl HttpDeps {
     pub fn new(store: Arc<dyn Store>, public_url: Option<String>) -> Result<Self, InitError> {
         let token_http = wfo_connectors::auth::token_http_client(Duration::from_secs(20))?;
-        Ok(Self { store, public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()), token_http })
+        Ok(Self {
+            store,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            token_http,
+        })
     }
 
     fn public_url_for(&self, req: &Request) -> String {
@@ -42,7 +46,12 @@ impl HttpDeps {
             Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
             _ => None,
         };
-        let domain = domain.or_else(|| req.headers().get("host").and_then(|h| h.to_str().ok()).map(str::to_owned));
+        let domain = domain.or_else(|| {
+            req.headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
         format!("https://{}", domain.unwrap_or_else(|| "localhost".to_owned()))
     }
 

@@ -32,8 +32,8 @@ pub enum InitError {
 /// item), filtered by `RUST_LOG` (default `info`). CloudWatch Logs Insights reads the
 /// fields directly (see `infra/README.md` for the queries).
 pub fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -53,13 +53,19 @@ pub async fn store_from_env() -> Result<Arc<AwsStore>, InitError> {
 
 /// An optional environment variable: unset or blank is `None`.
 pub fn env_opt(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// A whole-number environment variable with a default.
 pub fn env_u64(name: &'static str, default: u64) -> Result<u64, InitError> {
     match env_opt(name) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| InitError::Invalid { name, why: format!("'{v}' is not a whole number") }),
+        Some(v) => v.parse().map_err(|_| InitError::Invalid {
+            name,
+            why: format!("'{v}' is not a whole number"),
+        }),
     }
 }

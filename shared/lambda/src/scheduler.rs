@@ -128,8 +128,11 @@ impl SchedulerDeps {
                 continue;
             }
             let id = c.config.id.clone();
-            let last: Option<Cursor> =
-                self.store.get_value(&id, CURSOR_KEY).await?.and_then(|v| serde_json::from_value(v).ok());
+            let last: Option<Cursor> = self
+                .store
+                .get_value(&id, CURSOR_KEY)
+                .await?
+                .and_then(|v| serde_json::from_value(v).ok());
             let every = chrono::Duration::minutes(i64::from(c.config.sync.interval_minutes.max(1)));
             // A minute of slack so a 5-minute schedule does not skip a 5-minute interval.
             if last.is_some_and(|cur| now - cur.last_run_at + chrono::Duration::minutes(1) < every) {
@@ -159,7 +162,10 @@ impl SchedulerDeps {
 
     async fn token_refresh(&self) -> Result<RunReport, RunError> {
         let job = refresh_job::run(self.store.as_ref(), &self.public_url, &self.token_http, &self.policy).await?;
-        let mut report = RunReport { count: job.connectors.len() as u64, ..RunReport::default() };
+        let mut report = RunReport {
+            count: job.connectors.len() as u64,
+            ..RunReport::default()
+        };
         for c in &job.connectors {
             if matches!(c.tokens, refresh_job::TokenResult::Failed { .. }) || matches!(c.webhook, Some(Err(_))) {
                 report.failures.push(c.connector_id.clone());
@@ -173,7 +179,10 @@ impl SchedulerDeps {
         let settings = SyncSettings::default();
         let now = Utc::now();
         for c in self.store.list_connectors().await? {
-            if c.config.kind != ConnectorKind::WebexCalling || !c.config.features.user_sync || started.elapsed() > self.budget {
+            if c.config.kind != ConnectorKind::WebexCalling
+                || !c.config.features.user_sync
+                || started.elapsed() > self.budget
+            {
                 continue;
             }
             let id = c.config.id.clone();
@@ -182,7 +191,9 @@ impl SchedulerDeps {
                 _ => continue,
             }
             let every = chrono::Duration::minutes(i64::from(c.config.sync.interval_minutes.max(1)));
-            let last = load_status(self.store.as_ref(), &id).await?.and_then(|s| s.last_run.finished_at);
+            let last = load_status(self.store.as_ref(), &id)
+                .await?
+                .and_then(|s| s.last_run.finished_at);
             if last.is_some_and(|t| now - t + chrono::Duration::minutes(1) < every) {
                 continue;
             }
@@ -194,13 +205,24 @@ impl SchedulerDeps {
                     continue;
                 }
             };
-            let mut wfo_cfg = WfoClientConfig::new(c.config.wfo.api_url.clone(), c.config.wfo.username.clone(), c.config.wfo.password.clone());
+            let mut wfo_cfg = WfoClientConfig::new(
+                c.config.wfo.api_url.clone(),
+                c.config.wfo.username.clone(),
+                c.config.wfo.password.clone(),
+            );
             wfo_cfg.policy = self.policy.clone();
             let wfo = WfoClient::with_http_client(wfo_cfg, self.http.clone());
-            let deps = SyncDeps { store: self.store.as_ref(), webex: &webex, wfo: &wfo, token_http: &self.token_http };
+            let deps = SyncDeps {
+                store: self.store.as_ref(),
+                webex: &webex,
+                wfo: &wfo,
+                token_http: &self.token_http,
+            };
             match sync_connector(&deps, &c, &settings).await {
                 Ok(_) => report.count += 1,
-                Err(e) if e.needs_operator() => tracing::info!(connector = %id, error = %e, "user sync waits for an operator"),
+                Err(e) if e.needs_operator() => {
+                    tracing::info!(connector = %id, error = %e, "user sync waits for an operator")
+                }
                 Err(e) => {
                     tracing::warn!(connector = %id, error = %e, "user sync failed; the next interval tries again");
                     report.failures.push(id);

@@ -51,7 +51,11 @@ impl WorkerDeps {
     pub fn new(store: Arc<AwsStore>, settings: ImportSettings, concurrency: usize) -> Result<Self, InitError> {
         let dyn_store: Arc<dyn Store> = store.clone();
         let importer = Importer::new(dyn_store, settings)?;
-        Ok(Self { store, importer, concurrency: concurrency.max(1) })
+        Ok(Self {
+            store,
+            importer,
+            concurrency: concurrency.max(1),
+        })
     }
 
     /// One SQS batch. The response lists exactly the messages SQS must deliver again.
@@ -89,10 +93,14 @@ impl WorkerDeps {
         let span = tracing::Span::current();
         span.record("connector", work.connector_id.as_str());
         span.record("item", work.item_id.as_str());
-        let (outcome, write_failed) = watch_ledger_writes(self.importer.process(&work.connector_id, &work.item_id)).await;
+        let (outcome, write_failed) =
+            watch_ledger_writes(self.importer.process(&work.connector_id, &work.item_id)).await;
         if write_failed {
             tracing::error!(outcome = ?outcome, "a ledger write failed: the message is reported failed and SQS delivers it again");
-            return MessageResult::Failed(format!("ledger write failed for {}/{}", work.connector_id, work.item_id));
+            return MessageResult::Failed(format!(
+                "ledger write failed for {}/{}",
+                work.connector_id, work.item_id
+            ));
         }
         match outcome {
             Outcome::Unknown => self.dead_letter(&receipt, &body, "names no ledger item").await,

@@ -19,23 +19,45 @@ fn worker(store: Arc<AwsStore>) -> WorkerDeps {
 
 #[tokio::test]
 async fn a_malformed_message_is_moved_to_the_dlq_with_its_reason_and_not_reported_failed() {
-    let Some(m) = moto("malformed message").await else { return };
+    let Some(m) = moto("malformed message").await else {
+        return;
+    };
     m.store.send_raw("recording 62807eaf created").await.unwrap();
     let (event, _) = receive_as_event(&m.store, 10).await;
     assert_eq!(event.records.len(), 1);
     let response = worker(m.store.clone()).handle_batch(event).await;
-    assert!(response.batch_item_failures.is_empty(), "set aside, not retried: {response:?}");
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "set aside, not retried: {response:?}"
+    );
     let dead = m.store.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1, "kept, visible");
     assert_eq!(dead[0].body, "recording 62807eaf created");
-    assert!(dead[0].dead_reason.as_deref().unwrap_or("").starts_with("malformed:"), "{:?}", dead[0].dead_reason);
-    assert_eq!(m.store.depth().await.unwrap(), 0, "gone from the import queue only after the copy");
+    assert!(
+        dead[0].dead_reason.as_deref().unwrap_or("").starts_with("malformed:"),
+        "{:?}",
+        dead[0].dead_reason
+    );
+    assert_eq!(
+        m.store.depth().await.unwrap(),
+        0,
+        "gone from the import queue only after the copy"
+    );
 }
 
 #[tokio::test]
 async fn a_message_naming_no_ledger_item_is_moved_to_the_dlq() {
     let Some(m) = moto("unknown item").await else { return };
-    m.store.send(&WorkMessage { connector_id: "nobody".into(), item_id: "nothing".into() }, Duration::ZERO).await.unwrap();
+    m.store
+        .send(
+            &WorkMessage {
+                connector_id: "nobody".into(),
+                item_id: "nothing".into(),
+            },
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
     let (event, _) = receive_as_event(&m.store, 10).await;
     let response = worker(m.store.clone()).handle_batch(event).await;
     assert!(response.batch_item_failures.is_empty());
@@ -46,8 +68,19 @@ async fn a_message_naming_no_ledger_item_is_moved_to_the_dlq() {
 
 #[tokio::test]
 async fn only_the_message_whose_ledger_write_failed_is_a_batch_item_failure() {
-    let Some(m) = moto("ledger write failure").await else { return };
-    m.store.send(&WorkMessage { connector_id: "c".into(), item_id: "r1".into() }, Duration::ZERO).await.unwrap();
+    let Some(m) = moto("ledger write failure").await else {
+        return;
+    };
+    m.store
+        .send(
+            &WorkMessage {
+                connector_id: "c".into(),
+                item_id: "r1".into(),
+            },
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
     m.store.send_raw("{not json").await.unwrap();
     let (event, got) = receive_as_event(&m.store, 10).await;
     assert_eq!(got.len(), 2);
@@ -63,7 +96,11 @@ async fn only_the_message_whose_ledger_write_failed_is_a_batch_item_failure() {
         serde_json::json!({"batchItemFailures": [{"itemIdentifier": format!("m-{valid}")}]}),
         "the shape Lambda reads, with only the message whose ledger write failed"
     );
-    assert_eq!(m.store.dead_letters(10).await.unwrap().len(), 1, "the malformed one went to the DLQ meanwhile");
+    assert_eq!(
+        m.store.dead_letters(10).await.unwrap().len(),
+        1,
+        "the malformed one went to the DLQ meanwhile"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +118,11 @@ async fn a_message_the_dlq_cannot_take_is_reported_failed_not_dropped() {
 
 #[test]
 fn the_fixture_batch_parses_as_an_sqs_event() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/aws/sqs-import-batch.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/aws/sqs-import-batch.json"
+    ))
+    .unwrap();
     let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
     assert_eq!(event.records.len(), 2);
     let empty = aws_lambda_events::event::sqs::SqsBatchResponse::default();

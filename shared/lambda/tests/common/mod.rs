@@ -23,10 +23,15 @@ pub async fn moto(test: &str) -> Option<Moto> {
         println!("note: MOTO_ENDPOINT is not set; skipping {test} (start one with scripts/moto.sh start)");
         return None;
     };
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let clients = AwsClients::for_emulator(&endpoint).await;
     let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let names = provision::create_all(&clients, &prefix).await.expect("create tables, queues and key on moto");
+    let names = provision::create_all(&clients, &prefix)
+        .await
+        .expect("create tables, queues and key on moto");
     let store = Arc::new(AwsStore::new(&clients, names.clone()));
     Some(Moto { clients, names, store })
 }
@@ -34,7 +39,10 @@ pub async fn moto(test: &str) -> Option<Moto> {
 /// Receive what is in the queue (hidden for a minute) and wrap it as the SQS event
 /// Lambda's event source mapping would deliver; message ids are `m-0`, `m-1`, ….
 pub async fn receive_as_event(store: &AwsStore, max: usize) -> (SqsEvent, Vec<Received>) {
-    let got = store.receive(max, Duration::from_secs(60)).await.expect("receive from moto");
+    let got = store
+        .receive(max, Duration::from_secs(60))
+        .await
+        .expect("receive from moto");
     (event_of(&got), got)
 }
 
