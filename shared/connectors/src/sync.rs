@@ -387,21 +387,8 @@ impl Run<'_> {
         let persons = wfo.list_persons().await?;
         let teams = wfo.list_teams().await?;
         let roles = wfo.list_roles().await?;
-        let team = teams
-            .iter()
-            .filter(|t| t.is_default)
-            .min_by_key(|t| t.id)
-            .ok_or(WfoError::MissingDefault {
-                what: "default team (isDefault)",
-            })?;
-        let role =
-            roles
-                .iter()
-                .filter(|r| r.is_agent_default)
-                .min_by_key(|r| r.id)
-                .ok_or(WfoError::MissingDefault {
-                    what: "default agent role (isAgentDefault)",
-                })?;
+        let team = wfo_client::ensure::default_team(&teams)?;
+        let role = wfo_client::ensure::default_agent_role(&roles)?;
         let defaults = SyncDefaults {
             team_id: team.id,
             agent_role: RoleRef {

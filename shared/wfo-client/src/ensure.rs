@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use wfo_domain::wfo::{Contact, ContactImport, Person, PersonInput, RoleRef};
+use wfo_domain::wfo::{Contact, ContactImport, Person, PersonInput, Role, RoleRef, Team};
 
 use crate::{WfoApi, WfoError};
 
@@ -100,6 +100,28 @@ pub async fn find_person_by_acd<A: WfoApi + ?Sized>(
     Ok(found.into_iter().next())
 }
 
+/// The tenant's Default Team (`isDefault`; the lowest id should there be several).
+pub fn default_team(teams: &[Team]) -> Result<&Team, WfoError> {
+    teams
+        .iter()
+        .filter(|t| t.is_default)
+        .min_by_key(|t| t.id)
+        .ok_or(WfoError::MissingDefault {
+            what: "default team (isDefault)",
+        })
+}
+
+/// The tenant's default agent role (`isAgentDefault`; the lowest id should there be several).
+pub fn default_agent_role(roles: &[Role]) -> Result<&Role, WfoError> {
+    roles
+        .iter()
+        .filter(|r| r.is_agent_default)
+        .min_by_key(|r| r.id)
+        .ok_or(WfoError::MissingDefault {
+            what: "default agent role (isAgentDefault)",
+        })
+}
+
 /// An agent to make sure of in WFO.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAgent {
@@ -125,21 +147,9 @@ pub async fn ensure_agent_person<A: WfoApi + ?Sized>(api: &A, agent: &NewAgent) 
         return Ok(p);
     }
     let teams = api.list_teams().await?;
-    let team = teams
-        .iter()
-        .filter(|t| t.is_default)
-        .min_by_key(|t| t.id)
-        .ok_or(WfoError::MissingDefault {
-            what: "default team (isDefault)",
-        })?;
+    let team = default_team(&teams)?;
     let roles = api.list_roles().await?;
-    let role = roles
-        .iter()
-        .filter(|r| r.is_agent_default)
-        .min_by_key(|r| r.id)
-        .ok_or(WfoError::MissingDefault {
-            what: "default agent role (isAgentDefault)",
-        })?;
+    let role = default_agent_role(&roles)?;
     let input = PersonInput {
         first_name: agent.first_name.clone(),
         last_name: agent.last_name.clone(),
