@@ -68,3 +68,35 @@ impl HttpDeps {
         app.oneshot(req).await
     }
 }
+
+/// The whole life of an HTTP function: cold start (logging, store, clients), then serve
+/// API Gateway events until the runtime stops. The `webhook` and `oauth` functions are
+/// separate deployables only so each gets its own least-privilege role.
+pub async fn run_function() -> std::process::ExitCode {
+    crate::init_logging();
+    let deps = match cold_start().await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cold start failed");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("cold start done");
+    let deps = &deps;
+    match lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
+        deps.handle(req).await
+    }))
+    .await
+    {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "runtime stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn cold_start() -> Result<HttpDeps, InitError> {
+    let store = crate::store_from_env().await?;
+    HttpDeps::new(store, crate::env_opt(wfo_aws::env::PUBLIC_URL))
+}
