@@ -1,35 +1,24 @@
 //! The client against wiremock: one mock server per test, `.expect(n)` on every call.
 
+mod common;
+
+use common::{TOKEN, client, token};
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
 use serde_json::json;
-use url::Url;
 use wfo_domain::Secret;
 use wfo_webex_calling::{
-    ListQuery, NewWebhook, OwnerType, RecordingDetails, RecordingStatus, RetryPolicy, WebexCallingClient, WebexError,
-    WebhookStatus, WebhookUpdate,
+    ListQuery, NewWebhook, OwnerType, RecordingDetails, RecordingStatus, WebexError, WebhookStatus, WebhookUpdate,
 };
 use wiremock::matchers::{
     bearer_token, body_json, header, header_exists, method, path, query_param, query_param_is_missing,
 };
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TOKEN: &str = "test-access-token";
 const LIST_PATH: &str = "/v1/admin/convergedRecordings";
-
-fn client(server: &MockServer) -> WebexCallingClient {
-    WebexCallingClient::new(
-        reqwest::Client::new(),
-        Url::parse(&server.uri()).unwrap(),
-        RetryPolicy::fast(),
-    )
-}
-
-fn token() -> Secret {
-    Secret::new(TOKEN)
-}
 
 fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()

@@ -1,26 +1,14 @@
 //! The user-sync calls of the client against wiremock: People, Licenses, the recording
 //! roster and per-person recording settings. One mock server per test, `.expect(n)`.
 
+mod common;
+
+use common::{TOKEN, client, token};
+
 use serde_json::json;
-use url::Url;
-use wfo_domain::Secret;
-use wfo_webex_calling::{RecordMode, RetryPolicy, WebexCallingClient, WebexError, professional_license_ids};
+use wfo_webex_calling::{RecordMode, WebexError, professional_license_ids};
 use wiremock::matchers::{bearer_token, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const TOKEN: &str = "admin-token";
-
-fn client(server: &MockServer) -> WebexCallingClient {
-    WebexCallingClient::new(
-        reqwest::Client::new(),
-        Url::parse(&server.uri()).unwrap(),
-        RetryPolicy::fast(),
-    )
-}
-
-fn token() -> Secret {
-    Secret::new(TOKEN)
-}
 
 fn person(id: &str, first: &str) -> serde_json::Value {
     json!({"id": id, "emails": [format!("{first}@acme.example")], "displayName": first, "firstName": first,
