@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use chrono::Utc;
 use wfo_client::{WfoApi, WfoClient, WfoClientConfig};
-use wfo_connectors::ports::{ConnectorStore, Store, TokenRecord, TokenSet, TokenStore};
-use wfo_connectors::sync::{REQUIRED_SCOPES, SyncDeps, SyncRun, SyncSettings, sync_connector};
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
+use wfo_pipeline::ports::{ConnectorStore, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::sync::{SyncDeps, SyncRun, SyncSettings, sync_connector};
 use wfo_sim_webex::people::{BASIC_LICENSE, synthetic_id};
 use wfo_sim_webex::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningWebexSim, SimPerson, SimRecording, SyntheticOrg, WebexSim,
@@ -23,7 +23,7 @@ use wfo_sim_webex::{
 };
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
-use wfo_webex_calling::{RetryPolicy, WebexCallingClient};
+use wfo_webex_calling::{REQUIRED_SCOPES, RetryPolicy};
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -113,10 +113,9 @@ fn main() {
         store.put_tokens("bench", &TokenRecord { tokens: Some(tokens), reauth_required: None, version: 0 }, 0).await.expect("put tokens");
 
         let http = reqwest::Client::new();
-        let webex_client = WebexCallingClient::new(http.clone(), webex.base_url().parse().expect("url"), RetryPolicy::default());
+        let connections = wfo_pipeline::connections::Connections::with_clients(store.clone(), wfo_sources::Sources::shared(), RetryPolicy::default(), http.clone(), http.clone());
         let wfo_client = WfoClient::with_http_client(WfoClientConfig::new(wfo.base_url(), "api", Secret::new("pw")), http.clone());
-        let dyn_store: Arc<dyn Store> = store.clone();
-        let deps = SyncDeps { store: dyn_store.as_ref(), webex: &webex_client, wfo: &wfo_client as &dyn WfoApi, token_http: &http };
+        let deps = SyncDeps { connections: &connections, wfo: &wfo_client as &dyn WfoApi };
         let settings = SyncSettings::default();
 
         // Run 1: onboarding (every candidate's recording setting read once).

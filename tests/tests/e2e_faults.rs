@@ -9,9 +9,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use wfo_connectors::ports::Ledger;
 use wfo_domain::ledger::{Discovery, Health};
 use wfo_harness::{DeliveryPolicy, Harness, HarnessConfig, WfoFaults};
+use wfo_pipeline::ports::Ledger;
 use wfo_sim_webex::DeliveryOutcome;
 
 const COPIES: usize = 4;

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{FaultyStore, PutFailure};
-use wfo_connectors::import::{ImportSettings, Importer, Outcome};
-use wfo_connectors::ports::{ConnectorStore, Ledger, Store, TokenStore};
 use wfo_domain::Secret;
 use wfo_domain::config::MetadataMapping;
 use wfo_domain::ledger::{Discovery, Health, LedgerItem, Stage};
 use wfo_harness::{CLIENT_ID, Harness, HarnessConfig, WfoFaults};
+use wfo_pipeline::import::{ImportSettings, Importer, Outcome};
+use wfo_pipeline::ports::{ConnectorStore, Ledger, Store, TokenStore};
 use wfo_sim_webex::{Fault, FaultConfig, ScenarioInstance};
 
 async fn start(tweak: impl FnOnce(&mut HarnessConfig)) -> (Harness, tempfile::TempDir) {
@@ -48,14 +48,17 @@ async fn start_quiet() -> (Harness, tempfile::TempDir) {
 
 fn importer(store: &Arc<FaultyStore>, lease: Duration) -> Importer {
     let dyn_store: Arc<dyn Store> = store.clone();
-    Importer::new(
+    let settings = ImportSettings {
+        lease,
+        ..ImportSettings::fast()
+    };
+    let connections = wfo_pipeline::connections::Connections::new(
         dyn_store,
-        ImportSettings {
-            lease,
-            ..ImportSettings::fast()
-        },
+        wfo_sources::Sources::shared(),
+        settings.http_policy.clone(),
     )
-    .unwrap()
+    .unwrap();
+    Importer::new(connections, settings)
 }
 
 fn instance(h: &Harness, scenario: &str, minutes_ago: i64) -> ScenarioInstance {

@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use wfo_connectors::auth;
-use wfo_connectors::health::access_lines;
-use wfo_connectors::ports::{ConnectorStore, Ledger, TokenRecord, TokenSet, TokenStore};
-use wfo_connectors::refresh_job;
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
 use wfo_harness::{CLIENT_ID, CLIENT_SECRET, CONNECTOR_ID, Harness, HarnessConfig, WFO_PASSWORD, WFO_USER};
 use wfo_http::RetryPolicy;
+use wfo_pipeline::auth;
+use wfo_pipeline::health::access_lines;
+use wfo_pipeline::ports::{ConnectorStore, Ledger, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::refresh_job;
 use wfo_sim_webex::{Fault, FaultConfig};
 use wfo_webex_calling::WebexCallingClient;
 use wiremock::matchers::{method, path};
@@ -161,9 +161,13 @@ async fn no_secret_used_in_a_whole_run_appears_in_any_log_line_or_debug_output()
         t.obtained_at -= chrono::Duration::hours(12);
     }
     h.store.put_tokens(CONNECTOR_ID, &record, record.version).await.unwrap();
-    let report = refresh_job::run(h.store.as_ref(), &h.runtime.public_url, &http, &policy)
-        .await
-        .unwrap();
+    let report = refresh_job::run(
+        &common::connections(h.store.clone(), &http, &policy),
+        &h.runtime.public_url,
+        &policy,
+    )
+    .await
+    .unwrap();
     debug.push(format!("{report:?}"));
     h.webex.set_faults(FaultConfig::default());
     secrets.add_tokens("rotated", &h.store.get_tokens(CONNECTOR_ID).await.unwrap());
@@ -218,9 +222,13 @@ async fn no_secret_used_in_a_whole_run_appears_in_any_log_line_or_debug_output()
 
     // Refusal, a pause with webhooks arriving, and re-authorization.
     h.webex.revoke_integration(CLIENT_ID);
-    let report = refresh_job::run(h.store.as_ref(), &h.runtime.public_url, &http, &policy)
-        .await
-        .unwrap();
+    let report = refresh_job::run(
+        &common::connections(h.store.clone(), &http, &policy),
+        &h.runtime.public_url,
+        &policy,
+    )
+    .await
+    .unwrap();
     debug.push(format!("{report:?}"));
     let paused = h
         .instantiate("blind-transfer", Utc::now() - chrono::Duration::minutes(60))

@@ -11,17 +11,17 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use wfo_connectors::auth::{self, AuthError, RefreshOutcome};
-use wfo_connectors::health::access_lines;
-use wfo_connectors::metrics::REAUTHORIZATION_REQUIRED;
-use wfo_connectors::ports::{ConnectorStore, Store, StoredConnector, TokenRecord, TokenSet, TokenStore};
-use wfo_connectors::refresh_job::{self, TokenResult};
-use wfo_connectors::registration::{self, Registration};
-use wfo_connectors::routes::{AppState, router};
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
 use wfo_harness::{Harness, HarnessConfig};
 use wfo_http::RetryPolicy;
+use wfo_pipeline::auth::{self, AuthError, RefreshOutcome};
+use wfo_pipeline::health::access_lines;
+use wfo_pipeline::metrics::REAUTHORIZATION_REQUIRED;
+use wfo_pipeline::ports::{ConnectorStore, Store, StoredConnector, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::refresh_job::{self, TokenResult};
+use wfo_pipeline::registration::{self, Registration};
+use wfo_pipeline::routes::{AppState, router};
 use wfo_sim_webex::{Consent, Fault, Integration, WebexSim, WebexSimConfig};
 use wfo_store::SqliteStore;
 use wiremock::matchers::{body_string_contains, method, path};
@@ -50,9 +50,12 @@ impl Routes {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let dyn_store: Arc<dyn Store> = store.clone();
         let app = router(AppState {
-            store: dyn_store,
+            connections: common::connections(
+                dyn_store,
+                &auth::token_http_client(token_timeout).unwrap(),
+                &RetryPolicy::fast(),
+            ),
             public_url: base.clone(),
-            token_http: auth::token_http_client(token_timeout).unwrap(),
             work_ready: Arc::new(tokio::sync::Notify::new()),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -523,9 +526,14 @@ password = "p"
         matches!(err, AuthError::NoClientCredentials(_)) && err.needs_operator(),
         "{err}"
     );
-    let run = refresh_job::run_connector(r.store.as_ref(), &c, &r.base, &http, &fast_policy())
-        .await
-        .unwrap();
+    let run = refresh_job::run_connector(
+        &common::connections(r.store.clone(), &http, &fast_policy()),
+        &c,
+        &r.base,
+        &fast_policy(),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(&run.tokens, TokenResult::NeedsOperator(e) if e.contains("client credentials")),
         "{run:?}"
@@ -600,9 +608,14 @@ async fn transient_refresh_failures_are_retried_with_backoff_within_the_same_run
     let c = r.add("retry", &idp.uri()).await;
     seed_tokens(r.store.as_ref(), "retry", "wm-refresh-old", chrono::Duration::hours(12)).await;
     let http = auth::token_http_client(Duration::from_secs(5)).unwrap();
-    let run = refresh_job::run_connector(r.store.as_ref(), &c, &r.base, &http, &fast_policy())
-        .await
-        .unwrap();
+    let run = refresh_job::run_connector(
+        &common::connections(r.store.clone(), &http, &fast_policy()),
+        &c,
+        &r.base,
+        &fast_policy(),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(run.tokens, TokenResult::Refreshed { attempts: 3, .. }),
         "{run:?}"
@@ -651,7 +664,15 @@ async fn a_refresh_failing_transiently_all_run_long_keeps_the_tokens_and_asks_fo
         let c = r.add(&id, &idp.uri()).await;
         let before = seed_tokens(r.store.as_ref(), &id, "wm-refresh-flaky", chrono::Duration::hours(12)).await;
         let started = std::time::Instant::now();
-        let (result, attempts) = refresh_job::refresh_with_backoff(r.store.as_ref(), &c, &http, &fast_policy()).await;
+        let (result, attempts) = refresh_job::refresh_with_backoff(
+            common::connections(r.store.clone(), &http, &fast_policy())
+                .credentials(&c)
+                .unwrap()
+                .as_ref(),
+            &c.config.id,
+            &fast_policy(),
+        )
+        .await;
         let err = result.unwrap_err();
         assert!(err.is_retryable(), "{case}: {err}");
         assert_eq!(attempts, 4, "{case}");
@@ -665,17 +686,12 @@ async fn a_refresh_failing_transiently_all_run_long_keeps_the_tokens_and_asks_fo
             t.reauth_required.is_none(),
             "{case}: a transient failure never asks for re-authorization"
         );
-        let run = refresh_job::run_connector(
-            r.store.as_ref(),
-            &c,
-            &r.base,
-            &http,
-            &RetryPolicy {
-                max_attempts: 1,
-                ..fast_policy()
-            },
-        )
-        .await;
+        let once = RetryPolicy {
+            max_attempts: 1,
+            ..fast_policy()
+        };
+        let run =
+            refresh_job::run_connector(&common::connections(r.store.clone(), &http, &once), &c, &r.base, &once).await;
         let report = refresh_job::JobReport {
             connectors: run.into_iter().collect(),
         };
@@ -709,9 +725,14 @@ async fn a_permanently_refused_refresh_requires_reauthorization_once_recorded_wi
         let before = seed_tokens(r.store.as_ref(), &id, "wm-refresh-refused", chrono::Duration::hours(12)).await;
         let started = Utc::now();
         for _ in 0..3 {
-            let run = refresh_job::run_connector(r.store.as_ref(), &c, &r.base, &http, &fast_policy())
-                .await
-                .unwrap();
+            let run = refresh_job::run_connector(
+                &common::connections(r.store.clone(), &http, &fast_policy()),
+                &c,
+                &r.base,
+                &fast_policy(),
+            )
+            .await
+            .unwrap();
             assert!(
                 matches!(&run.tokens, TokenResult::NeedsOperator(e) if e.contains(reason)),
                 "{case}: {run:?}"
@@ -798,9 +819,13 @@ async fn the_webhook_api_refusing_creation_leaves_the_poller_importing_says_why_
     assert!(h.check(&call).is_empty(), "{:?}", h.check(&call));
 
     // The next refresh run registers it.
-    let report = refresh_job::run(h.store.as_ref(), &h.runtime.public_url, &token_http(), &fast_policy())
-        .await
-        .unwrap();
+    let report = refresh_job::run(
+        &common::connections(h.store.clone(), &token_http(), &fast_policy()),
+        &h.runtime.public_url,
+        &fast_policy(),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(report.connectors[0].webhook, Some(Ok(Registration::Created(_)))),
         "{report:?}"
@@ -818,12 +843,12 @@ async fn registration_lists_first_and_reuses_the_one_webhook_across_runs_restart
     let c = stored(&h).await;
     let policy = fast_policy();
     let http = token_http();
+    let conns = common::connections(h.store.clone(), &http, &policy);
 
     // Four at once (the callback, the refresh job, another process…): one creates.
-    let runs = futures::future::join_all(
-        (0..4).map(|_| registration::ensure_webhook(h.store.as_ref(), &c, &h.runtime.public_url, &policy, &http)),
-    )
-    .await;
+    let runs =
+        futures::future::join_all((0..4).map(|_| registration::ensure_webhook(&conns, &c, &h.runtime.public_url)))
+            .await;
     let created = runs
         .iter()
         .filter(|r| matches!(r, Ok(Registration::Created(_))))
@@ -835,28 +860,36 @@ async fn registration_lists_first_and_reuses_the_one_webhook_across_runs_restart
 
     // Later runs, and a restarted process over the same state directory, reuse it.
     for _ in 0..3 {
-        let r = registration::ensure_webhook(h.store.as_ref(), &c, &h.runtime.public_url, &policy, &http)
+        let r = registration::ensure_webhook(&conns, &c, &h.runtime.public_url)
             .await
             .unwrap();
         assert_eq!(r, Registration::Unchanged(id.clone()));
     }
-    let reopened = SqliteStore::open(&dir.path().join("state")).unwrap();
-    let r = registration::ensure_webhook(&reopened, &c, &h.runtime.public_url, &policy, &http)
-        .await
-        .unwrap();
+    let reopened = Arc::new(SqliteStore::open(&dir.path().join("state")).unwrap());
+    let r = registration::ensure_webhook(
+        &common::connections(reopened, &http, &policy),
+        &c,
+        &h.runtime.public_url,
+    )
+    .await
+    .unwrap();
     assert_eq!(r, Registration::Unchanged(id.clone()));
 
     // A connector re-added on a fresh state directory (new webhook secret) takes the
     // existing webhook over and re-sets its secret instead of creating a second one.
-    let fresh = SqliteStore::open(&dir.path().join("fresh")).unwrap();
+    let fresh = Arc::new(SqliteStore::open(&dir.path().join("fresh")).unwrap());
     let re_added = fresh.put_connector(&h.connector, Utc::now()).await.unwrap();
     assert_ne!(re_added.secrets.webhook_secret, c.secrets.webhook_secret);
     let mut tokens = h.store.get_tokens(&h.connector.id).await.unwrap();
     tokens.version = 0;
     fresh.put_tokens(&h.connector.id, &tokens, 0).await.unwrap();
-    let r = registration::ensure_webhook(&fresh, &re_added, &h.runtime.public_url, &policy, &http)
-        .await
-        .unwrap();
+    let r = registration::ensure_webhook(
+        &common::connections(fresh.clone(), &http, &policy),
+        &re_added,
+        &h.runtime.public_url,
+    )
+    .await
+    .unwrap();
     assert_eq!(r, Registration::SecretUpdated(id.clone()));
     let hooks = h.webex.webhooks();
     assert_eq!(hooks.len(), 1, "never a duplicate");
@@ -904,9 +937,13 @@ async fn a_webhook_the_source_deactivated_after_failed_deliveries_is_reactivated
     }
     assert_eq!(h.webex.webhooks()[0].webhook.status, "inactive");
 
-    let report = refresh_job::run(h.store.as_ref(), &h.runtime.public_url, &token_http(), &fast_policy())
-        .await
-        .unwrap();
+    let report = refresh_job::run(
+        &common::connections(h.store.clone(), &token_http(), &fast_policy()),
+        &h.runtime.public_url,
+        &fast_policy(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         report.connectors[0].webhook,
         Some(Ok(Registration::Reactivated(hook.id.clone()))),

@@ -11,14 +11,14 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
-use wfo_connectors::auth;
-use wfo_connectors::health::access_lines;
-use wfo_connectors::metrics::REAUTHORIZATION_REQUIRED;
-use wfo_connectors::ports::{ConnectorStore, Ledger, TokenStore};
-use wfo_connectors::refresh_job::{self, TokenResult};
 use wfo_domain::ledger::{Health, Stage};
 use wfo_harness::{CLIENT_ID, CLIENT_SECRET, CONNECTOR_ID, Harness, HarnessConfig};
 use wfo_http::RetryPolicy;
+use wfo_pipeline::auth;
+use wfo_pipeline::health::access_lines;
+use wfo_pipeline::metrics::REAUTHORIZATION_REQUIRED;
+use wfo_pipeline::ports::{ConnectorStore, Ledger, TokenStore};
+use wfo_pipeline::refresh_job::{self, TokenResult};
 use wfo_sim_webex::{DeliveryOutcome, ScenarioInstance, TokenPolicy};
 
 fn calls(h: &Harness, names: &[&str], minutes_ago: i64) -> Vec<ScenarioInstance> {
@@ -43,9 +43,13 @@ async fn status(h: &Harness) -> String {
 
 async fn refresh_run(h: &Harness) -> TokenResult {
     let http = auth::token_http_client(Duration::from_secs(10)).unwrap();
-    let report = refresh_job::run(h.store.as_ref(), &h.runtime.public_url, &http, &RetryPolicy::fast())
-        .await
-        .unwrap();
+    let report = refresh_job::run(
+        &common::connections(h.store.clone(), &http, &RetryPolicy::fast()),
+        &h.runtime.public_url,
+        &RetryPolicy::fast(),
+    )
+    .await
+    .unwrap();
     report
         .connectors
         .into_iter()

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use wfo_connectors::ports::{WorkMessage, WorkQueue};
 use wfo_harness::{Harness, HarnessConfig};
+use wfo_pipeline::ports::{WorkMessage, WorkQueue};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_naming_no_ledger_item_end_in_the_dead_letters_not_acked_away() {

@@ -10,15 +10,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use wfo_client::{AudioBody, NewAgent, WfoApi, WfoClient, WfoClientConfig, WfoError};
-use wfo_connectors::ports::{ConnectorStore, Store, StoredConnector, TokenRecord, TokenSet, TokenStore};
-use wfo_connectors::sync::{
-    REQUIRED_SCOPES, SyncDeps, SyncError, SyncRun, SyncSettings, load_status, person_lock_name, sync_connector,
-};
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::wfo::{
     AudioFormat, AudioUploaded, Contact, ContactImport, MetadataKey, Person, PersonInput, Role, Team, TeamInput,
 };
+use wfo_pipeline::connections::Connections;
+use wfo_pipeline::ports::SourceError;
+use wfo_pipeline::ports::{ConnectorStore, Store, StoredConnector, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::sync::{SyncDeps, SyncError, SyncRun, SyncSettings, load_status, person_lock_name, sync_connector};
 use wfo_sim_webex::people::{BASIC_LICENSE, PROFESSIONAL_LICENSE};
 use wfo_sim_webex::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Fault, RunningWebexSim, SimLicense, SimPerson, SimRecording,
@@ -26,7 +26,7 @@ use wfo_sim_webex::{
 };
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
-use wfo_webex_calling::{RetryPolicy, WebexCallingClient};
+use wfo_webex_calling::{NO_PROFESSIONAL_LICENSE, REQUIRED_SCOPES, RetryPolicy};
 
 const CONNECTOR: &str = "acme-calling";
 const SERVER: i64 = 3;
@@ -45,9 +45,8 @@ struct World {
     webex: RunningWebexSim,
     store: Arc<SqliteStore>,
     connector: StoredConnector,
-    webex_client: WebexCallingClient,
+    connections: Arc<Connections>,
     wfo_client: Arc<dyn WfoApi>,
-    token_http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
@@ -106,8 +105,13 @@ password = "{WFO_PASSWORD}"
         };
         store.put_tokens(CONNECTOR, &record, 0).await.unwrap();
         let http = reqwest::Client::new();
-        let webex_client =
-            WebexCallingClient::new(http.clone(), webex.base_url().parse().unwrap(), RetryPolicy::fast());
+        let connections = Connections::with_clients(
+            store.clone(),
+            wfo_sources::Sources::shared(),
+            RetryPolicy::fast(),
+            http.clone(),
+            http.clone(),
+        );
         let mut wfo_cfg = WfoClientConfig::new(wfo.base_url(), WFO_USER, Secret::new(WFO_PASSWORD));
         wfo_cfg.policy = RetryPolicy::fast();
         let wfo_client: Arc<dyn WfoApi> = Arc::new(WfoClient::with_http_client(wfo_cfg, http.clone()));
@@ -116,20 +120,16 @@ password = "{WFO_PASSWORD}"
             webex,
             store,
             connector,
-            webex_client,
+            connections,
             wfo_client,
-            token_http: http,
             _dir: dir,
         }
     }
 
     async fn sync_with(&self, wfo: &dyn WfoApi, settings: &SyncSettings) -> Result<SyncRun, SyncError> {
-        let store: &dyn Store = self.store.as_ref();
         let deps = SyncDeps {
-            store,
-            webex: &self.webex_client,
+            connections: &self.connections,
             wfo,
-            token_http: &self.token_http,
         };
         sync_connector(&deps, &self.connector, settings).await
     }
@@ -270,7 +270,10 @@ async fn several_professional_subscriptions_all_count_and_a_renamed_license_list
         .sync_with(w.wfo_client.as_ref(), &SyncSettings::fast())
         .await
         .unwrap_err();
-    assert!(matches!(e, SyncError::NoProfessionalLicense), "{e}");
+    assert!(
+        matches!(&e, SyncError::Source(SourceError::Permanent(m)) if m == NO_PROFESSIONAL_LICENSE),
+        "{e}"
+    );
     assert_eq!(w.wfo_writes(), writes, "nobody deactivated");
     assert_eq!(w.active().len(), 5);
     let status = load_status(w.store.as_ref(), CONNECTOR).await.unwrap().unwrap();
@@ -963,11 +966,12 @@ async fn users_without_names_or_emails_and_users_sharing_an_email_are_all_synced
 
 #[tokio::test]
 async fn serve_runs_the_sync_once_the_connector_is_authorized() {
-    use wfo_connectors::runtime::{RunningRuntime, RuntimeConfig};
+    use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
     let w = World::start().await;
     let store: Arc<dyn Store> = w.store.clone();
     let rt = RunningRuntime::start(
         store,
+        wfo_sources::Sources::shared(),
         RuntimeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             poller_enabled: false,
@@ -998,17 +1002,15 @@ async fn a_connector_with_user_sync_off_is_not_synced() {
     c.config.features.user_sync = false;
     let store: &dyn Store = w.store.as_ref();
     let deps = SyncDeps {
-        store,
-        webex: &w.webex_client,
+        connections: &w.connections,
         wfo: w.wfo_client.as_ref(),
-        token_http: &w.token_http,
     };
     let e = sync_connector(&deps, &c, &SyncSettings::fast()).await.unwrap_err();
     assert!(matches!(e, SyncError::Disabled(_)), "{e}");
     assert!(w.webex.request_counts().is_empty());
     assert!(
         store
-            .get_value(CONNECTOR, wfo_connectors::sync::STATUS_KEY)
+            .get_value(CONNECTOR, wfo_pipeline::sync::STATUS_KEY)
             .await
             .unwrap()
             .is_none()

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::FaultyStore;
-use wfo_connectors::import::ImportSettings;
-use wfo_connectors::ports::{ConnectorStore, Ledger, Store, WorkQueue};
-use wfo_connectors::runtime::{RunningRuntime, RuntimeConfig};
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::ledger::Discovery;
+use wfo_pipeline::import::ImportSettings;
+use wfo_pipeline::ports::{ConnectorStore, Ledger, Store, WorkQueue};
+use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
 
 const CONNECTOR: &str = "route-test";
 const RECORDING: &str = "62807eaf-0c89-492e-a3c3-c4751812603b";
@@ -59,6 +59,7 @@ password = "pw"
         let dyn_store: Arc<dyn Store> = store.clone();
         let runtime = RunningRuntime::start(
             dyn_store,
+            wfo_sources::Sources::shared(),
             RuntimeConfig {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 workers: 1,

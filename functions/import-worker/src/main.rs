@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
-use wfo_connectors::import::ImportSettings;
 use wfo_lambda::worker::WorkerDeps;
+use wfo_pipeline::import::ImportSettings;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use wfo_connectors::ports::Store;
 use wfo_lambda::scheduler::{ScheduledEvent, SchedulerDeps};
+use wfo_pipeline::ports::Store;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use wfo_aws::{AwsClients, AwsNames, AwsStore};
-use wfo_connectors::ports::Store;
+use wfo_pipeline::ports::Store;
 
 use crate::{Cli, Command, ConnectorCmd, Failure};
 

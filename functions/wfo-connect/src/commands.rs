@@ -3,25 +3,29 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use wfo_connectors::auth::{self, AuthError, RefreshOutcome};
-use wfo_connectors::import::{ImportSettings, Importer, Outcome};
-use wfo_connectors::ports::{ConnectorStore, Ledger, Store, StoredConnector};
-use wfo_connectors::reconcile::{self, CURSOR_KEY, Cursor};
-use wfo_connectors::runtime::{RunningRuntime, RuntimeConfig};
-use wfo_connectors::sync::{
-    SyncDeps, SyncError, SyncRun, SyncSettings, load_status as load_sync_status, sync_connector,
-};
 use wfo_domain::config::{ConnectorConfig, ConnectorKind};
 use wfo_domain::ledger::{Discovery, Health};
+use wfo_pipeline::auth::{AuthError, RefreshOutcome};
+use wfo_pipeline::connections::Connections;
+use wfo_pipeline::import::{ImportSettings, Importer, Outcome};
+use wfo_pipeline::ports::Registry;
+use wfo_pipeline::ports::{ConnectorStore, Ledger, Store, StoredConnector};
+use wfo_pipeline::reconcile::{self, CURSOR_KEY, Cursor};
+use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
+use wfo_pipeline::sync::{SyncDeps, SyncError, SyncRun, SyncSettings, load_status as load_sync_status, sync_connector};
 use wfo_store::SqliteStore;
 
 use crate::{Backend, Cli, Command, ConnectorCmd, Failure};
 
 /// Where `serve` announces the public URL it runs at, for `connector auth-url`.
 const RUNTIME_KEY: &str = "_runtime";
+
+/// Every source built into this binary, bound to `store`.
+fn connections(store: Arc<dyn Store>) -> Result<Arc<Connections>, Failure> {
+    Connections::new(store, wfo_sources::Sources::shared(), wfo_http::RetryPolicy::default()).map_err(Failure::job)
+}
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     if cli.backend == Backend::Aws {
@@ -54,7 +58,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Refresh { id } => {
             let store = open(&cli.state_dir)?;
-            refresh(&store, id.as_deref()).await
+            refresh(Arc::new(store), id.as_deref()).await
         }
         Command::Backfill { id, from, to } => {
             let store = open(&cli.state_dir)?;
@@ -118,7 +122,9 @@ async fn serve(store: SqliteStore, listen: std::net::SocketAddr, public_url: Opt
         public_url,
         ..RuntimeConfig::default()
     };
-    let rt = RunningRuntime::start(store.clone(), cfg).await.map_err(Failure::job)?;
+    let rt = RunningRuntime::start(store.clone(), wfo_sources::Sources::shared(), cfg)
+        .await
+        .map_err(Failure::job)?;
     store
         .put_value(RUNTIME_KEY, "public_url", &serde_json::json!(rt.public_url))
         .await
@@ -139,10 +145,8 @@ pub(crate) async fn connector(store: &dyn Store, action: ConnectorCmd) -> Result
             for cfg in load_configs(&file)? {
                 let stored = store.put_connector(&cfg, Utc::now()).await.map_err(Failure::job)?;
                 println!("connector '{}' ({}) stored", stored.config.id, stored.config.kind);
-                if matches!(
-                    stored.config.kind,
-                    ConnectorKind::WebexCalling | ConnectorKind::WebexCc2
-                ) {
+                // OAuth connectors (no API key) are authorized by an operator next.
+                if stored.config.source.api_key.is_none() {
                     println!(
                         "next: open its Authorization URL: wfo-connect connector auth-url {}",
                         stored.config.id
@@ -196,15 +200,20 @@ pub(crate) async fn connector(store: &dyn Store, action: ConnectorCmd) -> Result
     }
 }
 
-async fn refresh(store: &SqliteStore, id: Option<&str>) -> Result<(), Failure> {
-    let http = auth::token_http_client(Duration::from_secs(30)).map_err(Failure::job)?;
+async fn refresh(store: Arc<SqliteStore>, id: Option<&str>) -> Result<(), Failure> {
     let connectors = match id {
-        Some(id) => vec![get_connector(store, id).await?],
+        Some(id) => vec![get_connector(store.as_ref(), id).await?],
         None => store.list_connectors().await.map_err(Failure::job)?,
     };
+    let connections = connections(store)?;
     let mut failed = false;
-    for c in connectors.iter().filter(|c| c.config.source.client_id.is_some()) {
-        match auth::refresh(store, c, &http, Utc::now()).await {
+    for c in &connectors {
+        // Credentials without upkeep (an API key) have nothing to refresh.
+        let credentials = match connections.credentials(c) {
+            Ok(cr) if cr.needs_upkeep() => cr,
+            _ => continue,
+        };
+        match credentials.renew().await {
             Ok(RefreshOutcome::Refreshed { access_expires_at }) => {
                 println!(
                     "{}: refreshed; access token valid until {access_expires_at}",
@@ -250,33 +259,18 @@ async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Re
         return Err(Failure::usage("--to must be after --from"));
     }
     let c = get_connector(store.as_ref(), id).await?;
-    if c.config.kind != ConnectorKind::WebexCalling {
-        return Err(Failure::usage(format!(
-            "backfill of kind {} is not available yet",
-            c.config.kind
-        )));
-    }
-    let token_http = auth::token_http_client(Duration::from_secs(30)).map_err(Failure::job)?;
-    let api = url::Url::parse(&c.config.source.api_url).map_err(|e| Failure::usage(format!("source.api_url: {e}")))?;
-    let http = reqwest::Client::new();
-    let webex = wfo_webex_calling::WebexCallingClient::new(http, api, wfo_http::RetryPolicy::default());
-    let tty = std::io::stderr().is_terminal();
     let dyn_store: Arc<dyn Store> = store.clone();
-    let (report, _) = reconcile::discover_window(
-        dyn_store.as_ref(),
-        &c,
-        &webex,
-        &token_http,
-        from,
-        to,
-        Discovery::Backfill,
-        |r| {
-            if tty {
-                eprint!("\rlisted {} recordings, {} new", r.listed, r.new);
-                let _ = std::io::stderr().flush();
-            }
-        },
-    )
+    let connections = connections(dyn_store.clone())?;
+    if let Err(e) = connections.kind(c.config.kind) {
+        return Err(Failure::usage(format!("backfill of kind {}: {e}", c.config.kind)));
+    }
+    let tty = std::io::stderr().is_terminal();
+    let (report, _) = reconcile::discover_window(&connections, &c, from, to, Discovery::Backfill, |r| {
+        if tty {
+            eprint!("\rlisted {} recordings, {} new", r.listed, r.new);
+            let _ = std::io::stderr().flush();
+        }
+    })
     .await
     .map_err(Failure::job)?;
     if tty {
@@ -295,7 +289,7 @@ async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Re
 
     // Drive the window's open items to an end here, so a backfill works without a
     // running server (and beside one: leases keep two workers off one item).
-    let importer = Importer::new(dyn_store.clone(), ImportSettings::default()).map_err(Failure::job)?;
+    let importer = Importer::new(connections.clone(), ImportSettings::default());
     let open: Vec<_> = store.list(id, true, 1_000_000).await.map_err(Failure::job)?;
     let total = open.len();
     let (mut done, mut later, mut dead) = (0, 0, 0);
@@ -341,7 +335,7 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
             "connector {cid} ({}, acd_server_id {})",
             c.config.kind, c.config.acd_server_id
         );
-        for line in wfo_connectors::health::access_lines(store, c, now)
+        for line in wfo_pipeline::health::access_lines(store, c, now)
             .await
             .map_err(Failure::job)?
         {
@@ -411,28 +405,18 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
 /// `wfo-connect sync ID`: one user sync run, now.
 async fn sync(store: Arc<SqliteStore>, c: &StoredConnector) -> Result<(), Failure> {
     let cfg = &c.config;
-    let token_http = auth::token_http_client(Duration::from_secs(30)).map_err(Failure::job)?;
-    let api = url::Url::parse(&cfg.source.api_url).map_err(|e| Failure::usage(format!("source.api_url: {e}")))?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(Failure::job)?;
-    let webex = wfo_webex_calling::WebexCallingClient::new(http.clone(), api, wfo_http::RetryPolicy::default());
+    let connections = connections(store)?;
     let wfo = wfo_client::WfoClient::with_http_client(
         wfo_client::WfoClientConfig::new(
             cfg.wfo.api_url.clone(),
             cfg.wfo.username.clone(),
             cfg.wfo.password.clone(),
         ),
-        http,
+        connections.http().clone(),
     );
-    let dyn_store: Arc<dyn Store> = store;
     let deps = SyncDeps {
-        store: dyn_store.as_ref(),
-        webex: &webex,
+        connections: &connections,
         wfo: &wfo,
-        token_http: &token_http,
     };
     let run = sync_connector(&deps, c, &SyncSettings::default())
         .await
@@ -499,11 +483,11 @@ fn segment(kind: &str, acd_server_id: i64, files: &[PathBuf]) -> Result<(), Fail
             "--kind '{kind}' must be webex-calling, webex-cc-2 or webex-cc-1"
         ))
     })?;
-    if kind != ConnectorKind::WebexCalling {
+    let Some(source) = wfo_sources::Sources.source_kind(kind) else {
         return Err(Failure::usage(format!(
             "segment --kind {kind} is not available yet; webex-calling is"
         )));
-    }
+    };
     let ctx = wfo_domain::segment::SegmentContext {
         acd_server_id,
         metadata: Vec::new(),
@@ -514,7 +498,8 @@ fn segment(kind: &str, acd_server_id: i64, files: &[PathBuf]) -> Result<(), Fail
             std::fs::read_to_string(f).map_err(|e| Failure::usage(format!("cannot read {}: {e}", f.display())))?;
         let doc: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Failure::usage(format!("{}: not JSON: {e}", f.display())))?;
-        let contacts = wfo_domain::segment::segment_webex_calling(&doc, &ctx)
+        let contacts = source
+            .segment_file(&doc, &ctx)
             .map_err(|e| Failure::job(format!("{}: {e}", f.display())))?;
         all.extend(contacts);
     }

@@ -26,7 +26,7 @@ pub struct Cli {
     /// `local` (embedded store) or `aws` (a deployed stack; names from the environment).
     #[arg(long, global = true, value_enum, default_value_t = Backend::Local)]
     pub backend: Backend,
-    /// Log filter (RUST_LOG syntax), e.g. `info` or `wfo_connectors=debug`.
+    /// Log filter (RUST_LOG syntax), e.g. `info` or `wfo_pipeline=debug`.
     #[arg(long, global = true, env = "WFO_CONNECT_LOG")]
     pub log: Option<String>,
     /// Logs as JSON lines.

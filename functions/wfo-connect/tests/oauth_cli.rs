@@ -7,10 +7,10 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use chrono::Utc;
-use wfo_connectors::ports::{KvStore, Ledger, TokenRecord, TokenSet, TokenStore};
-use wfo_connectors::reconcile::{CURSOR_KEY, Cursor};
 use wfo_domain::Secret;
 use wfo_harness::{CONNECTOR_ID, Harness, HarnessConfig};
+use wfo_pipeline::ports::{KvStore, Ledger, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::reconcile::{CURSOR_KEY, Cursor};
 
 async fn run(args: &[&str], state: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfo-connect"));

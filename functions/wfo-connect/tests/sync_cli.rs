@@ -5,9 +5,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::Utc;
-use wfo_connectors::ports::{ConnectorStore, TokenRecord, TokenSet, TokenStore};
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
+use wfo_pipeline::ports::{ConnectorStore, TokenRecord, TokenSet, TokenStore};
 use wfo_sim_webex::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningWebexSim, WebexSim, WebexSimConfig};
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;

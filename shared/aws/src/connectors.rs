@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use wfo_connectors::ports::{ConnectorSecrets, ConnectorStore, StoreError, StoreResult, StoredConnector};
 use wfo_domain::config::ConnectorConfig;
+use wfo_ports::{ConnectorSecrets, ConnectorStore, StoreError, StoreResult, StoredConnector};
 
 use crate::{AwsStore, corrupt, from_ms, get_b, get_n, get_s, ms, n, s, sdk_error};
 

@@ -25,7 +25,7 @@ use aws_sdk_kms::types::DataKeySpec;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
-use wfo_connectors::ports::StoreError;
+use wfo_ports::StoreError;
 
 const MAGIC: &[u8; 3] = b"wk1";
 const NONCE_LEN: usize = 24;

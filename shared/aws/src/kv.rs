@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wfo_connectors::ports::{KvStore, StoreResult};
+use wfo_ports::{KvStore, StoreResult};
 
 use crate::{AwsStore, corrupt, get_s, ms, n, s, sdk_error};
 

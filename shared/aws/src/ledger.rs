@@ -32,8 +32,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use chrono::{DateTime, Utc};
-use wfo_connectors::ports::{Discovered, Ledger, LedgerCounts, StoreError, StoreResult};
 use wfo_domain::ledger::{Discovery, LedgerItem};
+use wfo_ports::{Discovered, Ledger, LedgerCounts, StoreError, StoreResult};
 
 use crate::{AwsStore, corrupt, get_n, get_s, ms, n, s, sdk_error};
 

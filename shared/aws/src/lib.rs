@@ -1,12 +1,12 @@
-//! The AWS adapters: every port of `wfo_connectors::ports` on DynamoDB, SQS and KMS.
+//! The AWS adapters: every port of `wfo_ports` on DynamoDB, SQS and KMS.
 //!
 //! | port | AWS | module |
 //! |---|---|---|
-//! | [`Ledger`](wfo_connectors::ports::Ledger) | DynamoDB ledger table, sparse GSIs `due` and `open` | [`ledger`] |
-//! | [`WorkQueue`](wfo_connectors::ports::WorkQueue) | SQS queue + dead-letter queue (redrive) | [`queue`] |
-//! | [`ConnectorStore`](wfo_connectors::ports::ConnectorStore) | DynamoDB connectors table, values KMS-enveloped | [`connectors`] |
-//! | [`TokenStore`](wfo_connectors::ports::TokenStore) | DynamoDB tokens table (conditional), OAuth states in the state table | [`tokens`] |
-//! | [`KvStore`](wfo_connectors::ports::KvStore) | DynamoDB state table: values and locks | [`kv`] |
+//! | [`Ledger`](wfo_ports::Ledger) | DynamoDB ledger table, sparse GSIs `due` and `open` | [`ledger`] |
+//! | [`WorkQueue`](wfo_ports::WorkQueue) | SQS queue + dead-letter queue (redrive) | [`queue`] |
+//! | [`ConnectorStore`](wfo_ports::ConnectorStore) | DynamoDB connectors table, values KMS-enveloped | [`connectors`] |
+//! | [`TokenStore`](wfo_ports::TokenStore) | DynamoDB tokens table (conditional), OAuth states in the state table | [`tokens`] |
+//! | [`KvStore`](wfo_ports::KvStore) | DynamoDB state table: values and locks | [`kv`] |
 //!
 //! Secrets are encrypted per value ([`envelope`]): a KMS data key per value with the
 //! row identity as KMS encryption context *and* as AEAD associated data, so a ciphertext
@@ -31,7 +31,7 @@ use aws_config::Region;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use wfo_connectors::ports::StoreError;
+use wfo_ports::StoreError;
 
 pub use envelope::Envelope;
 

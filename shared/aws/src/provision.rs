@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use wfo_connectors::ports::StoreError;
+use wfo_ports::StoreError;
 
 use crate::ledger::{DUE_INDEX, OPEN_INDEX};
 use crate::{AwsClients, AwsNames, corrupt, sdk_error};

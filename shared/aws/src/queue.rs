@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
-use wfo_connectors::ports::{Received, StoreError, StoreResult, WorkMessage, WorkQueue};
+use wfo_ports::{Received, StoreError, StoreResult, WorkMessage, WorkQueue};
 
 use crate::{AwsStore, corrupt, sdk_error};
 

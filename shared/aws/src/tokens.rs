@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
-use wfo_connectors::ports::{StoreError, StoreResult, TokenRecord, TokenStore};
+use wfo_ports::{StoreError, StoreResult, TokenRecord, TokenStore};
 
 use crate::kv::{SK, ttl_secs};
 use crate::{AwsStore, corrupt, get_b, get_n, get_s, ms, n, s, sdk_error};

@@ -1,4 +1,4 @@
-//! The shared port test suite (`wfo_connectors::conformance`) against the AWS adapters on
+//! The shared port test suite (`wfo_ports::conformance`) against the AWS adapters on
 //! a local emulator, plus the AWS-specific rules (KMS envelopes, the dead-letter queue,
 //! the sparse `due` index).
 //!
@@ -13,9 +13,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use wfo_aws::{AwsClients, AwsStore, provision};
-use wfo_connectors::conformance;
-use wfo_connectors::ports::{ConnectorStore, Ledger, Store, StoreError, TokenStore, WorkMessage, WorkQueue};
 use wfo_domain::ledger::Discovery;
+use wfo_ports::conformance;
+use wfo_ports::{ConnectorStore, Ledger, Store, StoreError, TokenStore, WorkMessage, WorkQueue};
 
 struct Moto {
     clients: AwsClients,
@@ -173,7 +173,7 @@ async fn tokens_are_encrypted_and_decrypt_after_a_cold_start() {
     let Some(m) = moto("tokens_encrypted").await else {
         return;
     };
-    let set = wfo_connectors::ports::TokenSet {
+    let set = wfo_ports::TokenSet {
         access_token: "at-secret-1".into(),
         access_expires_at: Utc::now(),
         refresh_token: Some("rt-secret-1".into()),
@@ -181,7 +181,7 @@ async fn tokens_are_encrypted_and_decrypt_after_a_cold_start() {
         scopes: vec![],
         obtained_at: Utc::now(),
     };
-    let rec = wfo_connectors::ports::TokenRecord {
+    let rec = wfo_ports::TokenRecord {
         tokens: Some(set),
         reauth_required: None,
         version: 0,

@@ -80,6 +80,10 @@ pub struct ContactProgress {
     pub contact_id: Option<i64>,
     pub metadata_done: bool,
     pub audio_bytes: Option<i64>,
+    /// The agent's name as the source payload gave it: a person the import has to create
+    /// is named with it (items stored before this field read it as absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<AgentName>,
 }
 
 impl ContactProgress {
@@ -89,7 +93,37 @@ impl ContactProgress {
             contact_id: None,
             metadata_done: false,
             audio_bytes: None,
+            agent_name: None,
         }
+    }
+}
+
+/// An agent's name from a source payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentName {
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl AgentName {
+    /// "First Last" split at the first space (a single word is the first name).
+    pub fn from_display(name: &str, email: Option<String>) -> Option<Self> {
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        let (first, last) = match name.split_once(' ') {
+            Some((f, l)) => (f.to_owned(), l.trim().to_owned()),
+            None => (name.to_owned(), String::new()),
+        };
+        Some(Self {
+            first_name: first,
+            last_name: last,
+            email,
+        })
     }
 }
 

@@ -14,3 +14,4 @@ pub mod segment;
 pub mod sync;
 pub mod timeline;
 pub mod webex_calling;
+pub mod webex_id;

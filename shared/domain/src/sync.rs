@@ -57,7 +57,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::webex_calling::{WebexId, decode_webex_id};
 use crate::wfo::{Person, PersonInput, RoleRef, Team, TeamInput};
 
 /// First name the contact import gives an agent it knows no name of.
@@ -68,10 +67,7 @@ pub const PLACEHOLDER_FIRST_NAME: &str = "Webex";
 /// is decoded; a UUID in any case, with or without hyphens, is normalised; anything
 /// else is only trimmed.
 pub fn canonical_acd_id(raw: &str) -> String {
-    match decode_webex_id(raw) {
-        Some(WebexId::Uuid(u) | WebexId::Typed { uuid: u, .. }) => u,
-        None => raw.trim().to_owned(),
-    }
+    crate::webex_id::canonical_webex_id(raw)
 }
 
 /// The contact import's placeholder name for an agent whose name it does not know.

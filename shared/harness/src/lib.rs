@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use wfo_connectors::import::ImportSettings;
-use wfo_connectors::ports::{ConnectorStore, Ledger, Store};
-use wfo_connectors::reconcile::PollSettings;
-use wfo_connectors::runtime::{RunningRuntime, RuntimeConfig};
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::ledger::{Health, Stage};
+use wfo_pipeline::import::ImportSettings;
+use wfo_pipeline::ports::{ConnectorStore, Ledger, Store};
+use wfo_pipeline::reconcile::PollSettings;
+use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
 use wfo_sim_webex::{Integration, RunningWebexSim, ScenarioInstance, WebexSim, WebexSimConfig};
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
@@ -122,6 +122,7 @@ impl Harness {
         let dyn_store: Arc<dyn Store> = store.clone();
         let runtime = RunningRuntime::start(
             dyn_store,
+            wfo_sources::Sources::shared(),
             RuntimeConfig {
                 listen: "127.0.0.1:0".parse().map_err(start_err)?,
                 public_url: None,
@@ -248,10 +249,10 @@ label = "Call Session"
     }
 
     /// Wait until the runtime's user sync has completed a run; returns its status.
-    pub async fn wait_for_sync(&self, timeout: Duration) -> Option<wfo_connectors::sync::SyncStatus> {
+    pub async fn wait_for_sync(&self, timeout: Duration) -> Option<wfo_pipeline::sync::SyncStatus> {
         let until = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < until {
-            if let Ok(Some(status)) = wfo_connectors::sync::load_status(self.store.as_ref(), &self.connector.id).await
+            if let Ok(Some(status)) = wfo_pipeline::sync::load_status(self.store.as_ref(), &self.connector.id).await
                 && status.last_run.finished_at.is_some()
             {
                 return Some(status);

@@ -1,4 +1,4 @@
-//! The HTTP API: the one axum router of `wfo_connectors::routes`, served through
+//! The HTTP API: the one axum router of `wfo_pipeline::routes`, served through
 //! `lambda_http` from API Gateway HTTP API (payload format 2.0) events.
 //!
 //! The public base URL (OAuth redirect URI, webhook target) is `WFO_PUBLIC_URL` when set
@@ -14,27 +14,37 @@ use axum::response::Response;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use tower::ServiceExt;
-use wfo_connectors::ports::Store;
-use wfo_connectors::routes::{AppState, router};
+use wfo_pipeline::connections::Connections;
+use wfo_pipeline::ports::Store;
+use wfo_pipeline::routes::{AppState, router};
 
 use crate::InitError;
 
 /// Built once per cold start.
 #[derive(Clone)]
 pub struct HttpDeps {
-    pub store: Arc<dyn Store>,
+    /// The store, every built-in source and the HTTP clients.
+    pub connections: Arc<Connections>,
     /// Fixed public URL, or `None` to take the request's API Gateway domain.
     pub public_url: Option<String>,
-    pub token_http: reqwest::Client,
 }
 
 impl HttpDeps {
     pub fn new(store: Arc<dyn Store>, public_url: Option<String>) -> Result<Self, InitError> {
-        let token_http = wfo_connectors::auth::token_http_client(Duration::from_secs(20))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let token_http = wfo_pipeline::auth::token_http_client(Duration::from_secs(20))?;
         Ok(Self {
-            store,
+            connections: Connections::with_clients(
+                store,
+                wfo_sources::Sources::shared(),
+                wfo_http::RetryPolicy::default(),
+                http,
+                token_http,
+            ),
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
-            token_http,
         })
     }
 
@@ -59,9 +69,8 @@ impl HttpDeps {
     /// logged by the routes with the connector they concern.
     pub async fn handle(&self, req: Request) -> Result<Response, Infallible> {
         let app = router(AppState {
-            store: self.store.clone(),
+            connections: self.connections.clone(),
             public_url: self.public_url_for(&req),
-            token_http: self.token_http.clone(),
             // Nothing local to wake: the webhook route enqueues to SQS.
             work_ready: Arc::new(tokio::sync::Notify::new()),
         });

@@ -7,9 +7,12 @@
 //! | task | schedule (template default) | does |
 //! |---|---|---|
 //! | `sweep` | every minute | enqueue ledger items whose `next_attempt_at` has come |
-//! | `reconcile` | every 5 minutes | poll each Webex Calling connector whose `sync.interval_minutes` has passed since its last poll |
+//! | `reconcile` | every 5 minutes | poll each connector whose `sync.interval_minutes` has passed since its last poll |
 //! | `token-refresh` | every 15 minutes | refresh tokens that are due; check each connector's webhook |
 //! | `user-sync` | every 15 minutes | sync users of connectors with `features.user_sync` whose interval has passed |
+//!
+//! What is due is decided by `wfo_pipeline::schedule::Schedule` over the stored state,
+//! the same function `wfo-connect serve` uses, with this schedule's period as the tick.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,13 +20,13 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use wfo_client::{WfoClient, WfoClientConfig};
-use wfo_connectors::ports::{Store, StoreError};
-use wfo_connectors::reconcile::{self, CURSOR_KEY, Cursor, PollSettings};
-use wfo_connectors::sync::{SyncDeps, SyncSettings, load_status, sync_connector};
-use wfo_connectors::{auth, refresh_job};
-use wfo_domain::config::ConnectorKind;
 use wfo_http::RetryPolicy;
-use wfo_webex_calling::WebexCallingClient;
+use wfo_pipeline::connections::Connections;
+use wfo_pipeline::ports::{Store, StoreError};
+use wfo_pipeline::reconcile::{self, PollSettings};
+use wfo_pipeline::schedule::Schedule;
+use wfo_pipeline::sync::{SyncDeps, SyncSettings, sync_connector};
+use wfo_pipeline::{auth, refresh_job};
 
 use crate::InitError;
 
@@ -63,10 +66,10 @@ pub enum RunError {
 /// Built once per cold start.
 pub struct SchedulerDeps {
     pub store: Arc<dyn Store>,
+    /// The store, every built-in source and the HTTP clients.
+    pub connections: Arc<Connections>,
     /// Webhook target base (`{public_url}/webhooks/{id}`).
     pub public_url: String,
-    pub http: reqwest::Client,
-    pub token_http: reqwest::Client,
     pub policy: RetryPolicy,
     pub poll: PollSettings,
     /// Stop starting new work after this long (leave room before the function timeout).
@@ -79,12 +82,19 @@ impl SchedulerDeps {
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let policy = RetryPolicy::default();
+        let connections = Connections::with_clients(
+            store.clone(),
+            wfo_sources::Sources::shared(),
+            policy.clone(),
+            http,
+            auth::token_http_client(Duration::from_secs(20))?,
+        );
         Ok(Self {
             store,
+            connections,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            http,
-            token_http: auth::token_http_client(Duration::from_secs(20))?,
-            policy: RetryPolicy::default(),
+            policy,
             poll: PollSettings::default(),
             budget,
         })
@@ -115,40 +125,21 @@ impl SchedulerDeps {
         }
     }
 
-    fn webex(&self, api_url: &str) -> Result<WebexCallingClient, RunError> {
-        let api = url::Url::parse(api_url).map_err(|e| RunError::Config(format!("source.api_url: {e}")))?;
-        Ok(WebexCallingClient::new(self.http.clone(), api, self.policy.clone()))
-    }
-
     async fn reconcile(&self, started: Instant) -> Result<RunReport, RunError> {
         let mut report = RunReport::default();
-        let now = Utc::now();
+        let schedule = Schedule {
+            tick: RECONCILE_TICK,
+            poll_every: None,
+        };
         for c in self.store.list_connectors().await? {
-            if c.config.kind != ConnectorKind::WebexCalling || started.elapsed() > self.budget {
-                continue;
+            if started.elapsed() > self.budget {
+                break;
             }
             let id = c.config.id.clone();
-            let last: Option<Cursor> = self
-                .store
-                .get_value(&id, CURSOR_KEY)
-                .await?
-                .and_then(|v| serde_json::from_value(v).ok());
-            let every = chrono::Duration::minutes(i64::from(c.config.sync.interval_minutes.max(1)));
-            // A minute of slack so a 5-minute schedule does not skip a 5-minute interval.
-            if last.is_some_and(|cur| now - cur.last_run_at + chrono::Duration::minutes(1) < every) {
-                continue;
-            }
-            let webex = match self.webex(&c.config.source.api_url) {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::error!(connector = %id, error = %e, "reconcile: connector misconfigured");
-                    report.failures.push(id);
-                    continue;
-                }
-            };
-            match reconcile::poll(self.store.as_ref(), &c, &webex, &self.token_http, &self.poll, now).await {
-                Ok(r) => report.count += r.new,
-                Err(reconcile::PollError::Auth(e)) if e.needs_operator() => {
+            match reconcile::poll_if_due(&self.connections, &c, &schedule, &self.poll, Utc::now()).await {
+                Ok(Some(r)) => report.count += r.new,
+                Ok(None) => {}
+                Err(e) if e.needs_operator() => {
                     tracing::info!(connector = %id, error = %e, "reconcile paused: connector needs an operator")
                 }
                 Err(e) => {
@@ -161,7 +152,7 @@ impl SchedulerDeps {
     }
 
     async fn token_refresh(&self) -> Result<RunReport, RunError> {
-        let job = refresh_job::run(self.store.as_ref(), &self.public_url, &self.token_http, &self.policy).await?;
+        let job = refresh_job::run(&self.connections, &self.public_url, &self.policy).await?;
         let mut report = RunReport {
             count: job.connectors.len() as u64,
             ..RunReport::default()
@@ -177,46 +168,28 @@ impl SchedulerDeps {
     async fn user_sync(&self, started: Instant) -> Result<RunReport, RunError> {
         let mut report = RunReport::default();
         let settings = SyncSettings::default();
-        let now = Utc::now();
+        let schedule = Schedule {
+            tick: USER_SYNC_TICK,
+            poll_every: None,
+        };
         for c in self.store.list_connectors().await? {
-            if c.config.kind != ConnectorKind::WebexCalling
-                || !c.config.features.user_sync
-                || started.elapsed() > self.budget
-            {
+            if started.elapsed() > self.budget {
+                break;
+            }
+            if !schedule.sync_due(&self.connections, &c, Utc::now()).await? {
                 continue;
             }
             let id = c.config.id.clone();
-            match self.store.get_tokens(&id).await {
-                Ok(r) if r.tokens.is_some() && r.reauth_required.is_none() => {}
-                _ => continue,
-            }
-            let every = chrono::Duration::minutes(i64::from(c.config.sync.interval_minutes.max(1)));
-            let last = load_status(self.store.as_ref(), &id)
-                .await?
-                .and_then(|s| s.last_run.finished_at);
-            if last.is_some_and(|t| now - t + chrono::Duration::minutes(1) < every) {
-                continue;
-            }
-            let webex = match self.webex(&c.config.source.api_url) {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::error!(connector = %id, error = %e, "user sync: connector misconfigured");
-                    report.failures.push(id);
-                    continue;
-                }
-            };
             let mut wfo_cfg = WfoClientConfig::new(
                 c.config.wfo.api_url.clone(),
                 c.config.wfo.username.clone(),
                 c.config.wfo.password.clone(),
             );
             wfo_cfg.policy = self.policy.clone();
-            let wfo = WfoClient::with_http_client(wfo_cfg, self.http.clone());
+            let wfo = WfoClient::with_http_client(wfo_cfg, self.connections.http().clone());
             let deps = SyncDeps {
-                store: self.store.as_ref(),
-                webex: &webex,
+                connections: &self.connections,
                 wfo: &wfo,
-                token_http: &self.token_http,
             };
             match sync_connector(&deps, &c, &settings).await {
                 Ok(_) => report.count += 1,
@@ -233,6 +206,10 @@ impl SchedulerDeps {
         Ok(report)
     }
 }
+
+/// The template's schedule periods (`infra/template.yaml`), the ticks of [`Schedule`].
+const RECONCILE_TICK: Duration = Duration::from_secs(5 * 60);
+const USER_SYNC_TICK: Duration = Duration::from_secs(15 * 60);
 
 #[cfg(test)]
 mod tests {

@@ -25,8 +25,9 @@ use futures::StreamExt;
 use tracing::Instrument;
 use wfo_aws::AwsStore;
 use wfo_aws::ledger::watch_ledger_writes;
-use wfo_connectors::import::{ImportSettings, Importer, Outcome};
-use wfo_connectors::ports::{Ledger, Store, WorkMessage};
+use wfo_pipeline::connections::Connections;
+use wfo_pipeline::import::{ImportSettings, Importer, Outcome};
+use wfo_pipeline::ports::{Ledger, Store, WorkMessage};
 
 use crate::InitError;
 
@@ -50,7 +51,8 @@ pub enum MessageResult {
 impl WorkerDeps {
     pub fn new(store: Arc<AwsStore>, settings: ImportSettings, concurrency: usize) -> Result<Self, InitError> {
         let dyn_store: Arc<dyn Store> = store.clone();
-        let importer = Importer::new(dyn_store, settings)?;
+        let connections = Connections::new(dyn_store, wfo_sources::Sources::shared(), settings.http_policy.clone())?;
+        let importer = Importer::new(connections, settings);
         Ok(Self {
             store,
             importer,

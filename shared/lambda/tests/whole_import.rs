@@ -19,14 +19,14 @@ use common::{moto, receive_as_event};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service, service_fn};
 use serde_json::Value;
-use wfo_connectors::import::ImportSettings;
-use wfo_connectors::ports::{ConnectorStore, Ledger, Store, TokenRecord, TokenSet, TokenStore, WorkQueue};
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::ledger::Stage;
 use wfo_lambda::http::HttpDeps;
 use wfo_lambda::scheduler::{ScheduledEvent, SchedulerDeps, Task};
 use wfo_lambda::worker::WorkerDeps;
+use wfo_pipeline::import::ImportSettings;
+use wfo_pipeline::ports::{ConnectorStore, Ledger, Store, TokenRecord, TokenSet, TokenStore, WorkQueue};
 use wfo_sim_webex::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, WebexSim, WebexSimConfig};
 use wfo_sim_wfo::{SimConfig, WfoSim};
 

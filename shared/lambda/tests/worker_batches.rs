@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use common::{event_of, moto, receive_as_event};
 use wfo_aws::AwsStore;
-use wfo_connectors::import::ImportSettings;
-use wfo_connectors::ports::{WorkMessage, WorkQueue};
 use wfo_lambda::worker::WorkerDeps;
+use wfo_pipeline::import::ImportSettings;
+use wfo_pipeline::ports::{WorkMessage, WorkQueue};
 
 fn worker(store: Arc<AwsStore>) -> WorkerDeps {
     WorkerDeps::new(store, ImportSettings::fast(), 4).unwrap()

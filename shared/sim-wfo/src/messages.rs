@@ -1,7 +1,8 @@
 //! The exact `errorMessage` texts the simulator answers with.
 //!
-//! The texts a client must tell apart live in `wfo_domain::wfo_messages` (shared with
-//! the client, re-exported here); this module adds the ones only the simulator says.
+//! The texts a client must tell apart, and the functions that format them, live only in
+//! `wfo_domain::wfo_messages` (shared with the client, re-exported here); this module adds
+//! the ones only the simulator says.
 //!
 //! | status | text (exact format) |
 //! |---|---|
@@ -27,26 +28,6 @@ pub const INJECTED_UNAVAILABLE: &str = "Service unavailable (injected fault)";
 
 /// Prefix of a `400` for a body that is not the expected JSON.
 pub const MALFORMED_JSON_PREFIX: &str = "Malformed JSON body";
-
-/// `Unknown agent: acdServerId=<acd_server_id> acdId=<acd_id>`.
-pub fn unknown_agent_message(acd_server_id: i64, acd_id: &str) -> String {
-    format!("{UNKNOWN_AGENT_PREFIX}: acdServerId={acd_server_id} acdId={acd_id}")
-}
-
-/// `Unknown metadata key: <key>`.
-pub fn unknown_metadata_key_message(key: &str) -> String {
-    format!("{UNKNOWN_METADATA_KEY_PREFIX}: {key}")
-}
-
-/// `Metadata key is not TEXT: <key>`.
-pub fn metadata_key_not_text_message(key: &str) -> String {
-    format!("{METADATA_KEY_NOT_TEXT_PREFIX}: {key}")
-}
-
-/// `Not found: <what>`.
-pub fn not_found_message(what: &str) -> String {
-    format!("{NOT_FOUND_PREFIX}: {what}")
-}
 
 /// `Malformed JSON body: <problem>`, the problem as serde_json words it (for example
 /// ``missing field `agent` at line 1 column 57``).

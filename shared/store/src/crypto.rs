@@ -9,7 +9,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
-use wfo_connectors::ports::StoreError;
+use wfo_ports::StoreError;
 
 pub struct Cipher {
     aead: XChaCha20Poly1305,

@@ -1,4 +1,4 @@
-//! The embedded store: every port of `wfo_connectors::ports` on one SQLite database in
+//! The embedded store: every port of `wfo_ports` on one SQLite database in
 //! the state directory (`.wfo-connect/` by default).
 //!
 //! SQLite in WAL mode with a busy timeout lets several processes use one state directory
@@ -18,12 +18,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crypto::Cipher;
-use wfo_connectors::ports::{
+use wfo_domain::config::ConnectorConfig;
+use wfo_domain::ledger::{Discovery, LedgerItem};
+use wfo_ports::{
     ConnectorSecrets, ConnectorStore, Discovered, KvStore, Ledger, LedgerCounts, Received, StoreError, StoreResult,
     StoredConnector, TokenRecord, TokenStore, WorkMessage, WorkQueue,
 };
-use wfo_domain::config::ConnectorConfig;
-use wfo_domain::ledger::{Discovery, LedgerItem};
 
 /// Receives after which a queue message is moved to the dead letters.
 pub const MAX_RECEIVES: u32 = 20;

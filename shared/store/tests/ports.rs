@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use wfo_connectors::conformance;
-use wfo_connectors::ports::Store;
+use wfo_ports::Store;
+use wfo_ports::conformance;
 use wfo_store::SqliteStore;
 
 fn open() -> (tempfile::TempDir, Arc<dyn Store>) {
@@ -61,8 +61,8 @@ async fn two_processes_worth_of_handles_share_one_state_dir() {
     let dir = tempfile::tempdir().unwrap();
     let a = SqliteStore::open(dir.path()).unwrap();
     let b = SqliteStore::open(dir.path()).unwrap();
-    use wfo_connectors::ports::{Discovered, Ledger};
     use wfo_domain::ledger::Discovery;
+    use wfo_ports::{Discovered, Ledger};
     let now = chrono::Utc::now();
     assert_eq!(
         a.discover("c", "x", Discovery::Webhook, now).await.unwrap(),
@@ -79,7 +79,7 @@ async fn two_processes_worth_of_handles_share_one_state_dir() {
 async fn secrets_are_not_stored_in_clear_text() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(dir.path()).unwrap();
-    use wfo_connectors::ports::ConnectorStore;
+    use wfo_ports::ConnectorStore;
     s.put_connector(&conformance::sample_config("clear"), chrono::Utc::now())
         .await
         .unwrap();

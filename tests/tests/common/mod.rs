@@ -12,13 +12,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use wfo_connectors::ports::{
-    ConnectorStore, Discovered, KvStore, Ledger, LedgerCounts, Received, StoreError, StoreResult, StoredConnector,
-    TokenRecord, TokenStore, WorkMessage, WorkQueue,
-};
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::ledger::{Discovery, LedgerItem};
 use wfo_harness::Harness;
+use wfo_pipeline::ports::{
+    ConnectorStore, Discovered, KvStore, Ledger, LedgerCounts, Received, StoreError, StoreResult, StoredConnector,
+    TokenRecord, TokenStore, WorkMessage, WorkQueue,
+};
 use wfo_store::SqliteStore;
 
 /// Log lines of the code under test, when `RUST_LOG` asks for them.
@@ -27,6 +27,22 @@ pub fn init_tracing() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
+}
+
+/// Every built-in source over `store`: `token_http` for token calls, `policy` for source
+/// calls (what a runner or a scheduled function builds once).
+pub fn connections(
+    store: Arc<dyn wfo_pipeline::ports::Store>,
+    token_http: &reqwest::Client,
+    policy: &wfo_http::RetryPolicy,
+) -> Arc<wfo_pipeline::connections::Connections> {
+    wfo_pipeline::connections::Connections::with_clients(
+        store,
+        wfo_sources::Sources::shared(),
+        policy.clone(),
+        reqwest::Client::new(),
+        token_http.clone(),
+    )
 }
 
 /// How [`FaultyStore`] fails ledger writes.
@@ -276,7 +292,7 @@ where
     }
 }
 
-/// Every metric line (`wfo_connectors::metrics`) emitted in this test process; the tap
+/// Every metric line (`wfo_pipeline::metrics`) emitted in this test process; the tap
 /// is installed on first use.
 pub fn metric_lines() -> Arc<std::sync::Mutex<Vec<String>>> {
     static LINES: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<String>>>> = std::sync::OnceLock::new();
@@ -284,7 +300,7 @@ pub fn metric_lines() -> Arc<std::sync::Mutex<Vec<String>>> {
         .get_or_init(|| {
             let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
             let tap = lines.clone();
-            wfo_connectors::metrics::set_tap(Some(Arc::new(move |line: &str| {
+            wfo_pipeline::metrics::set_tap(Some(Arc::new(move |line: &str| {
                 tap.lock().expect("metric lines").push(line.to_owned());
             })));
             lines

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use wfo_aws::{AwsClients, AwsNames, AwsStore, provision};
-use wfo_connectors::ports::{Received, WorkQueue};
+use wfo_pipeline::ports::{Received, WorkQueue};
 
 pub struct Moto {
     pub clients: AwsClients,

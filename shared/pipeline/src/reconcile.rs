@@ -2,7 +2,7 @@
 //! that re-enqueues ledger items whose next attempt is due.
 //!
 //! Webhooks make imports fast; the poller makes them complete. It walks the source's
-//! recording list over `[cursor − overlap, now − settle)` and discovers every item
+//! item list ([`wfo_ports::Source::list_items`]) over `[cursor − overlap, now − settle)` and discovers every item
 //! (an idempotent insert). The list is newest-first and several items can share one
 //! timestamp, so the cursor only moves after a *complete* walk of the window, to the
 //! newest creation time seen; the overlap re-reads the boundary (and recordings that
@@ -20,10 +20,11 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use wfo_domain::ledger::Discovery;
-use wfo_webex_calling::WebexCallingClient;
+use wfo_ports::{AuthError, SourceError};
 
-use crate::auth;
+use crate::connections::Connections;
 use crate::ports::{Discovered, Store, StoreError, StoredConnector, WorkMessage};
+use crate::schedule::{Schedule, record_poll};
 
 pub const CURSOR_KEY: &str = "recordings-cursor";
 /// KvStore key of the [`MissedWindow`] of a connector (JSON `null` when there is none).
@@ -77,35 +78,53 @@ pub struct PollReport {
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
     #[error(transparent)]
-    Auth(#[from] auth::AuthError),
-    #[error("listing recordings failed: {0}")]
-    Source(#[from] wfo_webex_calling::WebexError),
+    Auth(#[from] AuthError),
+    #[error("listing source items failed: {0}")]
+    Source(SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("invalid source.api_url: {0}")]
-    Config(String),
 }
 
-/// Discover every recording of `connector` created in `[from, to)`.
-#[allow(clippy::too_many_arguments)]
+impl From<SourceError> for PollError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Credentials(a) => PollError::Auth(a),
+            other => PollError::Source(other),
+        }
+    }
+}
+
+impl PollError {
+    /// Nothing to poll until an operator acts (re-authorize, fix the configuration).
+    pub fn needs_operator(&self) -> bool {
+        match self {
+            PollError::Auth(e) => e.needs_operator(),
+            PollError::Source(e) => e.needs_operator(),
+            PollError::Store(_) => false,
+        }
+    }
+}
+
+/// Discover every item of `connector` created in `[from, to)`.
 pub async fn discover_window(
-    store: &dyn Store,
+    connections: &Connections,
     connector: &StoredConnector,
-    webex: &WebexCallingClient,
-    token_http: &reqwest::Client,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     by: Discovery,
     mut progress: impl FnMut(&PollReport),
 ) -> Result<(PollReport, Option<DateTime<Utc>>), PollError> {
-    let token = auth::access_token(store, connector, token_http, Utc::now()).await?;
+    let store = connections.store().as_ref();
+    let conn = connections.get(connector).await?;
+    // A credential that cannot work is said before anything is listed.
+    conn.credentials.current().await?;
     let mut report = PollReport::default();
     let mut newest: Option<DateTime<Utc>> = None;
-    let mut stream = std::pin::pin!(webex.list_recordings(&token, from, to));
+    let mut stream = conn.source.list_items(from, to);
     while let Some(rec) = stream.next().await {
         let rec = rec?;
         report.listed += 1;
-        newest = Some(newest.map_or(rec.create_time, |n| n.max(rec.create_time)));
+        newest = Some(newest.map_or(rec.time, |n| n.max(rec.time)));
         let id = &connector.config.id;
         let mut enqueue = false;
         if store.discover(id, &rec.id, by, Utc::now()).await? == Discovered::New {
@@ -141,13 +160,12 @@ pub async fn discover_window(
 
 /// One run of the poller for `connector`.
 pub async fn poll(
-    store: &dyn Store,
+    connections: &Connections,
     connector: &StoredConnector,
-    webex: &WebexCallingClient,
-    token_http: &reqwest::Client,
     settings: &PollSettings,
     now: DateTime<Utc>,
 ) -> Result<PollReport, PollError> {
+    let store = connections.store().as_ref();
     let id = &connector.config.id;
     let cursor: Option<Cursor> = store
         .get_value(id, CURSOR_KEY)
@@ -174,12 +192,12 @@ pub async fn poll(
     if to <= from {
         return Ok(PollReport::default());
     }
-    let walk = || discover_window(store, connector, webex, token_http, from, to, Discovery::Poller, |_| {});
+    let walk = || discover_window(connections, connector, from, to, Discovery::Poller, |_| {});
     let (report, newest) = match walk().await {
-        // The access token was revoked or expired early: refresh (which marks the
+        // The access token was revoked or expired early: renew (which marks the
         // connector "re-authorization required" when the source refuses) and walk again.
-        Err(PollError::Source(wfo_webex_calling::WebexError::Unauthorized { .. })) => {
-            auth::refresh(store, connector, token_http, Utc::now()).await?;
+        Err(PollError::Source(SourceError::Unauthorized(_))) => {
+            connections.get(connector).await?.credentials.renew().await?;
             walk().await?
         }
         other => other?,
@@ -202,9 +220,29 @@ pub async fn poll(
         .put_value(id, CURSOR_KEY, &serde_json::to_value(&next).unwrap_or_default())
         .await?;
     if report.new > 0 {
-        tracing::info!(connector = %id, listed = report.listed, new = report.new, "poller discovered recordings webhooks missed");
+        tracing::info!(connector = %id, listed = report.listed, new = report.new, "poller discovered items webhooks missed");
     }
     Ok(report)
+}
+
+/// One scheduled poll of `connector` when [`Schedule::poll_due`] says it is due, with the
+/// attempt recorded for the next decision. `Ok(None)` when it was not due.
+pub async fn poll_if_due(
+    connections: &Connections,
+    connector: &StoredConnector,
+    schedule: &Schedule,
+    settings: &PollSettings,
+    now: DateTime<Utc>,
+) -> Result<Option<PollReport>, PollError> {
+    if !schedule.poll_due(connections, connector, now).await? {
+        return Ok(None);
+    }
+    let result = poll(connections, connector, settings, now).await;
+    let ok = result.is_ok();
+    if let Err(e) = record_poll(connections, &connector.config.id, ok, Utc::now()).await {
+        tracing::warn!(connector = %connector.config.id, error = %e, "cannot record the poll attempt");
+    }
+    result.map(Some)
 }
 
 /// A stretch of source time the poller did not read because it lay beyond

@@ -1,10 +1,11 @@
-//! The import worker: advances one ledger item (a Webex Calling recording) one
-//! idempotent step at a time.
+//! The import worker: advances one ledger item (a recording, a task) one idempotent step
+//! at a time, whatever its source: the item's connector names its [`Source`] through the
+//! registry, and every source failure arrives as a [`SourceError`] that says what to do.
 //!
 //! ```text
-//! discovered       --metadata, segmentation-->            metadata_fetched (plan stored)
+//! discovered       --Source::plan (payloads, segmentation)--> metadata_fetched (plan stored)
 //! metadata_fetched --persons, contacts (ids written back)--> contacts_imported
-//! contacts_imported --audio per contact (fresh link, slice)--> audio_uploaded -> done
+//! contacts_imported --Source::open_media, slice, upload--> audio_uploaded -> done
 //! ```
 //!
 //! Each step writes its result to the ledger before the next begins, so a crash between
@@ -19,15 +20,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 use wfo_client::{AudioBody, NewAgent, WfoApi, WfoClient, WfoClientConfig, WfoError};
-use wfo_domain::config::ConnectorKind;
-use wfo_domain::ledger::{ContactProgress, Health, LedgerItem, RetrySchedule, Stage};
+use wfo_domain::ledger::{AgentName, ContactProgress, Health, LedgerItem, RetrySchedule, Stage};
 use wfo_domain::mapping::{MetadataRule, resolve_rules};
-use wfo_domain::segment::{SegmentContext, segment_webex_calling};
+use wfo_domain::segment::SegmentContext;
+use wfo_domain::sync::placeholder_names;
 use wfo_domain::wfo::{AudioFormat, ContactImport};
 use wfo_http::RetryPolicy;
-use wfo_webex_calling::{WebexCallingClient, WebexError};
+use wfo_ports::SourceError;
 
-use crate::auth::{self, AuthError};
+use crate::connections::{Connection, Connections};
 use crate::ports::{Store, StoreError, StoredConnector};
 
 /// How the worker behaves; tests shorten the delays.
@@ -116,19 +117,6 @@ impl From<StoreError> for StepError {
     }
 }
 
-fn webex_step(e: WebexError) -> StepError {
-    let tracking = e
-        .tracking_id()
-        .map(|t| format!(" [trackingId {t}]"))
-        .unwrap_or_default();
-    let text = format!("{e}{tracking}");
-    match e {
-        WebexError::Unauthorized { .. } => StepError::Retry(text, None),
-        ref other if other.is_retryable() => StepError::Retry(text, other.retry_after()),
-        _ => StepError::Permanent(text),
-    }
-}
-
 fn wfo_step(e: WfoError, paused: chrono::Duration) -> StepError {
     match e {
         // A configuration problem of the whole connector: hold items, lose none.
@@ -140,87 +128,74 @@ fn wfo_step(e: WfoError, paused: chrono::Duration) -> StepError {
     }
 }
 
-/// Token trouble never kills an item: it waits for the identity service or an operator.
-fn auth_step(e: AuthError, paused: chrono::Duration) -> StepError {
-    StepError::Wait(e.to_string(), paused)
-}
-
-/// Per-connector clients, built once and reused (WFO session, connection pools).
-struct ConnectorCtx {
+/// Per-connector WFO clients, built once and reused (WFO session, connection pools).
+struct WfoCtx {
     fingerprint: String,
     wfo: Arc<dyn WfoApi>,
-    webex: WebexCallingClient,
     rules: Mutex<Option<(DateTime<Utc>, Vec<MetadataRule>)>>,
 }
 
 /// The import worker.
 pub struct Importer {
+    connections: Arc<Connections>,
     store: Arc<dyn Store>,
-    http: reqwest::Client,
-    token_http: reqwest::Client,
     settings: ImportSettings,
     owner: String,
-    contexts: Mutex<HashMap<String, Arc<ConnectorCtx>>>,
+    contexts: Mutex<HashMap<String, Arc<WfoCtx>>>,
 }
 
 impl Importer {
-    pub fn new(store: Arc<dyn Store>, settings: ImportSettings) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let token_http = auth::token_http_client(Duration::from_secs(30))?;
-        Ok(Self {
-            store,
-            http,
-            token_http,
+    pub fn new(connections: Arc<Connections>, settings: ImportSettings) -> Self {
+        Self {
+            store: connections.store().clone(),
+            connections,
             settings,
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
             contexts: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     pub fn settings(&self) -> &ImportSettings {
         &self.settings
     }
 
-    async fn context(&self, connector: &StoredConnector) -> Result<Arc<ConnectorCtx>, StepError> {
-        let fingerprint = serde_json::to_string(&connector.config).unwrap_or_default();
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.connections
+    }
+
+    async fn context(&self, connector: &StoredConnector) -> Arc<WfoCtx> {
+        let cfg = &connector.config;
+        let fingerprint = serde_json::to_string(&cfg.wfo).unwrap_or_default();
         let mut map = self.contexts.lock().await;
-        if let Some(ctx) = map.get(&connector.config.id)
+        if let Some(ctx) = map.get(&cfg.id)
             && ctx.fingerprint == fingerprint
         {
-            return Ok(ctx.clone());
+            return ctx.clone();
         }
-        let cfg = &connector.config;
         let mut wfo_cfg = WfoClientConfig::new(
             cfg.wfo.api_url.clone(),
             cfg.wfo.username.clone(),
             cfg.wfo.password.clone(),
         );
         wfo_cfg.policy = self.settings.http_policy.clone();
-        let wfo = WfoClient::with_http_client(wfo_cfg, self.http.clone());
-        let api_url =
-            url::Url::parse(&cfg.source.api_url).map_err(|e| StepError::Permanent(format!("source.api_url: {e}")))?;
-        let webex = WebexCallingClient::new(self.http.clone(), api_url, self.settings.http_policy.clone());
-        let ctx = Arc::new(ConnectorCtx {
+        let wfo = WfoClient::with_http_client(wfo_cfg, self.connections.http().clone());
+        let ctx = Arc::new(WfoCtx {
             fingerprint,
             wfo: Arc::new(wfo),
-            webex,
             rules: Mutex::new(None),
         });
         map.insert(cfg.id.clone(), ctx.clone());
-        Ok(ctx)
+        ctx
     }
 
     /// The WFO client of a connector (for inspection and sync code that shares sessions).
-    pub async fn wfo_for(&self, connector: &StoredConnector) -> Option<Arc<dyn WfoApi>> {
-        self.context(connector).await.ok().map(|c| c.wfo.clone())
+    pub async fn wfo_for(&self, connector: &StoredConnector) -> Arc<dyn WfoApi> {
+        self.context(connector).await.wfo.clone()
     }
 
     async fn rules(
         &self,
-        ctx: &ConnectorCtx,
+        ctx: &WfoCtx,
         connector: &StoredConnector,
         now: DateTime<Utc>,
     ) -> Result<Vec<MetadataRule>, StepError> {
@@ -394,95 +369,103 @@ impl Importer {
             .get_connector(&item.connector_id)
             .await?
             .ok_or_else(|| StepError::Permanent(format!("connector '{}' no longer exists", item.connector_id)))?;
-        if connector.config.kind != ConnectorKind::WebexCalling {
-            return Err(StepError::Permanent(format!(
-                "connector kind {} is not imported by this worker",
-                connector.config.kind
-            )));
-        }
-        let ctx = self.context(&connector).await?;
+        let conn = self
+            .connections
+            .get(&connector)
+            .await
+            .map_err(|e| self.source_step_now(e, item))?;
+        let ctx = self.context(&connector).await;
         match item.stage {
-            Stage::Discovered => self.fetch_and_segment(item, &connector, &ctx).await,
+            Stage::Discovered => self.fetch_and_segment(item, &connector, &conn, &ctx).await,
             Stage::MetadataFetched => self.import_contacts(item, &connector, &ctx).await,
-            Stage::ContactsImported | Stage::AudioUploaded => self.upload_audio(item, &connector, &ctx).await,
+            Stage::ContactsImported | Stage::AudioUploaded => self.upload_audio(item, &connector, &conn, &ctx).await,
             Stage::Done => Ok(()),
         }
     }
 
-    /// Map a Webex error; a `401` means the access token was revoked or expired early:
-    /// refresh now, so the next attempt uses a new token, or pause when the source
-    /// refuses the refresh (re-authorization required).
-    async fn webex_err(&self, e: WebexError, connector: &StoredConnector) -> StepError {
-        if matches!(e, WebexError::Unauthorized { .. }) {
-            match auth::refresh(self.store.as_ref(), connector, &self.token_http, Utc::now()).await {
-                Ok(_) => return StepError::Retry(format!("{e} (token refreshed)"), None),
-                Err(auth_err) => return auth_step(auth_err, self.settings.paused_delay),
-            }
+    /// What a source failure means for the item. A refused credential (`401`: the access
+    /// token was revoked or expired early) is renewed now, so the next attempt uses a new
+    /// one, or the item pauses when the renewal is refused (re-authorization required).
+    async fn source_err(&self, e: SourceError, conn: &Connection, item: &LedgerItem) -> StepError {
+        if let SourceError::Unauthorized(text) = &e {
+            return match conn.credentials.renew().await {
+                Ok(_) => StepError::Retry(format!("{text} (token refreshed)"), None),
+                Err(auth_err) => StepError::Wait(auth_err.to_string(), self.settings.paused_delay),
+            };
         }
-        webex_step(e)
+        self.source_step_now(e, item)
     }
 
-    async fn token(&self, connector: &StoredConnector) -> Result<wfo_domain::Secret, StepError> {
-        auth::access_token(self.store.as_ref(), connector, &self.token_http, Utc::now())
-            .await
-            .map_err(|e| auth_step(e, self.settings.paused_delay))
+    /// [`Self::source_err`] for every outcome that needs no call.
+    fn source_step_now(&self, e: SourceError, item: &LedgerItem) -> StepError {
+        let now = Utc::now();
+        match e {
+            SourceError::Retry { message, after } => StepError::Retry(message, after),
+            // Without a renewal attempt (no connection yet): count it, try again.
+            SourceError::Unauthorized(text) => StepError::Retry(text, None),
+            // Token trouble never kills an item: it waits for the identity service or an operator.
+            SourceError::Credentials(auth) => StepError::Wait(auth.to_string(), self.settings.paused_delay),
+            SourceError::Operator(text) => StepError::Wait(text, self.settings.paused_delay),
+            SourceError::NotReady(text) => {
+                if now - item.discovered_at > self.settings.not_ready_limit {
+                    StepError::Permanent(format!(
+                        "{text}: still not available {} minutes after discovery",
+                        (now - item.discovered_at).num_minutes()
+                    ))
+                } else {
+                    StepError::Wait(text, self.settings.not_ready_delay)
+                }
+            }
+            SourceError::Permanent(text) => StepError::Permanent(text),
+        }
     }
 
     async fn fetch_and_segment(
         &self,
         item: &mut LedgerItem,
         connector: &StoredConnector,
-        ctx: &ConnectorCtx,
+        conn: &Connection,
+        ctx: &WfoCtx,
     ) -> Result<(), StepError> {
         let now = Utc::now();
-        let token = self.token(connector).await?;
-        let doc = match ctx.webex.recording_metadata(&token, &item.item_id).await {
-            Ok(Some(doc)) => doc,
-            Ok(None) => {
-                if now - item.discovered_at > self.settings.not_ready_limit {
-                    return Err(StepError::Permanent(format!(
-                        "metadata still not available {} minutes after discovery",
-                        (now - item.discovered_at).num_minutes()
-                    )));
-                }
-                return Err(StepError::Wait(
-                    "metadata not ready yet (204)".to_owned(),
-                    self.settings.not_ready_delay,
-                ));
-            }
-            Err(e) => return Err(self.webex_err(e, connector).await),
-        };
         let rules = self.rules(ctx, connector, now).await?;
         let seg_ctx = SegmentContext {
             acd_server_id: connector.config.acd_server_id,
             metadata: rules,
         };
-        let contacts = segment_webex_calling(&doc, &seg_ctx).map_err(|e| {
-            StepError::Permanent(format!("recording {}: cannot segment its metadata: {e}", item.item_id))
-        })?;
-        item.interaction_id = doc
-            .pointer("/serviceData/callSessionId")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
+        let plan = match conn.source.plan(&item.item_id, &seg_ctx).await {
+            Ok(p) => p,
+            Err(e) => return Err(self.source_err(e, conn, item).await),
+        };
+        for note in &plan.notes {
+            tracing::info!(connector = %item.connector_id, item = %item.item_id, note = %note, "plan");
+        }
+        item.interaction_id = plan.interaction_id;
         // Keep what earlier attempts achieved (contact ids, audio) for contacts that are
         // planned again: re-segmenting (after a metadata-key fix) must not duplicate them.
         let previous = std::mem::take(&mut item.contacts);
-        item.contacts = contacts
+        item.contacts = plan
+            .contacts
             .into_iter()
-            .map(|plan| {
-                match previous
+            .map(|planned| {
+                let progress = match previous
                     .iter()
-                    .find(|p| p.plan.contact.external_id == plan.contact.external_id)
+                    .find(|p| p.plan.contact.external_id == planned.contact.contact.external_id)
                 {
-                    Some(done) => ContactProgress { plan, ..done.clone() },
-                    None => ContactProgress::new(plan),
+                    Some(done) => ContactProgress {
+                        plan: planned.contact,
+                        ..done.clone()
+                    },
+                    None => ContactProgress::new(planned.contact),
+                };
+                ContactProgress {
+                    agent_name: planned.agent_name.or(progress.agent_name.clone()),
+                    ..progress
                 }
             })
             .collect();
-        let names = AgentNames::from_doc(&doc);
-        self.remember_names(&item.connector_id, &names).await;
         if item.contacts.is_empty() {
-            tracing::info!(connector = %item.connector_id, item = %item.item_id, "recording has no agent segment (e.g. an external leg): nothing to import");
+            tracing::info!(connector = %item.connector_id, item = %item.item_id, "the item has no agent segment (e.g. an external leg): nothing to import");
             item.advance(Stage::Done, now);
         } else {
             item.advance(Stage::MetadataFetched, now);
@@ -491,40 +474,12 @@ impl Importer {
         Ok(())
     }
 
-    async fn remember_names(&self, connector_id: &str, names: &AgentNames) {
-        for (id, (first, last, email)) in &names.0 {
-            let v = serde_json::json!({"firstName": first, "lastName": last, "email": email});
-            if let Err(e) = self
-                .store
-                .put_value(connector_id, &format!("agent-name:{id}"), &v)
-                .await
-            {
-                tracing::debug!(error = %e, "cannot remember agent name");
-            }
-        }
-    }
-
-    async fn agent_name(&self, connector_id: &str, acd_id: &str) -> (String, String, Option<String>) {
-        if let Ok(Some(v)) = self
-            .store
-            .get_value(connector_id, &format!("agent-name:{acd_id}"))
-            .await
-        {
-            let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-            if let (Some(f), Some(l)) = (s("firstName"), s("lastName")) {
-                return (f, l, s("email"));
-            }
-        }
-        // Unknown until the user sync names them.
-        let short: String = acd_id.chars().take(8).collect();
-        ("Webex".to_owned(), format!("User {short}"), None)
-    }
-
     async fn ensure_person(
         &self,
         connector: &StoredConnector,
         wfo: &dyn WfoApi,
         contact: &ContactImport,
+        name: Option<&AgentName>,
     ) -> Result<(), StepError> {
         let agent = &contact.agent;
         let lock = format!(
@@ -548,7 +503,14 @@ impl Importer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let (first_name, last_name, email) = self.agent_name(&connector.config.id, &agent.acd_id).await;
+        // Unknown until the user sync names them.
+        let (first_name, last_name, email) = match name {
+            Some(n) => (n.first_name.clone(), n.last_name.clone(), n.email.clone()),
+            None => {
+                let (first, last) = placeholder_names(&agent.acd_id);
+                (first, last, None)
+            }
+        };
         let result = wfo_client::ensure_agent_person(
             wfo,
             &NewAgent {
@@ -570,7 +532,7 @@ impl Importer {
         &self,
         item: &mut LedgerItem,
         connector: &StoredConnector,
-        ctx: &ConnectorCtx,
+        ctx: &WfoCtx,
     ) -> Result<(), StepError> {
         let mut persons_checked = std::collections::BTreeSet::new();
         for i in 0..item.contacts.len() {
@@ -579,7 +541,9 @@ impl Importer {
             }
             let contact = item.contacts[i].plan.contact.clone();
             if persons_checked.insert(contact.agent.clone()) {
-                self.ensure_person(connector, ctx.wfo.as_ref(), &contact).await?;
+                let name = item.contacts[i].agent_name.clone();
+                self.ensure_person(connector, ctx.wfo.as_ref(), &contact, name.as_ref())
+                    .await?;
             }
             let id = match wfo_client::ensure_contact(ctx.wfo.as_ref(), &contact).await {
                 Ok(id) => id,
@@ -609,7 +573,8 @@ impl Importer {
         &self,
         item: &mut LedgerItem,
         connector: &StoredConnector,
-        ctx: &ConnectorCtx,
+        conn: &Connection,
+        ctx: &WfoCtx,
     ) -> Result<(), StepError> {
         if !connector.config.features.media_import {
             item.advance(Stage::Done, Utc::now());
@@ -624,7 +589,11 @@ impl Importer {
                 return Err(StepError::Permanent("contact id missing at the audio step".to_owned()));
             };
             let media = item.contacts[i].plan.media.clone();
-            let bytes = self.transfer_audio(connector, ctx, &media, contact_id).await?;
+            let bytes = match self.transfer_audio(conn, ctx, &media, contact_id).await {
+                Ok(b) => b,
+                Err(Failure::Source(e)) => return Err(self.source_err(e, conn, item).await),
+                Err(Failure::Step(e)) => return Err(e),
+            };
             item.contacts[i].audio_bytes = Some(bytes);
             if i + 1 < item.contacts.len() {
                 item.stage = Stage::AudioUploaded;
@@ -636,82 +605,47 @@ impl Importer {
         Ok(())
     }
 
-    /// Stream the recording (or its slice) from Webex into WFO. A link that expired is
-    /// replaced once by fetching fresh details.
+    /// Stream the recording (or its slice) from the source into WFO.
     async fn transfer_audio(
         &self,
-        connector: &StoredConnector,
-        ctx: &ConnectorCtx,
+        conn: &Connection,
+        ctx: &WfoCtx,
         media: &wfo_domain::segment::MediaSlice,
         contact_id: i64,
-    ) -> Result<i64, StepError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let token = self.token(connector).await?;
-            let details = match ctx.webex.recording_details(&token, &media.recording_id).await {
-                Ok(d) => d,
-                Err(e) => return Err(self.webex_err(e, connector).await),
+    ) -> Result<i64, Failure> {
+        let opened = conn.source.open_media(media).await.map_err(Failure::Source)?;
+        let is_whole = media.offset_ms <= 0 && opened.duration_ms.is_some_and(|w| media.duration_ms + 1000 >= w);
+        let body = if is_whole {
+            AudioBody {
+                stream: opened.stream,
+                length: opened.length,
+            }
+        } else {
+            let slice = wfo_audio::Slice {
+                offset_ms: media.offset_ms,
+                duration_ms: media.duration_ms,
             };
-            let download = match ctx.webex.download_audio(&details).await {
-                Ok(d) => d,
-                Err(WebexError::LinkExpired { .. }) if tries < 2 => continue,
-                Err(e) => return Err(self.webex_err(e, connector).await),
-            };
-            let whole_ms = details.summary.duration_seconds.map(|s| s as i64 * 1000);
-            let is_whole = media.offset_ms <= 0 && whole_ms.is_some_and(|w| media.duration_ms + 1000 >= w);
-            let body = if is_whole {
-                AudioBody {
-                    stream: download.stream,
-                    length: download.length,
-                }
-            } else {
-                let sliced = wfo_audio::slice_mp3(
-                    download.stream,
-                    wfo_audio::Slice {
-                        offset_ms: media.offset_ms,
-                        duration_ms: media.duration_ms,
-                    },
-                );
-                AudioBody {
-                    stream: sliced,
-                    length: None,
+            let stream = match opened.format.format {
+                AudioFormat::Mp3 => wfo_audio::slice_mp3(opened.stream, slice),
+                AudioFormat::Wav => {
+                    return Err(Failure::Step(StepError::Permanent(
+                        "slicing WAV audio is not available in this build".to_owned(),
+                    )));
                 }
             };
-            return match ctx.wfo.upload_audio(contact_id, AudioFormat::Mp3, body).await {
-                Ok(done) => Ok(done.bytes),
-                Err(e) => Err(wfo_step(e, self.settings.paused_delay)),
-            };
-        }
+            AudioBody { stream, length: None }
+        };
+        ctx.wfo
+            .upload_audio(contact_id, opened.format.format, body)
+            .await
+            .map(|done| done.bytes)
+            .map_err(|e| Failure::Step(wfo_step(e, self.settings.paused_delay)))
     }
 }
 
-/// An agent's (first name, last name, email).
-type AgentName = (String, String, Option<String>);
-
-/// Names of the agents a metadata document names (the owner's from `ownerName`).
-struct AgentNames(Vec<(String, AgentName)>);
-
-impl AgentNames {
-    fn from_doc(doc: &serde_json::Value) -> Self {
-        let mut out = Vec::new();
-        let owner = doc
-            .get("ownerId")
-            .and_then(|v| v.as_str())
-            .map(wfo_webex_calling::webex_id_to_uuid);
-        let name = doc
-            .get("ownerName")
-            .and_then(|v| v.as_str())
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        let email = doc.get("ownerEmail").and_then(|v| v.as_str()).map(str::to_owned);
-        if let (Some(id), Some(name)) = (owner, name) {
-            let (first, last) = match name.split_once(' ') {
-                Some((f, l)) => (f.to_owned(), l.trim().to_owned()),
-                None => (name.to_owned(), String::new()),
-            };
-            out.push((id, (first, last, email)));
-        }
-        Self(out)
-    }
+/// Why an audio transfer stopped: the source (classified with a renewal attempt) or a
+/// step failure already classified.
+enum Failure {
+    Source(SourceError),
+    Step(StepError),
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::ledger::{Discovery, Health, RetrySchedule, Stage};
 
-use crate::ports::*;
+use crate::store::*;
 
 fn t(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_900_000_000 + secs, 0).unwrap()

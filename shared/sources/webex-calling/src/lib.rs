@@ -1,4 +1,5 @@
-//! Webex Calling client for the recording importer.
+//! Webex Calling: the first source behind the Source port ([`WebexCallingKind`],
+//! [`WebexCallingSource`]), and its client.
 //!
 //! - [`WebexCallingClient`]: converged recordings (list in ≤30-day windows with `Link`
 //!   pagination, details, raw metadata with `showAllTypes=true`, streaming MP3
@@ -20,6 +21,8 @@ mod ids;
 mod lenient;
 mod model;
 mod people;
+mod source;
+mod users;
 mod webhooks;
 
 pub use client::{
@@ -42,6 +45,8 @@ pub use people::{
     CallRecordingSetting, License, PEOPLE_PAGE_SIZE, PROFESSIONAL_LICENSE_NAME, ROSTER_PAGE_SIZE, RecordMode,
     RosterMember, WebexPerson, is_calling_professional, professional_license_ids,
 };
+pub use source::{WebexCallingKind, WebexCallingSource, webex_error};
+pub use users::{NO_PROFESSIONAL_LICENSE, REQUIRED_SCOPES, VERDICTS_KEY};
 pub use webhooks::{
     EVENT_CREATED, NewWebhook, OWNED_BY_ORG, RESOURCE_CONVERGED_RECORDINGS, Webhook, WebhookStatus, WebhookUpdate,
 };

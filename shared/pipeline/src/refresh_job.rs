@@ -1,20 +1,22 @@
 //! The scheduled token job: what an EventBridge schedule invokes on AWS and what the
 //! timer of `wfo-connect serve` runs (every `refresh_interval`, 15 minutes by default).
 //!
-//! For each OAuth connector: refresh its tokens when due ([`auth::refresh_if_due`]: the
-//! access token expires soon, or the set is older than 11 hours), retrying transient
+//! For each connector whose credentials need upkeep (OAuth; an API key needs none):
+//! refresh its tokens when due ([`Credentials::keep_fresh`]: the access token expires
+//! soon, or the set is older than 11 hours), retrying transient
 //! failures with jittered exponential backoff within the run; then check its source
 //! webhook (register once, reuse, reactivate with `PUT` when the source deactivated it).
 //! A permanent refusal moves the connector to "re-authorization required" (recorded,
 //! logged once, emitted as a metric by [`auth`]); the job then leaves it alone until an
 //! operator re-authorizes.
 
-use chrono::{DateTime, Utc};
-use wfo_domain::config::ConnectorKind;
+use chrono::DateTime;
+use chrono::Utc;
 use wfo_http::RetryPolicy;
+use wfo_ports::{AuthError, Credentials, RefreshOutcome};
 
-use crate::auth::{self, AuthError, RefreshOutcome};
-use crate::ports::{Store, StoreError, StoredConnector};
+use crate::connections::Connections;
+use crate::ports::{StoreError, StoredConnector};
 use crate::registration::{self, Registration};
 
 /// What the job did for one connector's tokens.
@@ -59,34 +61,34 @@ impl JobReport {
 }
 
 /// One run over every stored connector.
-pub async fn run(
-    store: &dyn Store,
-    public_url: &str,
-    token_http: &reqwest::Client,
-    policy: &RetryPolicy,
-) -> Result<JobReport, StoreError> {
+pub async fn run(connections: &Connections, public_url: &str, policy: &RetryPolicy) -> Result<JobReport, StoreError> {
     let mut report = JobReport::default();
-    for c in store.list_connectors().await? {
-        if let Some(run) = run_connector(store, &c, public_url, token_http, policy).await {
+    for c in connections.store().list_connectors().await? {
+        if let Some(run) = run_connector(connections, &c, public_url, policy).await {
             report.connectors.push(run);
         }
     }
     Ok(report)
 }
 
-/// One connector's run; `None` for connectors without OAuth (Webex CC 1.0: API key).
+/// One connector's run; `None` for connectors whose credentials need no upkeep (an API
+/// key) or whose kind no source of this build serves.
 pub async fn run_connector(
-    store: &dyn Store,
+    connections: &Connections,
     c: &StoredConnector,
     public_url: &str,
-    token_http: &reqwest::Client,
     policy: &RetryPolicy,
 ) -> Option<ConnectorRun> {
-    if c.config.kind == ConnectorKind::WebexCc1 {
-        return None;
-    }
+    let credentials = match connections.credentials(c) {
+        Ok(cr) if cr.needs_upkeep() => cr,
+        Ok(_) => return None,
+        Err(e) => {
+            tracing::debug!(connector = %c.config.id, error = %e, "token job skips the connector");
+            return None;
+        }
+    };
     let id = c.config.id.clone();
-    let tokens = match refresh_with_backoff(store, c, token_http, policy).await {
+    let tokens = match refresh_with_backoff(credentials.as_ref(), &id, policy).await {
         (Ok(None), _) => TokenResult::NotDue,
         (Ok(Some(RefreshOutcome::Refreshed { access_expires_at })), attempts) => {
             tracing::info!(connector = %id, %access_expires_at, attempts, "tokens refreshed");
@@ -108,11 +110,8 @@ pub async fn run_connector(
             }
         }
     };
-    let webhook = if c.config.features.webhook
-        && c.config.kind == ConnectorKind::WebexCalling
-        && !matches!(tokens, TokenResult::NeedsOperator(_))
-    {
-        match registration::ensure_and_record(store, c, public_url, policy, token_http).await {
+    let webhook = if c.config.features.webhook && !matches!(tokens, TokenResult::NeedsOperator(_)) {
+        match registration::ensure_and_record(connections, c, public_url).await {
             Ok(r) => Some(Ok(r)),
             Err(e) if e.needs_operator() => None,
             Err(e) => Some(Err(e.to_string())),
@@ -127,27 +126,26 @@ pub async fn run_connector(
     })
 }
 
-/// [`auth::refresh_if_due`], repeated after transient failures with jittered exponential
-/// backoff (`policy.backoff`) up to `policy.max_attempts` attempts within
+/// [`Credentials::keep_fresh`], repeated after transient failures with jittered
+/// exponential backoff (`policy.backoff`) up to `policy.max_attempts` attempts within
 /// `policy.budget`. Returns the outcome and the attempts made.
 pub async fn refresh_with_backoff(
-    store: &dyn Store,
-    c: &StoredConnector,
-    token_http: &reqwest::Client,
+    credentials: &dyn Credentials,
+    connector_id: &str,
     policy: &RetryPolicy,
 ) -> (Result<Option<RefreshOutcome>, AuthError>, u32) {
     let started = std::time::Instant::now();
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let result = auth::refresh_if_due(store, c, token_http, Utc::now()).await;
+        let result = credentials.keep_fresh().await;
         match result {
             Err(e) if e.is_retryable() && attempts < policy.max_attempts.max(1) => {
                 let wait = policy.backoff(attempts);
                 if started.elapsed() + wait > policy.budget {
                     return (Err(e), attempts);
                 }
-                tracing::debug!(connector = %c.config.id, error = %e, attempts, ?wait, "token refresh failed; retrying");
+                tracing::debug!(connector = %connector_id, error = %e, attempts, ?wait, "token refresh failed; retrying");
                 tokio::time::sleep(wait).await;
             }
             other => return (other, attempts),

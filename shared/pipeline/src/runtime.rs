@@ -4,7 +4,8 @@
 //! one [`Store`].
 //!
 //! On AWS the same pieces run as separate functions (API Gateway → routes, SQS → worker,
-//! schedules → sweeper/poller/refresh); this module only wires them locally.
+//! schedules → sweeper/poller/refresh); this module only wires them locally. Both decide
+//! what is due with [`crate::schedule::Schedule`] over the stored state.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,15 +15,16 @@ use chrono::Utc;
 use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use wfo_domain::config::ConnectorKind;
-use wfo_webex_calling::WebexCallingClient;
+use wfo_ports::Registry;
 
+use crate::connections::Connections;
 use crate::import::{ImportSettings, Importer, Outcome};
 use crate::ports::{Store, WorkMessage};
 use crate::reconcile::{self, PollSettings};
+use crate::refresh_job;
 use crate::routes::{AppState, router};
+use crate::schedule::Schedule;
 use crate::sync::{SyncDeps, SyncError, SyncSettings, sync_connector};
-use crate::{auth, refresh_job};
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -63,6 +65,7 @@ impl Default for RuntimeConfig {
 pub struct RunningRuntime {
     pub addr: SocketAddr,
     pub public_url: String,
+    pub connections: Arc<Connections>,
     pub importer: Arc<Importer>,
     pub work_ready: Arc<Notify>,
     stop: watch::Sender<bool>,
@@ -78,7 +81,11 @@ pub enum RuntimeError {
 }
 
 impl RunningRuntime {
-    pub async fn start(store: Arc<dyn Store>, cfg: RuntimeConfig) -> Result<Self, RuntimeError> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        registry: Arc<dyn Registry>,
+        cfg: RuntimeConfig,
+    ) -> Result<Self, RuntimeError> {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| RuntimeError::Listen {
@@ -91,15 +98,14 @@ impl RunningRuntime {
         })?;
         let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let work_ready = Arc::new(Notify::new());
-        let token_http = auth::token_http_client(Duration::from_secs(30))?;
-        let importer = Arc::new(Importer::new(store.clone(), cfg.import.clone())?);
+        let connections = Connections::new(store.clone(), registry, cfg.import.http_policy.clone())?;
+        let importer = Arc::new(Importer::new(connections.clone(), cfg.import.clone()));
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 
         let app = router(AppState {
-            store: store.clone(),
+            connections: connections.clone(),
             public_url: public_url.clone(),
-            token_http: token_http.clone(),
             work_ready: work_ready.clone(),
         });
         let mut rx = stop_rx.clone();
@@ -127,31 +133,28 @@ impl RunningRuntime {
         )));
         if cfg.poller_enabled {
             tasks.push(tokio::spawn(poller_loop(
-                store.clone(),
+                connections.clone(),
                 cfg.clone(),
-                token_http.clone(),
                 work_ready.clone(),
                 stop_rx.clone(),
             )));
         }
         tasks.push(tokio::spawn(sync_loop(
-            store.clone(),
+            connections.clone(),
             importer.clone(),
-            cfg.clone(),
-            token_http.clone(),
             stop_rx.clone(),
         )));
         tasks.push(tokio::spawn(refresh_loop(
-            store.clone(),
+            connections.clone(),
             cfg.clone(),
             public_url.clone(),
-            token_http,
             stop_rx.clone(),
         )));
         tracing::info!(%addr, %public_url, "runtime started");
         Ok(Self {
             addr,
             public_url,
+            connections,
             importer,
             work_ready,
             stop,
@@ -258,50 +261,29 @@ async fn sweeper_loop(store: Arc<dyn Store>, every: Duration, ready: Arc<Notify>
     }
 }
 
+/// How often the local loops look at the schedule.
+const POLL_TICK: Duration = Duration::from_millis(500);
+const SYNC_TICK: Duration = Duration::from_secs(2);
+
 async fn poller_loop(
-    store: Arc<dyn Store>,
+    connections: Arc<Connections>,
     cfg: RuntimeConfig,
-    token_http: reqwest::Client,
     ready: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let http = match reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-    {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "poller cannot build its HTTP client");
-            return;
-        }
+    let tick = POLL_TICK.min(cfg.poll_interval.unwrap_or(Duration::from_secs(5)));
+    let schedule = Schedule {
+        tick,
+        poll_every: cfg.poll_interval,
     };
-    let mut last_run: std::collections::HashMap<String, std::time::Instant> = Default::default();
     loop {
-        match store.list_connectors().await {
+        match connections.store().list_connectors().await {
             Ok(connectors) => {
-                for c in connectors
-                    .iter()
-                    .filter(|c| c.config.kind == ConnectorKind::WebexCalling)
-                {
-                    let every = cfg
-                        .poll_interval
-                        .unwrap_or(Duration::from_secs(u64::from(c.config.sync.interval_minutes) * 60));
-                    if last_run.get(&c.config.id).is_some_and(|t| t.elapsed() < every) {
-                        continue;
-                    }
-                    let Ok(api) = url::Url::parse(&c.config.source.api_url) else {
-                        continue;
-                    };
-                    let webex = WebexCallingClient::new(http.clone(), api, cfg.import.http_policy.clone());
-                    match reconcile::poll(store.as_ref(), c, &webex, &token_http, &cfg.poll, Utc::now()).await {
-                        Ok(r) => {
-                            last_run.insert(c.config.id.clone(), std::time::Instant::now());
-                            if r.new > 0 {
-                                ready.notify_one();
-                            }
-                        }
-                        Err(reconcile::PollError::Auth(e)) if e.needs_operator() => {
-                            last_run.insert(c.config.id.clone(), std::time::Instant::now());
+                for c in &connectors {
+                    match reconcile::poll_if_due(&connections, c, &schedule, &cfg.poll, Utc::now()).await {
+                        Ok(Some(r)) if r.new > 0 => ready.notify_one(),
+                        Ok(_) => {}
+                        Err(e) if e.needs_operator() => {
                             tracing::debug!(connector = %c.config.id, error = %e, "poller paused: connector needs an operator");
                         }
                         Err(e) => tracing::warn!(connector = %c.config.id, error = %e, "poll failed; will retry"),
@@ -310,12 +292,7 @@ async fn poller_loop(
             }
             Err(e) => tracing::warn!(error = %e, "poller cannot list connectors"),
         }
-        if sleep_or_stop(
-            Duration::from_millis(500).min(cfg.poll_interval.unwrap_or(Duration::from_secs(5))),
-            &mut stop,
-        )
-        .await
-        {
+        if sleep_or_stop(tick, &mut stop).await {
             return;
         }
     }
@@ -324,16 +301,14 @@ async fn poller_loop(
 /// The token job ([`refresh_job::run`]) every `refresh_interval`; after a transient
 /// failure the next run comes sooner (30 s, doubling, at most `refresh_interval`).
 async fn refresh_loop(
-    store: Arc<dyn Store>,
+    connections: Arc<Connections>,
     cfg: RuntimeConfig,
     public_url: String,
-    token_http: reqwest::Client,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut failed_runs = 0u32;
     loop {
-        let retry_soon = match refresh_job::run(store.as_ref(), &public_url, &token_http, &cfg.import.http_policy).await
-        {
+        let retry_soon = match refresh_job::run(&connections, &public_url, &cfg.import.http_policy).await {
             Ok(report) => report.retry_soon(),
             Err(e) => {
                 tracing::warn!(error = %e, "token job cannot list connectors");
@@ -354,61 +329,37 @@ async fn refresh_loop(
     }
 }
 
-/// The user sync timer: each Webex Calling connector with `features.user_sync` is synced
-/// once it is authorized, then every `sync.interval_minutes`. A connector that is not
-/// authorized yet is looked at again every few seconds without any call; a run that
-/// fails waits for the next interval (the next run starts from scratch anyway).
-async fn sync_loop(
-    store: Arc<dyn Store>,
-    importer: Arc<Importer>,
-    cfg: RuntimeConfig,
-    token_http: reqwest::Client,
-    mut stop: watch::Receiver<bool>,
-) {
-    let http = match reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "user sync cannot build its HTTP client");
-            return;
-        }
-    };
+/// The user sync timer: each connector whose source lists users and that has
+/// `features.user_sync` is synced once its credentials are ready, then every
+/// `sync.interval_minutes` ([`Schedule::sync_due`]). A run that fails waits for the next
+/// interval (the next run starts from scratch anyway).
+async fn sync_loop(connections: Arc<Connections>, importer: Arc<Importer>, mut stop: watch::Receiver<bool>) {
     let settings = SyncSettings::default();
-    let mut last_run: std::collections::HashMap<String, std::time::Instant> = Default::default();
+    let schedule = Schedule {
+        tick: SYNC_TICK,
+        poll_every: None,
+    };
     loop {
-        if let Ok(connectors) = store.list_connectors().await {
-            for c in connectors
-                .iter()
-                .filter(|c| c.config.kind == ConnectorKind::WebexCalling && c.config.features.user_sync)
-            {
+        if let Ok(connectors) = connections.store().list_connectors().await {
+            for c in &connectors {
                 let id = &c.config.id;
-                let every = Duration::from_secs(u64::from(c.config.sync.interval_minutes.max(1)) * 60);
-                if last_run.get(id).is_some_and(|t| t.elapsed() < every) {
-                    continue;
+                match schedule.sync_due(&connections, c, Utc::now()).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(connector = %id, error = %e, "cannot read the sync schedule");
+                        continue;
+                    }
                 }
-                match store.get_tokens(id).await {
-                    Ok(r) if r.tokens.is_some() && r.reauth_required.is_none() => {}
-                    _ => continue,
-                }
-                let Ok(api) = url::Url::parse(&c.config.source.api_url) else {
-                    continue;
-                };
-                let webex = WebexCallingClient::new(http.clone(), api, cfg.import.http_policy.clone());
-                let Some(wfo) = importer.wfo_for(c).await else { continue };
+                let wfo = importer.wfo_for(c).await;
                 let deps = SyncDeps {
-                    store: store.as_ref(),
-                    webex: &webex,
+                    connections: &connections,
                     wfo: wfo.as_ref(),
-                    token_http: &token_http,
                 };
                 let outcome = tokio::select! {
                     r = sync_connector(&deps, c, &settings) => r,
                     _ = stop.wait_for(|s| *s) => return,
                 };
-                last_run.insert(id.clone(), std::time::Instant::now());
                 match outcome {
                     Ok(_) => {}
                     Err(e @ SyncError::Busy(_)) => tracing::debug!(connector = %id, error = %e, "user sync skipped"),
@@ -421,7 +372,7 @@ async fn sync_loop(
                 }
             }
         }
-        if sleep_or_stop(Duration::from_secs(2), &mut stop).await {
+        if sleep_or_stop(SYNC_TICK, &mut stop).await {
             return;
         }
     }

@@ -19,19 +19,25 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::auth;
+use crate::connections::Connections;
 use crate::ports::Store;
 use crate::webhook::{self, MAX_BODY_BYTES};
 
 /// What the routes need.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    /// The store, the registry of sources and the HTTP clients.
+    pub connections: Arc<Connections>,
     /// The externally reachable base URL (for redirect URIs).
     pub public_url: String,
-    /// The token client (no redirects).
-    pub token_http: reqwest::Client,
     /// Woken when work was enqueued, so a local worker picks it up at once.
     pub work_ready: Arc<Notify>,
+}
+
+impl AppState {
+    fn store(&self) -> &Arc<dyn Store> {
+        self.connections.store()
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -52,7 +58,15 @@ async fn webhook_route(
     body: Bytes,
 ) -> Response {
     let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let answer = webhook::handle_delivery(app.store.as_ref(), &connector_id, &lookup, &body, Utc::now()).await;
+    let answer = webhook::handle_delivery(
+        app.store().as_ref(),
+        app.connections.registry().as_ref(),
+        &connector_id,
+        &lookup,
+        &body,
+        Utc::now(),
+    )
+    .await;
     if answer.newly_discovered {
         app.work_ready.notify_one();
     }
@@ -66,7 +80,7 @@ async fn webhook_route(
 }
 
 async fn authorize_route(State(app): State<AppState>, Path(connector_id): Path<String>) -> Response {
-    let connector = match app.store.get_connector(&connector_id).await {
+    let connector = match app.store().get_connector(&connector_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return (StatusCode::NOT_FOUND, format!("unknown connector '{connector_id}'")).into_response(),
         Err(e) => {
@@ -74,7 +88,7 @@ async fn authorize_route(State(app): State<AppState>, Path(connector_id): Path<S
             return (StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable").into_response();
         }
     };
-    match auth::authorization_url(app.store.as_ref(), &connector, &app.public_url, Utc::now()).await {
+    match auth::authorization_url(app.store().as_ref(), &connector, &app.public_url, Utc::now()).await {
         Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
         Err(e) => (
             StatusCode::BAD_REQUEST,
@@ -114,7 +128,7 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
             .into_response();
     };
     let now = Utc::now();
-    let connector = match auth::check_state(app.store.as_ref(), app.store.as_ref(), state, now).await {
+    let connector = match auth::check_state(app.store().as_ref(), app.store().as_ref(), state, now).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "oauth callback rejected");
@@ -143,9 +157,9 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
             .into_response();
     };
     match auth::complete_authorization(
-        app.store.as_ref(),
+        app.store().as_ref(),
         &connector,
-        &app.token_http,
+        app.connections.token_http(),
         &code,
         &app.public_url,
         now,
@@ -154,21 +168,17 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
     {
         Ok(set) => {
             tracing::info!(connector = %id, expires = %set.access_expires_at, "connector authorized");
-            if let Err(e) = crate::reconcile::resume_connector(app.store.as_ref(), &id, now).await {
+            if let Err(e) = crate::reconcile::resume_connector(app.store().as_ref(), &id, now).await {
                 tracing::warn!(connector = %id, error = %e, "could not resume waiting items (the sweeper will)");
             }
             app.work_ready.notify_one();
-            if connector.config.features.webhook
-                && connector.config.kind == wfo_domain::config::ConnectorKind::WebexCalling
-            {
-                let (store, public_url, http) = (app.store.clone(), app.public_url.clone(), app.token_http.clone());
+            if connector.config.features.webhook {
+                let (connections, public_url) = (app.connections.clone(), app.public_url.clone());
                 tokio::spawn(async move {
-                    let policy = wfo_http::RetryPolicy::default();
                     // Failures are logged and recorded for `status` there; the refresh
                     // job asks again on its next run.
                     if let Ok(r) =
-                        crate::registration::ensure_and_record(store.as_ref(), &connector, &public_url, &policy, &http)
-                            .await
+                        crate::registration::ensure_and_record(connections.as_ref(), &connector, &public_url).await
                     {
                         tracing::info!(connector = %connector.config.id, registration = ?r, "webhook ensured");
                     }

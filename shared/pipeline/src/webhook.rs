@@ -1,7 +1,8 @@
 //! Webhook deliveries: verify, record, enqueue, answer fast.
 //!
 //! Transport independent: the local runner (axum) and the Lambda function both call
-//! [`handle_delivery`] with the raw body bytes and a header lookup.
+//! [`handle_delivery`] with the raw body bytes and a header lookup. The connector's
+//! source kind verifies and reads the body ([`wfo_ports::SourceKind::parse_delivery`]).
 //!
 //! | condition | answer | recorded / enqueued |
 //! |---|---|---|
@@ -16,8 +17,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use wfo_domain::config::ConnectorKind;
 use wfo_domain::ledger::Discovery;
+use wfo_ports::{Delivery, DeliveryError, Registry};
 
 use crate::ports::{ConnectorStore, Discovered, Ledger, WorkMessage, WorkQueue};
 
@@ -47,6 +48,7 @@ impl DeliveryAnswer {
 /// Handle one delivery. `header` looks a request header up case-insensitively.
 pub async fn handle_delivery<S>(
     store: &S,
+    registry: &dyn Registry,
     connector_id: &str,
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
@@ -66,39 +68,34 @@ where
             return DeliveryAnswer::reject(503, "temporarily unavailable");
         }
     };
-    let item_id = match connector.config.kind {
-        ConnectorKind::WebexCalling => {
-            if let Err(e) =
-                wfo_webex_calling::verify_signature(&connector.secrets.webhook_secret, body, |name| header(name))
-            {
-                tracing::warn!(connector = connector_id, error = %e, "webhook: signature rejected");
-                return DeliveryAnswer::reject(401, "signature does not verify");
-            }
-            match wfo_webex_calling::parse_webhook_event(body) {
-                Ok(event) => match event.recording_id() {
-                    Some(id) => id.to_owned(),
-                    None => {
-                        tracing::info!(connector = connector_id, resource = %event.resource, event = %event.event, "webhook: not a recording event; ignored");
-                        return DeliveryAnswer {
-                            status: 200,
-                            message: "ignored: not a convergedRecordings event".to_owned(),
-                            item_id: None,
-                            newly_discovered: false,
-                        };
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(connector = connector_id, error = %e, "webhook: malformed body");
-                    return DeliveryAnswer::reject(400, format!("malformed delivery: {e}"));
-                }
-            }
+    let Some(kind) = registry.source_kind(connector.config.kind) else {
+        return DeliveryAnswer::reject(
+            404,
+            format!(
+                "connector '{connector_id}' ({}) does not take webhooks yet",
+                connector.config.kind
+            ),
+        );
+    };
+    let item_id = match kind.parse_delivery(&connector, header, body) {
+        Ok(Delivery::Item(id)) => id,
+        Ok(Delivery::Ignored(why)) => {
+            return DeliveryAnswer {
+                status: 200,
+                message: why,
+                item_id: None,
+                newly_discovered: false,
+            };
         }
-        other => {
-            return DeliveryAnswer::reject(
-                404,
-                format!("connector '{connector_id}' ({other}) does not take webhooks yet"),
-            );
+        Err(e @ DeliveryError::Unauthenticated(_)) => {
+            tracing::warn!(connector = connector_id, error = %e, "webhook: signature rejected");
+            return DeliveryAnswer::reject(401, "signature does not verify");
         }
+        Err(e @ DeliveryError::Malformed(_)) => {
+            tracing::warn!(connector = connector_id, error = %e, "webhook: malformed body");
+            return DeliveryAnswer::reject(400, e.to_string());
+        }
+        Err(DeliveryError::NotAccepted(why)) => return DeliveryAnswer::reject(404, why),
     };
     match store.discover(connector_id, &item_id, Discovery::Webhook, now).await {
         Ok(Discovered::Known) => {

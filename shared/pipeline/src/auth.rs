@@ -29,48 +29,7 @@ pub const STATE_TTL: chrono::Duration = chrono::Duration::minutes(10);
 /// Refresh an access token that expires within this margin before using it.
 pub const REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
 
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("connector '{0}' does not exist")]
-    UnknownConnector(String),
-    #[error("connector '{0}' has no OAuth client credentials (source.client_id / source.client_secret)")]
-    NoClientCredentials(String),
-    #[error("invalid state: {0}")]
-    BadState(String),
-    #[error(
-        "connector '{connector}' needs re-authorization: {reason}. Open its Authorization URL (wfo-connect connector auth-url {connector})"
-    )]
-    ReauthRequired { connector: String, reason: String },
-    #[error(
-        "connector '{0}' has not been authorized yet. Open its Authorization URL (wfo-connect connector auth-url {0})"
-    )]
-    NotAuthorized(String),
-    #[error("the identity service refused: {0}")]
-    Refused(String),
-    #[error("the identity service could not be reached or answered badly: {0}")]
-    Transient(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl AuthError {
-    /// Worth trying again without an operator.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            AuthError::Transient(_) => true,
-            AuthError::Store(e) => e.is_retryable(),
-            _ => false,
-        }
-    }
-
-    /// The connector must wait for an operator to re-authorize (items pause, not fail).
-    pub fn needs_operator(&self) -> bool {
-        matches!(
-            self,
-            AuthError::ReauthRequired { .. } | AuthError::NotAuthorized(_) | AuthError::NoClientCredentials(_)
-        )
-    }
-}
+pub use wfo_ports::{AuthError, RefreshOutcome};
 
 /// Webex's token response carries `refresh_token_expires_in` beside the standard fields.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -408,16 +367,6 @@ async fn store_tokens(tokens: &dyn TokenStore, connector_id: &str, set: TokenSet
     Err(AuthError::Store(StoreError::Conflict(format!(
         "tokens of {connector_id}"
     ))))
-}
-
-/// What a refresh did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RefreshOutcome {
-    Refreshed {
-        access_expires_at: DateTime<Utc>,
-    },
-    /// Someone else refreshed first; their tokens are current.
-    AlreadyFresh,
 }
 
 /// How long one refresher may hold a connector's refresh lock.

@@ -1,0 +1,139 @@
+//! The two implementations of the Credentials port: OAuth tokens (the Authorization URL
+//! flow, encrypted token store and serialized refreshes of [`crate::auth`]) and an API
+//! key from the connector's configuration. The source kind says which one a connector
+//! gets ([`for_connector`]); nothing else in the pipeline knows.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use wfo_domain::Secret;
+use wfo_ports::{AuthError, CredentialScheme, Credentials, RefreshOutcome, Store, StoredConnector};
+
+use crate::auth;
+
+/// The credentials of `connector` under `scheme`.
+pub fn for_connector(
+    scheme: CredentialScheme,
+    store: Arc<dyn Store>,
+    connector: &StoredConnector,
+    token_http: reqwest::Client,
+) -> Arc<dyn Credentials> {
+    match scheme {
+        CredentialScheme::OAuth => Arc::new(OAuthCredentials {
+            store,
+            connector: connector.clone(),
+            token_http,
+        }),
+        CredentialScheme::ApiKey => Arc::new(ApiKeyCredentials {
+            connector_id: connector.config.id.clone(),
+            key: connector.config.source.api_key.clone(),
+        }),
+    }
+}
+
+/// OAuth tokens kept in the token store, refreshed ahead of expiry and on a `401`.
+pub struct OAuthCredentials {
+    store: Arc<dyn Store>,
+    connector: StoredConnector,
+    token_http: reqwest::Client,
+}
+
+#[async_trait]
+impl Credentials for OAuthCredentials {
+    fn scheme(&self) -> CredentialScheme {
+        CredentialScheme::OAuth
+    }
+
+    async fn current(&self) -> Result<Secret, AuthError> {
+        auth::access_token(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await
+    }
+
+    async fn renew(&self) -> Result<RefreshOutcome, AuthError> {
+        auth::refresh(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await
+    }
+
+    async fn ready(&self) -> Result<(), AuthError> {
+        let id = &self.connector.config.id;
+        let record = self.store.get_tokens(id).await?;
+        if let Some((_, reason)) = record.reauth_required {
+            return Err(AuthError::ReauthRequired {
+                connector: id.clone(),
+                reason,
+            });
+        }
+        match record.tokens {
+            Some(_) => Ok(()),
+            None => Err(AuthError::NotAuthorized(id.clone())),
+        }
+    }
+
+    async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
+        auth::refresh_if_due(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await
+    }
+
+    fn needs_upkeep(&self) -> bool {
+        true
+    }
+
+    async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
+        let id = &self.connector.config.id;
+        match self.store.get_tokens(id).await?.tokens {
+            Some(t) => Ok(Some(t.scopes)),
+            None => Err(AuthError::NotAuthorized(id.clone())),
+        }
+    }
+}
+
+/// A key from the configuration (encrypted at rest with it): nothing to refresh; a
+/// refusal waits for an operator to change the key.
+pub struct ApiKeyCredentials {
+    connector_id: String,
+    key: Option<Secret>,
+}
+
+impl ApiKeyCredentials {
+    fn key(&self) -> Result<Secret, AuthError> {
+        self.key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| AuthError::ApiKey {
+                connector: self.connector_id.clone(),
+                reason: "source.api_key is not set".to_owned(),
+            })
+    }
+}
+
+#[async_trait]
+impl Credentials for ApiKeyCredentials {
+    fn scheme(&self) -> CredentialScheme {
+        CredentialScheme::ApiKey
+    }
+
+    async fn current(&self) -> Result<Secret, AuthError> {
+        self.key()
+    }
+
+    async fn renew(&self) -> Result<RefreshOutcome, AuthError> {
+        Err(AuthError::ApiKey {
+            connector: self.connector_id.clone(),
+            reason: "the source refused it; put a valid key in source.api_key and add the connector again".to_owned(),
+        })
+    }
+
+    async fn ready(&self) -> Result<(), AuthError> {
+        self.key().map(|_| ())
+    }
+
+    async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
+        Ok(None)
+    }
+
+    fn needs_upkeep(&self) -> bool {
+        false
+    }
+
+    async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
+        Ok(None)
+    }
+}

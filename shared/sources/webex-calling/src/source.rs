@@ -1,0 +1,319 @@
+//! Webex Calling behind the Source port: one recording is one ledger item.
+//!
+//! | port | Webex Calling |
+//! |---|---|
+//! | delivery | `X-Spark-Signature` (HMAC-SHA1) over the raw body; a `convergedRecordings` `created` event names the recording |
+//! | list items | `GET /v1/convergedRecordings` in ≤ 30-day windows, `Link` paging, a fresh token per page |
+//! | plan | `GET …/{id}/metadata?showAllTypes=true` → the parser's timeline → segmentation; `204` is "not ready yet" |
+//! | media | `GET …/{id}` for a fresh temporary link, then the MP3 (mono); an expired link is replaced once |
+//! | users | licenses, recording roster, People, per-user recording setting ([`crate::users`]) |
+//! | webhook | one org-level `convergedRecordings`/`created` webhook, reused, reactivated, secret re-set |
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use wfo_domain::Secret;
+use wfo_domain::config::ConnectorKind;
+use wfo_domain::ledger::AgentName;
+use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact, segment_webex_calling};
+use wfo_domain::sync::SyncPolicy;
+use wfo_domain::wfo::AudioFormat;
+use wfo_ports::{
+    CredentialScheme, Credentials, Delivery, DeliveryError, ItemPlan, ListedItem, Media, MediaFormat, PlannedContact,
+    Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector, UserListing, UserListingRequest,
+    UserSyncProfile,
+};
+
+use crate::users::{Lister, REQUIRED_SCOPES};
+use crate::{
+    EVENT_CREATED, ListQuery, NewWebhook, Page, RESOURCE_CONVERGED_RECORDINGS, RecordingSummary, WebexCallingClient,
+    WebexError, WebhookUpdate, parse_webhook_event, split_window, verify_signature,
+};
+
+/// A Webex error as what the pipeline must do about it (the tracking id kept for support).
+pub fn webex_error(e: WebexError) -> SourceError {
+    let tracking = e
+        .tracking_id()
+        .map(|t| format!(" [trackingId {t}]"))
+        .unwrap_or_default();
+    let text = format!("{e}{tracking}");
+    match e {
+        WebexError::Unauthorized { .. } => SourceError::Unauthorized(text),
+        ref other if other.is_retryable() => SourceError::Retry {
+            message: text,
+            after: other.retry_after(),
+        },
+        _ => SourceError::Permanent(text),
+    }
+}
+
+/// The Webex Calling source kind (the registry's entry).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WebexCallingKind;
+
+impl SourceKind for WebexCallingKind {
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::WebexCalling
+    }
+
+    fn credential_scheme(&self) -> CredentialScheme {
+        CredentialScheme::OAuth
+    }
+
+    fn parse_delivery(
+        &self,
+        connector: &StoredConnector,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+    ) -> Result<Delivery, DeliveryError> {
+        verify_signature(&connector.secrets.webhook_secret, body, header)
+            .map_err(|e| DeliveryError::Unauthenticated(e.to_string()))?;
+        let event = parse_webhook_event(body).map_err(|e| DeliveryError::Malformed(e.to_string()))?;
+        match event.recording_id() {
+            Some(id) => Ok(Delivery::Item(id.to_owned())),
+            None => {
+                tracing::info!(connector = %connector.config.id, resource = %event.resource, event = %event.event, "webhook: not a recording event; ignored");
+                Ok(Delivery::Ignored("ignored: not a convergedRecordings event".to_owned()))
+            }
+        }
+    }
+
+    fn segment_file(
+        &self,
+        doc: &serde_json::Value,
+        ctx: &SegmentContext,
+    ) -> Result<Vec<SegmentedContact>, SourceError> {
+        segment_webex_calling(doc, ctx).map_err(|e| SourceError::Permanent(e.to_string()))
+    }
+
+    fn connect(&self, connector: &StoredConnector, deps: SourceDeps) -> Result<Arc<dyn Source>, SourceError> {
+        let api = url::Url::parse(&connector.config.source.api_url)
+            .map_err(|e| SourceError::Operator(format!("source.api_url: {e}")))?;
+        Ok(Arc::new(WebexCallingSource {
+            client: WebexCallingClient::new(deps.http, api, deps.policy),
+            credentials: deps.credentials,
+        }))
+    }
+}
+
+/// One connector's Webex Calling source.
+pub struct WebexCallingSource {
+    client: WebexCallingClient,
+    credentials: Arc<dyn Credentials>,
+}
+
+impl WebexCallingSource {
+    pub fn new(client: WebexCallingClient, credentials: Arc<dyn Credentials>) -> Self {
+        Self { client, credentials }
+    }
+
+    pub fn client(&self) -> &WebexCallingClient {
+        &self.client
+    }
+
+    pub fn credentials(&self) -> &dyn Credentials {
+        self.credentials.as_ref()
+    }
+
+    async fn token(&self) -> Result<Secret, SourceError> {
+        Ok(self.credentials.current().await?)
+    }
+}
+
+/// The owner's name from a metadata document (`ownerName` "First Last", `ownerEmail`),
+/// keyed by the owner's canonical id, the spelling the parser gives agents.
+fn owner_name(doc: &serde_json::Value) -> Option<(String, AgentName)> {
+    let owner = doc.get("ownerId").and_then(|v| v.as_str())?;
+    let name = doc.get("ownerName").and_then(|v| v.as_str())?;
+    let email = doc.get("ownerEmail").and_then(|v| v.as_str()).map(str::to_owned);
+    Some((
+        wfo_domain::webex_id::canonical_webex_id(owner),
+        AgentName::from_display(name, email)?,
+    ))
+}
+
+/// Where a listing walk stands.
+struct Walk {
+    windows: VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
+    buffer: VecDeque<RecordingSummary>,
+    page: Option<Page<RecordingSummary>>,
+    done: bool,
+}
+
+#[async_trait]
+impl Source for WebexCallingSource {
+    fn list_items(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> BoxStream<'_, Result<ListedItem, SourceError>> {
+        let windows = match split_window(from, to) {
+            Ok(w) => w,
+            Err(e) => return futures::stream::once(async move { Err(webex_error(e)) }).boxed(),
+        };
+        let start = Walk {
+            windows: windows.into(),
+            buffer: VecDeque::new(),
+            page: None,
+            done: false,
+        };
+        // A token is asked for per page, so a walk longer than a token's life goes on.
+        futures::stream::unfold(start, move |mut st| async move {
+            loop {
+                if let Some(r) = st.buffer.pop_front() {
+                    let item = ListedItem {
+                        id: r.id,
+                        time: r.create_time,
+                    };
+                    return Some((Ok(item), st));
+                }
+                if st.done {
+                    return None;
+                }
+                let token = match self.token().await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        st.done = true;
+                        return Some((Err(e), st));
+                    }
+                };
+                let fetched = match st.page.take() {
+                    Some(prev) if prev.has_next() => self.client.next_page(&token, &prev).await,
+                    _ => match st.windows.pop_front() {
+                        None => return None,
+                        Some((from, to)) => self
+                            .client
+                            .list_recordings_page(&token, &ListQuery::new(from, to))
+                            .await
+                            .map(Some),
+                    },
+                };
+                match fetched {
+                    Ok(Some(mut page)) => {
+                        st.buffer = std::mem::take(&mut page.items).into();
+                        st.page = Some(page);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        st.done = true;
+                        return Some((Err(webex_error(e)), st));
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+
+    async fn plan(&self, item_id: &str, ctx: &SegmentContext) -> Result<ItemPlan, SourceError> {
+        let token = self.token().await?;
+        let doc = match self.client.recording_metadata(&token, item_id).await {
+            Ok(Some(doc)) => doc,
+            Ok(None) => return Err(SourceError::NotReady("metadata not ready yet (204)".to_owned())),
+            Err(e) => return Err(webex_error(e)),
+        };
+        let segmented = wfo_domain::segment::segment_webex_calling_detailed(&doc, ctx)
+            .map_err(|e| SourceError::Permanent(format!("recording {item_id}: cannot segment its metadata: {e}")))?;
+        let owner = owner_name(&doc);
+        let contacts = segmented
+            .contacts
+            .into_iter()
+            .map(|contact| PlannedContact {
+                agent_name: owner
+                    .as_ref()
+                    .filter(|(id, _)| *id == contact.contact.agent.acd_id)
+                    .map(|(_, name)| name.clone()),
+                contact,
+            })
+            .collect();
+        Ok(ItemPlan {
+            interaction_id: doc
+                .pointer("/serviceData/callSessionId")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            contacts,
+            notes: segmented.warnings,
+        })
+    }
+
+    async fn open_media(&self, media: &MediaSlice) -> Result<Media, SourceError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let token = self.token().await?;
+            let details = self
+                .client
+                .recording_details(&token, &media.recording_id)
+                .await
+                .map_err(webex_error)?;
+            let download = match self.client.download_audio(&details).await {
+                Ok(d) => d,
+                // A temporary link that expired meanwhile: fresh details, once.
+                Err(WebexError::LinkExpired { .. }) if tries < 2 => continue,
+                Err(e) => return Err(webex_error(e)),
+            };
+            return Ok(Media {
+                stream: download.stream,
+                length: download.length,
+                format: MediaFormat {
+                    format: AudioFormat::Mp3,
+                    channels: 1,
+                },
+                duration_ms: details.summary.duration_seconds.map(|s| s as i64 * 1000),
+            });
+        }
+    }
+
+    fn user_sync(&self) -> Option<UserSyncProfile> {
+        Some(UserSyncProfile {
+            required_scopes: REQUIRED_SCOPES,
+            policy: SyncPolicy::webex_calling(),
+        })
+    }
+
+    async fn list_users(&self, req: UserListingRequest<'_>) -> Result<UserListing, SourceError> {
+        Lister {
+            source: self,
+            req: &req,
+            token: tokio::sync::Mutex::new(None),
+        }
+        .list()
+        .await
+    }
+
+    async fn ensure_webhook(&self, name: &str, target: &str, secret: &Secret) -> Result<Registration, SourceError> {
+        let token = self.token().await?;
+        let existing = self.client.list_webhooks(&token, true).await.map_err(webex_error)?;
+        let found = existing.iter().find(|h| {
+            h.resource == RESOURCE_CONVERGED_RECORDINGS && h.event == EVENT_CREATED && h.target_url == target
+        });
+        let Some(hook) = found else {
+            let created = self
+                .client
+                .create_webhook(
+                    &token,
+                    &NewWebhook::converged_recordings_created(name.to_owned(), target.to_owned(), secret.clone()),
+                )
+                .await
+                .map_err(webex_error)?;
+            return Ok(Registration::Created(created.id));
+        };
+        let secret_differs = hook.secret.as_ref().is_some_and(|s| s != secret);
+        if !hook.is_active() || secret_differs {
+            let mut update = WebhookUpdate::reactivate(hook);
+            if secret_differs {
+                update.secret = Some(secret.clone());
+            }
+            self.client
+                .update_webhook(&token, &hook.id, &update)
+                .await
+                .map_err(webex_error)?;
+            tracing::warn!(webhook = %hook.id, inactive = !hook.is_active(), secret_differs, "webhook repaired; the poller imports anything missed meanwhile");
+            return Ok(if hook.is_active() {
+                Registration::SecretUpdated(hook.id.clone())
+            } else {
+                Registration::Reactivated(hook.id.clone())
+            });
+        }
+        Ok(Registration::Unchanged(hook.id.clone()))
+    }
+}

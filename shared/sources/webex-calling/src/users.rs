@@ -1,0 +1,471 @@
+//! The users a Webex Calling connector syncs (the source half of the user sync; the WFO
+//! half is the pipeline's `sync` module).
+//!
+//! `GET /v1/licenses` → the ids of every license named "Webex Calling - Professional"
+//! (none → the run stops before any write: a license list without Professional must not
+//! deactivate everybody); the call-recording roster `GET /v1/telephony/config/
+//! callRecording/vendorUsers` (people assigned to the org's recording vendor, 2,000 a
+//! page); `GET /v1/people?callingData=true&max=100&excludeStatus=true` through every
+//! `Link rel="next"`. A *candidate* holds a Professional license and is on the roster.
+//! The roster does not carry the `record` mode, so a candidate's `GET /v1/people/{id}/
+//! features/callRecording` is read only when the stored snapshot has no verdict for them
+//! or it is older than `record_mode_ttl` (staggered per user between half and all of it,
+//! so verdicts do not expire together), at most `max_setting_reads` per run. Eligible =
+//! candidate and `record` is not `Never`.
+//!
+//! Each call is retried at this level (429 `Retry-After` honoured up to `max_page_wait`,
+//! doubling waits otherwise, one credential renewal on 401). Licenses or roster not read →
+//! the listing fails. A People page that still fails after earlier pages → the listing is
+//! *partial*: nobody is deactivated.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use wfo_domain::Secret;
+use wfo_domain::sync::{Eligibility, Listing, SourceUser, canonical_acd_id};
+use wfo_ports::{CallKind, KvStore, SourceError, StoreError, UserListing, UserListingRequest};
+
+use crate::source::{WebexCallingSource, webex_error};
+use crate::{CallRecordingSetting, Page, ROSTER_PAGE_SIZE, WebexError, WebexPerson, professional_license_ids};
+
+/// Manifest of the record-mode verdict snapshot; chunks are `{VERDICTS_KEY}:{n}`.
+pub const VERDICTS_KEY: &str = "user-sync:verdicts";
+/// Verdicts per snapshot chunk, at most (keeps one stored value well under 400 KB).
+const VERDICTS_PER_CHUNK: usize = 2000;
+/// Concurrent calls are set up this many at a time (bounds memory on big runs).
+const BATCH: usize = 1000;
+
+/// Scopes the sync needs besides those of the importer.
+pub const REQUIRED_SCOPES: &[&str] = &[
+    "spark-admin:people_read",
+    "spark-admin:licenses_read",
+    "spark-admin:telephony_config_read",
+];
+
+/// The message of a listing stopped because the org has no Professional license.
+pub const NO_PROFESSIONAL_LICENSE: &str = "the org's license list has no \"Webex Calling - Professional\" license; nothing was changed (every synced user would be deactivated)";
+
+/// One listing run.
+pub(crate) struct Lister<'a> {
+    pub source: &'a WebexCallingSource,
+    pub req: &'a UserListingRequest<'a>,
+    pub token: tokio::sync::Mutex<Option<Secret>>,
+}
+
+impl Lister<'_> {
+    async fn token(&self, renew: bool) -> Result<Secret, SourceError> {
+        let mut slot = self.token.lock().await;
+        if renew {
+            self.source.credentials().renew().await?;
+            *slot = None;
+        }
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let t = self.source.credentials().current().await?;
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    /// One source call with this level's retries: `Retry-After` honoured (up to
+    /// `max_page_wait`), doubling waits otherwise, one token refresh on `401`.
+    async fn call<T, F, Fut>(&self, kind: CallKind, mut f: F) -> Result<T, SourceError>
+    where
+        F: FnMut(Secret) -> Fut,
+        Fut: std::future::Future<Output = Result<T, WebexError>>,
+    {
+        let mut attempt = 0;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            self.req.keep_alive.renew().await?;
+            let token = self.token(false).await?;
+            if let Ok(mut c) = self.req.calls.lock() {
+                c.count(kind, attempt > 1);
+            }
+            match f(token).await {
+                Ok(v) => return Ok(v),
+                Err(WebexError::Unauthorized { .. }) if !refreshed => {
+                    refreshed = true;
+                    self.token(true).await?;
+                }
+                Err(e) if e.is_retryable() && attempt < self.req.settings.page_attempts => {
+                    let backoff = self
+                        .req
+                        .settings
+                        .page_retry_wait
+                        .saturating_mul(1 << (attempt - 1).min(8));
+                    let wait = e.retry_after().unwrap_or(backoff);
+                    if wait > self.req.settings.max_page_wait {
+                        return Err(webex_error(e));
+                    }
+                    tracing::debug!(connector = %self.req.connector.config.id, attempt, wait_ms = wait.as_millis() as u64, error = %e, "source call failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(webex_error(e)),
+            }
+        }
+    }
+
+    pub(crate) async fn list(&self) -> Result<UserListing, SourceError> {
+        let now = self.req.now;
+        let webex = self.source.client();
+        let licenses = self
+            .call(CallKind::Licenses, |t| async move { webex.list_licenses(&t).await })
+            .await?;
+        let professional: HashSet<String> = professional_license_ids(&licenses)
+            .iter()
+            .map(|id| license_key(id))
+            .collect();
+        if professional.is_empty() {
+            return Err(SourceError::Permanent(NO_PROFESSIONAL_LICENSE.to_owned()));
+        }
+        let roster = self.read_roster().await?;
+
+        // People: page by page; a page that keeps failing makes the listing partial.
+        let mut people: Vec<WebexPerson> = Vec::new();
+        let mut incomplete = None;
+        match self
+            .call(CallKind::People, |t| async move { webex.list_people_page(&t).await })
+            .await
+        {
+            Err(e) => incomplete = Some(format!("the People listing failed on page 1: {e}")),
+            Ok(first) => {
+                let mut page: Page<WebexPerson> = first;
+                let mut n = 1;
+                loop {
+                    people.append(&mut page.items);
+                    if !page.has_next() {
+                        break;
+                    }
+                    n += 1;
+                    let current = &page;
+                    match self
+                        .call(CallKind::People, |t| async move { webex.next_page(&t, current).await })
+                        .await
+                    {
+                        Ok(Some(next)) => page = next,
+                        Ok(None) => break,
+                        Err(e) => {
+                            incomplete = Some(format!(
+                                "the People listing failed on page {n} after {} people were read; nobody was deactivated: {e}",
+                                people.len()
+                            ));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let complete = incomplete.is_none();
+
+        // Candidates and their record-mode verdicts.
+        let mut verdicts = Verdicts::load(self.req.kv, &self.req.connector.config.id).await;
+        let mut users = Vec::with_capacity(people.len());
+        let mut candidates: Vec<(String, String)> = Vec::new(); // (canonical id, REST id)
+        for p in people.iter().filter(|p| p.is_person()) {
+            let id = canonical_acd_id(&p.id);
+            let pro = p.licenses.iter().any(|l| professional.contains(&license_key(l)));
+            if pro && roster.contains(&id) {
+                candidates.push((id.clone(), p.id.clone()));
+            }
+            users.push(SourceUser {
+                acd_id: id,
+                first_name: p.first_name.clone().unwrap_or_default(),
+                last_name: p.last_name.clone().unwrap_or_default(),
+                display_name: p
+                    .display_name
+                    .clone()
+                    .or_else(|| p.nick_name.clone())
+                    .unwrap_or_default(),
+                email: p.email().map(str::to_owned),
+                eligibility: Eligibility::NotEligible,
+            });
+        }
+        let mut setting_failures = 0;
+        let recording: BTreeMap<String, Option<bool>> = match self.req.settings.record_mode_ttl {
+            None => candidates.iter().map(|(id, _)| (id.clone(), Some(true))).collect(),
+            Some(ttl) => {
+                let due = verdicts.due(&candidates, now, ttl, self.req.settings.max_setting_reads);
+                let mut read: Vec<(String, Result<CallRecordingSetting, SourceError>)> = Vec::with_capacity(due.len());
+                for batch in due.chunks(BATCH) {
+                    let reads: Vec<_> = batch
+                        .iter()
+                        .map(|(id, rest_id)| async move {
+                            let r = self
+                                .call(CallKind::Setting, |t| async move {
+                                    webex.person_call_recording(&t, rest_id).await
+                                })
+                                .await;
+                            (id.clone(), r)
+                        })
+                        .collect();
+                    let done: Vec<_> = futures::stream::iter(reads)
+                        .buffer_unordered(self.req.settings.read_concurrency.max(1))
+                        .collect()
+                        .await;
+                    read.extend(done);
+                }
+                for (id, r) in read {
+                    match r {
+                        Ok(setting) => verdicts.set(&id, setting.records(), now),
+                        Err(e @ (SourceError::Credentials(_) | SourceError::Unauthorized(_))) => return Err(e),
+                        Err(e) => {
+                            setting_failures += 1;
+                            tracing::debug!(acd_id = %id, error = %e, "cannot read the recording setting; keeping the last verdict");
+                        }
+                    }
+                }
+                candidates
+                    .iter()
+                    .map(|(id, _)| (id.clone(), verdicts.get(id)))
+                    .collect()
+            }
+        };
+        for u in &mut users {
+            u.eligibility = match recording.get(&u.acd_id) {
+                None => Eligibility::NotEligible,
+                Some(Some(true)) => Eligibility::Eligible,
+                Some(Some(false)) => Eligibility::NotEligible,
+                Some(None) => Eligibility::Skipped,
+            };
+        }
+        if complete {
+            let keep: BTreeSet<&str> = candidates.iter().map(|(id, _)| id.as_str()).collect();
+            verdicts.retain(&keep);
+        }
+        if let Err(e) = verdicts.save(self.req.kv, &self.req.connector.config.id).await {
+            tracing::warn!(connector = %self.req.connector.config.id, error = %e, "cannot store the recording verdicts (next run reads them again)");
+        }
+        Ok(UserListing {
+            people_listed: people.len() as u64,
+            candidates: candidates.len() as u64,
+            users,
+            listing: if complete { Listing::Complete } else { Listing::Partial },
+            incomplete,
+            setting_failures,
+        })
+    }
+
+    /// Every member of the call-recording roster (canonical ids of people). `Link` is
+    /// followed; without one, a full page is followed by the next `start` offset.
+    async fn read_roster(&self) -> Result<HashSet<String>, SourceError> {
+        let webex = self.source.client();
+        let mut out = HashSet::new();
+        // Members read so far = the offset of the next page.
+        let mut read = 0u32;
+        let mut page = self
+            .call(CallKind::Roster, |t| async move {
+                webex.recording_roster_page(&t, 0, ROSTER_PAGE_SIZE).await
+            })
+            .await?;
+        loop {
+            let len = page.items.len() as u32;
+            read += len;
+            out.extend(
+                page.items
+                    .iter()
+                    .filter(|m| m.is_person())
+                    .map(|m| canonical_acd_id(&m.id)),
+            );
+            if page.has_next() {
+                let current = &page;
+                match self
+                    .call(CallKind::Roster, |t| async move { webex.next_page(&t, current).await })
+                    .await?
+                {
+                    Some(next) => page = next,
+                    None => break,
+                }
+            } else if len >= ROSTER_PAGE_SIZE {
+                // A full page without `Link`: ask for the next offset explicitly.
+                let start = read;
+                page = self
+                    .call(CallKind::Roster, |t| async move {
+                        webex.recording_roster_page(&t, start, ROSTER_PAGE_SIZE).await
+                    })
+                    .await?;
+            } else {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A license id compared across the listing and `person.licenses` (decoded when it is a
+/// base64 REST id, so two encodings of one id match).
+fn license_key(id: &str) -> String {
+    crate::webex_id_to_uuid(id)
+}
+
+/// The stored `record` verdicts: canonical id → (recording on, checked at, epoch s).
+struct Verdicts {
+    entries: BTreeMap<String, (bool, i64)>,
+    /// The chunks as loaded, to write back only what changed.
+    loaded: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    chunks: usize,
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Verdicts {
+    async fn load(store: &dyn KvStore, connector_id: &str) -> Self {
+        let mut out = Self {
+            entries: BTreeMap::new(),
+            loaded: Vec::new(),
+        };
+        let chunks = match store.get_value(connector_id, VERDICTS_KEY).await {
+            Ok(Some(v)) => serde_json::from_value::<Manifest>(v).map(|m| m.chunks).unwrap_or(0),
+            Ok(None) => 0,
+            Err(e) => {
+                tracing::warn!(connector = connector_id, error = %e, "cannot read the recording verdicts; reading settings again");
+                0
+            }
+        };
+        for n in 0..chunks {
+            let v = store
+                .get_value(connector_id, &format!("{VERDICTS_KEY}:{n}"))
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if let Ok(map) = serde_json::from_value::<BTreeMap<String, (bool, i64)>>(v.clone()) {
+                out.entries.extend(map);
+            }
+            out.loaded.push(v);
+        }
+        out
+    }
+
+    fn get(&self, id: &str) -> Option<bool> {
+        self.entries.get(id).map(|(on, _)| *on)
+    }
+
+    fn set(&mut self, id: &str, on: bool, now: DateTime<Utc>) {
+        self.entries.insert(id.to_owned(), (on, now.timestamp()));
+    }
+
+    fn retain(&mut self, keep: &BTreeSet<&str>) {
+        self.entries.retain(|id, _| keep.contains(id.as_str()));
+    }
+
+    /// Candidates whose verdict is missing (first, in listing order) or stale (oldest
+    /// first), at most `budget`. A verdict is stale after `ttl × (0.5 + 0.5 × h)`, h a
+    /// per-user hash fraction, so the verdicts of one big first run expire spread out.
+    fn due(
+        &self,
+        candidates: &[(String, String)],
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+        budget: usize,
+    ) -> Vec<(String, String)> {
+        let mut missing = Vec::new();
+        let mut stale = Vec::new();
+        for (id, rest) in candidates {
+            match self.entries.get(id) {
+                None => missing.push((id.clone(), rest.clone())),
+                Some((_, at)) => {
+                    let h = (fnv1a(id) % 1000) as f64 / 1000.0;
+                    let limit = ttl.num_seconds() as f64 * (0.5 + 0.5 * h);
+                    if (now.timestamp() - at) as f64 >= limit {
+                        stale.push((*at, id.clone(), rest.clone()));
+                    }
+                }
+            }
+        }
+        stale.sort();
+        missing
+            .into_iter()
+            .chain(stale.into_iter().map(|(_, id, rest)| (id, rest)))
+            .take(budget)
+            .collect()
+    }
+
+    async fn save(&self, store: &dyn KvStore, connector_id: &str) -> Result<(), StoreError> {
+        let chunks = self
+            .entries
+            .len()
+            .div_ceil(VERDICTS_PER_CHUNK)
+            .max(1)
+            .next_power_of_two();
+        let mut parts: Vec<BTreeMap<&str, (bool, i64)>> = vec![BTreeMap::new(); chunks];
+        for (id, v) in &self.entries {
+            parts[(fnv1a(id) % chunks as u64) as usize].insert(id, *v);
+        }
+        for (n, part) in parts.iter().enumerate() {
+            let v = serde_json::to_value(part).unwrap_or_default();
+            if self.loaded.get(n) != Some(&v) || self.loaded.len() != chunks {
+                store
+                    .put_value(connector_id, &format!("{VERDICTS_KEY}:{n}"), &v)
+                    .await?;
+            }
+        }
+        if self.loaded.len() != chunks {
+            store
+                .put_value(connector_id, VERDICTS_KEY, &serde_json::json!({ "chunks": chunks }))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_verdicts_come_first_then_stale_ones_oldest_first_within_the_budget() {
+        let now = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let ttl = chrono::Duration::days(7);
+        let mut v = Verdicts {
+            entries: BTreeMap::new(),
+            loaded: Vec::new(),
+        };
+        v.set("fresh", true, now - chrono::Duration::hours(1));
+        v.set("old", true, now - chrono::Duration::days(8));
+        v.set("older", true, now - chrono::Duration::days(9));
+        let c = |ids: &[&str]| {
+            ids.iter()
+                .map(|i| ((*i).to_owned(), format!("rest-{i}")))
+                .collect::<Vec<_>>()
+        };
+        let due = v.due(&c(&["fresh", "old", "new", "older"]), now, ttl, 10);
+        let ids: Vec<&str> = due.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, vec!["new", "older", "old"]);
+        assert_eq!(v.due(&c(&["fresh", "old", "new", "older"]), now, ttl, 2).len(), 2);
+    }
+
+    #[test]
+    fn verdicts_expire_spread_between_half_and_all_of_the_ttl() {
+        let now = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let ttl = chrono::Duration::days(8);
+        let mut v = Verdicts {
+            entries: BTreeMap::new(),
+            loaded: Vec::new(),
+        };
+        let ids: Vec<(String, String)> = (0..1000).map(|i| (format!("user-{i}"), String::new())).collect();
+        for (id, _) in &ids {
+            v.set(id, true, now - chrono::Duration::days(6));
+        }
+        let due = v.due(&ids, now, ttl, usize::MAX).len();
+        assert!(
+            (300..700).contains(&due),
+            "about half are due after 3/4 of the ttl: {due}"
+        );
+        assert!(
+            v.due(&ids, now - chrono::Duration::days(3), ttl, usize::MAX).is_empty(),
+            "none before half"
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! The Source port is enough: a second source, written here in a few dozen lines and
+//! registered beside the built-in ones, imports a call through the real webhook route,
+//! ledger, queue, worker and WFO simulator — with an API key instead of OAuth, two agents
+//! named by the plan, and each agent's slice of the audio.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use wfo_domain::Secret;
+use wfo_domain::config::{ConnectorConfig, ConnectorKind};
+use wfo_domain::ledger::{AgentName, Stage};
+use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact};
+use wfo_domain::wfo::{AgentRef, AudioFormat, AudioSpec, ContactImport, ContactType, Direction};
+use wfo_pipeline::import::ImportSettings;
+use wfo_pipeline::ports::*;
+use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
+use wfo_sim_wfo::{SimConfig, WfoSim};
+
+const CALL_MS: i64 = 10_000;
+
+/// The fake source system: deliveries carry the webhook secret in a header and name a
+/// call; every call is a transfer from agent "a-1" (0–6 s) to agent "b-2" (6–10 s).
+struct FakeKind;
+
+struct FakeSource {
+    credentials: Arc<dyn Credentials>,
+}
+
+impl SourceKind for FakeKind {
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::WebexCc1
+    }
+    fn credential_scheme(&self) -> CredentialScheme {
+        CredentialScheme::ApiKey
+    }
+    fn parse_delivery(
+        &self,
+        c: &StoredConnector,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+    ) -> Result<Delivery, DeliveryError> {
+        if header("x-fake-secret").as_deref() != Some(c.secrets.webhook_secret.expose()) {
+            return Err(DeliveryError::Unauthenticated("wrong secret".into()));
+        }
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| DeliveryError::Malformed(e.to_string()))?;
+        let id = v["call"]
+            .as_str()
+            .ok_or_else(|| DeliveryError::Malformed("no call".into()))?;
+        Ok(Delivery::Item(id.to_owned()))
+    }
+    fn segment_file(&self, _: &serde_json::Value, _: &SegmentContext) -> Result<Vec<SegmentedContact>, SourceError> {
+        Err(SourceError::Permanent("no offline form".into()))
+    }
+    fn connect(&self, _: &StoredConnector, deps: SourceDeps) -> Result<Arc<dyn Source>, SourceError> {
+        Ok(Arc::new(FakeSource {
+            credentials: deps.credentials,
+        }))
+    }
+}
+
+fn contact(
+    call: &str,
+    n: usize,
+    agent: &str,
+    offset_ms: i64,
+    duration_ms: i64,
+    ctx: &SegmentContext,
+) -> SegmentedContact {
+    SegmentedContact {
+        contact: ContactImport {
+            external_id: format!("fake:{call}:{n}"),
+            assoc_call_id: call.to_owned(),
+            contact_type: ContactType::Call,
+            start_time: 1_900_000_000_000 + offset_ms,
+            call_duration: duration_ms,
+            ani: Some("+15550100".into()),
+            dnis: Some("+15550199".into()),
+            direction: Direction::Inbound,
+            agent: AgentRef {
+                acd_id: agent.to_owned(),
+                acd_server_id: ctx.acd_server_id,
+            },
+            language: None,
+            events: Vec::new(),
+            metadata: Default::default(),
+            audio: Some(AudioSpec {
+                expected: true,
+                format: AudioFormat::Mp3,
+                channels: 1,
+            }),
+        },
+        media: MediaSlice {
+            recording_id: format!("{call}-audio"),
+            offset_ms,
+            duration_ms,
+        },
+    }
+}
+
+#[async_trait]
+impl Source for FakeSource {
+    fn list_items(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> BoxStream<'_, Result<ListedItem, SourceError>> {
+        futures::stream::empty().boxed()
+    }
+    async fn plan(&self, item_id: &str, ctx: &SegmentContext) -> Result<ItemPlan, SourceError> {
+        assert_eq!(self.credentials.current().await?.expose(), "fake-api-key");
+        let name = |f: &str| AgentName::from_display(f, None);
+        Ok(ItemPlan {
+            interaction_id: Some(item_id.to_owned()),
+            contacts: vec![
+                PlannedContact {
+                    contact: contact(item_id, 0, "a-1", 0, 6_000, ctx),
+                    agent_name: name("Ada Lovelace"),
+                },
+                PlannedContact {
+                    contact: contact(item_id, 1, "b-2", 6_000, 4_000, ctx),
+                    agent_name: name("Bo Diddley"),
+                },
+            ],
+            notes: Vec::new(),
+        })
+    }
+    async fn open_media(&self, _: &MediaSlice) -> Result<Media, SourceError> {
+        let mp3 = wfo_audio::synthetic::SilentMp3::new(8_000, 16, true).expect("a valid shape");
+        let frames = mp3.frames_for(CALL_MS as u64);
+        Ok(Media {
+            stream: mp3.stream(frames, 4096),
+            length: None,
+            format: MediaFormat {
+                format: AudioFormat::Mp3,
+                channels: 1,
+            },
+            duration_ms: Some(CALL_MS),
+        })
+    }
+    fn user_sync(&self) -> Option<UserSyncProfile> {
+        None
+    }
+    async fn list_users(&self, _: UserListingRequest<'_>) -> Result<UserListing, SourceError> {
+        Err(SourceError::Operator("no users".into()))
+    }
+    async fn ensure_webhook(&self, _: &str, _: &str, _: &Secret) -> Result<Registration, SourceError> {
+        Err(SourceError::Operator("no webhooks".into()))
+    }
+}
+
+/// The built-in sources, plus the fake one for its kind.
+struct WithFake;
+
+impl Registry for WithFake {
+    fn source_kind(&self, kind: ConnectorKind) -> Option<Arc<dyn SourceKind>> {
+        match kind {
+            ConnectorKind::WebexCc1 => Some(Arc::new(FakeKind)),
+            other => wfo_sources::Sources.source_kind(other),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_source_imports_a_call_through_webhook_ledger_worker_and_wfo() {
+    let wfo = WfoSim::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(wfo_store::SqliteStore::open(dir.path()).unwrap());
+    let config = ConnectorConfig::from_toml(&format!(
+        r#"
+id = "fake-cc"
+acd_name = "A second source"
+kind = "webex-cc-1"
+acd_server_id = 5
+
+[source]
+api_url = "http://127.0.0.1:9"
+media_api_url = "http://127.0.0.1:9"
+tenant_id = "tenant"
+username = "admin@fake.example"
+api_key = "fake-api-key"
+
+[wfo]
+api_url = "{}"
+username = "{}"
+password = "{}"
+
+[features]
+webhook = false
+user_sync = false
+"#,
+        wfo.base_url(),
+        wfo_sim_wfo::DEFAULT_USER,
+        wfo_sim_wfo::DEFAULT_PASSWORD
+    ))
+    .unwrap();
+    let stored = store.put_connector(&config, Utc::now()).await.unwrap();
+    let rt = RunningRuntime::start(
+        store.clone(),
+        Arc::new(WithFake),
+        RuntimeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            import: ImportSettings::fast(),
+            sweep_interval: Duration::from_millis(100),
+            ..RuntimeConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let deliver = |secret: String| {
+        http.post(format!("{}/webhooks/fake-cc", rt.public_url))
+            .header("x-fake-secret", secret)
+            .body(r#"{"call":"call-7"}"#)
+            .send()
+    };
+
+    let forged = deliver("not-the-secret".into()).await.unwrap();
+    assert_eq!(forged.status(), 401);
+    assert!(
+        store.get("fake-cc", "call-7").await.unwrap().is_none(),
+        "a forged delivery records nothing"
+    );
+    for _ in 0..2 {
+        let ok = deliver(stored.secrets.webhook_secret.expose().to_owned())
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+    }
+
+    let mut item = None;
+    for _ in 0..200 {
+        item = store.get("fake-cc", "call-7").await.unwrap();
+        if item.as_ref().is_some_and(|i| i.stage == Stage::Done) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let item = item.expect("the delivery is in the ledger");
+    assert_eq!(item.stage, Stage::Done, "{item:?}");
+
+    let contacts = wfo.contacts();
+    assert_eq!(contacts.len(), 2, "one contact per agent, once: {contacts:?}");
+    for c in &contacts {
+        let import = &c.contact.import;
+        assert_eq!(import.assoc_call_id, "call-7");
+        let bytes = wfo.audio_bytes(c.contact.id).expect("audio uploaded");
+        let ms = wfo_audio::mp3_duration_ms(&bytes).expect("playable MP3");
+        assert!(
+            (ms - import.call_duration).abs() <= 100,
+            "{} ms of audio for {} ms",
+            ms,
+            import.call_duration
+        );
+    }
+    let mut names: Vec<String> = wfo
+        .persons()
+        .iter()
+        .filter(|p| p.input.acd_server_id == Some(5))
+        .map(|p| format!("{} {}", p.input.first_name, p.input.last_name))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["Ada Lovelace", "Bo Diddley"],
+        "persons are named from the plan"
+    );
+    rt.shutdown().await;
+    wfo.shutdown().await.unwrap();
+}
