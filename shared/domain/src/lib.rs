@@ -13,5 +13,4 @@ pub mod mapping;
 pub mod segment;
 pub mod sync;
 pub mod timeline;
-pub mod webex_calling;
 pub mod webex_id;

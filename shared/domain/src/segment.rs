@@ -25,12 +25,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::mapping::{MetadataRule, extract_metadata};
+use crate::mapping::MetadataRule;
 use crate::timeline::{CallDirection, CallTimeline, Interval, Party, subtract_intervals};
-use crate::webex_calling;
 use crate::wfo::{AgentRef, AudioFormat, AudioSpec, ContactEvent, ContactImport, ContactType, Direction, EventType};
-
-pub use crate::webex_calling::parse_webex_calling;
 
 /// A contact to import plus the slice of audio it gets (`wfo-connect segment` prints these).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -90,9 +87,6 @@ impl SegmentError {
         }
     }
 }
-
-/// `externalId` prefix of Webex Calling contacts: `wxc:{recordingId}:{n}`.
-pub const WEBEX_CALLING_EXTERNAL_ID_PREFIX: &str = "wxc";
 
 /// Source-independent options of [`segment_timeline`].
 #[derive(Debug, Clone, Copy)]
@@ -237,42 +231,4 @@ pub fn segment_timeline(tl: &CallTimeline, opts: &SegmentOptions<'_>) -> Vec<Seg
             }
         })
         .collect()
-}
-
-/// Everything the segmenter derived from one Webex Calling document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebexSegmentation {
-    pub timeline: CallTimeline,
-    pub contacts: Vec<SegmentedContact>,
-    /// Metadata mapping warnings (the parser's own remarks are in `timeline.notes`).
-    pub warnings: Vec<String>,
-}
-
-/// Like [`segment_webex_calling`], also returning the timeline and warnings.
-pub fn segment_webex_calling_detailed(
-    doc: &serde_json::Value,
-    ctx: &SegmentContext,
-) -> Result<WebexSegmentation, SegmentError> {
-    let timeline = webex_calling::parse_webex_calling(doc)?;
-    let (metadata, warnings) = extract_metadata(doc, &ctx.metadata);
-    let opts = SegmentOptions {
-        external_id_prefix: WEBEX_CALLING_EXTERNAL_ID_PREFIX,
-        acd_server_id: ctx.acd_server_id,
-        metadata: &metadata,
-    };
-    let contacts = segment_timeline(&timeline, &opts);
-    Ok(WebexSegmentation {
-        timeline,
-        contacts,
-        warnings,
-    })
-}
-
-/// One `GET /v1/convergedRecordings/{id}/metadata?showAllTypes=true` document → the WFO
-/// contacts it becomes.
-pub fn segment_webex_calling(
-    doc: &serde_json::Value,
-    ctx: &SegmentContext,
-) -> Result<Vec<SegmentedContact>, SegmentError> {
-    segment_webex_calling_detailed(doc, ctx).map(|s| s.contacts)
 }

@@ -5,6 +5,8 @@
 //!   pagination, details, raw metadata with `showAllTypes=true`, streaming MP3
 //!   download) and the webhooks API. Methods take a bearer access token.
 //! - [`verify_signature`] / [`parse_webhook_event`]: webhook deliveries.
+//! - [`parser`]: recording metadata → the normalized call timeline, with every working
+//!   assumption in its `ASSUMPTIONS` table, and the segmentation entry points.
 //! - [`webex_id_to_uuid`]: base64 Webex ids to the plain UUIDs used in recordings.
 //! - People, Licenses, the call-recording roster (`vendorUsers`) and per-person
 //!   call-recording settings for the user sync (reference §5).
@@ -20,6 +22,7 @@ mod error;
 mod ids;
 mod lenient;
 mod model;
+pub mod parser;
 mod people;
 mod source;
 mod users;
@@ -40,6 +43,10 @@ pub use lenient::parse_datetime;
 pub use model::{
     DownloadLinks, LINK_LIFETIME, OwnerType, RecordingDetails, RecordingStatus, RecordingSummary, ServiceData,
     ServiceType,
+};
+pub use parser::{
+    ASSUMPTIONS, WEBEX_CALLING_EXTERNAL_ID_PREFIX, WebexSegmentation, parse_webex_calling, segment_webex_calling,
+    segment_webex_calling_detailed,
 };
 pub use people::{
     CallRecordingSetting, License, PEOPLE_PAGE_SIZE, PROFESSIONAL_LICENSE_NAME, ROSTER_PAGE_SIZE, RecordMode,

@@ -19,7 +19,7 @@ use futures::stream::BoxStream;
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorKind;
 use wfo_domain::ledger::AgentName;
-use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact, segment_webex_calling};
+use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact};
 use wfo_domain::sync::SyncPolicy;
 use wfo_domain::wfo::AudioFormat;
 use wfo_ports::{
@@ -28,6 +28,7 @@ use wfo_ports::{
     UserSyncProfile,
 };
 
+use crate::parser::segment_webex_calling;
 use crate::users::{Lister, REQUIRED_SCOPES};
 use crate::{
     EVENT_CREATED, ListQuery, NewWebhook, Page, RESOURCE_CONVERGED_RECORDINGS, RecordingSummary, WebexCallingClient,
@@ -211,7 +212,7 @@ impl Source for WebexCallingSource {
             Ok(None) => return Err(SourceError::NotReady("metadata not ready yet (204)".to_owned())),
             Err(e) => return Err(webex_error(e)),
         };
-        let segmented = wfo_domain::segment::segment_webex_calling_detailed(&doc, ctx)
+        let segmented = crate::parser::segment_webex_calling_detailed(&doc, ctx)
             .map_err(|e| SourceError::Permanent(format!("recording {item_id}: cannot segment its metadata: {e}")))?;
         let owner = owner_name(&doc);
         let contacts = segmented

@@ -1,12 +1,13 @@
 //! `[[metadata_mapping]]` resolution against WFO keys and extraction from documents.
 
-mod common;
+mod fixtures;
 
-use common::*;
+use fixtures::*;
 use serde_json::json;
 use wfo_domain::mapping::{MappingError, MetadataRule, extract_metadata, resolve_rules, validate_path};
-use wfo_domain::segment::{SegmentContext, segment_webex_calling};
+use wfo_domain::segment::SegmentContext;
 use wfo_domain::wfo::{MetadataKey, MetadataKeyType};
+use wfo_webex_calling::segment_webex_calling;
 
 fn key(key: &str, label: &str, t: MetadataKeyType) -> MetadataKey {
     MetadataKey {

@@ -1,13 +1,14 @@
 //! Targeted tests of the Webex Calling metadata parser and of the rules it feeds.
 
-mod common;
+mod fixtures;
 
-use common::*;
+use fixtures::*;
 use serde_json::{Value, json};
-use wfo_domain::segment::{SegmentContext, SegmentError, segment_webex_calling, segment_webex_calling_detailed};
+use wfo_domain::segment::{SegmentContext, SegmentError};
 use wfo_domain::timeline::{FeatureKind, Party, RedirectKind};
-use wfo_domain::webex_calling::{ASSUMPTIONS, parse_webex_calling};
 use wfo_domain::wfo::{Direction, EventType};
+use wfo_webex_calling::{ASSUMPTIONS, parse_webex_calling};
+use wfo_webex_calling::{segment_webex_calling, segment_webex_calling_detailed};
 
 const ALICE: &str = "3f6c2a1e-8b4d-4c7a-9e21-5d0b7f3a9c11";
 const BOB: &str = "7a2d9e44-1c3b-4f58-a6e0-2b9c8d7e6f22";
@@ -311,7 +312,7 @@ fn a_masked_owner_whose_party_is_not_a_user_is_an_error_naming_owner_id() {
 
 #[test]
 fn every_registered_assumption_is_documented_in_the_assumptions_file() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/webex-calling-assumptions.md");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../docs/webex-calling-assumptions.md");
     let text = std::fs::read_to_string(&path).unwrap();
     for a in ASSUMPTIONS {
         assert!(text.contains(a.id), "{} is not in {}", a.id, path.display());

@@ -16,8 +16,9 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::{Map, Value};
 
-use crate::segment::SegmentError;
-use crate::timeline::{
+use wfo_domain::mapping::extract_metadata;
+use wfo_domain::segment::{SegmentContext, SegmentError, SegmentOptions, SegmentedContact, segment_timeline};
+use wfo_domain::timeline::{
     CallDirection, CallTimeline, EpochMs, FeatureKind, Hold, Party, Pause, RecordingInfo, Redirect, RedirectKind,
     Snapshot,
 };
@@ -303,8 +304,8 @@ pub fn parse_timestamp(s: &str) -> Option<EpochMs> {
 
 // ---- ids ------------------------------------------------------------------------
 
-use crate::webex_id::canonical_webex_id as normalize_any_id;
-pub use crate::webex_id::{WebexId, decode_webex_id, normalize_user_id};
+use wfo_domain::webex_id::canonical_webex_id as normalize_any_id;
+pub use wfo_domain::webex_id::{WebexId, decode_webex_id, normalize_user_id};
 
 /// `sip:+14085550101@10.0.0.1;user=phone` → `+14085550101`; `tel:+1415…` → `+1415…`.
 /// Strips the `sip:`/`sips:`/`tel:` scheme, the `@host` part and `;params`.
@@ -761,6 +762,49 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
         redirects,
         notes,
     })
+}
+
+// ---- segmentation ------------------------------------------------------------------
+
+/// `externalId` prefix of Webex Calling contacts: `wxc:{recordingId}:{n}`.
+pub const WEBEX_CALLING_EXTERNAL_ID_PREFIX: &str = "wxc";
+
+/// Everything the segmenter derived from one Webex Calling document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebexSegmentation {
+    pub timeline: CallTimeline,
+    pub contacts: Vec<SegmentedContact>,
+    /// Metadata mapping warnings (the parser's own remarks are in `timeline.notes`).
+    pub warnings: Vec<String>,
+}
+
+/// Like [`segment_webex_calling`], also returning the timeline and warnings.
+pub fn segment_webex_calling_detailed(
+    doc: &serde_json::Value,
+    ctx: &SegmentContext,
+) -> Result<WebexSegmentation, SegmentError> {
+    let timeline = parse_webex_calling(doc)?;
+    let (metadata, warnings) = extract_metadata(doc, &ctx.metadata);
+    let opts = SegmentOptions {
+        external_id_prefix: WEBEX_CALLING_EXTERNAL_ID_PREFIX,
+        acd_server_id: ctx.acd_server_id,
+        metadata: &metadata,
+    };
+    let contacts = segment_timeline(&timeline, &opts);
+    Ok(WebexSegmentation {
+        timeline,
+        contacts,
+        warnings,
+    })
+}
+
+/// One `GET /v1/convergedRecordings/{id}/metadata?showAllTypes=true` document → the WFO
+/// contacts it becomes.
+pub fn segment_webex_calling(
+    doc: &serde_json::Value,
+    ctx: &SegmentContext,
+) -> Result<Vec<SegmentedContact>, SegmentError> {
+    segment_webex_calling_detailed(doc, ctx).map(|s| s.contacts)
 }
 
 #[cfg(test)]

@@ -1,17 +1,18 @@
 //! Properties of the segmentation rules over random timelines, and of the parser over
 //! random but equivalent renderings of the same payload.
 
-mod common;
+mod fixtures;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use serde_json::Value;
-use wfo_domain::segment::{SegmentOptions, SegmentedContact, segment_timeline, segment_webex_calling};
+use wfo_domain::segment::{SegmentOptions, SegmentedContact, segment_timeline};
 use wfo_domain::timeline::{
     CallDirection, CallTimeline, FeatureKind, Hold, Party, Pause, RecordingInfo, Redirect, RedirectKind, Snapshot,
 };
-use wfo_domain::webex_calling::{normalize_user_id, parse_timestamp};
+use wfo_webex_calling::parser::{normalize_user_id, parse_timestamp};
+use wfo_webex_calling::segment_webex_calling;
 
 const START: i64 = 1_780_000_000_000;
 const USERS: [&str; 4] = [
@@ -229,9 +230,9 @@ fn base64_url(data: &[u8], pad: bool) -> String {
 }
 
 fn all_fixture_docs() -> Vec<Value> {
-    common::scenario_names()
+    fixtures::scenario_names()
         .iter()
-        .flat_map(|n| common::scenario_docs(n))
+        .flat_map(|n| fixtures::scenario_docs(n))
         .map(|(_, d)| d)
         .collect()
 }
@@ -243,7 +244,7 @@ proptest! {
     fn the_order_of_call_activity_entries_and_recording_actions_in_a_document_does_not_matter(idx in 0usize..64, seed in any::<u64>()) {
         let docs = all_fixture_docs();
         let original = &docs[idx % docs.len()];
-        let ctx = common::fixture_context();
+        let ctx = fixtures::fixture_context();
         let mut shuffled = original.clone();
         for field in ["callActivity", "recordingActions"] {
             if let Some(list) = shuffled["serviceData"][field].as_array_mut() {

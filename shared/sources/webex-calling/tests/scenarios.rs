@@ -2,13 +2,14 @@
 //! metadata documents of every recording of one call plus `expected.json`, the contacts
 //! the connector must import. The simulator and the end-to-end tests play the same files.
 
-mod common;
+mod fixtures;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
-use wfo_domain::segment::{SegmentedContact, parse_webex_calling};
+use fixtures::*;
+use wfo_domain::segment::SegmentedContact;
 use wfo_domain::wfo::{Direction, EventType};
+use wfo_webex_calling::parse_webex_calling;
 
 fn assert_scenario(name: &str) -> Vec<SegmentedContact> {
     let actual = segment_scenario(name);
