@@ -280,6 +280,12 @@ pub struct Redirect {
 pub struct RecordingInfo {
     pub id: String,
     pub owner: Party,
+    /// The owner's display name and email as the payload gives them (a person the import
+    /// creates is named with them until the user sync knows better).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
     pub start: EpochMs,
     pub stop: EpochMs,
     pub pauses: Vec<Pause>,
@@ -444,6 +450,8 @@ mod tests {
             recording: RecordingInfo {
                 id: "r".into(),
                 owner: Party::agent("u"),
+                owner_name: None,
+                owner_email: None,
                 start,
                 stop,
                 pauses,

@@ -747,6 +747,9 @@ pub fn parse_webex_calling(doc: &Value) -> Result<CallTimeline, SegmentError> {
         recording: RecordingInfo {
             id: recording_id,
             owner,
+            // Names only label a new person: a name of the wrong type is left out, not an error.
+            owner_name: opt_str(root, "", "ownerName").ok().flatten().map(str::to_owned),
+            owner_email: opt_str(root, "", "ownerEmail").ok().flatten().map(str::to_owned),
             start,
             stop,
             pauses,

@@ -21,6 +21,7 @@ use wfo_domain::config::ConnectorKind;
 use wfo_domain::ledger::AgentName;
 use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact};
 use wfo_domain::sync::SyncPolicy;
+use wfo_domain::timeline::{CallTimeline, Party};
 use wfo_domain::wfo::AudioFormat;
 use wfo_ports::{
     CredentialScheme, Credentials, Delivery, DeliveryError, ItemPlan, ListedItem, Media, MediaFormat, PlannedContact,
@@ -125,16 +126,13 @@ impl WebexCallingSource {
     }
 }
 
-/// The owner's name from a metadata document (`ownerName` "First Last", `ownerEmail`),
-/// keyed by the owner's canonical id, the spelling the parser gives agents.
-fn owner_name(doc: &serde_json::Value) -> Option<(String, AgentName)> {
-    let owner = doc.get("ownerId").and_then(|v| v.as_str())?;
-    let name = doc.get("ownerName").and_then(|v| v.as_str())?;
-    let email = doc.get("ownerEmail").and_then(|v| v.as_str()).map(str::to_owned);
-    Some((
-        wfo_domain::webex_id::canonical_webex_id(owner),
-        AgentName::from_display(name, email)?,
-    ))
+/// The owner's name, keyed by the owner's id as the parser spells agents.
+fn owner_name(tl: &CallTimeline) -> Option<(String, AgentName)> {
+    let Party::Agent { user_id, .. } = &tl.recording.owner else {
+        return None;
+    };
+    let name = AgentName::from_display(tl.recording.owner_name.as_deref()?, tl.recording.owner_email.clone())?;
+    Some((user_id.clone(), name))
 }
 
 /// Where a listing walk stands.
@@ -214,7 +212,7 @@ impl Source for WebexCallingSource {
         };
         let segmented = crate::parser::segment_webex_calling_detailed(&doc, ctx)
             .map_err(|e| SourceError::Permanent(format!("recording {item_id}: cannot segment its metadata: {e}")))?;
-        let owner = owner_name(&doc);
+        let owner = owner_name(&segmented.timeline);
         let contacts = segmented
             .contacts
             .into_iter()
@@ -227,10 +225,7 @@ impl Source for WebexCallingSource {
             })
             .collect();
         Ok(ItemPlan {
-            interaction_id: doc
-                .pointer("/serviceData/callSessionId")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
+            interaction_id: Some(segmented.timeline.interaction_key),
             contacts,
             notes: segmented.warnings,
         })
@@ -316,5 +311,41 @@ impl Source for WebexCallingSource {
             });
         }
         Ok(Registration::Unchanged(hook.id.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(path: &str) -> serde_json::Value {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../fixtures/webex-calling/scenarios")
+            .join(path);
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_owner_is_named_from_the_parsed_timeline_under_the_parsers_spelling_of_its_id() {
+        let mut doc = fixture("basic-inbound/alice.json");
+        // Upper case: the name must still land on the agent as the parser spells it.
+        doc["ownerId"] = "3F6C2A1E-8B4D-4C7A-9E21-5D0B7F3A9C11".into();
+        let s = crate::parser::segment_webex_calling_detailed(&doc, &SegmentContext::default()).unwrap();
+        let (id, name) = owner_name(&s.timeline).unwrap();
+        assert_eq!(id, s.contacts[0].contact.agent.acd_id);
+        assert_eq!(
+            name,
+            AgentName {
+                first_name: "Alice".into(),
+                last_name: "Nguyen".into(),
+                email: Some("alice.nguyen@acme-demo.example".into()),
+            }
+        );
+        doc["ownerName"] = serde_json::json!(42);
+        let s = crate::parser::segment_webex_calling_detailed(&doc, &SegmentContext::default()).unwrap();
+        assert!(
+            owner_name(&s.timeline).is_none(),
+            "a name of the wrong type is left out, not an error"
+        );
     }
 }

@@ -55,6 +55,8 @@ prop_compose! {
             recording: RecordingInfo {
                 id: "rec-1".into(),
                 owner,
+                owner_name: None,
+                owner_email: None,
                 start: START,
                 stop: START + len,
                 pauses: pauses.iter().map(|(s, e, by)| Pause {
