@@ -142,6 +142,7 @@ acd_server_id = 3
 [source]
 api_url = "{identity_url}"
 identity_url = "{identity_url}"
+tenant_id = "{WM_ORG}"
 client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
 
@@ -161,6 +162,22 @@ fn token_answer(access: &str, refresh: Option<&str>) -> Value {
         v["refresh_token_expires_in"] = json!(7_776_000);
     }
     v
+}
+
+/// The organization of the wiremock connectors.
+const WM_ORG: &str = "abcdefab-1111-4222-8333-444455556666";
+
+/// `GET /v1/people/me` answering a person of [`WM_ORG`] (base64 REST id, as Webex does).
+async fn identity_endpoint(server: &MockServer) {
+    use base64::Engine;
+    let org = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("ciscospark://us/ORGANIZATION/{WM_ORG}"));
+    Mock::given(method("GET"))
+        .and(path("/v1/people/me"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "p1", "emails": ["admin@wm.example"], "orgId": org})),
+        )
+        .mount(server)
+        .await;
 }
 
 async fn token_endpoint(server: &MockServer, answer: ResponseTemplate) {
@@ -212,6 +229,7 @@ async fn a_tampered_state_is_refused_with_400_and_nothing_is_stored_while_the_ge
         .expect(1)
         .mount(&idp)
         .await;
+    identity_endpoint(&idp).await;
     let r = Routes::start(Duration::from_secs(5)).await;
     r.add("tamper", &idp.uri()).await;
     let (_, state) = r.authorize("tamper").await;
@@ -286,6 +304,7 @@ async fn a_reused_state_is_refused_with_400_and_the_stored_tokens_stay_as_they_w
         .expect(1)
         .mount(&idp)
         .await;
+    identity_endpoint(&idp).await;
     let r = Routes::start(Duration::from_secs(5)).await;
     r.add("reuse", &idp.uri()).await;
     let (_, state) = r.authorize("reuse").await;
@@ -973,4 +992,115 @@ async fn a_webhook_the_source_deactivated_after_failed_deliveries_is_reactivated
         assert!(h.check(c).is_empty(), "{}: {:?}", c.scenario, h.check(c));
     }
     h.shutdown().await;
+}
+
+// ---- who authorized ---------------------------------------------------------------------
+
+const STRANGER_ORG: &str = "11111111-2222-4333-8444-555555555555";
+
+fn stranger() -> wfo_sim_webex::ForeignAccount {
+    wfo_sim_webex::ForeignAccount {
+        id: "99999999-8888-4777-8666-555555555555".into(),
+        email: "stranger@elsewhere.example".into(),
+        org_id: STRANGER_ORG.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_foreign_org_completing_the_authorization_url_flow_stores_nothing_and_the_own_org_can_authorize_after() {
+    let (h, _dir) = harness(|_| {}).await;
+    let before = stored(&h).await;
+    h.webex.set_consenting_account(Some(stranger()));
+    let err = h.authorize().await.unwrap_err().to_string();
+    assert!(err.contains("403"), "{err}");
+    assert!(
+        err.contains(&h.webex.org_id()) && err.contains(STRANGER_ORG),
+        "the page names both orgs: {err}"
+    );
+    assert!(err.contains("Nothing was stored"), "{err}");
+    let tokens = h.store.get_tokens(&h.connector.id).await.unwrap();
+    assert!(tokens.tokens.is_none(), "no token of the stranger is kept");
+    assert_eq!(stored(&h).await.secrets, before.secrets, "the secrets are untouched");
+    // Give a registration that should not happen the time to show itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        h.webex.foreign_org_calls(),
+        0,
+        "nothing but people/me was asked with the stranger's token"
+    );
+    assert!(h.webex.webhooks().is_empty(), "no webhook anywhere");
+
+    // The connector's own admin authorizes afterwards, and the secret rotates.
+    h.webex.set_consenting_account(None);
+    h.authorize().await.unwrap();
+    assert!(h.store.get_tokens(&h.connector.id).await.unwrap().tokens.is_some());
+    let after = stored(&h).await;
+    assert_ne!(
+        after.secrets.webhook_secret, before.secrets.webhook_secret,
+        "authorization rotates the webhook secret"
+    );
+    let hooks = common::eventually(Duration::from_secs(10), || async {
+        Some(h.webex.webhooks()).filter(|w| !w.is_empty())
+    })
+    .await
+    .expect("the webhook is registered");
+    assert_eq!(
+        hooks[0].webhook.secret.as_deref(),
+        Some(after.secrets.webhook_secret.expose())
+    );
+    let lines = access_lines(h.store.as_ref(), &after, Utc::now())
+        .await
+        .unwrap()
+        .join("\n");
+    assert!(lines.contains("consent:  by"), "{lines}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_identity_call_is_retried_and_the_authorization_goes_through() {
+    let (h, _dir) = harness(|c| c.webhook = false).await;
+    h.webex.push_route_fault("GET /v1/people/me", 0, 2, Fault::Status(429));
+    h.authorize().await.unwrap();
+    assert!(h.store.get_tokens(&h.connector.id).await.unwrap().tokens.is_some());
+    assert_eq!(h.webex.request_counts().get("GET /v1/people/me"), Some(&3));
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn re_authorizing_with_another_account_of_the_org_is_kept_and_status_says_it_is_not_the_configured_user() {
+    let (h, _dir) = harness(|c| c.webhook = false).await;
+    let mut colleague = stranger();
+    colleague.org_id = h.webex.org_id();
+    colleague.email = "someone.else@sim.example".into();
+    h.webex.set_consenting_account(Some(colleague));
+    h.authorize().await.unwrap();
+    let lines = access_lines(h.store.as_ref(), &stored(&h).await, Utc::now())
+        .await
+        .unwrap()
+        .join("\n");
+    assert!(lines.contains("someone.else@sim.example"), "{lines}");
+    assert!(lines.contains("not source.username"), "{lines}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn absurd_token_lifetimes_from_the_identity_service_are_clamped_and_the_authorization_is_kept() {
+    let idp = MockServer::start().await;
+    let mut answer = token_answer("wm-access-huge", Some("wm-refresh-huge"));
+    answer["expires_in"] = json!(10_000_000_000_000u64);
+    answer["refresh_token_expires_in"] = json!(10_000_000_000_000u64);
+    token_endpoint(&idp, ResponseTemplate::new(200).set_body_json(answer)).await;
+    identity_endpoint(&idp).await;
+    let r = Routes::start(Duration::from_secs(5)).await;
+    r.add("huge", &idp.uri()).await;
+    let (_, state) = r.authorize("huge").await;
+    let (status, page) = r.callback(&[("code", "c"), ("state", &state)]).await;
+    assert_eq!(status, 200, "{page}");
+    let t = r.tokens("huge").await.tokens.unwrap();
+    assert!(t.access_expires_at <= Utc::now() + chrono::Duration::days(366), "{t:?}");
+    assert!(
+        t.refresh_expires_at.unwrap() <= Utc::now() + chrono::Duration::days(3651),
+        "{t:?}"
+    );
+    r.shutdown().await;
 }

@@ -103,10 +103,19 @@ fn contact(
 
 #[async_trait]
 impl Source for FakeSource {
-    fn list_items(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> BoxStream<'_, Result<ListedItem, SourceError>> {
-        futures::stream::empty().boxed()
+    fn list_items(&self, from: DateTime<Utc>, _: DateTime<Utc>) -> BoxStream<'_, Result<ListedItem, SourceError>> {
+        // The listing shows one call it cannot read.
+        futures::stream::iter([Ok(ListedItem {
+            id: "listed-bad".into(),
+            time: from,
+            unreadable: Some("list calls: an item could not be read (startTime: null)".into()),
+        })])
+        .boxed()
     }
     async fn plan(&self, item_id: &str, ctx: &SegmentContext) -> Result<ItemPlan, SourceError> {
+        if item_id == "call-panics" {
+            panic!("a bug in a source, met by call {item_id}");
+        }
         assert_eq!(self.credentials.current().await?.expose(), "fake-api-key");
         let name = |f: &str| AgentName::from_display(f, None);
         Ok(ItemPlan {
@@ -143,6 +152,9 @@ impl Source for FakeSource {
     async fn list_users(&self, _: UserListingRequest<'_>) -> Result<UserListing, SourceError> {
         Err(SourceError::Operator("no users".into()))
     }
+    async fn identity(&self) -> Result<Identity, SourceError> {
+        Err(SourceError::Operator("an API key has no identity call".into()))
+    }
     async fn ensure_webhook(&self, _: &str, _: &str, _: &Secret) -> Result<Registration, SourceError> {
         Err(SourceError::Operator("no webhooks".into()))
     }
@@ -160,8 +172,15 @@ impl Registry for WithFake {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_source_imports_a_call_through_webhook_ledger_worker_and_wfo() {
+struct World {
+    wfo: wfo_sim_wfo::RunningSim,
+    store: Arc<wfo_store::SqliteStore>,
+    rt: RunningRuntime,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> World {
     let wfo = WfoSim::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(wfo_store::SqliteStore::open(dir.path()).unwrap());
@@ -206,37 +225,59 @@ user_sync = false
     )
     .await
     .unwrap();
-    let http = reqwest::Client::new();
-    let deliver = |secret: String| {
-        http.post(format!("{}/webhooks/fake-cc", rt.public_url))
-            .header("x-fake-secret", secret)
-            .body(r#"{"call":"call-7"}"#)
-            .send()
-    };
+    World {
+        wfo,
+        store,
+        rt,
+        secret: stored.secrets.webhook_secret.expose().to_owned(),
+        _dir: dir,
+    }
+}
 
-    let forged = deliver("not-the-secret".into()).await.unwrap();
-    assert_eq!(forged.status(), 401);
+impl World {
+    async fn deliver(&self, secret: &str, call: &str) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{}/webhooks/fake-cc", self.rt.public_url))
+            .header("x-fake-secret", secret)
+            .body(serde_json::json!({ "call": call }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn item_when(
+        &self,
+        call: &str,
+        done: impl Fn(&wfo_domain::ledger::LedgerItem) -> bool,
+    ) -> wfo_domain::ledger::LedgerItem {
+        let mut item = None;
+        for _ in 0..200 {
+            item = self.store.get("fake-cc", call).await.unwrap();
+            if item.as_ref().is_some_and(&done) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        item.expect("the delivery is in the ledger")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_source_imports_a_call_through_webhook_ledger_worker_and_wfo() {
+    let w = start().await;
+    assert_eq!(w.deliver("not-the-secret", "call-7").await, 401);
     assert!(
-        store.get("fake-cc", "call-7").await.unwrap().is_none(),
+        w.store.get("fake-cc", "call-7").await.unwrap().is_none(),
         "a forged delivery records nothing"
     );
     for _ in 0..2 {
-        let ok = deliver(stored.secrets.webhook_secret.expose().to_owned())
-            .await
-            .unwrap();
-        assert_eq!(ok.status(), 200);
+        assert_eq!(w.deliver(&w.secret, "call-7").await, 200);
     }
-
-    let mut item = None;
-    for _ in 0..200 {
-        item = store.get("fake-cc", "call-7").await.unwrap();
-        if item.as_ref().is_some_and(|i| i.stage == Stage::Done) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let item = item.expect("the delivery is in the ledger");
+    let item = w.item_when("call-7", |i| i.stage == Stage::Done).await;
     assert_eq!(item.stage, Stage::Done, "{item:?}");
+    let World { wfo, rt, _dir, .. } = w;
 
     let contacts = wfo.contacts();
     assert_eq!(contacts.len(), 2, "one contact per agent, once: {contacts:?}");
@@ -266,4 +307,44 @@ user_sync = false
     );
     rt.shutdown().await;
     wfo.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_one_items_work_is_recorded_on_the_item_and_the_worker_goes_on() {
+    let w = start().await;
+    assert_eq!(w.deliver(&w.secret, "call-panics").await, 200);
+    let failed = w.item_when("call-panics", |i| i.attempts >= 1).await;
+    assert_eq!(failed.health, wfo_domain::ledger::Health::Failed, "{failed:?}");
+    let error = failed.last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("panicked") && error.contains("a bug in a source"),
+        "{error}"
+    );
+    // The worker loop survived: the next call imports.
+    assert_eq!(w.deliver(&w.secret, "call-7").await, 200);
+    let done = w.item_when("call-7", |i| i.stage == Stage::Done).await;
+    assert_eq!(done.stage, Stage::Done, "{done:?}");
+    w.rt.shutdown().await;
+    w.wfo.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_listed_item_becomes_a_visible_dead_item_and_the_poll_goes_on() {
+    let w = start().await;
+    let item = w
+        .item_when("listed-bad", |i| i.health == wfo_domain::ledger::Health::Dead)
+        .await;
+    assert_eq!(item.health, wfo_domain::ledger::Health::Dead, "{item:?}");
+    assert!(
+        item.last_error.as_deref().unwrap_or("").contains("startTime: null"),
+        "{item:?}"
+    );
+    let cursor = w
+        .store
+        .get_value("fake-cc", wfo_pipeline::reconcile::CURSOR_KEY)
+        .await
+        .unwrap();
+    assert!(cursor.is_some(), "the poll completed and moved its cursor");
+    w.rt.shutdown().await;
+    w.wfo.shutdown().await.unwrap();
 }

@@ -43,7 +43,7 @@ acd_server_id = 3
 [source]
 api_url = "http://127.0.0.1:9"
 identity_url = "http://127.0.0.1:9"
-tenant_id = "org"
+tenant_id = "OTZh"
 username = "admin@sim.example"
 client_id = "Croute"
 client_secret = "route-secret"
@@ -145,6 +145,26 @@ async fn a_bad_or_missing_signature_is_401_and_records_nothing() {
     let tampered = delivery("00000000-0000-0000-0000-000000000000");
     assert_eq!(r.post(CONNECTOR, &tampered, Some(&r.sign(&body))).await, 401);
     r.assert_nothing_recorded("bad signature").await;
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_signed_delivery_about_another_org_is_401_and_records_nothing() {
+    let r = Route::start().await;
+    // Whoever owns a webhook sees its secret: a delivery signed with it but naming another
+    // org (or none) is not this connector's.
+    for org in [Some("Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9vdGhlcg"), None] {
+        let mut v: serde_json::Value = serde_json::from_slice(&delivery(RECORDING)).unwrap();
+        match org {
+            Some(o) => v["orgId"] = o.into(),
+            None => {
+                v.as_object_mut().unwrap().remove("orgId");
+            }
+        }
+        let body = v.to_string().into_bytes();
+        assert_eq!(r.post_signed(&body).await, 401, "{org:?}");
+    }
+    r.assert_nothing_recorded("foreign org").await;
     r.shutdown().await;
 }
 

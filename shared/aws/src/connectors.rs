@@ -125,6 +125,31 @@ impl ConnectorStore for AwsStore {
         }
     }
 
+    async fn rotate_webhook_secret(&self, id: &str) -> StoreResult<StoredConnector> {
+        let row = self
+            .connector_row(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("connector {id}")))?;
+        let current = self.decode_connector(&row).await?;
+        let rotated =
+            serde_json::to_vec(&current.secrets.with_new_webhook_secret()).map_err(|e| corrupt(e.to_string()))?;
+        let blob = self.envelope.encrypt(&rotated, &secrets_row(id)).await?;
+        let out = self
+            .ddb
+            .update_item()
+            .table_name(&self.names.connectors_table)
+            .key("id", s(id))
+            .update_expression("SET secrets = :s")
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_values(":s", AttributeValue::B(Blob::new(blob)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("connector secret rotation", e))?;
+        self.decode_connector(&out.attributes().cloned().unwrap_or_default())
+            .await
+    }
+
     async fn list_connectors(&self) -> StoreResult<Vec<StoredConnector>> {
         let mut rows = Vec::new();
         let mut start = None;

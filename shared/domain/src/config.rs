@@ -395,20 +395,41 @@ pub fn is_valid_id(id: &str) -> bool {
 }
 
 fn check_url(field: &str, value: &str) -> Result<(), ConfigError> {
-    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+    let shaped = (value.starts_with("https://") || value.starts_with("http://"))
         && value
             .split("://")
             .nth(1)
             .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
         && !value.contains(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
+    if !shaped {
+        return Err(invalid(
             field,
-            format!("'{value}' must be an http(s) URL such as https://host"),
-        ))
+            format!("'{value}' must be an https URL such as https://host"),
+        ));
     }
+    if let Some(rest) = value.strip_prefix("http://")
+        && !is_loopback_authority(rest)
+    {
+        return Err(invalid(
+            field,
+            format!(
+                "'{value}' must use https:// (passwords and tokens travel on it); plain http:// is only for loopback hosts (127.0.0.1, localhost, [::1])"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the host of `rest` (what follows `http://`) is a loopback address.
+fn is_loopback_authority(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn is_wall_clock(s: &str) -> bool {
@@ -433,6 +454,27 @@ pub fn check_field_path(path: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_refused_except_for_loopback_hosts() {
+        for (url, ok) in [
+            ("https://webexapis.com", true),
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost:9", true),
+            ("http://[::1]:80/x", true),
+            ("http://127.9.9.9", true),
+            ("http://webexapis.com", false),
+            ("http://10.0.0.1:80", false),
+            ("http://127.0.0.1.evil.example", false),
+            ("http://localhost@evil.example", false),
+        ] {
+            assert_eq!(check_url("source.api_url", url).is_ok(), ok, "{url}");
+        }
+        let e = check_url("wfo.api_url", "http://tenant.example")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("wfo.api_url") && e.contains("https://"), "{e}");
+    }
 
     const GOOD: &str = r#"
 id = "acme-calling"

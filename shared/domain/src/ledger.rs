@@ -14,6 +14,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::redact::redact_secrets;
 use crate::segment::SegmentedContact;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -224,7 +225,7 @@ impl LedgerItem {
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         self.attempts += 1;
-        self.last_error = Some(error.to_owned());
+        self.last_error = Some(redact_secrets(error));
         self.updated_at = now;
         if self.attempts >= schedule.max_attempts {
             self.health = Health::Dead;
@@ -238,7 +239,9 @@ impl LedgerItem {
         {
             delay = ra;
         }
-        let at = now + delay;
+        // A wait from outside is clamped where it is read; this keeps any remaining
+        // arithmetic from overflowing.
+        let at = now.checked_add_signed(delay).unwrap_or(now + schedule.max);
         self.next_attempt_at = Some(at);
         Some(at)
     }
@@ -247,7 +250,7 @@ impl LedgerItem {
     pub fn kill(&mut self, error: &str, now: DateTime<Utc>) {
         self.attempts += 1;
         self.health = Health::Dead;
-        self.last_error = Some(error.to_owned());
+        self.last_error = Some(redact_secrets(error));
         self.updated_at = now;
         self.next_attempt_at = None;
     }
@@ -255,7 +258,7 @@ impl LedgerItem {
     /// Not a failure: wait for something outside us (audio not ready, tokens missing).
     pub fn wait(&mut self, reason: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
         self.health = Health::Waiting;
-        self.last_error = Some(reason.to_owned());
+        self.last_error = Some(redact_secrets(reason));
         self.updated_at = now;
         self.next_attempt_at = Some(until);
     }

@@ -158,15 +158,25 @@ fn is_refusal(status: u16) -> bool {
     matches!(status, 423 | 429 | 503)
 }
 
-/// Parse `Retry-After` as delta-seconds or an HTTP date.
+/// The longest wait a server can ask for: beyond it, time arithmetic on the wait could
+/// overflow, and no source means it.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A number of seconds from outside, as a duration no longer than `max` (so adding it to
+/// a time can never overflow).
+pub fn clamp_secs(secs: u64, max: Duration) -> Duration {
+    Duration::from_secs(secs).min(max)
+}
+
+/// Parse `Retry-After` as delta-seconds or an HTTP date, at most [`MAX_RETRY_AFTER`].
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(clamp_secs(secs, MAX_RETRY_AFTER));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
+    Some(delta.to_std().unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
 }
 
 /// Parse the `rel="next"` target of an RFC 5988 `Link` header.
@@ -231,14 +241,56 @@ fn tracking_id(headers: &HeaderMap, body: &str) -> Option<String> {
 }
 
 const MAX_ERROR_BODY: usize = 2048;
+/// The largest JSON answer read (a metadata document, a page of a listing): beyond it the
+/// answer is refused, never buffered.
+pub const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
+
+/// Up to `limit` bytes of an error body as text (the rest is never read).
+async fn read_capped(mut resp: Response, limit: usize) -> String {
+    let mut out: Vec<u8> = Vec::new();
+    while out.len() <= limit {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => out.extend_from_slice(&chunk[..chunk.len().min(limit + 1 - out.len())]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A whole body of at most `limit` bytes; a larger one is an error naming the limit.
+pub async fn read_body(service: &'static str, mut resp: Response, limit: usize) -> Result<Vec<u8>, HttpError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(HttpError::Decode {
+            service,
+            message: format!("the answer is larger than the {limit}-byte limit"),
+            body: String::new(),
+        });
+    }
+    let mut out: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| HttpError::Transport {
+        service,
+        message: error_chain(&e),
+    })? {
+        if out.len() + chunk.len() > limit {
+            return Err(HttpError::Decode {
+                service,
+                message: format!("the answer is larger than the {limit}-byte limit"),
+                body: String::new(),
+            });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
 
 /// Turn a non-success response into an [`HttpError::Status`].
 pub async fn status_error(service: &'static str, resp: Response) -> HttpError {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let retry_after = parse_retry_after(&headers);
-    let mut body = resp.text().await.unwrap_or_default();
+    let body = read_capped(resp, MAX_ERROR_BODY).await;
     let tracking = tracking_id(&headers, &body);
+    let mut body = redact_secrets(&body);
     if body.len() > MAX_ERROR_BODY {
         let mut cut = MAX_ERROR_BODY;
         while !body.is_char_boundary(cut) {
@@ -288,46 +340,10 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = inner.source();
     }
-    redact_url_queries(&s)
+    redact_secrets(&s)
 }
 
-/// Replace the query (and any user info) of every `http://` / `https://` URL in `text`
-/// with `[redacted]`: reqwest puts the request URL into its error messages, and URLs
-/// can carry credentials (the `ticket=` of a Webex download link, an OAuth `code=`).
-pub fn redact_url_queries(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = ["http://", "https://"].iter().filter_map(|p| rest.find(p)).min() {
-        out.push_str(&rest[..at]);
-        let url_part = &rest[at..];
-        let end = url_part
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
-            .unwrap_or(url_part.len());
-        let url = &url_part[..end];
-        let scheme_end = url.find("://").map_or(0, |i| i + 3);
-        let (scheme, after) = url.split_at(scheme_end);
-        let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        let (authority, path) = after.split_at(authority_end);
-        out.push_str(scheme);
-        match authority.rfind('@') {
-            Some(i) => {
-                out.push_str("[redacted]@");
-                out.push_str(&authority[i + 1..]);
-            }
-            None => out.push_str(authority),
-        }
-        match path.find(['?', '#']) {
-            Some(q) => {
-                out.push_str(&path[..q]);
-                out.push_str("?[redacted]");
-            }
-            None => out.push_str(path),
-        }
-        rest = &url_part[end..];
-    }
-    out.push_str(rest);
-    out
-}
+pub use wfo_domain::redact::{redact_secrets, redact_url_queries};
 
 /// Send a request built by `make` (called once per attempt) under `policy`.
 ///
@@ -380,14 +396,11 @@ where
 
 /// Read a JSON body, keeping the raw text on failure so the log shows what was said.
 pub async fn json<T: serde::de::DeserializeOwned>(service: &'static str, resp: Response) -> Result<T, HttpError> {
-    let bytes = resp.bytes().await.map_err(|e| HttpError::Transport {
-        service,
-        message: error_chain(&e),
-    })?;
+    let bytes = read_body(service, resp, MAX_JSON_BODY).await?;
     serde_json::from_slice(&bytes).map_err(|e| HttpError::Decode {
         service,
         message: e.to_string(),
-        body: String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)]).into_owned(),
+        body: redact_secrets(&String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)])),
     })
 }
 
@@ -452,6 +465,19 @@ mod tests {
     fn no_next_link_when_only_prev() {
         let h = headers(LINK, r#"<https://x/v1/a>; rel="prev""#);
         assert_eq!(next_link(&h), None);
+    }
+
+    #[test]
+    fn a_retry_after_of_any_size_is_clamped_and_never_overflows_time_arithmetic() {
+        for v in [
+            "10000000000000",
+            "18446744073709551615",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let d = parse_retry_after(&headers(RETRY_AFTER, v)).unwrap();
+            assert_eq!(d, MAX_RETRY_AFTER, "{v}");
+            let _ = chrono::Utc::now() + chrono::Duration::from_std(d).unwrap();
+        }
     }
 
     #[test]

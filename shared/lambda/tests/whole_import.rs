@@ -96,6 +96,8 @@ acd_server_id = 3
 [source]
 api_url = "{webex}"
 identity_url = "{webex}"
+# The org the fixture delivery (fixtures/aws/apigw-v2-webhook-delivery.json) is about.
+tenant_id = "OTZh"
 client_id = "{DEFAULT_CLIENT_ID}"
 client_secret = "{DEFAULT_CLIENT_SECRET}"
 

@@ -24,6 +24,11 @@ use wfo_domain::Secret;
 
 use crate::ports::{ConnectorStore, Store, StoreError, StoredConnector, TokenRecord, TokenSet, TokenStore};
 
+/// The longest access-token lifetime believed from a token answer.
+pub const MAX_ACCESS_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The longest refresh-token lifetime believed from a token answer.
+pub const MAX_REFRESH_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// How long an Authorization URL's `state` stays valid.
 pub const STATE_TTL: chrono::Duration = chrono::Duration::minutes(10);
 /// Refresh an access token that expires within this margin before using it.
@@ -85,7 +90,7 @@ async fn oauth_http(client: reqwest::Client, req: oauth2::HttpRequest) -> Result
     for (k, v) in resp.headers() {
         out = out.header(k, v);
     }
-    let bytes = resp.bytes().await.map_err(TokenHttpError::Transport)?.to_vec();
+    let bytes = read_token_body(resp).await?;
     // A failure without an OAuth error body (a gateway's 503 page, a proxy's 401): keep
     // the status, which the `oauth2` crate would lose in a parse error.
     if !status.is_success() && !is_oauth_error_body(&bytes) {
@@ -101,6 +106,23 @@ async fn oauth_http(client: reqwest::Client, req: oauth2::HttpRequest) -> Result
         *r.status_mut() = oauth2::http::StatusCode::BAD_GATEWAY;
         r
     }))
+}
+
+/// The largest token-endpoint answer read (a token answer is a few KB).
+const MAX_TOKEN_BODY: usize = 64 * 1024;
+
+async fn read_token_body(mut resp: reqwest::Response) -> Result<Vec<u8>, TokenHttpError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(TokenHttpError::Transport)? {
+        if out.len() + chunk.len() > MAX_TOKEN_BODY {
+            return Err(TokenHttpError::Status {
+                status: 502,
+                body: format!("the token answer is larger than {MAX_TOKEN_BODY} bytes"),
+            });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 fn is_oauth_error_body(body: &[u8]) -> bool {
@@ -248,9 +270,11 @@ fn token_set(
     requested: &[String],
     now: DateTime<Utc>,
 ) -> TokenSet {
+    // Lifetimes come from outside: clamped, so no answer can overflow the time arithmetic.
     let access_expires_at = now
         + resp
             .expires_in()
+            .map(|d| d.min(MAX_ACCESS_LIFETIME))
             .and_then(|d| chrono::Duration::from_std(d).ok())
             .unwrap_or_else(|| chrono::Duration::hours(1));
     let (refresh_token, refresh_expires_at) = match resp.refresh_token() {
@@ -258,7 +282,9 @@ fn token_set(
             Some(Secret::new(rt.secret().clone())),
             resp.extra_fields()
                 .refresh_token_expires_in
-                .map(|s| now + chrono::Duration::seconds(s as i64)),
+                .map(|s| wfo_http::clamp_secs(s, MAX_REFRESH_LIFETIME))
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| now + d),
         ),
         // No new refresh token: the old one stays valid (and keeps its expiry).
         None => (
@@ -325,10 +351,9 @@ fn classify(e: RequestTokenError<TokenHttpError, BasicErrorResponse>) -> AuthErr
     }
 }
 
-/// Exchange an authorization code and store the tokens. Clears "re-authorization
-/// required". Returns the connector id.
-pub async fn complete_authorization(
-    tokens: &dyn TokenStore,
+/// Exchange an authorization code for tokens, storing nothing: the caller checks who
+/// authorized ([`crate::authorization`]) before [`store_authorization`].
+pub async fn exchange_code(
     connector: &StoredConnector,
     http: &reqwest::Client,
     code: &str,
@@ -343,14 +368,12 @@ pub async fn complete_authorization(
         .request_async(&call)
         .await
         .map_err(classify)?;
-    let set = token_set(&resp, None, &connector.config.scopes(), now);
-    store_tokens(tokens, &connector.config.id, set.clone()).await?;
-    Ok(set)
+    Ok(token_set(&resp, None, &connector.config.scopes(), now))
 }
 
-/// Write tokens and clear the re-authorization flag, retrying on version conflicts (the
-/// newest authorization wins).
-async fn store_tokens(tokens: &dyn TokenStore, connector_id: &str, set: TokenSet) -> Result<(), AuthError> {
+/// Store the tokens of an authorization and clear the re-authorization flag, retrying
+/// on version conflicts (the newest authorization wins).
+pub async fn store_authorization(tokens: &dyn TokenStore, connector_id: &str, set: TokenSet) -> Result<(), AuthError> {
     for _ in 0..5 {
         let current = tokens.get_tokens(connector_id).await?;
         let record = TokenRecord {

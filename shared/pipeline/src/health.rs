@@ -46,6 +46,21 @@ pub async fn access_lines(
         )),
         (None, None) => lines.push("  token:    (API key)".to_owned()),
     }
+    if let Some(by) = crate::authorization::authorized_by(store, cid).await? {
+        let account = by.account.as_deref().unwrap_or("an account the source did not name");
+        lines.push(format!("  consent:  by {account} (org {}) at {}", by.org_id, by.at));
+        let expected = connector.config.source.username.trim();
+        if !expected.is_empty()
+            && !by
+                .account
+                .as_deref()
+                .is_some_and(|a| a.trim().eq_ignore_ascii_case(expected))
+        {
+            lines.push(format!(
+                "            NOTE: that is not source.username ({expected}); if the account is not meant to own this connector, re-authorize with {expected}"
+            ));
+        }
+    }
     if connector.config.features.webhook {
         match registration::load_status(store, cid).await? {
             Some(s) if s.ok => lines.push(format!(

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use tokio::sync::Mutex;
 use wfo_client::{AudioBody, NewAgent, WfoApi, WfoClient, WfoClientConfig, WfoError};
 use wfo_domain::ledger::{AgentName, ContactProgress, Health, LedgerItem, RetrySchedule, Stage};
@@ -250,7 +251,18 @@ impl Importer {
                 return Outcome::Later(now + self.settings.retry.base);
             }
         }
-        let outcome = self.run(connector_id, item_id, &owner).await;
+        // A panic in one item's work (a bug, or input nobody foresaw) is caught here:
+        // recorded on the item as a failed attempt, never the end of a worker loop.
+        let outcome = match std::panic::AssertUnwindSafe(self.run(connector_id, item_id, &owner))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                self.record_panic(connector_id, item_id, panic_text(panic.as_ref()))
+                    .await
+            }
+        };
         if let Err(e) = self.store.release(connector_id, item_id, &owner).await {
             tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot release lease (it will expire)");
         }
@@ -355,6 +367,24 @@ impl Importer {
                 }
             }
         }
+    }
+
+    /// Count a panicked step as a failed attempt, with the panic's text as the error.
+    async fn record_panic(&self, connector_id: &str, item_id: &str, text: String) -> Outcome {
+        let now = Utc::now();
+        let error = format!("internal error (the step panicked): {text}");
+        tracing::error!(connector = connector_id, item = item_id, error = %error, "import step panicked");
+        let Ok(Some(mut item)) = self.store.get(connector_id, item_id).await else {
+            return Outcome::Later(now + self.settings.retry.base);
+        };
+        let outcome = match item.fail(&error, &self.settings.retry, None, now) {
+            Some(at) => Outcome::Later(at),
+            None => Outcome::Dead(error),
+        };
+        if let Err(e) = self.save(&mut item).await {
+            tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot record the panic");
+        }
+        outcome
     }
 
     async fn save(&self, item: &mut LedgerItem) -> Result<(), StoreError> {
@@ -641,6 +671,15 @@ impl Importer {
             .map(|done| done.bytes)
             .map_err(|e| Failure::Step(wfo_step(e, self.settings.paused_delay)))
     }
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 /// Why an audio transfer stopped: the source (classified with a renewal attempt) or a

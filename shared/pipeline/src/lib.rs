@@ -5,6 +5,7 @@
 //! hands in ([`connections::Connections`]).
 
 pub mod auth;
+pub mod authorization;
 pub mod connections;
 pub mod credentials;
 pub mod health;

@@ -73,6 +73,9 @@ pub struct PollReport {
     pub enqueue_failures: u64,
     /// Items listed that the ledger already had as dead and that were revived (backfill).
     pub revived: u64,
+    /// Items listed that could not be read (recorded as dead, with the reason).
+    #[serde(default)]
+    pub unreadable: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +129,20 @@ pub async fn discover_window(
         report.listed += 1;
         newest = Some(newest.map_or(rec.time, |n| n.max(rec.time)));
         let id = &connector.config.id;
+        if let Some(reason) = &rec.unreadable {
+            // Seen but unreadable: a dead item an operator can see, with the reason; the
+            // rest of the listing goes on and the cursor still moves.
+            if store.discover(id, &rec.id, by, Utc::now()).await? == Discovered::New
+                && let Some(mut item) = store.get(id, &rec.id).await?
+            {
+                item.kill(reason, Utc::now());
+                store.put(&item).await?;
+                report.unreadable += 1;
+                tracing::error!(connector = %id, item = %rec.id, reason = %reason, "a listed item could not be read: recorded as dead");
+            }
+            progress(&report);
+            continue;
+        }
         let mut enqueue = false;
         if store.discover(id, &rec.id, by, Utc::now()).await? == Discovered::New {
             report.new += 1;

@@ -150,6 +150,13 @@ async fn ensure_locked(
     connector: &StoredConnector,
     public_url: &str,
 ) -> Result<Registration, RegistrationError> {
+    // Read again under the lock: an authorization may have rotated the secret since the
+    // caller read the connector.
+    let connector = &connections
+        .store()
+        .get_connector(&connector.config.id)
+        .await?
+        .unwrap_or_else(|| connector.clone());
     let conn = connections.get(connector).await?;
     // A credential that cannot work is said before the source is asked anything.
     conn.credentials.current().await?;

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::auth;
+use crate::authorization::Refusal;
 use crate::connections::Connections;
 use crate::ports::Store;
 use crate::webhook::{self, MAX_BODY_BYTES};
@@ -156,18 +157,9 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
         )
             .into_response();
     };
-    match auth::complete_authorization(
-        app.store().as_ref(),
-        &connector,
-        app.connections.token_http(),
-        &code,
-        &app.public_url,
-        now,
-    )
-    .await
-    {
-        Ok(set) => {
-            tracing::info!(connector = %id, expires = %set.access_expires_at, "connector authorized");
+    match crate::authorization::complete(&app.connections, &connector, &code, &app.public_url, now).await {
+        Ok((connector, set, identity)) => {
+            tracing::info!(connector = %id, expires = %set.access_expires_at, account = identity.account.as_deref().unwrap_or("?"), "connector authorized");
             if let Err(e) = crate::reconcile::resume_connector(app.store().as_ref(), &id, now).await {
                 tracing::warn!(connector = %id, error = %e, "could not resume waiting items (the sweeper will)");
             }
@@ -175,8 +167,8 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
             if connector.config.features.webhook {
                 let (connections, public_url) = (app.connections.clone(), app.public_url.clone());
                 tokio::spawn(async move {
-                    // Failures are logged and recorded for `status` there; the refresh
-                    // job asks again on its next run.
+                    // The webhook gets the new secret. Failures are logged and recorded for
+                    // `status` there; the refresh job asks again on its next run.
                     if let Ok(r) =
                         crate::registration::ensure_and_record(connections.as_ref(), &connector, &public_url).await
                     {
@@ -188,8 +180,13 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
                 "Connector '{id}' can now read its source. Imports resume by themselves; `wfo-connect status {id}` shows progress."
             ))).into_response()
         }
+        Err(e @ (Refusal::ForeignOrg { .. } | Refusal::NoTenant { .. })) => (
+            StatusCode::FORBIDDEN,
+            page("Authorization refused", &format!("{e}. Nothing was stored.")),
+        )
+            .into_response(),
         Err(e) => {
-            tracing::error!(connector = %id, error = %e, "token exchange failed");
+            tracing::error!(connector = %id, error = %e, "authorization failed");
             let status = if e.is_retryable() {
                 StatusCode::BAD_GATEWAY
             } else {

@@ -282,6 +282,25 @@ pub async fn connectors_and_tokens(store: &dyn Store) {
         "Renamed"
     );
     assert!(store.get_connector("nope").await.unwrap().is_none());
+    let rotated = store.rotate_webhook_secret("conf-a").await.unwrap();
+    assert_ne!(
+        rotated.secrets.webhook_secret, first.secrets.webhook_secret,
+        "a rotation makes a new webhook secret"
+    );
+    assert_eq!(
+        rotated.secrets.state_key, first.secrets.state_key,
+        "and keeps the state key"
+    );
+    assert_eq!(rotated.config.acd_name, "Renamed");
+    assert_eq!(
+        store.get_connector("conf-a").await.unwrap().unwrap().secrets,
+        rotated.secrets,
+        "the rotated secret is what is stored"
+    );
+    assert!(matches!(
+        store.rotate_webhook_secret("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
     assert!(
         store
             .list_connectors()

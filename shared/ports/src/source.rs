@@ -125,6 +125,10 @@ pub struct ListedItem {
     pub id: String,
     /// The time the listing windows and the poll cursor are measured in (creation or end).
     pub time: DateTime<Utc>,
+    /// The listing showed this item but it could not be read (a field of the wrong type):
+    /// the pipeline records it as a dead ledger item with this reason, so it is seen, and
+    /// the rest of the listing goes on.
+    pub unreadable: Option<String>,
 }
 
 /// One planned WFO contact, with the display name of its agent when the payload has it.
@@ -171,6 +175,15 @@ impl std::fmt::Debug for Media {
             .field("duration_ms", &self.duration_ms)
             .finish_non_exhaustive()
     }
+}
+
+/// Who authorized a credential, as the source says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The organization, as the source spells it (compared in canonical form).
+    pub org_id: String,
+    /// The account that consented (an email), when the source says.
+    pub account: Option<String>,
 }
 
 /// What a webhook or subscription registration did.
@@ -368,6 +381,10 @@ pub trait Source: Send + Sync {
 
     /// The users (with eligibility) for the sync.
     async fn list_users(&self, req: UserListingRequest<'_>) -> Result<UserListing, SourceError>;
+
+    /// Who the credential was issued to: the pipeline refuses an authorization whose
+    /// organization is not the connector's `source.tenant_id`.
+    async fn identity(&self) -> Result<Identity, SourceError>;
 
     /// Make sure the source delivers to `target_url`, signed with `secret`: reuse a matching
     /// registration, repair one that is inactive or has another secret, create one at most.

@@ -133,16 +133,25 @@ pub struct ConnectorSecrets {
 }
 
 impl ConnectorSecrets {
-    pub fn generate() -> Self {
+    fn fresh() -> Secret {
         use rand::RngCore;
-        let fresh = || {
-            let mut b = [0u8; 32];
-            rand::rng().fill_bytes(&mut b);
-            Secret::new(hex::encode(b))
-        };
+        let mut b = [0u8; 32];
+        rand::rng().fill_bytes(&mut b);
+        Secret::new(hex::encode(b))
+    }
+
+    pub fn generate() -> Self {
         Self {
-            webhook_secret: fresh(),
-            state_key: fresh(),
+            webhook_secret: Self::fresh(),
+            state_key: Self::fresh(),
+        }
+    }
+
+    /// The same secrets with a new webhook secret.
+    pub fn with_new_webhook_secret(&self) -> Self {
+        Self {
+            webhook_secret: Self::fresh(),
+            state_key: self.state_key.clone(),
         }
     }
 }
@@ -153,6 +162,10 @@ pub trait ConnectorStore: Send + Sync {
     async fn put_connector(&self, config: &ConnectorConfig, now: DateTime<Utc>) -> StoreResult<StoredConnector>;
     async fn get_connector(&self, id: &str) -> StoreResult<Option<StoredConnector>>;
     async fn list_connectors(&self) -> StoreResult<Vec<StoredConnector>>;
+    /// Replace the connector's webhook secret with a fresh one (every successful
+    /// authorization does: a secret a stranger may have seen stops working). `NotFound`
+    /// when there is no such connector.
+    async fn rotate_webhook_secret(&self, id: &str) -> StoreResult<StoredConnector>;
 }
 
 /// OAuth tokens of one connector.

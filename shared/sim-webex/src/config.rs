@@ -62,6 +62,17 @@ pub struct SimUser {
     pub email: String,
 }
 
+/// A Webex account of another organisation (a stranger who opens a connector's
+/// Authorization URL and consents with their own account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignAccount {
+    /// Plain UUID of the person.
+    pub id: String,
+    pub email: String,
+    /// Plain UUID of their organisation (not the simulator's).
+    pub org_id: String,
+}
+
 /// What the simulated admin answers on the consent page (runtime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Consent {

@@ -98,6 +98,10 @@ pub(crate) async fn authorize(State(shared): State<SharedRef>, RawQuery(raw): Ra
     }
     let code = st.random_token(64);
     let expires_at = st.now() + to_chrono(st.tokens.code_lifetime);
+    let account = match &st.consenting {
+        Some(a) => (a.id.clone(), a.email.clone(), a.org_id.clone()),
+        None => (st.admin.id.clone(), st.admin.email.clone(), st.org_id.clone()),
+    };
     st.codes.insert(
         code.clone(),
         AuthCode {
@@ -106,6 +110,7 @@ pub(crate) async fn authorize(State(shared): State<SharedRef>, RawQuery(raw): Ra
             scopes,
             expires_at,
             used: false,
+            account,
         },
     );
     drop(st);
@@ -195,10 +200,12 @@ pub(crate) async fn access_token(
             }
             entry.used = true;
             let scopes = entry.scopes.clone();
-            let user_id = st.admin.id.clone();
+            let (user_id, email, org_id) = entry.account.clone();
             Grant {
                 client_id,
                 user_id,
+                email,
+                org_id,
                 scopes,
                 expires_at: now,
             }
@@ -241,7 +248,7 @@ pub(crate) async fn access_token(
 }
 
 fn issue_refresh(st: &mut SimState, grant: &Grant) -> String {
-    let token = format!("{}_PF84_{}", st.random_token(64), st.org_id);
+    let token = format!("{}_PF84_{}", st.random_token(64), grant.org_id);
     let expires_at = st.now() + to_chrono(st.tokens.refresh_lifetime);
     st.refresh_tokens.insert(
         token.clone(),
@@ -254,7 +261,7 @@ fn issue_refresh(st: &mut SimState, grant: &Grant) -> String {
 }
 
 fn mint_access(st: &mut SimState, grant: &Grant, refresh_token: String) -> TokenResponse {
-    let access = format!("{}_PF84_{}", st.random_token(64), st.org_id);
+    let access = format!("{}_PF84_{}", st.random_token(64), grant.org_id);
     let now = st.now();
     let access_lifetime = st.tokens.access_lifetime;
     st.access_tokens.insert(
@@ -287,6 +294,8 @@ pub(crate) fn issue_direct(st: &mut SimState, client_id: &str, scopes: BTreeSet<
     let grant = Grant {
         client_id: client_id.to_owned(),
         user_id: st.admin.id.clone(),
+        email: st.admin.email.clone(),
+        org_id: st.org_id.clone(),
         scopes,
         expires_at: st.now(),
     };
@@ -318,11 +327,18 @@ impl FromRequestParts<SharedRef> for Caller {
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
-        let st = shared.lock();
-        let grant = st.access_tokens.get(token).ok_or_else(ApiError::unauthorized)?;
+        let mut st = shared.lock();
+        let grant = st.access_tokens.get(token).ok_or_else(ApiError::unauthorized)?.clone();
         if grant.expires_at <= st.now() {
             return Err(ApiError::unauthorized());
         }
-        Ok(Caller(grant.clone()))
+        // This simulator holds one org: a token of another org may only ask who it is.
+        if grant.org_id != st.org_id && parts.uri.path() != "/v1/people/me" {
+            st.foreign_org_calls += 1;
+            return Err(ApiError::forbidden(
+                "This token belongs to another organization than the data it asks for.",
+            ));
+        }
+        Ok(Caller(grant))
     }
 }

@@ -64,8 +64,8 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     ADMIN_READ, COMPLIANCE_READ, Consent, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URI,
-    DeliveryPolicy, Fault, FaultConfig, FixtureSource, Integration, KNOWN_SCOPES, SimUser, TokenPolicy, USER_READ,
-    WebexSimConfig,
+    DeliveryPolicy, Fault, FaultConfig, FixtureSource, ForeignAccount, Integration, KNOWN_SCOPES, SimUser, TokenPolicy,
+    USER_READ, WebexSimConfig,
 };
 pub use control::{RecordingState, SimSnapshot, WebhookState};
 pub use error::{ApiError, SimError, TRACKING_HEADER};
@@ -144,6 +144,7 @@ fn router(shared: SharedRef) -> Router {
         .route("/v1/convergedRecordings/{id}", get(recordings::details))
         .route("/v1/convergedRecordings/{id}/metadata", get(recordings::metadata))
         .route("/v1/people", get(people::list_people))
+        .route("/v1/people/me", get(people::me))
         .route("/v1/people/{id}/features/callRecording", get(people::call_recording))
         .route("/v1/licenses", get(people::list_licenses))
         .route(
@@ -321,6 +322,16 @@ impl RunningWebexSim {
             .lock()
             .integrations
             .insert(integration.client_id.clone(), integration);
+    }
+
+    /// `Some`: the next consents are given by a person of another organisation.
+    pub fn set_consenting_account(&self, account: Option<ForeignAccount>) {
+        self.shared.lock().consenting = account;
+    }
+
+    /// API calls (other than `/v1/people/me`) made with a token of another organisation.
+    pub fn foreign_org_calls(&self) -> u64 {
+        self.shared.lock().foreign_org_calls
     }
 
     pub fn set_consent(&self, consent: Consent) {

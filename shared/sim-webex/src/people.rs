@@ -249,6 +249,21 @@ fn plain_id(raw: &str) -> String {
     }
 }
 
+/// `GET /v1/people/me`: the person the token was issued to, with their organisation.
+pub(crate) async fn me(State(shared): State<SharedRef>, Caller(grant): Caller) -> Response {
+    let mut body = json!({
+        "id": webex_id("PEOPLE", &grant.user_id),
+        "emails": [grant.email],
+        "orgId": webex_id("ORGANIZATION", &grant.org_id),
+        "type": "person",
+    });
+    let st = shared.lock();
+    if let Some(p) = st.people.values().find(|p| p.id == grant.user_id) {
+        body = person_json(&st, p, false, false);
+    }
+    axum::Json(body).into_response()
+}
+
 fn person_json(st: &SimState, p: &SimPerson, calling_data: bool, with_status: bool) -> Value {
     let mut o = json!({
         "id": p.rest_id(),

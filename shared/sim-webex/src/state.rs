@@ -42,6 +42,8 @@ pub(crate) struct AuthCode {
     pub scopes: BTreeSet<String>,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
+    /// Who consented: (person id, email, org id).
+    pub account: (String, String, String),
 }
 
 /// What an access token stands for.
@@ -49,6 +51,9 @@ pub(crate) struct AuthCode {
 pub(crate) struct Grant {
     pub client_id: String,
     pub user_id: String,
+    /// The consenting person's email and organisation.
+    pub email: String,
+    pub org_id: String,
     pub scopes: BTreeSet<String>,
     pub expires_at: DateTime<Utc>,
 }
@@ -155,6 +160,10 @@ pub(crate) struct State {
     pub admin: SimUser,
     pub integrations: BTreeMap<String, Integration>,
     pub consent: Consent,
+    /// `Some`: the next consents are given by this account of another org.
+    pub consenting: Option<crate::config::ForeignAccount>,
+    /// API calls (other than `/v1/people/me`) made with a token of another org.
+    pub foreign_org_calls: u64,
     pub tokens: TokenPolicy,
     pub link_lifetime: Duration,
     pub metadata_delay: Duration,
@@ -209,6 +218,8 @@ impl State {
                 .map(|i| (i.client_id.clone(), i.clone()))
                 .collect(),
             consent: config.consent,
+            consenting: None,
+            foreign_org_calls: 0,
             tokens: config.tokens.clone(),
             link_lifetime: config.link_lifetime,
             metadata_delay: config.metadata_delay,

@@ -551,6 +551,35 @@ impl ConnectorStore for SqliteStore {
         .await
     }
 
+    async fn rotate_webhook_secret(&self, id: &str) -> StoreResult<StoredConnector> {
+        let id = id.to_owned();
+        self.with(move |conn, cipher| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let row: Option<(Vec<u8>, Vec<u8>, i64)> = tx
+                .query_row(
+                    "SELECT config, secrets, created_at FROM connectors WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            let Some((config, secrets, created)) = row else {
+                return Err(StoreError::NotFound(format!("connector {id}")));
+            };
+            let current = decode_connector(cipher, &id, &config, &secrets, created)?;
+            let rotated = serde_json::to_vec(&current.secrets.with_new_webhook_secret())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let blob = cipher.encrypt(&rotated, &format!("connector-secrets:{id}"))?;
+            tx.execute("UPDATE connectors SET secrets = ?2 WHERE id = ?1", params![id, blob])
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            decode_connector(cipher, &id, &config, &blob, created)
+        })
+        .await
+    }
+
     async fn list_connectors(&self) -> StoreResult<Vec<StoredConnector>> {
         self.with(move |conn, cipher| {
             let mut stmt = conn

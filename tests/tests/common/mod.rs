@@ -202,6 +202,10 @@ impl ConnectorStore for FaultyStore {
         self.check()?;
         self.inner.list_connectors().await
     }
+    async fn rotate_webhook_secret(&self, id: &str) -> StoreResult<StoredConnector> {
+        self.check()?;
+        self.inner.rotate_webhook_secret(id).await
+    }
 }
 
 #[async_trait]

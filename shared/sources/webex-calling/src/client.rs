@@ -4,7 +4,8 @@
 //! jittered backoff on 5xx/408/connection errors, other 4xx fatal) and carries a fresh
 //! `TrackingID` header; failures are logged with the tracking id Webex returned.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use futures::Stream;
@@ -52,18 +53,53 @@ pub(crate) struct Call {
     pub what: String,
 }
 
+/// The most pages one listing walk reads (a million items at 100 a page): a server that
+/// never stops sending `Link: rel="next"` ends the walk with an error, not a loop.
+pub const MAX_PAGES_PER_WALK: usize = 10_000;
+
 /// How the pages of one listing are fetched (kept in [`Page`] for `next_page`).
 #[derive(Debug, Clone)]
 struct PageContext {
     operation: &'static str,
     scope: &'static str,
     timezone_utc: bool,
+    /// The pages this walk read, shared by its pages: a `next` link back to one of them
+    /// is a loop.
+    trail: Arc<Mutex<Trail>>,
+}
+
+#[derive(Debug, Default)]
+struct Trail {
+    seen: HashSet<String>,
+    pages: usize,
+}
+
+impl PageContext {
+    fn new(operation: &'static str, scope: &'static str, timezone_utc: bool) -> Self {
+        Self {
+            operation,
+            scope,
+            timezone_utc,
+            trail: Arc::default(),
+        }
+    }
+}
+
+/// An item of a list page that could not be read: the rest of the page goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// Its `id`, when that much could be read.
+    pub id: Option<String>,
+    /// Why, with the offending item (secrets removed, at most 300 characters).
+    pub reason: String,
 }
 
 /// One page of a list answer; [`WebexCallingClient::next_page`] fetches the next.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Items of this page that could not be read (each named, none silently dropped).
+    pub unreadable: Vec<Unreadable>,
     /// The `Link: <…>; rel="next"` target, resolved and checked to be on the API origin.
     pub next: Option<Url>,
     ctx: PageContext,
@@ -310,10 +346,50 @@ impl WebexCallingClient {
             Some(link) => Some(self.resolve_next(resp.url(), &link)?),
             None => None,
         };
-        let mut body: Items<T> = self.decode(&call, resp, &tracking).await?;
+        if let Ok(mut trail) = ctx.trail.lock() {
+            trail.seen.insert(resp.url().as_str().to_owned());
+            trail.seen.insert(url.as_str().to_owned());
+            trail.pages += 1;
+            let looped = next.as_ref().is_some_and(|n| trail.seen.contains(n.as_str()));
+            if looped || trail.pages >= MAX_PAGES_PER_WALK {
+                return Err(WebexError::from(HttpError::Decode {
+                    service: SERVICE,
+                    message: if looped {
+                        format!(
+                            "{}: Link rel=\"next\" points back to a page already read; the listing stops",
+                            ctx.operation
+                        )
+                    } else {
+                        format!(
+                            "{}: more than {MAX_PAGES_PER_WALK} pages; the listing stops",
+                            ctx.operation
+                        )
+                    },
+                    body: String::new(),
+                }));
+            }
+        }
+        let mut body: Items = self.decode(&call, resp, &tracking).await?;
         body.items.append(&mut body.members);
+        let mut items = Vec::with_capacity(body.items.len());
+        let mut unreadable = Vec::new();
+        for raw in body.items {
+            match serde_json::from_value::<T>(raw.clone()) {
+                Ok(item) => items.push(item),
+                Err(e) => {
+                    let shown: String = wfo_http::redact_secrets(&raw.to_string()).chars().take(300).collect();
+                    let bad = Unreadable {
+                        id: raw.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+                        reason: format!("{}: an item could not be read ({e}): {shown}", ctx.operation),
+                    };
+                    tracing::warn!(operation = ctx.operation, id = bad.id.as_deref(), reason = %bad.reason, "webex: unreadable list item skipped");
+                    unreadable.push(bad);
+                }
+            }
+        }
         Ok(Page {
-            items: body.items,
+            items,
+            unreadable,
             next,
             ctx: ctx.clone(),
         })
@@ -328,11 +404,7 @@ impl WebexCallingClient {
         url: Url,
         query: &[(&'static str, String)],
     ) -> Result<Page<T>, WebexError> {
-        let ctx = PageContext {
-            operation,
-            scope,
-            timezone_utc: false,
-        };
+        let ctx = PageContext::new(operation, scope, false);
         self.fetch_page(token, &ctx, url, query).await
     }
 
@@ -382,11 +454,7 @@ impl WebexCallingClient {
     ) -> Result<Page<RecordingSummary>, WebexError> {
         check_window(query.from, query.to)?;
         let url = self.endpoint(&["v1", "admin", "convergedRecordings"])?;
-        let ctx = PageContext {
-            operation: "list recordings",
-            scope: SCOPE_LIST,
-            timezone_utc: true,
-        };
+        let ctx = PageContext::new("list recordings", SCOPE_LIST, true);
         self.fetch_page(token, &ctx, url, &query.params()).await
     }
 
@@ -504,12 +572,7 @@ impl WebexCallingClient {
             return Ok(None);
         }
         let returned = response_tracking_id(&resp);
-        let bytes = resp.bytes().await.map_err(|e| {
-            WebexError::from(HttpError::Transport {
-                service: SERVICE,
-                message: wfo_http::error_chain(&e),
-            })
-        })?;
+        let bytes = wfo_http::read_body(SERVICE, resp, wfo_http::MAX_JSON_BODY).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
@@ -520,7 +583,7 @@ impl WebexCallingClient {
                 let err = HttpError::Decode {
                     service: SERVICE,
                     message: e.to_string(),
-                    body: String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).into_owned(),
+                    body: wfo_http::redact_secrets(&String::from_utf8_lossy(&bytes[..bytes.len().min(2048)])),
                 };
                 tracing::warn!(operation = call.operation, sent_tracking_id = %tracking,
                     tracking_id = returned.as_deref(), error = %err, "webex: undecodable answer");

@@ -49,7 +49,7 @@ pub use parser::{
     segment_webex_calling_detailed,
 };
 pub use people::{
-    CallRecordingSetting, License, PEOPLE_PAGE_SIZE, PROFESSIONAL_LICENSE_NAME, ROSTER_PAGE_SIZE, RecordMode,
+    CallRecordingSetting, License, Me, PEOPLE_PAGE_SIZE, PROFESSIONAL_LICENSE_NAME, ROSTER_PAGE_SIZE, RecordMode,
     RosterMember, WebexPerson, is_calling_professional, professional_license_ids,
 };
 pub use source::{WebexCallingKind, WebexCallingSource, webex_error};

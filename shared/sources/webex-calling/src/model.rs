@@ -192,11 +192,11 @@ impl RecordingDetails {
 
 /// The JSON body of a list answer: `items`, or `members` (telephony rosters).
 #[derive(Debug, Deserialize)]
-pub(crate) struct Items<T> {
+pub(crate) struct Items {
     #[serde(default = "Vec::new")]
-    pub items: Vec<T>,
+    pub items: Vec<serde_json::Value>,
     #[serde(default = "Vec::new")]
-    pub members: Vec<T>,
+    pub members: Vec<serde_json::Value>,
 }
 
 #[cfg(test)]

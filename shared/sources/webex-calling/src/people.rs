@@ -238,6 +238,20 @@ impl WebexCallingClient {
             .await
     }
 
+    /// `GET /v1/people/me`: who the token was issued to (the person and their org).
+    pub async fn people_me(&self, token: &Secret) -> Result<Me, WebexError> {
+        let url = self.endpoint(&["v1", "people", "me"])?;
+        let call = Call {
+            operation: "who authorized",
+            scope: "spark:people_read",
+            what: "person me".to_owned(),
+        };
+        let (resp, tracking) = self
+            .send_api(&call, token, Idempotency::Idempotent, || self.http().get(url.clone()))
+            .await?;
+        self.decode(&call, resp, &tracking).await
+    }
+
     /// `GET /v1/people/{personId}/features/callRecording`.
     pub async fn person_call_recording(
         &self,
@@ -325,4 +339,17 @@ mod tests {
         assert!(s(None, "On Demand with User Initiated Start").records());
         assert!(s(Some(true), "Some Future Mode").records());
     }
+}
+
+/// The answer of `GET /v1/people/me`, the fields the connector reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// base64 `ciscospark://<region>/ORGANIZATION/<uuid>`.
+    #[serde(default)]
+    pub org_id: Option<String>,
 }

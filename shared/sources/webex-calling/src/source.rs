@@ -22,11 +22,12 @@ use wfo_domain::ledger::AgentName;
 use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact};
 use wfo_domain::sync::SyncPolicy;
 use wfo_domain::timeline::{CallTimeline, Party};
+use wfo_domain::webex_id::canonical_webex_id;
 use wfo_domain::wfo::AudioFormat;
 use wfo_ports::{
-    CredentialScheme, Credentials, Delivery, DeliveryError, ItemPlan, ListedItem, Media, MediaFormat, PlannedContact,
-    Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector, UserListing, UserListingRequest,
-    UserSyncProfile,
+    CredentialScheme, Credentials, Delivery, DeliveryError, Identity, ItemPlan, ListedItem, Media, MediaFormat,
+    PlannedContact, Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector, UserListing,
+    UserListingRequest, UserSyncProfile,
 };
 
 use crate::parser::segment_webex_calling;
@@ -75,6 +76,18 @@ impl SourceKind for WebexCallingKind {
         verify_signature(&connector.secrets.webhook_secret, body, header)
             .map_err(|e| DeliveryError::Unauthenticated(e.to_string()))?;
         let event = parse_webhook_event(body).map_err(|e| DeliveryError::Malformed(e.to_string()))?;
+        // Signed with our secret is not enough: the secret is shown to whoever owns the
+        // webhook, so only deliveries about this connector's own org count.
+        let tenant = canonical_webex_id(&connector.config.source.tenant_id);
+        match event.org_id.as_deref().map(canonical_webex_id) {
+            Some(org) if !tenant.is_empty() && org == tenant => {}
+            other => {
+                return Err(DeliveryError::Unauthenticated(format!(
+                    "the delivery is about org {}, not this connector's tenant",
+                    other.as_deref().unwrap_or("(none)")
+                )));
+            }
+        }
         match event.recording_id() {
             Some(id) => Ok(Delivery::Item(id.to_owned())),
             None => {
@@ -135,10 +148,20 @@ fn owner_name(tl: &CallTimeline) -> Option<(String, AgentName)> {
     Some((user_id.clone(), name))
 }
 
+/// A stable ledger id for a listed item whose own id could not be read.
+fn unreadable_id(reason: &str) -> String {
+    let h = reason.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("unreadable-{h:016x}")
+}
+
 /// Where a listing walk stands.
 struct Walk {
     windows: VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
-    buffer: VecDeque<RecordingSummary>,
+    /// The window being read (unreadable items are placed at its start).
+    window_start: DateTime<Utc>,
+    buffer: VecDeque<ListedItem>,
     page: Option<Page<RecordingSummary>>,
     done: bool,
 }
@@ -152,6 +175,7 @@ impl Source for WebexCallingSource {
         };
         let start = Walk {
             windows: windows.into(),
+            window_start: from,
             buffer: VecDeque::new(),
             page: None,
             done: false,
@@ -159,11 +183,7 @@ impl Source for WebexCallingSource {
         // A token is asked for per page, so a walk longer than a token's life goes on.
         futures::stream::unfold(start, move |mut st| async move {
             loop {
-                if let Some(r) = st.buffer.pop_front() {
-                    let item = ListedItem {
-                        id: r.id,
-                        time: r.create_time,
-                    };
+                if let Some(item) = st.buffer.pop_front() {
                     return Some((Ok(item), st));
                 }
                 if st.done {
@@ -180,16 +200,31 @@ impl Source for WebexCallingSource {
                     Some(prev) if prev.has_next() => self.client.next_page(&token, &prev).await,
                     _ => match st.windows.pop_front() {
                         None => return None,
-                        Some((from, to)) => self
-                            .client
-                            .list_recordings_page(&token, &ListQuery::new(from, to))
-                            .await
-                            .map(Some),
+                        Some((from, to)) => {
+                            st.window_start = from;
+                            self.client
+                                .list_recordings_page(&token, &ListQuery::new(from, to))
+                                .await
+                                .map(Some)
+                        }
                     },
                 };
                 match fetched {
                     Ok(Some(mut page)) => {
-                        st.buffer = std::mem::take(&mut page.items).into();
+                        let at = st.window_start;
+                        st.buffer = std::mem::take(&mut page.items)
+                            .into_iter()
+                            .map(|r| ListedItem {
+                                id: r.id,
+                                time: r.create_time,
+                                unreadable: None,
+                            })
+                            .chain(page.unreadable.drain(..).map(|u| ListedItem {
+                                id: u.id.unwrap_or_else(|| unreadable_id(&u.reason)),
+                                time: at,
+                                unreadable: Some(u.reason),
+                            }))
+                            .collect();
                         st.page = Some(page);
                     }
                     Ok(None) => {}
@@ -274,6 +309,19 @@ impl Source for WebexCallingSource {
         }
         .list()
         .await
+    }
+
+    async fn identity(&self) -> Result<Identity, SourceError> {
+        let token = self.token().await?;
+        let me = self.client.people_me(&token).await.map_err(webex_error)?;
+        let org_id = me
+            .org_id
+            .filter(|o| !o.trim().is_empty())
+            .ok_or_else(|| SourceError::retry("Webex people/me: the answer names no orgId"))?;
+        Ok(Identity {
+            org_id,
+            account: me.emails.into_iter().next(),
+        })
     }
 
     async fn ensure_webhook(&self, name: &str, target: &str, secret: &Secret) -> Result<Registration, SourceError> {

@@ -201,6 +201,84 @@ async fn a_next_link_to_another_origin_is_refused() {
 }
 
 #[tokio::test]
+async fn an_item_that_cannot_be_read_is_named_and_the_rest_of_the_page_goes_on() {
+    let server = MockServer::start().await;
+    let mut bad = item("bad-one");
+    bad["createTime"] = json!(null);
+    let body = json!({ "items": [item("a"), bad, item("c"), {"no": "id", "ticket": "SECRET-TICKET"}] });
+    Mock::given(method("GET"))
+        .and(path(LIST_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let page = client(&server)
+        .list_recordings_page(&token(), &ListQuery::new(day(2024, 1, 1), day(2024, 1, 2)))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["a", "c"]);
+    assert_eq!(page.unreadable.len(), 2);
+    assert_eq!(page.unreadable[0].id.as_deref(), Some("bad-one"));
+    assert!(
+        page.unreadable[0].reason.contains("createTime") || page.unreadable[0].reason.contains("null"),
+        "{:?}",
+        page.unreadable
+    );
+    assert_eq!(page.unreadable[1].id, None);
+    assert!(
+        !page.unreadable[1].reason.contains("SECRET-TICKET"),
+        "{:?}",
+        page.unreadable
+    );
+}
+
+#[tokio::test]
+async fn a_next_link_back_to_a_page_already_read_ends_the_walk_with_an_error() {
+    let server = MockServer::start().await;
+    // Page 1 links to page 2; page 2 links back to page 2.
+    Mock::given(method("GET"))
+        .and(path(LIST_PATH))
+        .and(query_param("cursor", "p2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(items(&["b"]))
+                .insert_header("Link", next_link(&server, "p2")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(LIST_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(items(&["a"]))
+                .insert_header("Link", next_link(&server, "p2")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let t = token();
+    let results: Vec<_> = c.list_recordings(&t, day(2024, 1, 1), day(2024, 1, 2)).collect().await;
+    assert_eq!(results.len(), 2, "a, then the error: {results:?}");
+    let err = results[1].as_ref().unwrap_err().to_string();
+    assert!(err.contains("points back to a page already read"), "{err}");
+}
+
+#[tokio::test]
+async fn a_metadata_document_over_the_size_limit_is_refused_not_buffered() {
+    let server = MockServer::start().await;
+    let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(wfo_http::MAX_JSON_BODY + 10));
+    Mock::given(method("GET"))
+        .and(path("/v1/convergedRecordings/r1/metadata"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(huge, "application/json"))
+        .mount(&server)
+        .await;
+    let err = client(&server).recording_metadata(&token(), "r1").await.unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+}
+
+#[tokio::test]
 async fn every_request_carries_a_tracking_id() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
