@@ -30,6 +30,13 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     /// Total time budget for the call, retries included.
     pub budget: Duration,
+    /// How long one attempt may wait for an answer (status and headers), and then for a
+    /// whole non-streaming body: a server that never answers costs one attempt, not a
+    /// worker.
+    pub attempt_timeout: Duration,
+    /// How long a streamed body (a download, an upload's source) may go without a byte
+    /// before it is aborted ([`stall_guard`]).
+    pub idle_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -40,6 +47,8 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(30),
             budget: Duration::from_secs(120),
+            attempt_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -53,6 +62,8 @@ impl RetryPolicy {
             max_delay: Duration::from_millis(20),
             max_retry_after: Duration::from_secs(2),
             budget: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(2),
         }
     }
 
@@ -241,6 +252,9 @@ fn tracking_id(headers: &HeaderMap, body: &str) -> Option<String> {
 }
 
 const MAX_ERROR_BODY: usize = 2048;
+/// How long a whole non-streaming answer body may take once its headers arrived.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(60);
+
 /// The largest JSON answer read (a metadata document, a page of a listing): beyond it the
 /// answer is refused, never buffered.
 pub const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
@@ -361,12 +375,16 @@ where
     let started = Instant::now();
     let mut failures = 0u32;
     loop {
-        let outcome = match make().send().await {
-            Ok(resp) if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED => {
+        let outcome = match tokio::time::timeout(policy.attempt_timeout, make().send()).await {
+            Ok(Ok(resp)) if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED => {
                 return Ok(resp);
             }
-            Ok(resp) => status_error(service, resp).await,
-            Err(e) => classify_transport(service, e),
+            Ok(Ok(resp)) => status_error(service, resp).await,
+            Ok(Err(e)) => classify_transport(service, e),
+            Err(_) => HttpError::Transport {
+                service,
+                message: format!("no answer within {} s", policy.attempt_timeout.as_secs_f32()),
+            },
         };
         failures += 1;
         let may_repeat = outcome.is_retryable()
@@ -396,12 +414,58 @@ where
 
 /// Read a JSON body, keeping the raw text on failure so the log shows what was said.
 pub async fn json<T: serde::de::DeserializeOwned>(service: &'static str, resp: Response) -> Result<T, HttpError> {
-    let bytes = read_body(service, resp, MAX_JSON_BODY).await?;
+    let bytes = tokio::time::timeout(BODY_DEADLINE, read_body(service, resp, MAX_JSON_BODY))
+        .await
+        .map_err(|_| HttpError::Transport {
+            service,
+            message: format!("the answer's body did not arrive within {} s", BODY_DEADLINE.as_secs()),
+        })??;
     serde_json::from_slice(&bytes).map_err(|e| HttpError::Decode {
         service,
         message: e.to_string(),
         body: redact_secrets(&String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)])),
     })
+}
+
+/// The HTTP client every outbound call shares: connection and read deadlines set (a
+/// half-open connection fails a read after `read_idle`, whatever else is configured),
+/// no redirects followed (a redirect can carry a bearer token elsewhere).
+pub fn client_builder(read_idle: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(read_idle)
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+/// `stream`, aborted with `TimedOut` when no chunk comes for `idle`: the minimum-progress
+/// rule for streamed bodies (a download that stops mid-body fails its attempt instead of
+/// holding a worker forever).
+pub fn stall_guard<S>(
+    stream: S,
+    idle: Duration,
+) -> futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+{
+    use futures::StreamExt;
+    let stream = Box::pin(stream);
+    futures::stream::unfold((stream, false), move |(mut s, done)| async move {
+        if done {
+            return None;
+        }
+        match tokio::time::timeout(idle, s.next()).await {
+            Ok(Some(item)) => Some((item, (s, false))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no data for {} s: the transfer stalled", idle.as_secs_f32()),
+                )),
+                (s, true),
+            )),
+        }
+    })
+    .boxed()
 }
 
 /// A fresh tracking id for the `TrackingID` request header.
@@ -450,6 +514,47 @@ mod tests {
         assert!(matches!(err, HttpError::Connect { .. }), "{text}");
         assert!(!text.contains("SECRETTICKET") && !text.contains("hunter2"), "{text}");
         assert!(text.contains("127.0.0.1:1/nbr/Servlet?[redacted]"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_stops_sending_is_aborted_after_the_idle_time() {
+        use futures::StreamExt;
+        let stalled =
+            futures::stream::iter([Ok(bytes::Bytes::from_static(b"first"))]).chain(futures::stream::pending());
+        let started = Instant::now();
+        let got: Vec<_> = stall_guard(stalled, Duration::from_millis(200)).collect().await;
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].as_ref().unwrap().as_ref(), b"first");
+        assert_eq!(got[1].as_ref().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_costs_one_attempt_deadline_not_forever() {
+        // Accepts the connection and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            attempt_timeout: Duration::from_millis(300),
+            ..RetryPolicy::fast()
+        };
+        let started = Instant::now();
+        let err = send("silent", &policy, Idempotency::Idempotent, || {
+            reqwest::Client::new().get(format!("http://{addr}/x"))
+        })
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("no answer within"), "{err}");
+        assert!(err.is_retryable() && err.outcome_unknown());
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        hold.abort();
     }
 
     #[test]

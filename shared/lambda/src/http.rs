@@ -31,10 +31,7 @@ pub struct HttpDeps {
 
 impl HttpDeps {
     pub fn new(store: Arc<dyn Store>, public_url: Option<String>) -> Result<Self, InitError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = wfo_http::client_builder(wfo_pipeline::connections::READ_BACKSTOP).build()?;
         let token_http = wfo_pipeline::auth::token_http_client(Duration::from_secs(20))?;
         Ok(Self {
             connections: Connections::with_clients(

@@ -78,10 +78,7 @@ pub struct SchedulerDeps {
 
 impl SchedulerDeps {
     pub fn new(store: Arc<dyn Store>, public_url: String, budget: Duration) -> Result<Self, InitError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = wfo_http::client_builder(wfo_pipeline::connections::READ_BACKSTOP).build()?;
         let policy = RetryPolicy::default();
         let connections = Connections::with_clients(
             store.clone(),

@@ -14,6 +14,9 @@ use wfo_ports::{Credentials, Registry, Source, SourceDeps, SourceError, SourceKi
 
 use crate::{auth, credentials};
 
+/// No byte read for this long fails the read, on every connection of the shared client.
+pub const READ_BACKSTOP: Duration = Duration::from_secs(300);
+
 /// One connector's source and credentials.
 pub struct Connection {
     pub kind: Arc<dyn SourceKind>,
@@ -41,10 +44,7 @@ impl Connections {
         registry: Arc<dyn Registry>,
         policy: RetryPolicy,
     ) -> Result<Arc<Self>, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = wfo_http::client_builder(READ_BACKSTOP).build()?;
         let token_http = auth::token_http_client(Duration::from_secs(30))?;
         Ok(Self::with_clients(store, registry, policy, http, token_http))
     }

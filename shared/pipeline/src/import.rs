@@ -643,7 +643,9 @@ impl Importer {
         media: &wfo_domain::segment::MediaSlice,
         contact_id: i64,
     ) -> Result<i64, Failure> {
-        let opened = conn.source.open_media(media).await.map_err(Failure::Source)?;
+        let mut opened = conn.source.open_media(media).await.map_err(Failure::Source)?;
+        // A download that stops sending fails this attempt instead of holding the worker.
+        opened.stream = wfo_http::stall_guard(opened.stream, self.settings.http_policy.idle_timeout);
         let is_whole = media.offset_ms <= 0 && opened.duration_ms.is_some_and(|w| media.duration_ms + 1000 >= w);
         let body = if is_whole {
             AudioBody {

@@ -42,6 +42,9 @@ pub struct PollSettings {
     pub settle: chrono::Duration,
     /// The oldest a run reads, however old the cursor is; older is a [`MissedWindow`].
     pub max_lookback: chrono::Duration,
+    /// The longest one connector's poll may take; then it is abandoned (its cursor stays
+    /// where the last complete walk left it) and retried later.
+    pub deadline: Duration,
 }
 
 impl Default for PollSettings {
@@ -51,6 +54,7 @@ impl Default for PollSettings {
             overlap: chrono::Duration::hours(1),
             settle: chrono::Duration::seconds(0),
             max_lookback: MAX_LOOKBACK,
+            deadline: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -254,7 +258,13 @@ pub async fn poll_if_due(
     if !schedule.poll_due(connections, connector, now).await? {
         return Ok(None);
     }
-    let result = poll(connections, connector, settings, now).await;
+    let result = match tokio::time::timeout(settings.deadline, poll(connections, connector, settings, now)).await {
+        Ok(r) => r,
+        Err(_) => Err(PollError::Source(SourceError::retry(format!(
+            "the poll took longer than {} s and was abandoned",
+            settings.deadline.as_secs()
+        )))),
+    };
     let ok = result.is_ok();
     if let Err(e) = record_poll(connections, &connector.config.id, ok, Utc::now()).await {
         tracing::warn!(connector = %connector.config.id, error = %e, "cannot record the poll attempt");

@@ -182,6 +182,9 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
+/// Keeps up to `workers` items in flight and takes new messages as soon as any one
+/// finishes: a slow item (a stalled download, a WFO that holds an upload) occupies one
+/// slot, never the whole worker.
 async fn worker_loop(
     store: Arc<dyn Store>,
     importer: Arc<Importer>,
@@ -190,58 +193,72 @@ async fn worker_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let visibility = importer.settings().lease;
+    let slots = workers.max(1);
+    let mut in_flight = futures::stream::FuturesUnordered::new();
     loop {
         if *stop.borrow() {
-            return;
-        }
-        let batch = match store.receive(workers.max(1) * 2, visibility).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "queue receive failed");
-                if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        if batch.is_empty() {
-            tokio::select! {
-                _ = ready.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
-            continue;
-        }
-        futures::stream::iter(batch)
-            .for_each_concurrent(workers.max(1), |msg| {
-                let store = store.clone();
-                let importer = importer.clone();
-                async move {
-                    let parsed: Result<WorkMessage, _> = serde_json::from_str(&msg.body);
-                    let work = match parsed {
-                        Ok(w) => w,
-                        Err(e) => {
-                            tracing::error!(body = %msg.body, error = %e, "malformed queue message: moved to dead letters");
-                            let _ = store.dead_letter(&msg.receipt, &format!("malformed: {e}")).await;
-                            return;
-                        }
-                    };
-                    let outcome = importer.process(&work.connector_id, &work.item_id).await;
-                    match &outcome {
-                        Outcome::Unknown => {
-                            tracing::error!(connector = %work.connector_id, item = %work.item_id, "queue message names no ledger item: moved to dead letters");
-                            let _ = store.dead_letter(&msg.receipt, "names no ledger item").await;
-                            return;
-                        }
-                        // The ledger holds the schedule; the sweeper enqueues it when due.
-                        Outcome::Done | Outcome::Later(_) | Outcome::Dead(_) | Outcome::Busy => {}
-                    }
-                    if let Err(e) = store.ack(&msg.receipt).await {
-                        tracing::warn!(error = %e, "cannot ack queue message (it will be redelivered; processing is idempotent)");
-                    }
-                }
+            // In-flight items get a moment to finish their step; one still running is
+            // dropped with its lease, which expires, and the next run resumes it.
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                while in_flight.next().await.is_some() {}
             })
             .await;
+            return;
+        }
+        let free = slots - in_flight.len();
+        let batch = if free == 0 {
+            Vec::new()
+        } else {
+            match store.receive(free, visibility).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "queue receive failed");
+                    Vec::new()
+                }
+            }
+        };
+        let received = !batch.is_empty();
+        for msg in batch {
+            in_flight.push(handle_message(store.clone(), importer.clone(), msg));
+        }
+        if received && in_flight.len() < slots {
+            continue;
+        }
+        // Full, or nothing waiting: until one finishes, new work is announced, or a
+        // short poll interval passes.
+        tokio::select! {
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            _ = ready.notified(), if in_flight.len() < slots => {}
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
+}
+
+/// One queue message: parse, process, then ack (the ledger keeps the schedule) or move
+/// a message that names nothing to the dead letters.
+async fn handle_message(store: Arc<dyn Store>, importer: Arc<Importer>, msg: crate::ports::Received) {
+    let parsed: Result<WorkMessage, _> = serde_json::from_str(&msg.body);
+    let work = match parsed {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(body = %msg.body, error = %e, "malformed queue message: moved to dead letters");
+            let _ = store.dead_letter(&msg.receipt, &format!("malformed: {e}")).await;
+            return;
+        }
+    };
+    let outcome = importer.process(&work.connector_id, &work.item_id).await;
+    match &outcome {
+        Outcome::Unknown => {
+            tracing::error!(connector = %work.connector_id, item = %work.item_id, "queue message names no ledger item: moved to dead letters");
+            let _ = store.dead_letter(&msg.receipt, "names no ledger item").await;
+            return;
+        }
+        // The ledger holds the schedule; the sweeper enqueues it when due.
+        Outcome::Done | Outcome::Later(_) | Outcome::Dead(_) | Outcome::Busy => {}
+    }
+    if let Err(e) = store.ack(&msg.receipt).await {
+        tracing::warn!(error = %e, "cannot ack queue message (it will be redelivered; processing is idempotent)");
     }
 }
 
@@ -356,8 +373,15 @@ async fn sync_loop(connections: Arc<Connections>, importer: Arc<Importer>, mut s
                     connections: &connections,
                     wfo: wfo.as_ref(),
                 };
+                // A run that outlives its lock is abandoned (the next interval starts afresh).
                 let outcome = tokio::select! {
-                    r = sync_connector(&deps, c, &settings) => r,
+                    r = tokio::time::timeout(settings.run_lock_ttl, sync_connector(&deps, c, &settings)) => match r {
+                        Ok(r) => r,
+                        Err(_) => {
+                            tracing::warn!(connector = %id, "user sync exceeded its deadline and was abandoned");
+                            continue;
+                        }
+                    },
                     _ = stop.wait_for(|s| *s) => return,
                 };
                 match outcome {

@@ -324,6 +324,17 @@ impl RunningWebexSim {
             .insert(integration.client_id.clone(), integration);
     }
 
+    /// The next `n` audio downloads send half the audio and then stall (the connection
+    /// stays open, nothing more comes).
+    pub fn stall_downloads(&self, n: u32) {
+        self.shared.lock().stall_downloads = n;
+    }
+
+    /// Stalls still to come (0 once every one set has happened).
+    pub fn stalls_left(&self) -> u32 {
+        self.shared.lock().stall_downloads
+    }
+
     /// `Some`: the next consents are given by a person of another organisation.
     pub fn set_consenting_account(&self, account: Option<ForeignAccount>) {
         self.shared.lock().consenting = account;

@@ -314,7 +314,7 @@ pub(crate) async fn metadata(
 /// needed (the ticket authorises). Unknown, expired or mismatched tickets: `403`.
 pub(crate) async fn media(State(shared): State<SharedRef>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = parse_query(raw.as_deref());
-    let st = shared.lock();
+    let mut st = shared.lock();
     let denied = || ApiError::forbidden("The download link is invalid or has expired.");
     if st.link_expired {
         return Err(denied());
@@ -328,11 +328,27 @@ pub(crate) async fn media(State(shared): State<SharedRef>, RawQuery(raw): RawQue
         .get(&ticket.recording_id)
         .ok_or_else(ApiError::not_found)?;
     let bytes = rec.audio.bytes.clone();
-    let mut response = bytes.clone().into_response();
+    let recording_id = ticket.recording_id.clone();
+    let stall = st.stall_downloads > 0;
+    if stall {
+        st.stall_downloads -= 1;
+    }
+    drop(st);
+    let mut response = if stall {
+        // Half the audio, then silence with the connection open: a stalled transfer.
+        let half = bytes.slice(..bytes.len() / 2);
+        let body = futures::StreamExt::chain(
+            futures::stream::iter([Ok::<_, std::io::Error>(half)]),
+            futures::stream::pending(),
+        );
+        axum::body::Body::from_stream(body).into_response()
+    } else {
+        bytes.clone().into_response()
+    };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/mpeg"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}.mp3\"", ticket.recording_id)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{recording_id}.mp3\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)

@@ -182,6 +182,8 @@ pub(crate) struct State {
     pub recordings: HashMap<String, StoredRecording>,
     pub tickets: HashMap<String, Ticket>,
     pub link_expired: bool,
+    /// Downloads still to be stalled: half the audio is sent, then nothing.
+    pub stall_downloads: u32,
     pub webhooks: Vec<WebhookEntry>,
     pub deliveries: Vec<DeliveryRecord>,
     /// `Some` while deliveries are held back for a batch.
@@ -237,6 +239,7 @@ impl State {
             recordings: HashMap::new(),
             tickets: HashMap::new(),
             link_expired: false,
+            stall_downloads: 0,
             webhooks: Vec::new(),
             deliveries: Vec::new(),
             held: None,

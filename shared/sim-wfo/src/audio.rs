@@ -16,6 +16,20 @@ use crate::{SimHandle, messages};
 const ACCEPTED_TYPES: [&str; 2] = ["audio/mpeg", "audio/wav"];
 
 pub(crate) async fn upload(State(sim): State<SimHandle>, Id(id): Id, req: Request) -> Response {
+    let held = sim
+        .0
+        .held_uploads
+        .fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |n| n.checked_sub(1),
+        )
+        .is_ok();
+    if held {
+        // Read everything, store nothing, answer never: the client must give up.
+        drain(req.into_body()).await;
+        return std::future::pending::<Response>().await;
+    }
     match store(&sim, id, req).await {
         Ok(uploaded) => Json(uploaded).into_response(),
         Err(e) => e.into_response(),

@@ -137,6 +137,8 @@ pub(crate) struct Inner {
     /// Serializes state writes so a later snapshot is never overwritten by an earlier one.
     pub persist_lock: tokio::sync::Mutex<()>,
     pub max_audio_bytes: u64,
+    /// Audio uploads still to be held open: the body is read, no answer ever comes.
+    pub held_uploads: std::sync::atomic::AtomicU32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -208,6 +210,12 @@ impl SimHandle {
 
     pub fn faults(&self) -> Faults {
         self.0.fault_state().faults().clone()
+    }
+
+    /// The next `n` audio uploads are read and then never answered (the connection is
+    /// held open), as a WFO that hangs would.
+    pub fn hold_audio_uploads(&self, n: u32) {
+        self.0.held_uploads.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Replaces the faults (and restarts the seeded generator).
@@ -318,6 +326,7 @@ impl WfoSim {
             storage,
             persist_lock: tokio::sync::Mutex::new(()),
             max_audio_bytes: config.max_audio_bytes,
+            held_uploads: std::sync::atomic::AtomicU32::new(0),
         });
         if fresh {
             inner.persist().await?;
@@ -386,6 +395,13 @@ impl RunningSim {
     }
     pub fn faults(&self) -> Faults {
         self.handle.faults()
+    }
+    pub fn hold_audio_uploads(&self, n: u32) {
+        self.handle.hold_audio_uploads(n)
+    }
+    /// Holds still to come (0 once every one set has happened).
+    pub fn holds_left(&self) -> u32 {
+        self.handle.0.held_uploads.load(std::sync::atomic::Ordering::SeqCst)
     }
     pub fn set_faults(&self, faults: Faults) -> Result<(), SimError> {
         self.handle.set_faults(faults)

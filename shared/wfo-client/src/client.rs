@@ -407,16 +407,34 @@ impl WfoApi for WfoClient {
         let (generation, session) = self.session().await?;
         let cookie = cookie_value(&session)?;
         let url = self.url(&format!("/api/rest/wfo/contact/{id}/audio"));
+        // One attempt; the answer deadline of `send` does not fit an upload of any length,
+        // so it is replaced by a progress rule: no body byte sent, or no answer after the
+        // last one, for `attempt_timeout` aborts the attempt (a WFO that holds an upload
+        // open costs one attempt, not a worker).
         let once = RetryPolicy {
             max_attempts: 1,
+            attempt_timeout: Duration::from_secs(24 * 3600),
             ..self.config.policy.clone()
         };
+        let quiet_limit = self.config.policy.attempt_timeout;
         let timeout = body
             .length
             .map(|len| self.config.request_timeout + Duration::from_secs(len / MIN_UPLOAD_BYTES_PER_SEC));
         let length = body.length;
-        let mut stream = Some(body.stream);
-        let result = wfo_http::send(SERVICE, &once, Idempotency::Idempotent, || {
+        let started = std::time::Instant::now();
+        let last_progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let progress = last_progress.clone();
+        let mut stream = Some(
+            body.stream
+                .inspect(move |_| {
+                    progress.store(
+                        started.elapsed().as_millis() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    )
+                })
+                .boxed(),
+        );
+        let upload = wfo_http::send(SERVICE, &once, Idempotency::Idempotent, || {
             // `once` allows a single attempt; should `send` ever call again, the request
             // fails instead of uploading an empty body.
             let chunks = stream.take().unwrap_or_else(|| {
@@ -440,8 +458,27 @@ impl WfoApi for WfoClient {
                 req = req.timeout(t);
             }
             req
-        })
-        .await;
+        });
+        let watchdog = async {
+            let tick = (quiet_limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+            loop {
+                tokio::time::sleep(tick).await;
+                let last = Duration::from_millis(last_progress.load(std::sync::atomic::Ordering::Relaxed));
+                if started.elapsed().saturating_sub(last) > quiet_limit {
+                    return;
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = upload => r,
+            () = watchdog => Err(HttpError::Transport {
+                service: SERVICE,
+                message: format!(
+                    "the audio upload made no progress and got no answer for {} s",
+                    quiet_limit.as_secs_f32()
+                ),
+            }),
+        };
         match result {
             Ok(resp) => Ok(wfo_http::json(SERVICE, resp).await?),
             Err(e) if e.status() == Some(401) => {

@@ -572,7 +572,17 @@ impl WebexCallingClient {
             return Ok(None);
         }
         let returned = response_tracking_id(&resp);
-        let bytes = wfo_http::read_body(SERVICE, resp, wfo_http::MAX_JSON_BODY).await?;
+        let bytes = tokio::time::timeout(
+            wfo_http::BODY_DEADLINE,
+            wfo_http::read_body(SERVICE, resp, wfo_http::MAX_JSON_BODY),
+        )
+        .await
+        .map_err(|_| {
+            WebexError::from(HttpError::Transport {
+                service: SERVICE,
+                message: "the metadata body did not arrive in time".to_owned(),
+            })
+        })??;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
