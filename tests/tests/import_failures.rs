@@ -257,10 +257,11 @@ async fn metadata_not_ready_waits_without_counting_attempts_then_imports() {
     let watch_until = tokio::time::Instant::now() + Duration::from_millis(1500);
     while tokio::time::Instant::now() < watch_until {
         for item in items(&h, &ids).await {
-            if item.stage == Stage::Discovered {
+            // (A step in progress has counted its attempt; the wait gives it back.)
+            if item.stage == Stage::Discovered && item.health == Health::Waiting {
                 assert_eq!(item.attempts, 0, "{item:?}");
-                assert_ne!(item.health, Health::Dead);
             }
+            assert_ne!(item.health, Health::Dead);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -628,5 +629,70 @@ async fn a_metadata_key_removed_in_wfo_after_planning_holds_the_item_and_it_heal
         stored.contact.import.metadata.contains_key("Recording-Id-key"),
         "the mapped value arrived"
     );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_still_running_at_the_invocation_deadline_is_cut_off_with_the_item_saved_and_the_attempt_counted() {
+    let (h, dir) = start_quiet().await;
+    let store = common::private_store(&h, &dir.path().join("private")).await;
+    let call = instance(&h, "basic-inbound", 30);
+    let id = call.recording_ids()[0].clone();
+    h.webex.publish(&call).await;
+    store
+        .discover(&h.connector.id, &id, Discovery::Webhook, Utc::now())
+        .await
+        .unwrap();
+    // WFO reads the audio and never answers: only the deadline ends the step.
+    h.wfo.hold_audio_uploads(10);
+    let imp = importer(&store, Duration::from_secs(60));
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(7);
+    let outcome = imp.process_until(&h.connector.id, &id, Some(deadline)).await;
+    assert!(matches!(outcome, Outcome::Later(_)), "{outcome:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "stopped at the deadline: {:?}",
+        started.elapsed()
+    );
+    let item = store.get(&h.connector.id, &id).await.unwrap().unwrap();
+    assert_eq!(
+        item.stage,
+        Stage::ContactsImported,
+        "the steps before were saved: {item:?}"
+    );
+    assert_eq!(item.attempts, 1, "{item:?}");
+    assert!(
+        item.last_error.as_deref().unwrap_or("").contains("deadline"),
+        "{item:?}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_cut_off_by_a_crash_is_a_counted_attempt_with_a_reason_not_a_silent_repeat() {
+    let (h, dir) = start_quiet().await;
+    let store = common::private_store(&h, &dir.path().join("private")).await;
+    let call = instance(&h, "basic-inbound", 30);
+    let id = call.recording_ids()[0].clone();
+    h.webex.publish(&call).await;
+    store
+        .discover(&h.connector.id, &id, Discovery::Webhook, Utc::now())
+        .await
+        .unwrap();
+    h.wfo.hold_audio_uploads(10);
+    let imp = importer(&store, Duration::from_secs(1));
+    // The process "dies" mid-upload: the future is dropped.
+    let _ = tokio::time::timeout(Duration::from_secs(2), imp.process(&h.connector.id, &id)).await;
+    let item = store.get(&h.connector.id, &id).await.unwrap().unwrap();
+    assert_eq!(item.attempts, 1, "{item:?}");
+    assert!(item.in_step, "{item:?}");
+    assert!(item.next_attempt_at.is_some(), "retried after a backoff: {item:?}");
+    // Once the dead process's lease expires, the next run goes on from what was saved.
+    h.wfo.hold_audio_uploads(0);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let _ = imp.process(&h.connector.id, &id).await;
+    let item = store.get(&h.connector.id, &id).await.unwrap().unwrap();
+    assert_eq!(item.stage, Stage::Done, "{item:?}");
     h.shutdown().await;
 }

@@ -26,7 +26,8 @@ async fn main() -> ExitCode {
     tracing::info!("cold start done");
     let deps = &deps;
     let handler = service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(deps.handle_batch(event.payload).await)
+        let deadline = event.context.deadline;
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(deps.handle_batch_until(event.payload, Some(deadline)).await)
     });
     match lambda_runtime::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,

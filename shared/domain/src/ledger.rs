@@ -146,6 +146,11 @@ pub struct LedgerItem {
     /// The interaction this item belongs to (e.g. callSessionId), once known.
     pub interaction_id: Option<String>,
     pub contacts: Vec<ContactProgress>,
+    /// A step has started and not finished: its attempt is already counted. Still set
+    /// when the next step begins means the last one was cut off (a crash, a Lambda
+    /// timeout) and recorded nothing else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_step: bool,
     /// Optimistic-concurrency version, bumped by the store on every write.
     pub version: i64,
 }
@@ -197,6 +202,7 @@ impl LedgerItem {
             next_attempt_at: Some(now + PICKUP_GRACE),
             interaction_id: None,
             contacts: Vec::new(),
+            in_step: false,
             version: 0,
         }
     }
@@ -205,8 +211,37 @@ impl LedgerItem {
         self.stage == Stage::Done || self.health == Health::Dead
     }
 
+    /// A step begins: its attempt is counted now, so a step that is cut off (the process
+    /// dies, the Lambda times out) is still a counted attempt, retried after the same
+    /// backoff as a failure, and named as cut off when the next step begins. Returns
+    /// `false` when the item died here because steps were cut off `max_attempts` times.
+    pub fn begin_step(&mut self, schedule: &RetrySchedule, now: DateTime<Utc>) -> bool {
+        if self.in_step {
+            let stage = self.stage.as_str();
+            self.last_error = Some(format!(
+                "the last {stage} step was cut off before it finished (the process stopped or ran out of time); {} attempt(s) so far",
+                self.attempts
+            ));
+            if self.attempts >= schedule.max_attempts {
+                self.kill(
+                    &format!("{}: giving up", self.last_error.clone().unwrap_or_default()),
+                    now,
+                );
+                return false;
+            }
+        }
+        self.attempts += 1;
+        self.in_step = true;
+        self.health = Health::Ok;
+        self.updated_at = now;
+        let delay = schedule.delay(self.attempts);
+        self.next_attempt_at = Some(now.checked_add_signed(delay).unwrap_or(now));
+        true
+    }
+
     /// A step succeeded: the item moved on.
     pub fn advance(&mut self, stage: Stage, now: DateTime<Utc>) {
+        self.in_step = false;
         self.stage = stage;
         self.health = Health::Ok;
         self.attempts = 0;
@@ -224,7 +259,10 @@ impl LedgerItem {
         retry_after: Option<Duration>,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        self.attempts += 1;
+        // A step that began has counted its attempt already.
+        if !std::mem::take(&mut self.in_step) {
+            self.attempts += 1;
+        }
         self.last_error = Some(redact_secrets(error));
         self.updated_at = now;
         if self.attempts >= schedule.max_attempts {
@@ -248,7 +286,9 @@ impl LedgerItem {
 
     /// A permanent failure: no retry will help.
     pub fn kill(&mut self, error: &str, now: DateTime<Utc>) {
-        self.attempts += 1;
+        if !std::mem::take(&mut self.in_step) {
+            self.attempts += 1;
+        }
         self.health = Health::Dead;
         self.last_error = Some(redact_secrets(error));
         self.updated_at = now;
@@ -257,6 +297,10 @@ impl LedgerItem {
 
     /// Not a failure: wait for something outside us (audio not ready, tokens missing).
     pub fn wait(&mut self, reason: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
+        // Waiting is not failing: the attempt the step counted is given back.
+        if std::mem::take(&mut self.in_step) {
+            self.attempts = self.attempts.saturating_sub(1);
+        }
         self.health = Health::Waiting;
         self.last_error = Some(redact_secrets(reason));
         self.updated_at = now;
@@ -321,6 +365,51 @@ mod tests {
         assert_eq!((item.attempts, item.health), (0, Health::Ok));
         item.wait("reauthorization required", t0() + Duration::minutes(1), t0());
         assert_eq!((item.attempts, item.health), (0, Health::Waiting));
+    }
+
+    #[test]
+    fn a_step_cut_off_mid_way_is_a_counted_visible_attempt_and_dies_after_the_limit() {
+        let s = RetrySchedule {
+            max_attempts: 3,
+            ..RetrySchedule::default()
+        };
+        let now = Utc::now();
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, now);
+        // Three steps begin and are cut off (nothing else is ever recorded).
+        for n in 1..=3 {
+            assert!(item.begin_step(&s, now));
+            assert_eq!(item.attempts, n, "counted as it begins");
+            assert!(item.next_attempt_at.unwrap() > now, "retried after a backoff");
+            if n > 1 {
+                assert!(
+                    item.last_error.as_deref().unwrap().contains("cut off"),
+                    "named at the next begin"
+                );
+            }
+        }
+        assert!(!item.begin_step(&s, now), "the fourth is refused");
+        assert_eq!(item.health, Health::Dead);
+        assert!(
+            item.last_error.as_deref().unwrap().contains("giving up"),
+            "{:?}",
+            item.last_error
+        );
+    }
+
+    #[test]
+    fn a_step_that_ends_counts_its_attempt_once_and_waiting_counts_none() {
+        let s = RetrySchedule::default();
+        let now = Utc::now();
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, now);
+        item.begin_step(&s, now);
+        item.fail("503", &s, None, now);
+        assert_eq!(item.attempts, 1);
+        item.begin_step(&s, now);
+        item.wait("paused", now, now);
+        assert_eq!(item.attempts, 1, "waiting gives the attempt back");
+        item.begin_step(&s, now);
+        item.advance(Stage::MetadataFetched, now);
+        assert_eq!((item.attempts, item.in_step), (0, false));
     }
 
     #[test]

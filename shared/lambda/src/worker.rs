@@ -31,6 +31,9 @@ use wfo_pipeline::ports::{Ledger, Store, WorkMessage};
 
 use crate::InitError;
 
+/// Time kept back from the invocation's deadline to save the item of a cut-off step.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Built once per cold start.
 pub struct WorkerDeps {
     pub store: Arc<AwsStore>,
@@ -62,11 +65,24 @@ impl WorkerDeps {
 
     /// One SQS batch. The response lists exactly the messages SQS must deliver again.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_batch_until(event, None).await
+    }
+
+    /// [`Self::handle_batch`] within the invocation's deadline (epoch milliseconds, as the
+    /// Lambda context gives it): every step's budget is what remains less a margin, so a
+    /// step is cut off and its item saved before Lambda stops the process.
+    pub async fn handle_batch_until(&self, event: SqsEvent, deadline_epoch_ms: Option<u64>) -> SqsBatchResponse {
+        let deadline = deadline_epoch_ms.map(|ms| {
+            let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+            let left = std::time::Duration::from_millis(ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
+            tokio::time::Instant::now() + left
+        });
+
         let results: Vec<(String, MessageResult)> = futures::stream::iter(event.records)
             .map(|m| async move {
                 let id = m.message_id.clone().unwrap_or_default();
                 let span = tracing::info_span!("message", message_id = %id, connector = tracing::field::Empty, item = tracing::field::Empty);
-                let result = self.handle_message(m).instrument(span).await;
+                let result = self.handle_message(m, deadline).instrument(span).await;
                 (id, result)
             })
             .buffer_unordered(self.concurrency)
@@ -81,7 +97,7 @@ impl WorkerDeps {
         response
     }
 
-    async fn handle_message(&self, m: SqsMessage) -> MessageResult {
+    async fn handle_message(&self, m: SqsMessage, deadline: Option<tokio::time::Instant>) -> MessageResult {
         let id = m.message_id.clone().unwrap_or_default();
         let body = m.body.clone().unwrap_or_default();
         let Some(receipt) = m.receipt_handle.clone() else {
@@ -96,7 +112,7 @@ impl WorkerDeps {
         span.record("connector", work.connector_id.as_str());
         span.record("item", work.item_id.as_str());
         let (outcome, write_failed) =
-            watch_ledger_writes(self.importer.process(&work.connector_id, &work.item_id)).await;
+            watch_ledger_writes(self.importer.process_until(&work.connector_id, &work.item_id, deadline)).await;
         if write_failed {
             tracing::error!(outcome = ?outcome, "a ledger write failed: the message is reported failed and SQS delivers it again");
             return MessageResult::Failed(format!(

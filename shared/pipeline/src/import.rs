@@ -32,6 +32,9 @@ use wfo_ports::SourceError;
 use crate::connections::{Connection, Connections};
 use crate::ports::{Store, StoreError, StoredConnector};
 
+/// The least time a step is started with before a deadline.
+pub const MIN_STEP_TIME: Duration = Duration::from_secs(5);
+
 /// How the worker behaves; tests shorten the delays.
 #[derive(Debug, Clone)]
 pub struct ImportSettings {
@@ -228,6 +231,18 @@ impl Importer {
 
     /// Advance one item as far as it goes now.
     pub async fn process(&self, connector_id: &str, item_id: &str) -> Outcome {
+        self.process_until(connector_id, item_id, None).await
+    }
+
+    /// [`Self::process`] within a deadline (a Lambda invocation's, less a margin): no step
+    /// starts with less than [`MIN_STEP_TIME`] left, and a step still running at the
+    /// deadline is cut off with the item saved and the attempt counted.
+    pub async fn process_until(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Outcome {
         let now = Utc::now();
         // One owner per call: the lease must exclude this process's other tasks too
         // (duplicate messages for one item are normal).
@@ -253,7 +268,7 @@ impl Importer {
         }
         // A panic in one item's work (a bug, or input nobody foresaw) is caught here:
         // recorded on the item as a failed attempt, never the end of a worker loop.
-        let outcome = match std::panic::AssertUnwindSafe(self.run(connector_id, item_id, &owner))
+        let outcome = match std::panic::AssertUnwindSafe(self.run(connector_id, item_id, &owner, deadline))
             .catch_unwind()
             .await
         {
@@ -269,7 +284,13 @@ impl Importer {
         outcome
     }
 
-    async fn run(&self, connector_id: &str, item_id: &str, owner: &str) -> Outcome {
+    async fn run(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        owner: &str,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Outcome {
         let mut item = match self.store.get(connector_id, item_id).await {
             Ok(Some(item)) => item,
             Ok(None) => return Outcome::Unknown,
@@ -303,8 +324,46 @@ impl Importer {
                 }
             }
             first = false;
+            if let Some(d) = deadline
+                && d.saturating_duration_since(tokio::time::Instant::now()) < MIN_STEP_TIME
+            {
+                // Not enough time left for a step: stop cleanly, due again at once.
+                let now = Utc::now();
+                item.next_attempt_at = Some(now);
+                return match self.save(&mut item).await {
+                    Ok(()) => Outcome::Later(now),
+                    Err(_) => Outcome::Later(now + self.settings.retry.base),
+                };
+            }
+            // The attempt is counted as the step begins: a step cut off by a crash or a
+            // timeout is still a visible attempt with a reason.
+            if !item.begin_step(&self.settings.retry, Utc::now()) {
+                let text = item.last_error.clone().unwrap_or_default();
+                tracing::error!(connector = connector_id, item = item_id, error = %text, "import dead: needs an operator");
+                let _ = self.save(&mut item).await;
+                return Outcome::Dead(text);
+            }
+            if let Err(e) = self.save(&mut item).await {
+                tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot record the step's start; will look again");
+                return Outcome::Later(Utc::now() + self.settings.retry.base);
+            }
             let before = item.stage;
-            let result = self.step(&mut item).await;
+            let result = match deadline {
+                None => self.step(&mut item).await,
+                Some(d) => match tokio::time::timeout_at(d, self.step(&mut item)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // Cut off: what the step saved is what counts.
+                        if let Ok(Some(saved)) = self.store.get(connector_id, item_id).await {
+                            item = saved;
+                        }
+                        Err(StepError::Retry(
+                            "the step did not finish before the invocation's deadline".to_owned(),
+                            None,
+                        ))
+                    }
+                },
+            };
             let now = Utc::now();
             match result {
                 Ok(()) => {
