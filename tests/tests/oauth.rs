@@ -57,6 +57,7 @@ impl Routes {
             ),
             public_url: base.clone(),
             work_ready: Arc::new(tokio::sync::Notify::new()),
+            connector_cache: Arc::default(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -1101,6 +1102,53 @@ async fn absurd_token_lifetimes_from_the_identity_service_are_clamped_and_the_au
     assert!(
         t.refresh_expires_at.unwrap() <= Utc::now() + chrono::Duration::days(3651),
         "{t:?}"
+    );
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_callback_answers_without_doing_the_backlogs_work_which_runs_as_queued_work_after() {
+    use wfo_domain::ledger::{Discovery, Health};
+    use wfo_pipeline::ports::Ledger;
+    let idp = MockServer::start().await;
+    token_endpoint(
+        &idp,
+        ResponseTemplate::new(200).set_body_json(token_answer("wm-access-backlog", Some("wm-refresh-backlog"))),
+    )
+    .await;
+    identity_endpoint(&idp).await;
+    let r = Routes::start(Duration::from_secs(5)).await;
+    r.add("backlog", &idp.uri()).await;
+    let now = Utc::now();
+    for n in 0..50 {
+        let id = format!("waiting-{n}");
+        r.store.discover("backlog", &id, Discovery::Webhook, now).await.unwrap();
+        let mut item = r.store.get("backlog", &id).await.unwrap().unwrap();
+        item.wait("not authorized yet", now + chrono::Duration::hours(1), now);
+        r.store.put(&item).await.unwrap();
+    }
+    let (_, state) = r.authorize("backlog").await;
+    let (status, page) = r.callback(&[("code", "c"), ("state", &state)]).await;
+    assert_eq!(status, 200, "{page}");
+    let waiting = |items: Vec<wfo_domain::ledger::LedgerItem>| {
+        items
+            .iter()
+            .filter(|i| i.health == Health::Waiting && i.next_attempt_at > Some(Utc::now()))
+            .count()
+    };
+    assert_eq!(
+        waiting(r.store.list("backlog", true, 100).await.unwrap()),
+        50,
+        "the callback itself resumed nothing"
+    );
+    let connections = common::connections(r.store.clone(), &token_http(), &fast_policy());
+    let resumed = wfo_pipeline::authorization::run_follow_ups(&connections, &r.base, Utc::now()).await;
+    assert_eq!(resumed, 50, "the queued follow-up resumes them");
+    assert_eq!(waiting(r.store.list("backlog", true, 100).await.unwrap()), 0);
+    assert_eq!(
+        wfo_pipeline::authorization::run_follow_ups(&connections, &r.base, Utc::now()).await,
+        0,
+        "and is done"
     );
     r.shutdown().await;
 }

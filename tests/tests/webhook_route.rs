@@ -169,6 +169,25 @@ async fn a_signed_delivery_about_another_org_is_401_and_records_nothing() {
 }
 
 #[tokio::test]
+async fn a_flood_of_unsigned_or_forged_deliveries_costs_no_store_read_per_delivery() {
+    let r = Route::start().await;
+    let body = delivery(RECORDING);
+    let reads = r.store.connector_reads();
+    for n in 0..200 {
+        let forged = wfo_webex_calling::sign_spark(format!("guess-{n}").as_bytes(), &body);
+        assert_eq!(r.post(CONNECTOR, &body, Some(&forged)).await, 401);
+        assert_eq!(r.post(CONNECTOR, &body, None).await, 401);
+        assert_eq!(r.post(&format!("made-up-{}", n % 3), &body, None).await, 404);
+    }
+    let used = r.store.connector_reads() - reads;
+    assert!(used <= 8, "600 junk deliveries read the connector table {used} times");
+    r.assert_nothing_recorded("flood").await;
+    // A genuine delivery still goes through at once.
+    assert_eq!(r.post_signed(&body).await, 200);
+    r.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_unknown_connector_is_404_and_records_nothing() {
     let r = Route::start().await;
     let body = delivery(RECORDING);

@@ -27,6 +27,8 @@ pub struct HttpDeps {
     pub connections: Arc<Connections>,
     /// Fixed public URL, or `None` to take the request's API Gateway domain.
     pub public_url: Option<String>,
+    /// Connectors as the webhook route last read them, kept across invocations.
+    pub connector_cache: Arc<wfo_pipeline::webhook::ConnectorCache>,
 }
 
 impl HttpDeps {
@@ -42,6 +44,7 @@ impl HttpDeps {
                 token_http,
             ),
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            connector_cache: Arc::default(),
         })
     }
 
@@ -70,6 +73,7 @@ impl HttpDeps {
             public_url: self.public_url_for(&req),
             // Nothing local to wake: the webhook route enqueues to SQS.
             work_ready: Arc::new(tokio::sync::Notify::new()),
+            connector_cache: self.connector_cache.clone(),
         });
         app.oneshot(req).await
     }

@@ -6,7 +6,7 @@
 //!
 //! | task | schedule (template default) | does |
 //! |---|---|---|
-//! | `sweep` | every minute | enqueue ledger items whose `next_attempt_at` has come |
+//! | `sweep` | every minute | run what authorizations left (resume waiting items, repair the webhook), then enqueue ledger items whose `next_attempt_at` has come |
 //! | `reconcile` | every 5 minutes | poll each connector whose `sync.interval_minutes` has passed since its last poll |
 //! | `token-refresh` | every 15 minutes | refresh tokens that are due; check each connector's webhook |
 //! | `user-sync` | every 15 minutes | sync users of connectors with `features.user_sync` whose interval has passed |
@@ -113,6 +113,9 @@ impl SchedulerDeps {
     async fn sweep(&self, started: Instant) -> Result<RunReport, RunError> {
         const BATCH: usize = 500;
         let mut report = RunReport::default();
+        // What authorizations left to do (resume waiting items, repair webhooks).
+        report.count +=
+            wfo_pipeline::authorization::run_follow_ups(&self.connections, &self.public_url, Utc::now()).await as u64;
         loop {
             let n = reconcile::sweep(self.store.as_ref(), Utc::now(), BATCH).await?;
             report.count += n as u64;

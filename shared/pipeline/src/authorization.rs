@@ -190,3 +190,89 @@ pub async fn authorized_by(
         .await?
         .and_then(|v| serde_json::from_value(v).ok()))
 }
+
+/// KvStore key of the work an authorization leaves for the sweeper ([`FollowUp`]).
+pub const FOLLOW_UP_KEY: &str = "after-authorization";
+
+/// What an authorization leaves to be done outside the operator's request: resume the
+/// items that waited for it and repair the webhook with the new secret. The callback
+/// only records it and answers at once (API Gateway allows 30 s; a Lambda freezes what
+/// a handler spawns); the sweeper runs it ([`run_follow_ups`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowUp {
+    pub authorized_at: DateTime<Utc>,
+    pub resume: bool,
+    pub repair_webhook: bool,
+}
+
+/// Record the follow-up of an authorization.
+pub async fn request_follow_up(
+    store: &dyn wfo_ports::KvStore,
+    connector: &StoredConnector,
+    now: DateTime<Utc>,
+) -> Result<(), wfo_ports::StoreError> {
+    let f = FollowUp {
+        authorized_at: now,
+        resume: true,
+        repair_webhook: connector.config.features.webhook,
+    };
+    store
+        .put_value(
+            &connector.config.id,
+            FOLLOW_UP_KEY,
+            &serde_json::to_value(&f).unwrap_or_default(),
+        )
+        .await
+}
+
+/// Run every pending follow-up: resume the connector's waiting items, then ensure its
+/// webhook. A part that fails stays pending for the next sweep. Returns how many items
+/// were made due.
+pub async fn run_follow_ups(connections: &Connections, public_url: &str, now: DateTime<Utc>) -> usize {
+    let store = connections.store().as_ref();
+    let Ok(connectors) = store.list_connectors().await else {
+        return 0;
+    };
+    let mut resumed = 0;
+    for c in &connectors {
+        let id = &c.config.id;
+        let Ok(Some(value)) = store.get_value(id, FOLLOW_UP_KEY).await else {
+            continue;
+        };
+        let Ok(mut f) = serde_json::from_value::<FollowUp>(value) else {
+            continue;
+        };
+        if f.resume {
+            match crate::reconcile::resume_connector(store, id, now).await {
+                Ok(n) => {
+                    resumed += n;
+                    f.resume = false;
+                    if n > 0 {
+                        tracing::info!(connector = %id, items = n, "waiting items resumed after authorization");
+                    }
+                }
+                Err(e) => tracing::warn!(connector = %id, error = %e, "cannot resume waiting items yet; next sweep"),
+            }
+        }
+        if f.repair_webhook {
+            match crate::registration::ensure_and_record(connections, c, public_url).await {
+                Ok(r) => {
+                    f.repair_webhook = false;
+                    tracing::info!(connector = %id, registration = ?r, "webhook ensured after authorization");
+                }
+                // Recorded for `status` there; the refresh job asks again too.
+                Err(_) => f.repair_webhook = false,
+            }
+        }
+        let left = if f.resume || f.repair_webhook {
+            serde_json::to_value(&f).unwrap_or_default()
+        } else {
+            serde_json::Value::Null
+        };
+        if let Err(e) = store.put_value(id, FOLLOW_UP_KEY, &left).await {
+            tracing::warn!(connector = %id, error = %e, "cannot record the follow-up's progress");
+        }
+    }
+    resumed
+}

@@ -33,6 +33,8 @@ pub struct AppState {
     pub public_url: String,
     /// Woken when work was enqueued, so a local worker picks it up at once.
     pub work_ready: Arc<Notify>,
+    /// Connectors as the webhook route last read them (shared across requests).
+    pub connector_cache: Arc<webhook::ConnectorCache>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ async fn webhook_route(
     let answer = webhook::handle_delivery(
         app.store().as_ref(),
         app.connections.registry().as_ref(),
+        &app.connector_cache,
         &connector_id,
         &lookup,
         &body,
@@ -160,22 +163,13 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
     match crate::authorization::complete(&app.connections, &connector, &code, &app.public_url, now).await {
         Ok((connector, set, identity)) => {
             tracing::info!(connector = %id, expires = %set.access_expires_at, account = identity.account.as_deref().unwrap_or("?"), "connector authorized");
-            if let Err(e) = crate::reconcile::resume_connector(app.store().as_ref(), &id, now).await {
-                tracing::warn!(connector = %id, error = %e, "could not resume waiting items (the sweeper will)");
+            app.connector_cache.forget(&id);
+            // Resuming the backlog and repairing the webhook are queued work: the
+            // operator gets the answer at once.
+            if let Err(e) = crate::authorization::request_follow_up(app.store().as_ref(), &connector, now).await {
+                tracing::warn!(connector = %id, error = %e, "could not queue the follow-up (waiting items resume on their own schedule)");
             }
             app.work_ready.notify_one();
-            if connector.config.features.webhook {
-                let (connections, public_url) = (app.connections.clone(), app.public_url.clone());
-                tokio::spawn(async move {
-                    // The webhook gets the new secret. Failures are logged and recorded for
-                    // `status` there; the refresh job asks again on its next run.
-                    if let Ok(r) =
-                        crate::registration::ensure_and_record(connections.as_ref(), &connector, &public_url).await
-                    {
-                        tracing::info!(connector = %connector.config.id, registration = ?r, "webhook ensured");
-                    }
-                });
-            }
             (StatusCode::OK, page("Connector authorized", &format!(
                 "Connector '{id}' can now read its source. Imports resume by themselves; `wfo-connect status {id}` shows progress."
             ))).into_response()

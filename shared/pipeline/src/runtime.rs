@@ -107,6 +107,7 @@ impl RunningRuntime {
             connections: connections.clone(),
             public_url: public_url.clone(),
             work_ready: work_ready.clone(),
+            connector_cache: Arc::default(),
         });
         let mut rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
@@ -126,7 +127,8 @@ impl RunningRuntime {
             stop_rx.clone(),
         )));
         tasks.push(tokio::spawn(sweeper_loop(
-            store.clone(),
+            connections.clone(),
+            public_url.clone(),
             cfg.sweep_interval,
             work_ready.clone(),
             stop_rx.clone(),
@@ -262,8 +264,18 @@ async fn handle_message(store: Arc<dyn Store>, importer: Arc<Importer>, msg: cra
     }
 }
 
-async fn sweeper_loop(store: Arc<dyn Store>, every: Duration, ready: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+async fn sweeper_loop(
+    connections: Arc<Connections>,
+    public_url: String,
+    every: Duration,
+    ready: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let store = connections.store().clone();
     loop {
+        if crate::authorization::run_follow_ups(&connections, &public_url, Utc::now()).await > 0 {
+            ready.notify_one();
+        }
         match reconcile::sweep(store.as_ref(), Utc::now(), 500).await {
             Ok(0) => {}
             Ok(n) => {

@@ -20,7 +20,58 @@ use chrono::{DateTime, Utc};
 use wfo_domain::ledger::Discovery;
 use wfo_ports::{Delivery, DeliveryError, Registry};
 
-use crate::ports::{ConnectorStore, Discovered, Ledger, WorkMessage, WorkQueue};
+use crate::ports::{ConnectorStore, Discovered, Ledger, StoreError, StoredConnector, WorkMessage, WorkQueue};
+
+/// Connectors as the webhook route last read them, for at most [`ConnectorCache::TTL`],
+/// at most [`ConnectorCache::MAX_ENTRIES`] of them (unknown ids included, so a flood of
+/// made-up ids cannot grow it without bound).
+#[derive(Default)]
+pub struct ConnectorCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<StoredConnector>)>>,
+}
+
+impl ConnectorCache {
+    pub const TTL: Duration = Duration::from_secs(60);
+    /// A signature that fails against an entry older than this is checked once more
+    /// against a fresh read (a rotated secret).
+    pub const RECHECK_AFTER: Duration = Duration::from_secs(5);
+    pub const MAX_ENTRIES: usize = 1024;
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The connector (`None` when unknown) and how old the cached answer is.
+    pub async fn get<S>(&self, store: &S, id: &str) -> Result<(Option<StoredConnector>, Duration), StoreError>
+    where
+        S: ConnectorStore + ?Sized,
+    {
+        if let Ok(entries) = self.entries.lock()
+            && let Some((at, c)) = entries.get(id)
+            && at.elapsed() < Self::TTL
+        {
+            return Ok((c.clone(), at.elapsed()));
+        }
+        let found = store.get_connector(id).await?;
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+                if entries.len() >= Self::MAX_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(id.to_owned(), (std::time::Instant::now(), found.clone()));
+        }
+        Ok((found, Duration::ZERO))
+    }
+
+    /// Drop a connector's entry (its secret or configuration changed).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(id);
+        }
+    }
+}
 
 /// Largest accepted delivery body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -49,6 +100,7 @@ impl DeliveryAnswer {
 pub async fn handle_delivery<S>(
     store: &S,
     registry: &dyn Registry,
+    cache: &ConnectorCache,
     connector_id: &str,
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
@@ -60,9 +112,11 @@ where
     if body.len() > MAX_BODY_BYTES {
         return DeliveryAnswer::reject(413, format!("body of {} bytes exceeds the 1 MiB limit", body.len()));
     }
-    let connector = match store.get_connector(connector_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return DeliveryAnswer::reject(404, format!("unknown connector '{connector_id}'")),
+    // Looked up through a bounded cache: junk aimed at a connector costs no table read
+    // and no decryption per delivery.
+    let (connector, age) = match cache.get(store, connector_id).await {
+        Ok((Some(c), age)) => (c, age),
+        Ok((None, _)) => return DeliveryAnswer::reject(404, format!("unknown connector '{connector_id}'")),
         Err(e) => {
             tracing::error!(connector = connector_id, error = %e, "webhook: store unavailable");
             return DeliveryAnswer::reject(503, "temporarily unavailable");
@@ -77,7 +131,16 @@ where
             ),
         );
     };
-    let item_id = match kind.parse_delivery(&connector, header, body) {
+    let mut parsed = kind.parse_delivery(&connector, header, body);
+    if matches!(parsed, Err(DeliveryError::Unauthenticated(_))) && age > ConnectorCache::RECHECK_AFTER {
+        // The secret may have been rotated since the entry was cached: look once more
+        // (at most once per RECHECK_AFTER per connector, so junk stays cheap).
+        cache.forget(connector_id);
+        if let Ok((Some(fresh), _)) = cache.get(store, connector_id).await {
+            parsed = kind.parse_delivery(&fresh, header, body);
+        }
+    }
+    let item_id = match parsed {
         Ok(Delivery::Item(id)) => id,
         Ok(Delivery::Ignored(why)) => {
             return DeliveryAnswer {

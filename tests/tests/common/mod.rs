@@ -60,6 +60,7 @@ pub struct FaultyStore {
     pub inner: SqliteStore,
     sends: AtomicUsize,
     puts: AtomicUsize,
+    connector_reads: AtomicUsize,
     fail_at: AtomicUsize,
     mode: std::sync::Mutex<PutFailure>,
     down: AtomicBool,
@@ -71,6 +72,7 @@ impl FaultyStore {
             inner: SqliteStore::open(dir).expect("open store"),
             sends: AtomicUsize::new(0),
             puts: AtomicUsize::new(0),
+            connector_reads: AtomicUsize::new(0),
             fail_at: AtomicUsize::new(0),
             mode: std::sync::Mutex::new(PutFailure::Once),
             down: AtomicBool::new(false),
@@ -80,6 +82,11 @@ impl FaultyStore {
     /// Messages enqueued so far.
     pub fn sends(&self) -> usize {
         self.sends.load(Ordering::SeqCst)
+    }
+
+    /// Connector reads (each a table read and a decryption on AWS).
+    pub fn connector_reads(&self) -> usize {
+        self.connector_reads.load(Ordering::SeqCst)
     }
 
     /// Ledger writes attempted since the last [`Self::fail_put`] / [`Self::heal`].
@@ -196,6 +203,7 @@ impl ConnectorStore for FaultyStore {
     }
     async fn get_connector(&self, id: &str) -> StoreResult<Option<StoredConnector>> {
         self.check()?;
+        self.connector_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.get_connector(id).await
     }
     async fn list_connectors(&self) -> StoreResult<Vec<StoredConnector>> {
