@@ -313,7 +313,9 @@ async fn a_second_source_imports_a_call_through_webhook_ledger_worker_and_wfo() 
 async fn a_panic_in_one_items_work_is_recorded_on_the_item_and_the_worker_goes_on() {
     let w = start().await;
     assert_eq!(w.deliver(&w.secret, "call-panics").await, 200);
-    let failed = w.item_when("call-panics", |i| i.attempts >= 1).await;
+    let failed = w
+        .item_when("call-panics", |i| i.health == wfo_domain::ledger::Health::Failed)
+        .await;
     assert_eq!(failed.health, wfo_domain::ledger::Health::Failed, "{failed:?}");
     let error = failed.last_error.clone().unwrap_or_default();
     assert!(

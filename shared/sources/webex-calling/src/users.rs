@@ -122,10 +122,11 @@ impl Lister<'_> {
         if professional.is_empty() {
             return Err(SourceError::Permanent(NO_PROFESSIONAL_LICENSE.to_owned()));
         }
-        let roster = self.read_roster().await?;
+        let (roster, roster_unreadable) = self.read_roster().await?;
 
         // People: page by page; a page that keeps failing makes the listing partial.
         let mut people: Vec<WebexPerson> = Vec::new();
+        let mut unreadable = Vec::new();
         let mut incomplete = None;
         match self
             .call(CallKind::People, |t| async move { webex.list_people_page(&t).await })
@@ -137,6 +138,7 @@ impl Lister<'_> {
                 let mut n = 1;
                 loop {
                     people.append(&mut page.items);
+                    unreadable.append(&mut page.unreadable);
                     if !page.has_next() {
                         break;
                     }
@@ -158,6 +160,18 @@ impl Lister<'_> {
                     }
                 }
             }
+        }
+        // Someone the listing showed but could not read might be anyone: deactivating
+        // on this listing could remove a real user, so it counts as partial.
+        if incomplete.is_none() && (!unreadable.is_empty() || roster_unreadable > 0) {
+            incomplete = Some(format!(
+                "{} people and {roster_unreadable} recording-roster members could not be read{}; nobody was deactivated",
+                unreadable.len(),
+                unreadable
+                    .first()
+                    .map(|u| format!(" (first: {})", u.reason))
+                    .unwrap_or_default()
+            ));
         }
         let complete = incomplete.is_none();
 
@@ -249,11 +263,13 @@ impl Lister<'_> {
         })
     }
 
-    /// Every member of the call-recording roster (canonical ids of people). `Link` is
-    /// followed; without one, a full page is followed by the next `start` offset.
-    async fn read_roster(&self) -> Result<HashSet<String>, SourceError> {
+    /// Every member of the call-recording roster (canonical ids of people), and how many
+    /// entries could not be read. `Link` is followed; without one, a full page is
+    /// followed by the next `start` offset.
+    async fn read_roster(&self) -> Result<(HashSet<String>, usize), SourceError> {
         let webex = self.source.client();
         let mut out = HashSet::new();
+        let mut unreadable = 0usize;
         // Members read so far = the offset of the next page.
         let mut read = 0u32;
         let mut page = self
@@ -262,7 +278,8 @@ impl Lister<'_> {
             })
             .await?;
         loop {
-            let len = page.items.len() as u32;
+            unreadable += page.unreadable.len();
+            let len = (page.items.len() + page.unreadable.len()) as u32;
             read += len;
             out.extend(
                 page.items
@@ -291,7 +308,7 @@ impl Lister<'_> {
                 break;
             }
         }
-        Ok(out)
+        Ok((out, unreadable))
     }
 }
 

@@ -1,0 +1,158 @@
+//! The Webex Calling user listing behind the Source port, against wiremock: someone the
+//! People listing shows but cannot read makes the listing partial, so the sync
+//! deactivates nobody on it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use url::Url;
+use wfo_domain::Secret;
+use wfo_domain::config::ConnectorConfig;
+use wfo_domain::sync::{Eligibility, Listing};
+use wfo_ports::*;
+use wfo_webex_calling::{RetryPolicy, WebexCallingClient, WebexCallingSource};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Values in memory; every lock is granted.
+#[derive(Default)]
+struct Memory(Mutex<HashMap<(String, String), Value>>);
+
+#[async_trait]
+impl KvStore for Memory {
+    async fn get_value(&self, c: &str, k: &str) -> StoreResult<Option<Value>> {
+        Ok(self.0.lock().unwrap().get(&(c.to_owned(), k.to_owned())).cloned())
+    }
+    async fn put_value(&self, c: &str, k: &str, v: &Value) -> StoreResult<()> {
+        self.0.lock().unwrap().insert((c.to_owned(), k.to_owned()), v.clone());
+        Ok(())
+    }
+    async fn try_lock(&self, _: &str, _: &str, _: Duration, _: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(true)
+    }
+    async fn unlock(&self, _: &str, _: &str) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+/// A fixed token.
+struct Token;
+
+#[async_trait]
+impl Credentials for Token {
+    fn scheme(&self) -> CredentialScheme {
+        CredentialScheme::OAuth
+    }
+    async fn current(&self) -> Result<Secret, AuthError> {
+        Ok(Secret::new("t"))
+    }
+    async fn renew(&self) -> Result<RefreshOutcome, AuthError> {
+        Err(AuthError::Refused("no".into()))
+    }
+    async fn ready(&self) -> Result<(), AuthError> {
+        Ok(())
+    }
+    async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
+        Ok(None)
+    }
+    fn needs_upkeep(&self) -> bool {
+        false
+    }
+    async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
+        Ok(None)
+    }
+}
+
+struct Alive;
+
+#[async_trait]
+impl KeepAlive for Alive {
+    async fn renew(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
+}
+
+const ANN: &str = "00000000-0000-4000-8000-00000000000a";
+const BO: &str = "00000000-0000-4000-8000-00000000000b";
+
+async fn mock(server: &MockServer, route: &str, body: Value) {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_person_the_listing_shows_but_cannot_read_makes_it_partial_so_nobody_is_deactivated() {
+    let server = MockServer::start().await;
+    mock(
+        &server,
+        "/v1/licenses",
+        json!({"items": [{"id": "LIC-PRO", "name": "Webex Calling - Professional"}]}),
+    )
+    .await;
+    mock(
+        &server,
+        "/v1/telephony/config/callRecording/vendorUsers",
+        json!({"members": [{"id": ANN, "type": "PEOPLE"}, {"id": BO, "type": "PEOPLE"}]}),
+    )
+    .await;
+    // Bo's id is a number, not a string: unreadable.
+    mock(
+        &server,
+        "/v1/people",
+        json!({"items": [
+            {"id": ANN, "emails": ["ann@x.example"], "firstName": "Ann", "lastName": "A", "licenses": ["LIC-PRO"], "type": "person"},
+            {"id": 7, "emails": ["bo@x.example"], "firstName": "Bo", "lastName": "B", "licenses": ["LIC-PRO"], "type": "person"}
+        ]}),
+    )
+    .await;
+    let source = WebexCallingSource::new(
+        WebexCallingClient::new(
+            reqwest::Client::new(),
+            Url::parse(&server.uri()).unwrap(),
+            RetryPolicy::fast(),
+        ),
+        Arc::new(Token),
+    );
+    let config = ConnectorConfig::from_toml(&format!(
+        "id = \"c\"\nacd_name = \"C\"\nkind = \"webex-calling\"\nacd_server_id = 3\n[source]\napi_url = \"{u}\"\nidentity_url = \"{u}\"\nclient_id = \"i\"\nclient_secret = \"s\"\n[wfo]\napi_url = \"{u}\"\nusername = \"u\"\npassword = \"p\"\n",
+        u = server.uri()
+    ))
+    .unwrap();
+    let connector = StoredConnector {
+        config,
+        secrets: ConnectorSecrets::generate(),
+        created_at: Utc::now(),
+    };
+    let calls = Mutex::new(SourceCalls::default());
+    let settings = SyncSettings {
+        record_mode_ttl: None,
+        ..SyncSettings::fast()
+    };
+    let listing = source
+        .list_users(UserListingRequest {
+            connector: &connector,
+            kv: &Memory::default(),
+            settings: &settings,
+            keep_alive: &Alive,
+            calls: &calls,
+            now: Utc::now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(listing.listing, Listing::Partial, "{:?}", listing.incomplete);
+    let why = listing.incomplete.unwrap();
+    assert!(
+        why.contains("could not be read") && why.contains("nobody was deactivated"),
+        "{why}"
+    );
+    assert_eq!(listing.users.len(), 1);
+    assert_eq!(listing.users[0].acd_id, ANN);
+    assert_eq!(listing.users[0].eligibility, Eligibility::Eligible);
+}
