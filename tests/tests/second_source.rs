@@ -103,13 +103,17 @@ fn contact(
 
 #[async_trait]
 impl Source for FakeSource {
-    fn list_items(&self, from: DateTime<Utc>, _: DateTime<Utc>) -> BoxStream<'_, Result<ListedItem, SourceError>> {
-        // The listing shows one call it cannot read.
-        futures::stream::iter([Ok(ListedItem {
-            id: "listed-bad".into(),
-            time: from,
-            unreadable: Some("list calls: an item could not be read (startTime: null)".into()),
-        })])
+    fn list_items(&self, from: DateTime<Utc>, _: DateTime<Utc>) -> BoxStream<'_, Result<Listed, SourceError>> {
+        // The listing shows one call it cannot read, completes its first window, then breaks.
+        futures::stream::iter([
+            Ok(Listed::Item(ListedItem {
+                id: "listed-bad".into(),
+                time: from,
+                unreadable: Some("list calls: an item could not be read (startTime: null)".into()),
+            })),
+            Ok(Listed::Checkpoint(from + chrono::Duration::minutes(1))),
+            Err(SourceError::retry("the listing broke after its first window")),
+        ])
         .boxed()
     }
     async fn plan(&self, item_id: &str, ctx: &SegmentContext) -> Result<ItemPlan, SourceError> {
@@ -341,12 +345,36 @@ async fn an_unreadable_listed_item_becomes_a_visible_dead_item_and_the_poll_goes
         item.last_error.as_deref().unwrap_or("").contains("startTime: null"),
         "{item:?}"
     );
-    let cursor = w
-        .store
-        .get_value("fake-cc", wfo_pipeline::reconcile::CURSOR_KEY)
-        .await
-        .unwrap();
-    assert!(cursor.is_some(), "the poll completed and moved its cursor");
+    // The poll failed after its first window, and still kept that window's progress.
+    let state = common_poll_state(&w).await;
+    assert!(!state.ok, "the poll is recorded as failed");
+    let cursor: wfo_pipeline::reconcile::Cursor = serde_json::from_value(
+        w.store
+            .get_value("fake-cc", wfo_pipeline::reconcile::CURSOR_KEY)
+            .await
+            .unwrap()
+            .expect("the checkpoint moved the cursor"),
+    )
+    .unwrap();
+    assert!(
+        cursor.newest_seen > Utc::now() - chrono::Duration::days(2),
+        "{cursor:?}"
+    );
     w.rt.shutdown().await;
     w.wfo.shutdown().await.unwrap();
+}
+
+async fn common_poll_state(w: &World) -> wfo_pipeline::schedule::PollState {
+    for _ in 0..100 {
+        if let Some(v) = w
+            .store
+            .get_value("fake-cc", wfo_pipeline::schedule::POLL_STATE_KEY)
+            .await
+            .unwrap()
+        {
+            return serde_json::from_value(v).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no poll attempt recorded")
 }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use wfo_domain::ledger::Discovery;
-use wfo_ports::{AuthError, SourceError};
+use wfo_ports::{AuthError, Listed, SourceError};
 
 use crate::connections::Connections;
 use crate::ports::{Discovered, Store, StoreError, StoredConnector, WorkMessage};
@@ -128,8 +128,17 @@ pub async fn discover_window(
     let mut report = PollReport::default();
     let mut newest: Option<DateTime<Utc>> = None;
     let mut stream = conn.source.list_items(from, to);
-    while let Some(rec) = stream.next().await {
-        let rec = rec?;
+    while let Some(listed) = stream.next().await {
+        let rec = match listed? {
+            Listed::Item(rec) => rec,
+            Listed::Checkpoint(t) => {
+                // Everything before `t` is discovered: a poll cut off later resumes here.
+                if by == Discovery::Poller {
+                    save_checkpoint(store, &connector.config.id, t.min(to)).await?;
+                }
+                continue;
+            }
+        };
         report.listed += 1;
         newest = Some(newest.map_or(rec.time, |n| n.max(rec.time)));
         let id = &connector.config.id;
@@ -177,6 +186,33 @@ pub async fn discover_window(
         progress(&report);
     }
     Ok((report, newest))
+}
+
+/// Move the stored cursor forward to `t` (never back): every item created before `t` has
+/// been discovered.
+async fn save_checkpoint(store: &dyn Store, connector_id: &str, t: DateTime<Utc>) -> Result<(), StoreError> {
+    let cursor: Option<Cursor> = store
+        .get_value(connector_id, CURSOR_KEY)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok());
+    let next = match cursor {
+        Some(c) if c.newest_seen >= t => return Ok(()),
+        Some(c) => Cursor { newest_seen: t, ..c },
+        None => Cursor {
+            newest_seen: t,
+            last_run_at: Utc::now(),
+            last_window: (t, t),
+            last_listed: 0,
+            last_new: 0,
+        },
+    };
+    store
+        .put_value(
+            connector_id,
+            CURSOR_KEY,
+            &serde_json::to_value(&next).unwrap_or_default(),
+        )
+        .await
 }
 
 /// One run of the poller for `connector`.

@@ -131,6 +131,15 @@ pub struct ListedItem {
     pub unreadable: Option<String>,
 }
 
+/// What an item listing yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    Item(ListedItem),
+    /// Every item created before this time has now been listed (a window of the walk is
+    /// complete): a poll cut off after it resumes from here, not from its start.
+    Checkpoint(DateTime<Utc>),
+}
+
 /// One planned WFO contact, with the display name of its agent when the payload has it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedContact {
@@ -365,9 +374,11 @@ pub struct UserSyncProfile {
 /// One connector's source.
 #[async_trait]
 pub trait Source: Send + Sync {
-    /// Every item created in `[from, to)`, page by page as the stream is read. Any order;
-    /// the caller keeps the newest [`ListedItem::time`] as its resumable cursor.
-    fn list_items(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> BoxStream<'_, Result<ListedItem, SourceError>>;
+    /// Every item created in `[from, to)`, page by page as the stream is read. Any order
+    /// within a window; a [`Listed::Checkpoint`] after each window the source completed.
+    /// The caller keeps the newest [`ListedItem::time`] and the checkpoints as its
+    /// resumable cursor.
+    fn list_items(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> BoxStream<'_, Result<Listed, SourceError>>;
 
     /// Fetch the item's payloads and segment them: the contacts it becomes, each with its
     /// media slice and its agent's name.

@@ -25,7 +25,7 @@ use wfo_domain::timeline::{CallTimeline, Party};
 use wfo_domain::webex_id::canonical_webex_id;
 use wfo_domain::wfo::AudioFormat;
 use wfo_ports::{
-    CredentialScheme, Credentials, Delivery, DeliveryError, Identity, ItemPlan, ListedItem, Media, MediaFormat,
+    CredentialScheme, Credentials, Delivery, DeliveryError, Identity, ItemPlan, Listed, ListedItem, Media, MediaFormat,
     PlannedContact, Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector, UserListing,
     UserListingRequest, UserSyncProfile,
 };
@@ -161,6 +161,8 @@ struct Walk {
     windows: VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
     /// The window being read (unreadable items are placed at its start).
     window_start: DateTime<Utc>,
+    /// Its end, until its checkpoint has been yielded.
+    window_end: Option<DateTime<Utc>>,
     buffer: VecDeque<ListedItem>,
     page: Option<Page<RecordingSummary>>,
     done: bool,
@@ -168,7 +170,7 @@ struct Walk {
 
 #[async_trait]
 impl Source for WebexCallingSource {
-    fn list_items(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> BoxStream<'_, Result<ListedItem, SourceError>> {
+    fn list_items(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> BoxStream<'_, Result<Listed, SourceError>> {
         let windows = match split_window(from, to) {
             Ok(w) => w,
             Err(e) => return futures::stream::once(async move { Err(webex_error(e)) }).boxed(),
@@ -176,6 +178,7 @@ impl Source for WebexCallingSource {
         let start = Walk {
             windows: windows.into(),
             window_start: from,
+            window_end: None,
             buffer: VecDeque::new(),
             page: None,
             done: false,
@@ -184,10 +187,16 @@ impl Source for WebexCallingSource {
         futures::stream::unfold(start, move |mut st| async move {
             loop {
                 if let Some(item) = st.buffer.pop_front() {
-                    return Some((Ok(item), st));
+                    return Some((Ok(Listed::Item(item)), st));
                 }
                 if st.done {
                     return None;
+                }
+                // A window read to its last page: everything created before its end is listed.
+                if !st.page.as_ref().is_some_and(Page::has_next)
+                    && let Some(end) = st.window_end.take()
+                {
+                    return Some((Ok(Listed::Checkpoint(end)), st));
                 }
                 let token = match self.token().await {
                     Ok(t) => t,
@@ -202,6 +211,7 @@ impl Source for WebexCallingSource {
                         None => return None,
                         Some((from, to)) => {
                             st.window_start = from;
+                            st.window_end = Some(to);
                             self.client
                                 .list_recordings_page(&token, &ListQuery::new(from, to))
                                 .await
