@@ -89,15 +89,6 @@ impl Credentials for JustIssued {
     async fn ready(&self) -> Result<(), AuthError> {
         Ok(())
     }
-    async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
-        Ok(None)
-    }
-    fn needs_upkeep(&self) -> bool {
-        false
-    }
-    async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
-        Ok(None)
-    }
 }
 
 /// Who `tokens` were issued to, checked against the connector's tenant.

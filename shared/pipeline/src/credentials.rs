@@ -124,16 +124,4 @@ impl Credentials for ApiKeyCredentials {
     async fn ready(&self) -> Result<(), AuthError> {
         self.key().map(|_| ())
     }
-
-    async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
-        Ok(None)
-    }
-
-    fn needs_upkeep(&self) -> bool {
-        false
-    }
-
-    async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
-        Ok(None)
-    }
 }

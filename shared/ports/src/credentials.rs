@@ -98,11 +98,17 @@ pub trait Credentials: Send + Sync {
 
     /// The scheduled upkeep: refresh when due. `Ok(None)` when nothing was due or the
     /// scheme needs no upkeep (see [`Credentials::needs_upkeep`]).
-    async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError>;
+    async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
+        Ok(None)
+    }
 
     /// Whether [`Credentials::keep_fresh`] ever does anything (tokens expire; keys do not).
-    fn needs_upkeep(&self) -> bool;
+    fn needs_upkeep(&self) -> bool {
+        false
+    }
 
     /// The scopes granted, for schemes that have scopes.
-    async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError>;
+    async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
+        Ok(None)
+    }
 }

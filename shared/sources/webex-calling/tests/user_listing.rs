@@ -56,15 +56,6 @@ impl Credentials for Token {
     async fn ready(&self) -> Result<(), AuthError> {
         Ok(())
     }
-    async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
-        Ok(None)
-    }
-    fn needs_upkeep(&self) -> bool {
-        false
-    }
-    async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
-        Ok(None)
-    }
 }
 
 struct Alive;
