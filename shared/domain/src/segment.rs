@@ -11,9 +11,12 @@
 //!   leg transferred to an external party produces no contact);
 //! - a park ends every span and a retrieve starts a new one (the parked time belongs to
 //!   nobody);
-//! - holds and pauses are events inside a contact: HOLD/RETRIEVE and PAUSE/RESUME go only
-//!   to the contact of the agent who held/paused (to every contact in whose span they fall
-//!   when the source does not say who);
+//! - holds and pauses are events inside a contact: HOLD/RETRIEVE go only to the contact of
+//!   the agent who held (to every contact in whose span they fall when the source does not
+//!   say who); PAUSE/RESUME markers go only to the contact of the person who paused — the
+//!   guide: they "only appear in the media player of the person who manually triggered"
+//!   the pause — and to none when the source does not say who (the paused audio is cut out
+//!   all the same);
 //! - every contact of the interaction carries `assocCallId` = the interaction key.
 //!
 //! Consult, conference and transfer rules come out of each agent's own recording: the
@@ -176,7 +179,9 @@ fn contact_events(tl: &CallTimeline, user: &str, span: &Interval) -> Vec<Contact
             events.push(ContactEvent { event_type, time: t });
         }
     };
-    for p in tl.recording.pauses.iter().filter(|p| made_by(&p.by, user)) {
+    // Pause markers: only the person who paused sees them; an unknown pauser marks nobody.
+    let paused_by = |by: &Option<Party>| matches!(by, Some(Party::Agent { user_id, .. }) if user_id == user);
+    for p in tl.recording.pauses.iter().filter(|p| paused_by(&p.by)) {
         add(p.start, EventType::Pause);
         if let Some(end) = p.end {
             add(end, EventType::Resume);

@@ -101,8 +101,12 @@ pub fn canonical_webex_id(raw: &str) -> String {
     if !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         return id.to_ascii_lowercase();
     }
-    let last = base64_decode(id)
-        .and_then(|b| String::from_utf8(b).ok())
+    let decoded = base64_decode(id).and_then(|b| String::from_utf8(b).ok());
+    // Some answers carry the base64 of a plain UUID (no `ciscospark://` path).
+    if let Some(u) = decoded.as_deref().and_then(normalize_uuid) {
+        return u;
+    }
+    let last = decoded
         .and_then(|t| {
             t.strip_prefix("ciscospark://")
                 .and_then(|rest| rest.rsplit('/').next())
@@ -126,6 +130,8 @@ mod tests {
             " f5b36187-c8dd-4727-8b2f-f9c447f29046 ",
             "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY",
             "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY=",
+            // base64 of the plain UUID, as some answers (and the reference's example) carry it
+            "ZjViMzYxODctYzhkZC00NzI3LThiMmYtZjljNDQ3ZjI5MDQ2",
         ] {
             assert_eq!(canonical_webex_id(spelling), uuid, "{spelling}");
         }
