@@ -65,7 +65,12 @@ password = "pw"
                 workers: 1,
                 sweep_interval: Duration::from_millis(100),
                 poller_enabled: false,
-                import: ImportSettings::fast(),
+                // The never-authorized connector's items wait longer than any test here
+                // runs, so only the route's own messages are counted.
+                import: ImportSettings {
+                    paused_delay: chrono::Duration::minutes(5),
+                    ..ImportSettings::fast()
+                },
                 refresh_interval: Duration::from_secs(3600),
                 ..RuntimeConfig::default()
             },

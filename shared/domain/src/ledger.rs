@@ -212,10 +212,11 @@ impl LedgerItem {
     }
 
     /// A step begins: its attempt is counted now, so a step that is cut off (the process
-    /// dies, the Lambda times out) is still a counted attempt, retried after the same
-    /// backoff as a failure, and named as cut off when the next step begins. Returns
+    /// dies, the Lambda times out) is still a counted attempt, named as cut off when the
+    /// next step begins. The item is not due again before `held` (the worker's lease: no
+    /// second message while the step runs) nor before the failure backoff. Returns
     /// `false` when the item died here because steps were cut off `max_attempts` times.
-    pub fn begin_step(&mut self, schedule: &RetrySchedule, now: DateTime<Utc>) -> bool {
+    pub fn begin_step(&mut self, schedule: &RetrySchedule, held: Duration, now: DateTime<Utc>) -> bool {
         if self.in_step {
             let stage = self.stage.as_str();
             self.last_error = Some(format!(
@@ -234,7 +235,7 @@ impl LedgerItem {
         self.in_step = true;
         self.health = Health::Ok;
         self.updated_at = now;
-        let delay = schedule.delay(self.attempts);
+        let delay = schedule.delay(self.attempts).max(held);
         self.next_attempt_at = Some(now.checked_add_signed(delay).unwrap_or(now));
         true
     }
@@ -377,7 +378,7 @@ mod tests {
         let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, now);
         // Three steps begin and are cut off (nothing else is ever recorded).
         for n in 1..=3 {
-            assert!(item.begin_step(&s, now));
+            assert!(item.begin_step(&s, Duration::seconds(60), now));
             assert_eq!(item.attempts, n, "counted as it begins");
             assert!(item.next_attempt_at.unwrap() > now, "retried after a backoff");
             if n > 1 {
@@ -387,7 +388,10 @@ mod tests {
                 );
             }
         }
-        assert!(!item.begin_step(&s, now), "the fourth is refused");
+        assert!(
+            !item.begin_step(&s, Duration::seconds(60), now),
+            "the fourth is refused"
+        );
         assert_eq!(item.health, Health::Dead);
         assert!(
             item.last_error.as_deref().unwrap().contains("giving up"),
@@ -401,13 +405,13 @@ mod tests {
         let s = RetrySchedule::default();
         let now = Utc::now();
         let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, now);
-        item.begin_step(&s, now);
+        item.begin_step(&s, Duration::seconds(60), now);
         item.fail("503", &s, None, now);
         assert_eq!(item.attempts, 1);
-        item.begin_step(&s, now);
+        item.begin_step(&s, Duration::seconds(60), now);
         item.wait("paused", now, now);
         assert_eq!(item.attempts, 1, "waiting gives the attempt back");
-        item.begin_step(&s, now);
+        item.begin_step(&s, Duration::seconds(60), now);
         item.advance(Stage::MetadataFetched, now);
         assert_eq!((item.attempts, item.in_step), (0, false));
     }

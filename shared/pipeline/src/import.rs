@@ -337,7 +337,8 @@ impl Importer {
             }
             // The attempt is counted as the step begins: a step cut off by a crash or a
             // timeout is still a visible attempt with a reason.
-            if !item.begin_step(&self.settings.retry, Utc::now()) {
+            let held = chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::minutes(15));
+            if !item.begin_step(&self.settings.retry, held, Utc::now()) {
                 let text = item.last_error.clone().unwrap_or_default();
                 tracing::error!(connector = connector_id, item = item_id, error = %text, "import dead: needs an operator");
                 let _ = self.save(&mut item).await;
