@@ -135,8 +135,10 @@ fn streaming_200_mb_holds_as_much_memory_as_streaming_16_mb() {
     check(&small, 16);
     let large = stream_through(200);
     check(&large, 200);
+    // 32 KiB of slack: allocator and thread bookkeeping alone moved the figure by 16.5 KiB
+    // between two runs on a loaded machine; growth with the input would be megabytes.
     assert!(
-        large.heap_growth <= small.heap_growth + 16 * 1024,
+        large.heap_growth <= small.heap_growth + 32 * 1024,
         "memory grew with the input: {} B for 16 MB, {} B for 200 MB",
         small.heap_growth,
         large.heap_growth
