@@ -181,7 +181,10 @@ async fn a_connector_lives_through_authorization_rotation_refusal_pause_and_reau
         let item = h.store.get(CONNECTOR_ID, item).await.unwrap().unwrap();
         assert_eq!(item.stage, Stage::Discovered, "{item:?}");
         assert_ne!(item.health, Health::Dead, "{item:?}");
-        assert_eq!(item.attempts, 0, "{item:?}");
+        // (A step caught in progress has counted its attempt; its wait gives it back.)
+        if !item.in_step {
+            assert_eq!(item.attempts, 0, "{item:?}");
+        }
     }
     for id in ids(&unheard) {
         assert!(
