@@ -92,6 +92,21 @@ pub async fn ledger_due(store: &dyn Store) {
     for id in ["d1", "d2", "d3", "d4"] {
         store.discover("c2", id, Discovery::Poller, t(0)).await.unwrap();
     }
+    // A new item is enqueued by whoever discovered it; it is due for the sweeper only
+    // once the pickup grace has passed (else every discovery is sent twice).
+    let due_at_once: Vec<String> = store
+        .due(t(1), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.connector_id == "c2")
+        .map(|i| i.item_id)
+        .collect();
+    assert!(due_at_once.is_empty(), "new items are not due before the pickup grace: {due_at_once:?}");
+    assert_eq!(
+        store.get("c2", "d1").await.unwrap().unwrap().next_attempt_at,
+        Some(t(0) + wfo_domain::ledger::PICKUP_GRACE)
+    );
     let mut done = store.get("c2", "d2").await.unwrap().unwrap();
     done.advance(Stage::Done, t(1));
     store.put(&done).await.unwrap();

@@ -165,12 +165,15 @@ impl Ledger for SqliteStore {
         let item = LedgerItem::discovered(connector_id, item_id, by, now);
         let body = serde_json::to_string(&item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let (c, i) = (connector_id.to_owned(), item_id.to_owned());
+        // The indexed column must say what the item says: a new item is due only after
+        // the pickup grace (its discoverer enqueues it), or the sweeper sends it twice.
+        let due_at = item.next_attempt_at.map(ms);
         self.with(move |conn, _| {
             let n = conn
                 .execute(
                     "INSERT INTO ledger (connector_id, item_id, done, next_attempt_at, updated_at, version, body)
-                     VALUES (?1, ?2, 0, ?3, ?3, 1, ?4) ON CONFLICT DO NOTHING",
-                    params![c, i, ms(now), body],
+                     VALUES (?1, ?2, 0, ?3, ?4, 1, ?5) ON CONFLICT DO NOTHING",
+                    params![c, i, due_at, ms(now), body],
                 )
                 .map_err(unavailable)?;
             Ok(if n == 1 { Discovered::New } else { Discovered::Known })
