@@ -5,8 +5,9 @@
 //! - jittered exponential backoff for 5xx, 408 and connection failures;
 //! - every other 4xx is fatal for that request;
 //! - non-idempotent requests are only repeated when they certainly did not reach the
-//!   server (connection refused, 429/423/503 refusals); anything else is handed back to
-//!   the caller, who must look the outcome up before trying again.
+//!   server (connection refused, 429/423 refusals); anything else (a 503 included: a
+//!   gateway may say it after the backend wrote) is handed back to the caller, who must
+//!   look the outcome up before trying again.
 //!
 //! Pagination follows the RFC 5988 `Link: <…>; rel="next"` header.
 
@@ -154,7 +155,7 @@ impl HttpError {
     pub fn outcome_unknown(&self) -> bool {
         match self {
             HttpError::Transport { .. } => true,
-            HttpError::Status { status, .. } => matches!(*status, 500 | 502 | 504 | 408),
+            HttpError::Status { status, .. } => matches!(*status, 500 | 502 | 503 | 504 | 408),
             _ => false,
         }
     }
@@ -165,8 +166,9 @@ pub fn is_retryable_status(status: u16) -> bool {
 }
 
 /// Statuses that mean "not processed, come back later": safe to repeat even a create.
+/// Not `503`: a load balancer or gateway may answer it after the backend took the write.
 fn is_refusal(status: u16) -> bool {
-    matches!(status, 423 | 429 | 503)
+    matches!(status, 423 | 429)
 }
 
 /// The longest wait a server can ask for: beyond it, time arithmetic on the wait could

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use wfo_domain::sync::canonical_acd_id;
 use wfo_domain::wfo::{Contact, ContactImport, Person, PersonInput, Role, RoleRef, Team};
 
 use crate::{WfoApi, WfoError};
@@ -73,8 +74,10 @@ async fn lookup_contact<A: WfoApi + ?Sized>(api: &A, external_id: &str) -> Resul
 
 /// The person behind the ACD user (`acd_server_id`, `acd_id`), if any.
 ///
-/// The contract has no lookup by ACD id, so this lists all persons. Several matches
-/// (an earlier duplicate) → the lowest id, with a warning naming all of them.
+/// The contract has no lookup by ACD id, so this lists all persons. Ids are compared in
+/// canonical form (`wfo_domain::sync::canonical_acd_id`, the comparison the user sync
+/// uses), so a person stored with an upper-case or base64 form of the id is found.
+/// Several matches (an earlier duplicate) → the lowest id, with a warning naming all.
 /// Deactivated persons count: they are still that agent (reactivate, don't recreate).
 pub async fn find_person_by_acd<A: WfoApi + ?Sized>(
     api: &A,
@@ -82,9 +85,16 @@ pub async fn find_person_by_acd<A: WfoApi + ?Sized>(
     acd_id: &str,
 ) -> Result<Option<Person>, WfoError> {
     let persons = api.list_persons().await?;
+    let wanted = canonical_acd_id(acd_id);
     let mut found: Vec<Person> = persons
         .into_iter()
-        .filter(|p| p.input.acd_server_id == Some(acd_server_id) && p.input.acd_id.as_deref() == Some(acd_id))
+        .filter(|p| {
+            p.input.acd_server_id == Some(acd_server_id)
+                && p.input
+                    .acd_id
+                    .as_deref()
+                    .is_some_and(|a| a == acd_id || canonical_acd_id(a) == wanted)
+        })
         .collect();
     found.sort_by_key(|p| p.id);
     if found.len() > 1 {
@@ -143,6 +153,19 @@ pub struct NewAgent {
 /// Serialising concurrent processes per (`acdServerId`, `acdId`) is the caller's job:
 /// see the module documentation.
 pub async fn ensure_agent_person<A: WfoApi + ?Sized>(api: &A, agent: &NewAgent) -> Result<Person, WfoError> {
+    ensure_agent_person_fenced(api, agent, || async { true }).await
+}
+
+/// [`ensure_agent_person`] under a lock that can be lost: `still_held` is asked right
+/// before every create, and a `false` refuses the create with [`WfoError::Fenced`] (a
+/// stale holder whose lock expired while WFO was slow must not create a second person
+/// beside the new holder's).
+pub async fn ensure_agent_person_fenced<A, F, Fut>(api: &A, agent: &NewAgent, still_held: F) -> Result<Person, WfoError>
+where
+    A: WfoApi + ?Sized,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     if let Some(p) = find_person_by_acd(api, agent.acd_server_id, &agent.acd_id).await? {
         return Ok(p);
     }
@@ -170,6 +193,11 @@ pub async fn ensure_agent_person<A: WfoApi + ?Sized>(api: &A, agent: &NewAgent) 
     let mut attempt = 0;
     loop {
         attempt += 1;
+        if !still_held().await {
+            return Err(WfoError::Fenced {
+                what: format!("person acdServerId={} acdId={}", agent.acd_server_id, agent.acd_id),
+            });
+        }
         match api.create_person(&input).await {
             Ok(id) => {
                 tracing::info!(person_id = id, acd_server_id = agent.acd_server_id, acd_id = %agent.acd_id, "created WFO person for agent");

@@ -44,6 +44,10 @@ pub enum WfoError {
     /// Any other `4xx` (and `3xx`, which is never followed): permanent for this request.
     #[error("WFO rejected the request: HTTP {status}: {message}")]
     Rejected { status: u16, message: String },
+    /// Our lock on the object expired before its create (WFO was slower than the lock):
+    /// nothing was sent; another worker may be creating it. Retry later.
+    #[error("the lock on the WFO {what} expired before its create; nothing was created, another worker holds it now")]
+    Fenced { what: String },
     /// Transport, 429, 5xx, or an answer that could not be decoded.
     #[error(transparent)]
     Http(#[from] HttpError),
@@ -53,7 +57,7 @@ impl WfoError {
     /// Transient: worth trying the same thing again later.
     pub fn is_retryable(&self) -> bool {
         match self {
-            WfoError::SessionRenewed => true,
+            WfoError::SessionRenewed | WfoError::Fenced { .. } => true,
             WfoError::Http(e) => e.is_retryable(),
             _ => false,
         }
@@ -83,7 +87,7 @@ impl WfoError {
             WfoError::UnknownAgent { .. } | WfoError::UnknownMetadataKey { .. } => Some(422),
             WfoError::NotFound => Some(404),
             WfoError::Rejected { status, .. } => Some(*status),
-            WfoError::MissingDefault { .. } => None,
+            WfoError::MissingDefault { .. } | WfoError::Fenced { .. } => None,
             WfoError::Http(e) => e.status(),
         }
     }
@@ -204,7 +208,7 @@ mod tests {
         for s in [429u16, 500, 502, 503, 504] {
             let e = classify(status(s, "busy"), None);
             assert!(e.is_retryable(), "{s}");
-            assert_eq!(e.outcome_unknown(), matches!(s, 500 | 502 | 504), "{s}");
+            assert_eq!(e.outcome_unknown(), matches!(s, 500 | 502 | 503 | 504), "{s}");
         }
         let t = classify(
             HttpError::Transport {

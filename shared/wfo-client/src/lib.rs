@@ -17,6 +17,7 @@ pub use wfo_domain::wfo_messages as messages;
 pub use api::{AudioBody, WfoApi};
 pub use client::{WfoClient, WfoClientConfig};
 pub use ensure::{
-    NewAgent, default_agent_role, default_team, ensure_agent_person, ensure_contact, find_person_by_acd, put_metadata,
+    NewAgent, default_agent_role, default_team, ensure_agent_person, ensure_agent_person_fenced, ensure_contact,
+    find_person_by_acd, put_metadata,
 };
 pub use error::WfoError;
