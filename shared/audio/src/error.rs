@@ -17,6 +17,7 @@ use std::io;
 /// | `SliceBetweenFrames` | no | the contact is shorter than one MP3 frame: drop or merge it |
 /// | `Malformed` | no | the demuxer gave up in the middle of the stream |
 /// | `LengthMismatch` | yes | the download was cut short (or grew): fetch again |
+/// | `Empty` / `NotAudio` | yes | the download host sent nothing or an error page: fetch again later |
 /// | `Incomplete` | yes | the byte stream never reached its end |
 /// | `NoRuntime` / `Worker` | no | a bug in the caller / in this crate |
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +54,12 @@ pub enum AudioError {
     /// A whole-file transfer did not carry the announced number of bytes.
     #[error("audio length mismatch: expected {expected} bytes, the stream carried {actual}")]
     LengthMismatch { expected: u64, actual: u64 },
+    /// The stream ended without a single byte.
+    #[error("the audio is empty (0 bytes)")]
+    Empty,
+    /// The stream is not the container it should be (an error page, JSON, another format).
+    #[error("not {expected} audio: the download is {found}")]
+    NotAudio { expected: &'static str, found: String },
     /// A counted stream was checked before it had been read to its end.
     #[error("audio stream not read to its end: {read} bytes so far")]
     Incomplete { read: u64 },
@@ -67,17 +74,27 @@ pub enum AudioError {
 impl AudioError {
     /// Transient: worth trying the same thing again later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, AudioError::LengthMismatch { .. } | AudioError::Incomplete { .. })
+        matches!(
+            self,
+            AudioError::LengthMismatch { .. }
+                | AudioError::Incomplete { .. }
+                | AudioError::Empty
+                | AudioError::NotAudio { .. }
+        )
     }
 
     /// Wraps this error in an `io::Error` of a fitting kind (what stream items carry).
     pub fn into_io(self) -> io::Error {
         let kind = match &self {
-            AudioError::NotMp3 { .. } | AudioError::Malformed(_) => io::ErrorKind::InvalidData,
+            AudioError::NotMp3 { .. } | AudioError::Malformed(_) | AudioError::NotAudio { .. } => {
+                io::ErrorKind::InvalidData
+            }
             AudioError::InvalidSlice { .. }
             | AudioError::SliceBeyondEnd { .. }
             | AudioError::SliceBetweenFrames { .. } => io::ErrorKind::InvalidInput,
-            AudioError::LengthMismatch { .. } | AudioError::Incomplete { .. } => io::ErrorKind::UnexpectedEof,
+            AudioError::LengthMismatch { .. } | AudioError::Incomplete { .. } | AudioError::Empty => {
+                io::ErrorKind::UnexpectedEof
+            }
             AudioError::NoRuntime | AudioError::Worker(_) => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)

@@ -4,6 +4,7 @@
 //!
 //! - [`slice_mp3`]: the frames whose start time lies in a span, unchanged, as a stream.
 //! - [`counted`] / [`with_expected_len`]: whole-file pass-through with length checking.
+//! - [`inspect`]: container sniffing (MP3/WAV), length and SHA-256 of audio on its way.
 //! - [`mp3_duration_ms`]: duration of an MP3 in memory (tests, inspection).
 //! - [`synthetic`]: valid silent MP3 streams of any length, for simulators and tests.
 //!
@@ -22,12 +23,14 @@
 mod counted;
 mod error;
 mod frames;
+mod inspect;
 mod slice;
 pub mod synthetic;
 
 pub use counted::{CountHandle, counted, with_expected_len};
 pub use error::AudioError;
 pub use frames::MAX_FRAME_LEN;
+pub use inspect::{Container, InspectHandle, inspect};
 pub use slice::{CHANNEL_CAP, OUT_CHUNK, Slice, SliceStats, slice_mp3, slice_mp3_with_stats};
 
 /// A stream of audio bytes, as it comes from a source download and goes to an upload body.

@@ -1,0 +1,400 @@
+//! Verification of audio on its way through: what it looks like, how long it is, and its
+//! SHA-256, so nothing that is not audio (an empty body, an HTML error page, a truncated
+//! download) is ever counted as uploaded, and what WFO says it stored can be compared
+//! with what was sent.
+//!
+//! [`inspect`] passes the stream through unchanged (nothing is buffered beyond the first
+//! 12 bytes it looks at) and fails it with an [`AudioError`] item as soon as it is sure:
+//! at the start for content that is not the expected container, when it runs over the
+//! announced length, and at its end when it is empty or short.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::{AudioError, ByteStream};
+
+/// The container a stream must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// MPEG audio: an ID3v2 tag (`ID3`) or a frame sync (11 set bits) at byte 0.
+    Mp3,
+    /// `RIFF....WAVE`.
+    Wav,
+}
+
+/// How many leading bytes decide the container.
+const SNIFF_LEN: usize = 12;
+
+/// What an inspected stream saw.
+#[derive(Debug, Clone, Default)]
+pub struct InspectHandle(Arc<Mutex<Seen>>);
+
+#[derive(Debug, Default)]
+struct Seen {
+    bytes: u64,
+    sha256: Option<String>,
+    error: Option<AudioError>,
+}
+
+impl InspectHandle {
+    /// Bytes passed through so far.
+    pub fn bytes(&self) -> u64 {
+        self.0.lock().map(|s| s.bytes).unwrap_or(0)
+    }
+
+    /// Hex SHA-256 of everything passed through, once the stream reached its end cleanly.
+    pub fn sha256(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|s| s.sha256.clone())
+    }
+
+    /// The check that failed the stream, if one did.
+    pub fn error(&self) -> Option<AudioError> {
+        self.0.lock().ok().and_then(|s| s.error.clone())
+    }
+}
+
+/// Pass `input` through, checking it is a non-empty `container` (when given) of exactly
+/// `expected_len` bytes (when given), and hashing it.
+pub fn inspect(
+    input: ByteStream,
+    container: Option<Container>,
+    expected_len: Option<u64>,
+) -> (ByteStream, InspectHandle) {
+    let handle = InspectHandle::default();
+    let stream = Inspect {
+        input,
+        seen: Arc::clone(&handle.0),
+        container,
+        expected: expected_len,
+        head: BytesMut::new(),
+        sniffed: container.is_none(),
+        hasher: Some(Sha256::new()),
+        total: 0,
+        done: false,
+    };
+    (stream.boxed(), handle)
+}
+
+/// Whether `head` (the first bytes, at most [`SNIFF_LEN`]) can start a `container`; with
+/// fewer bytes than needed, whether they are a prefix of one.
+fn looks_like(container: Container, head: &[u8]) -> bool {
+    match container {
+        Container::Mp3 => {
+            let id3 = b"ID3";
+            let n = head.len().min(3);
+            if head[..n] == id3[..n] {
+                return true;
+            }
+            match head {
+                [] => true,
+                [b0] => *b0 == 0xFF,
+                [b0, b1, ..] => *b0 == 0xFF && b1 & 0xE0 == 0xE0,
+            }
+        }
+        Container::Wav => {
+            let riff = b"RIFF";
+            let n = head.len().min(4);
+            if head[..n] != riff[..n] {
+                return false;
+            }
+            head.len() < SNIFF_LEN || &head[8..12] == b"WAVE"
+        }
+    }
+}
+
+/// A short, safe description of what arrived instead (for the error text).
+fn describe(head: &[u8]) -> String {
+    let text: String = head
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with('<') {
+        format!("markup (an HTML/XML page?) starting {text:?}")
+    } else if lower.starts_with('{') || lower.starts_with('[') {
+        format!("JSON starting {text:?}")
+    } else {
+        format!("bytes {text:?}")
+    }
+}
+
+struct Inspect {
+    input: ByteStream,
+    seen: Arc<Mutex<Seen>>,
+    container: Option<Container>,
+    expected: Option<u64>,
+    /// The first bytes, held back until the container is decided.
+    head: BytesMut,
+    sniffed: bool,
+    hasher: Option<Sha256>,
+    total: u64,
+    done: bool,
+}
+
+impl Inspect {
+    fn fail(&mut self, error: AudioError) -> Poll<Option<std::io::Result<Bytes>>> {
+        self.done = true;
+        if let Ok(mut s) = self.seen.lock() {
+            s.error.get_or_insert(error.clone());
+            s.sha256 = None;
+        }
+        Poll::Ready(Some(Err(error.into_io())))
+    }
+
+    fn pass(&mut self, chunk: Bytes) -> Poll<Option<std::io::Result<Bytes>>> {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&chunk);
+        }
+        if let Ok(mut s) = self.seen.lock() {
+            s.bytes += chunk.len() as u64;
+        }
+        // A consumer that knows the length (an upload with Content-Length) may stop
+        // polling once it has it: the stream is complete at its announced length.
+        if self.expected == Some(self.total) && self.sniffed {
+            self.finish();
+        }
+        Poll::Ready(Some(Ok(chunk)))
+    }
+
+    fn finish(&mut self) {
+        if let Some(h) = self.hasher.take() {
+            let digest = hex(&h.finalize());
+            if let Ok(mut s) = self.seen.lock() {
+                s.sha256 = Some(digest);
+            }
+        }
+    }
+
+    fn not_audio(&mut self) -> Poll<Option<std::io::Result<Bytes>>> {
+        let container = self.container.unwrap_or(Container::Mp3);
+        let what = describe(&self.head);
+        self.fail(AudioError::NotAudio {
+            expected: match container {
+                Container::Mp3 => "MP3",
+                Container::Wav => "WAV",
+            },
+            found: what,
+        })
+    }
+}
+
+impl Stream for Inspect {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            match self.input.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    self.total += chunk.len() as u64;
+                    if let Some(expected) = self.expected
+                        && self.total > expected
+                    {
+                        let actual = self.total;
+                        return self.fail(AudioError::LengthMismatch { expected, actual });
+                    }
+                    if self.sniffed {
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                        return self.pass(chunk);
+                    }
+                    self.head.extend_from_slice(&chunk);
+                    let container = self.container.unwrap_or(Container::Mp3);
+                    let n = self.head.len().min(SNIFF_LEN);
+                    if !looks_like(container, &self.head[..n]) {
+                        return self.not_audio();
+                    }
+                    if self.head.len() >= SNIFF_LEN {
+                        self.sniffed = true;
+                        let held = std::mem::take(&mut self.head).freeze();
+                        return self.pass(held);
+                    }
+                }
+                Poll::Ready(None) => {
+                    if !self.sniffed && !self.head.is_empty() {
+                        // Shorter than the sniff window: too short to be audio at all.
+                        return self.not_audio();
+                    }
+                    if self.total == 0 {
+                        return self.fail(AudioError::Empty);
+                    }
+                    if let Some(expected) = self.expected
+                        && self.total != expected
+                    {
+                        let actual = self.total;
+                        return self.fail(AudioError::LengthMismatch { expected, actual });
+                    }
+                    self.done = true;
+                    self.finish();
+                    return Poll::Ready(None);
+                }
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+    use futures::stream;
+
+    fn chunks(parts: &[&[u8]]) -> ByteStream {
+        let items: Vec<_> = parts.iter().map(|p| Ok(Bytes::copy_from_slice(p))).collect();
+        stream::iter(items).boxed()
+    }
+
+    fn run(stream: ByteStream) -> (Vec<u8>, Option<AudioError>) {
+        block_on(async {
+            let mut out = Vec::new();
+            let mut stream = stream;
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(c) => out.extend_from_slice(&c),
+                    Err(e) => return (out, AudioError::from_io(&e).cloned()),
+                }
+            }
+            (out, None)
+        })
+    }
+
+    fn mp3() -> Vec<u8> {
+        crate::synthetic::SilentMp3::new(8000, 16, true).unwrap().bytes(20)
+    }
+
+    #[test]
+    fn real_mp3_passes_unchanged_in_any_chunking_with_its_hash() {
+        let data = mp3();
+        let whole = {
+            let (s, h) = inspect(chunks(&[&data]), Some(Container::Mp3), Some(data.len() as u64));
+            let (out, err) = run(s);
+            assert_eq!((out, err), (data.clone(), None));
+            h.sha256().unwrap()
+        };
+        assert_eq!(whole.len(), 64);
+        let parts: Vec<&[u8]> = data.chunks(5).collect();
+        let (s, h) = inspect(chunks(&parts), Some(Container::Mp3), None);
+        let (out, err) = run(s);
+        assert_eq!((out, err), (data.clone(), None));
+        assert_eq!(h.sha256().unwrap(), whole);
+        assert_eq!(h.bytes(), data.len() as u64);
+    }
+
+    #[test]
+    fn a_consumer_that_stops_at_the_announced_length_still_gets_the_hash() {
+        let data = mp3();
+        let (mut s, h) = inspect(
+            chunks(&[&data[..100], &data[100..]]),
+            Some(Container::Mp3),
+            Some(data.len() as u64),
+        );
+        block_on(async {
+            assert!(s.next().await.unwrap().is_ok());
+            assert_eq!(h.sha256(), None, "not at the length yet");
+            assert!(s.next().await.unwrap().is_ok());
+        });
+        assert_eq!(
+            h.sha256().map(|x| x.len()),
+            Some(64),
+            "complete at its length, never polled to the end"
+        );
+    }
+
+    #[test]
+    fn an_empty_body_is_never_audio() {
+        let (s, h) = inspect(chunks(&[]), Some(Container::Mp3), None);
+        assert_eq!(run(s).1, Some(AudioError::Empty));
+        assert_eq!(h.sha256(), None);
+        let (s, _) = inspect(chunks(&[b"", b""]), None, None);
+        assert_eq!(run(s).1, Some(AudioError::Empty), "even unchecked");
+    }
+
+    #[test]
+    fn an_html_page_is_refused_before_a_byte_is_passed() {
+        let (s, h) = inspect(
+            chunks(&[b"<!DOCTYPE html><html><body>Access denied</body></html>"]),
+            Some(Container::Mp3),
+            None,
+        );
+        let (out, err) = run(s);
+        assert!(out.is_empty());
+        match err {
+            Some(AudioError::NotAudio { expected, found }) => {
+                assert_eq!(expected, "MP3");
+                assert!(found.contains("HTML"), "{found}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(h.error().is_some());
+    }
+
+    #[test]
+    fn a_truncated_or_overlong_download_fails_on_its_length() {
+        let data = mp3();
+        let (s, _) = inspect(
+            chunks(&[&data[..data.len() - 10]]),
+            Some(Container::Mp3),
+            Some(data.len() as u64),
+        );
+        assert!(matches!(run(s).1, Some(AudioError::LengthMismatch { .. })));
+        let (s, _) = inspect(chunks(&[&data]), Some(Container::Mp3), Some(10));
+        assert!(matches!(run(s).1, Some(AudioError::LengthMismatch { .. })));
+    }
+
+    #[test]
+    fn wav_needs_riff_and_wave() {
+        let mut wav = b"RIFF\x24\x00\x00\x00WAVEfmt ".to_vec();
+        wav.extend_from_slice(&[0u8; 32]);
+        let (s, _) = inspect(chunks(&[&wav[..3], &wav[3..]]), Some(Container::Wav), None);
+        assert_eq!(run(s).1, None);
+        let (s, _) = inspect(chunks(&[b"RIFF\x24\x00\x00\x00AVI LIST"]), Some(Container::Wav), None);
+        assert!(matches!(run(s).1, Some(AudioError::NotAudio { .. })));
+        let (s, _) = inspect(chunks(&[&mp3()]), Some(Container::Wav), None);
+        assert!(matches!(run(s).1, Some(AudioError::NotAudio { .. })));
+    }
+
+    #[test]
+    fn a_body_shorter_than_the_sniff_window_is_not_audio() {
+        let (s, _) = inspect(chunks(&[b"\xFF\xFB\x90"]), Some(Container::Mp3), None);
+        assert!(matches!(run(s).1, Some(AudioError::NotAudio { .. })));
+    }
+
+    #[test]
+    fn input_errors_come_out_unchanged() {
+        let failing = stream::iter(vec![Ok(Bytes::from(mp3())), Err(std::io::Error::other("reset"))]).boxed();
+        let (s, h) = inspect(failing, Some(Container::Mp3), None);
+        let mut s = s;
+        block_on(async {
+            assert!(s.next().await.unwrap().is_ok());
+            assert_eq!(s.next().await.unwrap().unwrap_err().to_string(), "reset");
+        });
+        assert_eq!(h.sha256(), None, "no hash for an unfinished stream");
+    }
+}
