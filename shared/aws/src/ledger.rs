@@ -88,7 +88,9 @@ fn decode(row: &HashMap<String, AttributeValue>) -> StoreResult<LedgerItem> {
 }
 
 fn body_of(item: &LedgerItem) -> StoreResult<String> {
-    serde_json::to_string(item).map_err(|e| corrupt(e.to_string()))
+    let body = serde_json::to_string(item).map_err(|e| corrupt(e.to_string()))?;
+    wfo_ports::check_item_size(&item.connector_id, &item.item_id, &body)?;
+    Ok(body)
 }
 
 impl AwsStore {

@@ -173,7 +173,9 @@ impl AwsStore {
 // --- shared helpers ----------------------------------------------------------------
 
 /// An SDK failure as a store error: throttling, timeouts, missing tables and denied
-/// access are all "unavailable" (retryable, and visible in the logs with their code).
+/// access are all "unavailable" (retryable, and visible in the logs with their code); a
+/// `ValidationException` (an item over 400 KB, a malformed request) is
+/// [`StoreError::Invalid`]: repeating the same write can never succeed.
 pub(crate) fn sdk_error<E, R>(what: &str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -182,6 +184,7 @@ where
     let code = e.as_service_error().and_then(|s| s.code()).map(str::to_owned);
     let text = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
     match code {
+        Some(code) if code == "ValidationException" => StoreError::Invalid(format!("{what}: {code}: {text}")),
         Some(code) => StoreError::Unavailable(format!("{what}: {code}: {text}")),
         None => StoreError::Unavailable(format!("{what}: {text}")),
     }

@@ -49,6 +49,14 @@ async fn ledger_due_skips_done_dead_future_and_leased_items() {
 }
 
 #[tokio::test]
+async fn ledger_items_too_large_for_dynamodb_are_refused_permanently() {
+    let Some(m) = moto("ledger_item_size").await else {
+        return;
+    };
+    conformance::ledger_item_size(m.store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn queue_hides_redelivers_and_keeps_dead_letters() {
     let Some(m) = moto("queue_rules").await else { return };
     // SQS counts visibility in whole seconds.

@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! discovered -> metadata_fetched -> contacts_imported -> audio_uploaded -> done
-//!                  \-> waiting (not ready yet / paused for re-authorization, retry at T)
-//!                  \-> failed (attempts, last error, next attempt) -> dead (needs an operator)
+//!                  \-> waiting (not ready yet, retry at T; attempts not counted)
+//!                  \-> needs_operator (credentials, permissions, roles, configuration:
+//!                       the connector waits for a fix and looks again; never dies of it)
+//!                  \-> failed (attempts, last error, next attempt) -> dead (after at least
+//!                       `max_attempts` and `keep_trying_for` of failing)
 //! ```
 //!
 //! `stage` says how far the item got; `health` says whether it is moving. Both are
@@ -44,9 +47,12 @@ impl Stage {
 pub enum Health {
     /// Moving normally (or finished).
     Ok,
-    /// Waiting for something outside us (audio not ready, re-authorization); attempts are
-    /// not counted.
+    /// Waiting for something outside us (audio not ready yet); attempts are not counted.
     Waiting,
+    /// Held by a problem an operator can fix (credentials, permissions, a missing role or
+    /// default team, configuration): not counted, never killed, looked at again
+    /// periodically so it resumes by itself once the problem is gone.
+    NeedsOperator,
     /// The last attempt failed; it will be retried at `next_attempt_at`.
     Failed,
     /// Gave up: an operator must look (`wfo-connect status`).
@@ -58,6 +64,7 @@ impl Health {
         match self {
             Health::Ok => "ok",
             Health::Waiting => "waiting",
+            Health::NeedsOperator => "needs_operator",
             Health::Failed => "failed",
             Health::Dead => "dead",
         }
@@ -151,6 +158,15 @@ pub struct LedgerItem {
     /// timeout) and recorded nothing else.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_step: bool,
+    /// When the current run of failures began (cleared by progress): an item dies only
+    /// after failing for [`RetrySchedule::keep_trying_for`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// What the import decided not to do and why (segments skipped for an ineligible
+    /// agent, a plan without contacts, contacts superseded by a new plan): shown by
+    /// `status`, never silent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Optimistic-concurrency version, bumped by the store on every write.
     pub version: i64,
 }
@@ -159,13 +175,16 @@ pub struct LedgerItem {
 /// (covers a crash between recording an item and enqueuing it, and lost messages).
 pub const PICKUP_GRACE: Duration = Duration::seconds(60);
 
-/// Retry schedule for failed attempts. The default rides out about ten hours of a
-/// failing dependency (30 s doubling to 2 h, 12 attempts) before an item is dead.
+/// Retry schedule for failed attempts: 30 s doubling to a 2 h ceiling, and an item is
+/// dead only when it has failed `max_attempts` times *and* for `keep_trying_for` (7 days
+/// by default: as long as Webex keeps a recording at the least), so no outage of a
+/// dependency, however long, loses a recording while the source still has it.
 #[derive(Debug, Clone, Copy)]
 pub struct RetrySchedule {
     pub max_attempts: u32,
     pub base: Duration,
     pub max: Duration,
+    pub keep_trying_for: Duration,
 }
 
 impl Default for RetrySchedule {
@@ -174,11 +193,17 @@ impl Default for RetrySchedule {
             max_attempts: 12,
             base: Duration::seconds(30),
             max: Duration::hours(2),
+            keep_trying_for: Duration::days(7),
         }
     }
 }
 
 impl RetrySchedule {
+    /// Whether an item that has failed `attempts` times, since `failing_since`, is given up.
+    pub fn gives_up(&self, attempts: u32, failing_since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        attempts >= self.max_attempts && failing_since.is_none_or(|since| now - since >= self.keep_trying_for)
+    }
+
     /// Delay before the retry that follows failure number `attempts` (1-based).
     pub fn delay(&self, attempts: u32) -> Duration {
         let factor = 1i64 << attempts.saturating_sub(1).min(20);
@@ -203,6 +228,8 @@ impl LedgerItem {
             interaction_id: None,
             contacts: Vec::new(),
             in_step: false,
+            failing_since: None,
+            notes: Vec::new(),
             version: 0,
         }
     }
@@ -223,7 +250,8 @@ impl LedgerItem {
                 "the last {stage} step was cut off before it finished (the process stopped or ran out of time); {} attempt(s) so far",
                 self.attempts
             ));
-            if self.attempts >= schedule.max_attempts {
+            self.failing_since.get_or_insert(now);
+            if schedule.gives_up(self.attempts, self.failing_since, now) {
                 self.kill(
                     &format!("{}: giving up", self.last_error.clone().unwrap_or_default()),
                     now,
@@ -246,6 +274,7 @@ impl LedgerItem {
         self.stage = stage;
         self.health = Health::Ok;
         self.attempts = 0;
+        self.failing_since = None;
         self.last_error = None;
         self.updated_at = now;
         self.next_attempt_at = if stage == Stage::Done { None } else { Some(now) };
@@ -266,7 +295,8 @@ impl LedgerItem {
         }
         self.last_error = Some(redact_secrets(error));
         self.updated_at = now;
-        if self.attempts >= schedule.max_attempts {
+        self.failing_since.get_or_insert(now);
+        if schedule.gives_up(self.attempts, self.failing_since, now) {
             self.health = Health::Dead;
             self.next_attempt_at = None;
             return None;
@@ -308,10 +338,27 @@ impl LedgerItem {
         self.next_attempt_at = Some(until);
     }
 
+    /// Held by a problem an operator can fix: like [`Self::wait`] (not counted), but
+    /// shown apart, so `status` says the connector needs someone, not that audio is late.
+    pub fn hold_for_operator(&mut self, reason: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
+        self.wait(reason, until, now);
+        self.health = Health::NeedsOperator;
+    }
+
+    /// Record something the import decided not to do (at most a bounded number of notes).
+    pub fn note(&mut self, text: impl Into<String>) {
+        const MAX_NOTES: usize = 50;
+        let text = redact_secrets(&text.into());
+        if self.notes.len() < MAX_NOTES && !self.notes.contains(&text) {
+            self.notes.push(text);
+        }
+    }
+
     /// An operator asks for a dead item to be tried again.
     pub fn revive(&mut self, now: DateTime<Utc>) {
         self.health = Health::Ok;
         self.attempts = 0;
+        self.failing_since = None;
         self.next_attempt_at = Some(now);
         self.updated_at = now;
     }
@@ -341,6 +388,7 @@ mod tests {
             max_attempts: 3,
             base: Duration::seconds(10),
             max: Duration::seconds(25),
+            keep_trying_for: Duration::zero(),
         };
         assert_eq!(item.fail("boom", &s, None, t0()), Some(t0() + Duration::seconds(10)));
         assert_eq!(item.fail("boom", &s, None, t0()), Some(t0() + Duration::seconds(20)));
@@ -349,6 +397,57 @@ mod tests {
         assert_eq!(item.health, Health::Dead);
         assert!(item.is_terminal());
         assert_eq!(item.state_label(), "discovered/dead");
+    }
+
+    #[test]
+    fn by_default_a_failing_item_keeps_trying_for_seven_days_at_most_every_two_hours() {
+        let s = RetrySchedule::default();
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, t0());
+        let mut now = t0();
+        let mut attempts = 0;
+        while let Some(at) = item.fail("WFO 503", &s, None, now) {
+            assert!(at - now <= Duration::hours(2), "ceiling of 2 h");
+            now = at;
+            attempts += 1;
+            assert!(attempts < 1000, "gives up eventually");
+        }
+        assert_eq!(item.health, Health::Dead);
+        assert!(
+            now - t0() >= Duration::days(7),
+            "kept trying for a week: {}",
+            now - t0()
+        );
+        assert!(now - t0() < Duration::days(7) + Duration::hours(3));
+        // Progress forgets the run of failures.
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, t0());
+        item.fail("x", &s, None, t0());
+        item.advance(Stage::MetadataFetched, t0());
+        assert_eq!(item.failing_since, None);
+    }
+
+    #[test]
+    fn an_operator_problem_holds_the_item_uncounted_and_apart() {
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, t0());
+        item.begin_step(&RetrySchedule::default(), Duration::seconds(60), t0());
+        item.hold_for_operator(
+            "403: grant the Compliance Officer role",
+            t0() + Duration::minutes(5),
+            t0(),
+        );
+        assert_eq!((item.attempts, item.health), (0, Health::NeedsOperator));
+        assert_eq!(item.state_label(), "discovered/needs_operator");
+        assert!(!item.is_terminal());
+    }
+
+    #[test]
+    fn notes_are_bounded_and_not_repeated() {
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, t0());
+        for i in 0..200 {
+            item.note(format!("skipped {}", i % 80));
+        }
+        assert_eq!(item.notes.len(), 50);
+        item.note("skipped 0");
+        assert_eq!(item.notes.len(), 50);
     }
 
     #[test]
@@ -372,6 +471,7 @@ mod tests {
     fn a_step_cut_off_mid_way_is_a_counted_visible_attempt_and_dies_after_the_limit() {
         let s = RetrySchedule {
             max_attempts: 3,
+            keep_trying_for: Duration::zero(),
             ..RetrySchedule::default()
         };
         let now = Utc::now();

@@ -11,6 +11,7 @@ pub mod wfo_messages;
 pub use secret::Secret;
 pub mod mapping;
 pub mod redact;
+pub mod replan;
 pub mod segment;
 pub mod sync;
 pub mod timeline;

@@ -102,7 +102,10 @@ pub async fn ledger_due(store: &dyn Store) {
         .filter(|i| i.connector_id == "c2")
         .map(|i| i.item_id)
         .collect();
-    assert!(due_at_once.is_empty(), "new items are not due before the pickup grace: {due_at_once:?}");
+    assert!(
+        due_at_once.is_empty(),
+        "new items are not due before the pickup grace: {due_at_once:?}"
+    );
     assert_eq!(
         store.get("c2", "d1").await.unwrap().unwrap().next_attempt_at,
         Some(t(0) + wfo_domain::ledger::PICKUP_GRACE)
@@ -166,6 +169,22 @@ pub async fn ledger_due(store: &dyn Store) {
     assert_eq!(open.len(), 2);
     let d = store.get("c2", "d3").await.unwrap().unwrap();
     assert_eq!(d.health, Health::Dead);
+}
+
+/// An item too large for DynamoDB is refused by every store alike, as a permanent
+/// [`StoreError::Invalid`], and the stored item is left as it was.
+pub async fn ledger_item_size(store: &dyn Store) {
+    store.discover("c-size", "big", Discovery::Webhook, t(0)).await.unwrap();
+    let mut item = store.get("c-size", "big").await.unwrap().unwrap();
+    let before = item.clone();
+    item.last_error = Some("x".repeat(MAX_ITEM_BODY + 1));
+    let err = store.put(&item).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(!err.is_retryable(), "permanent: the same write can never succeed");
+    assert_eq!(store.get("c-size", "big").await.unwrap().unwrap(), before, "unchanged");
+    // Just under the limit is accepted.
+    item.last_error = Some("x".repeat(MAX_ITEM_BODY - 4096));
+    store.put(&item).await.unwrap();
 }
 
 /// Messages are hidden while received, redelivered when not acked, and never dropped.

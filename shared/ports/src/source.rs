@@ -156,6 +156,9 @@ pub struct ItemPlan {
     pub contacts: Vec<PlannedContact>,
     /// Remarks about the payload for the log (mapping warnings, assumptions applied).
     pub notes: Vec<String>,
+    /// Segments left out and why (an agent not eligible at the source: no license,
+    /// recording off, filtered out by the connector's rules). Recorded on the item.
+    pub skipped: Vec<String>,
 }
 
 /// How media is encoded.

@@ -25,6 +25,26 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored data is corrupt or cannot be decrypted: {0}")]
     Corrupt(String),
+    /// The store refuses the write as it is (a ledger item over [`MAX_ITEM_BODY`], a
+    /// DynamoDB `ValidationException`): trying again cannot help.
+    #[error("the store refuses this write: {0}")]
+    Invalid(String),
+}
+
+/// The largest serialized ledger item either store accepts: DynamoDB's 400 KB item
+/// limit less room for the key and the indexed attributes. The embedded store enforces
+/// the same limit, so an item too large for AWS fails the same way on one machine.
+pub const MAX_ITEM_BODY: usize = 380 * 1024;
+
+/// [`StoreError::Invalid`] for a serialized item over [`MAX_ITEM_BODY`].
+pub fn check_item_size(connector_id: &str, item_id: &str, body: &str) -> StoreResult<()> {
+    if body.len() > MAX_ITEM_BODY {
+        return Err(StoreError::Invalid(format!(
+            "ledger item {connector_id}/{item_id} would be {} bytes, over the {MAX_ITEM_BODY}-byte limit",
+            body.len()
+        )));
+    }
+    Ok(())
 }
 
 impl StoreError {

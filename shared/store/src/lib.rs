@@ -204,6 +204,7 @@ impl Ledger for SqliteStore {
 
     async fn put(&self, item: &LedgerItem) -> StoreResult<i64> {
         let body = serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        wfo_ports::check_item_size(&item.connector_id, &item.item_id, &body)?;
         let it = item.clone();
         self.with(move |conn, _| {
             let n = conn

@@ -25,6 +25,12 @@ async fn ledger_due_skips_done_dead_future_and_leased_items() {
 }
 
 #[tokio::test]
+async fn ledger_items_too_large_for_dynamodb_are_refused_permanently() {
+    let (_d, s) = open();
+    conformance::ledger_item_size(s.as_ref()).await;
+}
+
+#[tokio::test]
 async fn queue_hides_redelivers_and_keeps_dead_letters() {
     let (_d, s) = open();
     conformance::queue_rules(s.as_ref()).await;
