@@ -76,7 +76,7 @@ pub use scenario::{
     FixtureUser, InstanceRecording, RecordingSummary, ScenarioError, ScenarioInstance, ScenarioLibrary,
     SummaryServiceData,
 };
-pub use state::{DeliveryOutcome, DeliveryRecord, Webhook};
+pub use state::{BadDownload, DeliveryOutcome, DeliveryRecord, Webhook};
 pub use webhooks::{SIGNATURE_HEADER, sign};
 
 use state::{Shared, SharedRef, State, StoredRecording, to_chrono};
@@ -145,6 +145,7 @@ fn router(shared: SharedRef) -> Router {
         .route("/v1/convergedRecordings/{id}/metadata", get(recordings::metadata))
         .route("/v1/people", get(people::list_people))
         .route("/v1/people/me", get(people::me))
+        .route("/v1/people/{id}", get(people::get_person))
         .route("/v1/people/{id}/features/callRecording", get(people::call_recording))
         .route("/v1/licenses", get(people::list_licenses))
         .route(
@@ -331,6 +332,17 @@ impl RunningWebexSim {
     }
 
     /// Stalls still to come (0 once every one set has happened).
+    /// The next downloads answer `200` with these wrong bodies, one each, in order.
+    pub fn serve_bad_downloads(&self, bad: impl IntoIterator<Item = BadDownload>) {
+        self.shared.lock().bad_downloads.extend(bad);
+    }
+
+    /// Take the Compliance Officer role from (or give it back to) the authorizing user:
+    /// while taken, compliance-scoped recording reads answer `403`.
+    pub fn set_compliance_role(&self, granted: bool) {
+        self.shared.lock().compliance_role_revoked = !granted;
+    }
+
     pub fn stalls_left(&self) -> u32 {
         self.shared.lock().stall_downloads
     }

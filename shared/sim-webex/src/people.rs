@@ -264,6 +264,23 @@ pub(crate) async fn me(State(shared): State<SharedRef>, Caller(grant): Caller) -
     axum::Json(body).into_response()
 }
 
+/// `GET /v1/people/{personId}` (`spark-admin:people_read`, or the caller themself):
+/// one person of the org with their licenses; `404` for anyone else.
+pub(crate) async fn get_person(
+    State(shared): State<SharedRef>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let st = shared.lock();
+    let p = st.people.get(&plain_id(&id)).ok_or_else(ApiError::not_found)?;
+    if !caller.has(PEOPLE_READ) && p.id != caller.user_id {
+        return Err(ApiError::forbidden(
+            "Reading another person's details requires spark-admin:people_read.",
+        ));
+    }
+    Ok(axum::Json(person_json(&st, p, true, false)).into_response())
+}
+
 fn person_json(st: &SimState, p: &SimPerson, calling_data: bool, with_status: bool) -> Value {
     let mut o = json!({
         "id": p.rest_id(),

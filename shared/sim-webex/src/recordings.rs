@@ -80,6 +80,9 @@ pub(crate) async fn list_admin(
             "Listing recordings for the organization requires spark-admin:recordings_read or spark-compliance:recordings_read.",
         ));
     }
+    if shared.lock().compliance_role_revoked && caller.has(COMPLIANCE_READ) {
+        return Err(compliance_role_missing());
+    }
     list(&shared, &caller, raw.as_deref(), true)
 }
 
@@ -224,12 +227,20 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
     Ok(response)
 }
 
+/// What Webex answers a compliance-scoped call when the user lost the role.
+fn compliance_role_missing() -> ApiError {
+    ApiError::forbidden("The user does not have the Compliance Officer role required for this operation.")
+}
+
 /// Looks a recording up for `caller`: user-scope callers only see their own.
 fn readable<'a>(st: &'a crate::state::State, caller: &Grant, id: &str) -> Result<&'a StoredRecording, ApiError> {
     if !caller.has_any(ANY_READ) {
         return Err(ApiError::forbidden(
             "Reading recordings requires a recordings_read scope.",
         ));
+    }
+    if st.compliance_role_revoked && caller.has(COMPLIANCE_READ) {
+        return Err(compliance_role_missing());
     }
     let rec = st.visible(id).ok_or_else(ApiError::not_found)?;
     if !caller.has_any(&[COMPLIANCE_READ, ADMIN_READ]) && rec.summary.owner_id != caller.user_id {
@@ -329,6 +340,34 @@ pub(crate) async fn media(State(shared): State<SharedRef>, RawQuery(raw): RawQue
         .ok_or_else(ApiError::not_found)?;
     let bytes = rec.audio.bytes.clone();
     let recording_id = ticket.recording_id.clone();
+    if let Some(bad) = st.bad_downloads.pop_front() {
+        drop(st);
+        let (body, kind) = match bad {
+            crate::state::BadDownload::Empty => (bytes::Bytes::new(), "audio/mpeg"),
+            crate::state::BadDownload::Html => (
+                bytes::Bytes::from_static(
+                    b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body>Try again later.</body></html>",
+                ),
+                "text/html; charset=utf-8",
+            ),
+            crate::state::BadDownload::Truncated => (bytes.slice(..bytes.len() / 2), "audio/mpeg"),
+        };
+        let declared = if bad == crate::state::BadDownload::Truncated {
+            bytes.len()
+        } else {
+            body.len()
+        };
+        // Streamed, so the announced length may differ from what is sent.
+        let mut response =
+            axum::body::Body::from_stream(futures::stream::iter([Ok::<_, std::io::Error>(body)])).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
+        return Ok(response);
+    }
     let stall = st.stall_downloads > 0;
     if stall {
         st.stall_downloads -= 1;

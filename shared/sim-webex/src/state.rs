@@ -184,6 +184,11 @@ pub(crate) struct State {
     pub link_expired: bool,
     /// Downloads still to be stalled: half the audio is sent, then nothing.
     pub stall_downloads: u32,
+    /// The authorizing user lost the Compliance Officer role: compliance-scoped reads
+    /// answer `403` (the scope is still in the token) until it is granted again.
+    pub compliance_role_revoked: bool,
+    /// The next downloads answer `200` with this instead of the MP3 (one each).
+    pub bad_downloads: std::collections::VecDeque<BadDownload>,
     pub webhooks: Vec<WebhookEntry>,
     pub deliveries: Vec<DeliveryRecord>,
     /// `Some` while deliveries are held back for a batch.
@@ -240,6 +245,8 @@ impl State {
             tickets: HashMap::new(),
             link_expired: false,
             stall_downloads: 0,
+            compliance_role_revoked: false,
+            bad_downloads: Default::default(),
             webhooks: Vec::new(),
             deliveries: Vec::new(),
             held: None,
@@ -287,4 +294,17 @@ pub(crate) fn webex_id(kind: &str, id: &str) -> String {
 
 pub(crate) fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// A download host's wrong answer with status `200`: what a proxy, an outage page or a
+/// purge can hand out instead of the recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadDownload {
+    /// No bytes at all (`Content-Length: 0`).
+    Empty,
+    /// An HTML error page served as `text/html`.
+    Html,
+    /// The first half of the MP3 under the whole file's `Content-Length`: the connection
+    /// ends before the announced length (a cut transfer).
+    Truncated,
 }

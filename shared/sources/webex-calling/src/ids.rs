@@ -6,10 +6,35 @@ pub fn webex_id_to_uuid(id: &str) -> String {
     wfo_domain::webex_id::canonical_webex_id(id)
 }
 
+/// The REST id (`base64("ciscospark://us/PEOPLE/<uuid>")`, unpadded) of a person known
+/// by the plain UUID recordings carry; an id that is already a REST id is kept.
+pub fn people_rest_id(id: &str) -> String {
+    use base64::Engine;
+    use wfo_domain::webex_id::{WebexId, decode_webex_id};
+    match decode_webex_id(id) {
+        Some(WebexId::Uuid(uuid)) => {
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("ciscospark://us/PEOPLE/{uuid}"))
+        }
+        _ => id.trim().to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::Engine;
+
+    #[test]
+    fn a_people_rest_id_round_trips() {
+        let uuid = "f5b36187-c8dd-4727-8b2f-f9c447f29046";
+        let rest = people_rest_id(uuid);
+        assert_eq!(
+            rest,
+            "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY"
+        );
+        assert_eq!(webex_id_to_uuid(&rest), uuid);
+        assert_eq!(people_rest_id(&rest), rest, "already a REST id");
+    }
 
     #[test]
     fn reference_example_decodes_to_the_people_uuid() {

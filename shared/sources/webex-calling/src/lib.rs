@@ -18,6 +18,7 @@
 mod client;
 mod delivery;
 mod download;
+pub mod eligibility;
 mod error;
 mod ids;
 mod lenient;
@@ -38,7 +39,7 @@ pub use delivery::{
 };
 pub use download::{AUDIO_LINK_SELF_AUTHORISING, AudioDownload, LINK_SAFETY_MARGIN};
 pub use error::WebexError;
-pub use ids::webex_id_to_uuid;
+pub use ids::{people_rest_id, webex_id_to_uuid};
 pub use lenient::parse_datetime;
 pub use model::{
     DownloadLinks, LINK_LIFETIME, OwnerType, RecordingDetails, RecordingStatus, RecordingSummary, ServiceData,

@@ -252,6 +252,26 @@ impl WebexCallingClient {
         self.decode(&call, resp, &tracking).await
     }
 
+    /// `GET /v1/people/{personId}`: one person with their licenses. `Ok(None)` when the
+    /// org has no such person (`404`: deleted, or not a person).
+    pub async fn get_person(&self, token: &Secret, person_id: &str) -> Result<Option<WebexPerson>, WebexError> {
+        let id = non_empty_id(person_id)?;
+        let url = self.endpoint(&["v1", "people", id])?;
+        let call = Call {
+            operation: "get person",
+            scope: SCOPE_PEOPLE,
+            what: format!("person {id}"),
+        };
+        let sent = self
+            .send_api(&call, token, Idempotency::Idempotent, || self.http().get(url.clone()))
+            .await;
+        match sent {
+            Ok((resp, tracking)) => self.decode(&call, resp, &tracking).await.map(Some),
+            Err(WebexError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `GET /v1/people/{personId}/features/callRecording`.
     pub async fn person_call_recording(
         &self,

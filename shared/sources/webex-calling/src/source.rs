@@ -46,6 +46,9 @@ pub fn webex_error(e: WebexError) -> SourceError {
     let text = format!("{e}{tracking}");
     match e {
         WebexError::Unauthorized { .. } => SourceError::Unauthorized(text),
+        // A missing scope or role (the Compliance Officer's) and a token that gets no
+        // audio link are fixed by an operator; the items wait for it, they do not die.
+        WebexError::Forbidden { .. } | WebexError::AudioUnavailable { .. } => SourceError::Operator(text),
         ref other if other.is_retryable() => SourceError::Retry {
             message: text,
             after: other.retry_after(),
@@ -108,10 +111,10 @@ impl SourceKind for WebexCallingKind {
     fn connect(&self, connector: &StoredConnector, deps: SourceDeps) -> Result<Arc<dyn Source>, SourceError> {
         let api = url::Url::parse(&connector.config.source.api_url)
             .map_err(|e| SourceError::Operator(format!("source.api_url: {e}")))?;
-        Ok(Arc::new(WebexCallingSource {
-            client: WebexCallingClient::new(deps.http, api, deps.policy),
-            credentials: deps.credentials,
-        }))
+        Ok(Arc::new(WebexCallingSource::new(
+            WebexCallingClient::new(deps.http, api, deps.policy),
+            deps.credentials,
+        )))
     }
 }
 
@@ -119,11 +122,16 @@ impl SourceKind for WebexCallingKind {
 pub struct WebexCallingSource {
     client: WebexCallingClient,
     credentials: Arc<dyn Credentials>,
+    eligibility: crate::eligibility::Eligibility,
 }
 
 impl WebexCallingSource {
     pub fn new(client: WebexCallingClient, credentials: Arc<dyn Credentials>) -> Self {
-        Self { client, credentials }
+        Self {
+            client,
+            credentials,
+            eligibility: Default::default(),
+        }
     }
 
     pub fn client(&self) -> &WebexCallingClient {
@@ -258,21 +266,60 @@ impl Source for WebexCallingSource {
         let segmented = crate::parser::segment_webex_calling_detailed(&doc, ctx)
             .map_err(|e| SourceError::Permanent(format!("recording {item_id}: cannot segment its metadata: {e}")))?;
         let owner = owner_name(&segmented.timeline);
-        let contacts = segmented
-            .contacts
-            .into_iter()
-            .map(|contact| PlannedContact {
+        // Each agent once: an agent the source excludes gets no person and no contact.
+        // The check needs the admin read scopes the user sync uses; a connector
+        // authorized without them imports every agent, and each item says so.
+        let mut notes = segmented.warnings;
+        let can_check = match self.credentials.granted_scopes().await {
+            Ok(Some(granted)) => crate::eligibility::REQUIRED_SCOPES
+                .iter()
+                .all(|need| granted.iter().any(|g| g == need)),
+            _ => true,
+        };
+        if !can_check {
+            notes.push(format!(
+                "agents' eligibility (Professional license, recording on) not checked: the authorization lacks {}",
+                crate::eligibility::REQUIRED_SCOPES.join(", ")
+            ));
+        }
+        let mut verdicts: std::collections::HashMap<String, Option<String>> = Default::default();
+        for c in segmented.contacts.iter().filter(|_| can_check) {
+            let agent = &c.contact.agent.acd_id;
+            if !verdicts.contains_key(agent) {
+                let v = self
+                    .eligibility
+                    .check(&self.client, &token, agent)
+                    .await
+                    .map_err(webex_error)?;
+                verdicts.insert(agent.clone(), v);
+            }
+        }
+        let mut contacts = Vec::new();
+        let mut skipped = Vec::new();
+        for contact in segmented.contacts {
+            if let Some(Some(why)) = verdicts.get(&contact.contact.agent.acd_id) {
+                skipped.push(format!(
+                    "segment of agent {} at {} ms for {} ms ({}) not imported: {why}",
+                    contact.contact.agent.acd_id,
+                    contact.media.offset_ms,
+                    contact.media.duration_ms,
+                    contact.contact.external_id
+                ));
+                continue;
+            }
+            contacts.push(PlannedContact {
                 agent_name: owner
                     .as_ref()
                     .filter(|(id, _)| *id == contact.contact.agent.acd_id)
                     .map(|(_, name)| name.clone()),
                 contact,
-            })
-            .collect();
+            });
+        }
         Ok(ItemPlan {
             interaction_id: Some(segmented.timeline.interaction_key),
             contacts,
-            notes: segmented.warnings,
+            notes,
+            skipped,
         })
     }
 
