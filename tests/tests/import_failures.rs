@@ -113,13 +113,17 @@ async fn a_download_link_refused_once_is_replaced_by_fresh_details_within_the_sa
         .await
         .unwrap();
 
-    // Requests of one attempt, in order: metadata, details, audio link, (details, audio
-    // link). Only the first audio download is refused, as an expired ticket is.
+    // Requests of one attempt, in order: metadata, the agent's eligibility (person,
+    // licenses, recording setting), details, audio link, (details, audio link). Only the
+    // first audio download is refused, as an expired ticket is.
     h.webex.set_faults(FaultConfig {
         include_media: true,
         ..FaultConfig::default()
     });
     h.webex.push_faults([
+        Fault::Slow(Duration::ZERO),
+        Fault::Slow(Duration::ZERO),
+        Fault::Slow(Duration::ZERO),
         Fault::Slow(Duration::ZERO),
         Fault::Slow(Duration::ZERO),
         Fault::Status(403),
@@ -283,7 +287,7 @@ async fn a_mapping_to_a_number_key_holds_items_with_a_reason_naming_the_label_un
     let call = instance(&h, "basic-inbound", 60);
     h.webex.publish(&call).await;
     let ids = call.recording_ids();
-    let held = wait_items(&h, &ids, Duration::from_secs(5), |i| i.health == Health::Waiting).await;
+    let held = wait_items(&h, &ids, Duration::from_secs(5), |i| i.health == Health::NeedsOperator).await;
     let reason = held[0].last_error.clone().unwrap_or_default();
     assert!(reason.contains("Hold Count"), "the reason names the label: {reason}");
     assert!(reason.contains("NUMBER"), "and says why: {reason}");
@@ -292,7 +296,7 @@ async fn a_mapping_to_a_number_key_holds_items_with_a_reason_naming_the_label_un
     for item in items(&h, &ids).await {
         assert_eq!(
             (item.stage, item.health, item.attempts),
-            (Stage::Discovered, Health::Waiting, 0),
+            (Stage::Discovered, Health::NeedsOperator, 0),
             "{item:?}"
         );
     }
@@ -456,7 +460,7 @@ async fn wrong_wfo_credentials_hold_items_naming_the_settings_until_the_password
     let b = instance(&h, "consult-transfer", 50);
     h.webex.publish_all(&[a.clone(), b.clone()]).await;
     let ids: Vec<String> = a.recording_ids().into_iter().chain(b.recording_ids()).collect();
-    let held = wait_items(&h, &ids, Duration::from_secs(5), |i| i.health == Health::Waiting).await;
+    let held = wait_items(&h, &ids, Duration::from_secs(5), |i| i.health == Health::NeedsOperator).await;
     for item in &held {
         let reason = item.last_error.clone().unwrap_or_default();
         assert!(
@@ -468,7 +472,7 @@ async fn wrong_wfo_credentials_hold_items_naming_the_settings_until_the_password
     for item in items(&h, &ids).await {
         assert_eq!(
             (item.health, item.attempts),
-            (Health::Waiting, 0),
+            (Health::NeedsOperator, 0),
             "held, not failing: {item:?}"
         );
     }
@@ -497,7 +501,7 @@ async fn a_refused_token_refresh_pauses_items_for_reauthorization_and_they_impor
     let b = instance(&h, "conference", 50);
     h.webex.publish_all(&[a.clone(), b.clone()]).await;
     let ids: Vec<String> = a.recording_ids().into_iter().chain(b.recording_ids()).collect();
-    let held = wait_items(&h, &ids, Duration::from_secs(5), |i| i.health == Health::Waiting).await;
+    let held = wait_items(&h, &ids, Duration::from_secs(5), |i| i.health == Health::NeedsOperator).await;
     for item in &held {
         let reason = item.last_error.clone().unwrap_or_default();
         assert!(reason.contains("re-authorization"), "{reason}");
@@ -512,7 +516,7 @@ async fn a_refused_token_refresh_pauses_items_for_reauthorization_and_they_impor
     for item in items(&h, &ids).await {
         assert_eq!(
             (item.stage, item.health, item.attempts),
-            (Stage::Discovered, Health::Waiting, 0),
+            (Stage::Discovered, Health::NeedsOperator, 0),
             "{item:?}"
         );
     }
@@ -582,7 +586,7 @@ async fn a_metadata_key_removed_in_wfo_after_planning_holds_the_item_and_it_heal
     let second = instance(&h, "basic-outbound", 60);
     h.webex.publish(&second).await;
     let ids = second.recording_ids();
-    let held = wait_items(&h, &ids, Duration::from_secs(10), |i| i.health == Health::Waiting).await;
+    let held = wait_items(&h, &ids, Duration::from_secs(10), |i| i.health == Health::NeedsOperator).await;
     let reason = held[0].last_error.clone().unwrap_or_default();
     assert!(
         reason.contains("Recording"),
@@ -592,7 +596,7 @@ async fn a_metadata_key_removed_in_wfo_after_planning_holds_the_item_and_it_heal
     for item in items(&h, &ids).await {
         assert_eq!(
             (item.health, item.attempts),
-            (Health::Waiting, 0),
+            (Health::NeedsOperator, 0),
             "held, never dead: {item:?}"
         );
         assert!(
@@ -694,5 +698,138 @@ async fn a_step_cut_off_by_a_crash_is_a_counted_attempt_with_a_reason_not_a_sile
     let _ = imp.process(&h.connector.id, &id).await;
     let item = store.get(&h.connector.id, &id).await.unwrap().unwrap();
     assert_eq!(item.stage, Stage::Done, "{item:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_compliance_role_taken_away_holds_items_for_an_operator_and_they_heal_once_it_is_granted() {
+    let (h, _dir) = start_live(|_| {}).await;
+    h.webex.set_compliance_role(false);
+    let call = instance(&h, "consult-transfer", 60);
+    h.webex.publish(&call).await;
+    let ids = call.recording_ids();
+
+    let held = wait_items(&h, &ids, Duration::from_secs(10), |i| i.health == Health::NeedsOperator).await;
+    let reason = held[0].last_error.clone().unwrap_or_default();
+    assert!(reason.contains("403"), "the reason says what Webex answered: {reason}");
+    let mark = wfo_pipeline::attention::load(h.store.as_ref(), &h.connector.id)
+        .await
+        .unwrap()
+        .expect("the connector is marked as needing an operator");
+    assert!(mark.reason.contains("Compliance Officer"), "{mark:?}");
+    // Held for longer than many retry cycles: never counted, never dead.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for item in items(&h, &ids).await {
+        assert_eq!((item.health, item.attempts), (Health::NeedsOperator, 0), "{item:?}");
+    }
+    assert!(h.received(&ids).is_empty());
+
+    // The administrator grants the role again; nobody touches the connector.
+    h.webex.set_compliance_role(true);
+    assert!(h.wait_settled(&ids, Duration::from_secs(20)).await.is_empty());
+    assert_imported(&h, &[&call]);
+    assert_eq!(
+        wfo_pipeline::attention::load(h.store.as_ref(), &h.connector.id)
+            .await
+            .unwrap(),
+        None,
+        "the mark is cleared by the first step that succeeds"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_ineligible_agent_on_a_call_queue_recording_gets_no_person_and_no_contact() {
+    let (h, _dir) = start_live(|_| {}).await;
+    // Carol answers the queue call first; her recording was switched off (the guide's
+    // way to leave someone out of WFO). Dave, who takes the transfer, is recorded.
+    const CAROL: &str = "b5e81f03-6d2a-47c9-8b14-9e3f0a2c5d33";
+    const DAVE: &str = "e9c47b28-3f15-4a6d-b7e2-8c1d0f4a6e44";
+    h.webex
+        .update_person(CAROL, |p| p.recording = wfo_sim_webex::SimRecording::off())
+        .unwrap();
+    let call = instance(&h, "call-queue", 60);
+    h.webex.publish(&call).await;
+    let ids = call.recording_ids();
+    assert!(h.wait_settled(&ids, Duration::from_secs(20)).await.is_empty());
+
+    let received = h.received(&ids);
+    assert!(
+        received.iter().all(|c| c.agent_acd_id != CAROL),
+        "no contact for Carol: {received:#?}"
+    );
+    assert!(
+        received.iter().any(|c| c.agent_acd_id == DAVE),
+        "Dave's contact arrives: {received:#?}"
+    );
+    let carol_persons = h
+        .wfo
+        .persons()
+        .into_iter()
+        .filter(|p| p.input.acd_id.as_deref() == Some(CAROL))
+        .count();
+    assert_eq!(carol_persons, 0, "no WFO person is created for an excluded agent");
+    let item = h.store.get(&h.connector.id, &ids[0]).await.unwrap().unwrap();
+    assert_eq!(item.stage, Stage::Done);
+    assert!(
+        item.notes
+            .iter()
+            .any(|n| n.contains(CAROL) && n.contains("recording is off")),
+        "the item says which segment was skipped and why: {:?}",
+        item.notes
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_an_html_or_a_cut_download_is_never_counted_as_uploaded() {
+    let (h, dir) = start_quiet().await;
+    let store = common::private_store(&h, &dir.path().join("private")).await;
+    let call = instance(&h, "basic-inbound", 30);
+    let id = call.recording_ids()[0].clone();
+    h.webex.publish(&call).await;
+    store
+        .discover(&h.connector.id, &id, Discovery::Webhook, Utc::now())
+        .await
+        .unwrap();
+    let importer = importer(&store, Duration::from_secs(60));
+
+    for (bad, says) in [
+        (wfo_sim_webex::BadDownload::Empty, "empty"),
+        (wfo_sim_webex::BadDownload::Html, "HTML"),
+        (wfo_sim_webex::BadDownload::Truncated, ""),
+    ] {
+        h.webex.serve_bad_downloads([bad]);
+        let outcome = importer.process(&h.connector.id, &id).await;
+        let item = store.get(&h.connector.id, &id).await.unwrap().unwrap();
+        assert!(matches!(outcome, Outcome::Later(_)), "{bad:?}: {outcome:?} {item:?}");
+        assert_eq!(item.health, Health::Failed, "{bad:?}: retried, counted");
+        assert!(
+            item.contacts.iter().all(|c| c.audio_bytes.is_none()),
+            "{bad:?}: not counted as uploaded: {item:?}"
+        );
+        let error = item.last_error.clone().unwrap_or_default();
+        assert!(error.contains(says), "{bad:?}: the reason names it: {error}");
+        // What WFO holds for the contact is not a recording either.
+        let contact = h
+            .wfo
+            .contacts()
+            .into_iter()
+            .find(|c| c.contact.import.external_id.starts_with("wxc:"));
+        if let Some(c) = contact {
+            assert!(
+                h.wfo
+                    .audio_bytes(c.contact.id)
+                    .is_none_or(|b| b.len() > 1000 && b[0] == 0xFF || b.starts_with(b"ID3")),
+                "{bad:?}: WFO holds no empty or HTML audio"
+            );
+        }
+        // Make the item due again at once.
+        let mut again = store.get(&h.connector.id, &id).await.unwrap().unwrap();
+        again.next_attempt_at = Some(Utc::now());
+        store.put(&again).await.unwrap();
+    }
+    assert_eq!(importer.process(&h.connector.id, &id).await, Outcome::Done);
+    assert_imported(&h, &[&call]);
     h.shutdown().await;
 }

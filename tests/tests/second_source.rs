@@ -135,6 +135,7 @@ impl Source for FakeSource {
                 },
             ],
             notes: Vec::new(),
+            skipped: Vec::new(),
         })
     }
     async fn open_media(&self, _: &MediaSlice) -> Result<Media, SourceError> {

@@ -2,8 +2,9 @@
 //! batch failures (only messages whose ledger write failed come back). See
 //! `wfo_lambda::worker` and `infra/README.md`.
 //!
-//! Environment beyond the `WFO_*` names: `WFO_LEASE_SECONDS` (default 960; must exceed
-//! the function timeout), `WFO_WORKER_CONCURRENCY` (messages of a batch at once, default 4).
+//! Environment beyond the `WFO_*` names: `WFO_LEASE_SECONDS` (default 60: the lease is
+//! renewed every third of it while a step runs, so an invocation that dies frees its items
+//! within a minute), `WFO_WORKER_CONCURRENCY` (messages of a batch at once, default 4).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -41,7 +42,7 @@ async fn main() -> ExitCode {
 async fn init() -> Result<WorkerDeps, wfo_lambda::InitError> {
     let store = wfo_lambda::store_from_env().await?;
     let settings = ImportSettings {
-        lease: Duration::from_secs(wfo_lambda::env_u64("WFO_LEASE_SECONDS", 960)?),
+        lease: Duration::from_secs(wfo_lambda::env_u64("WFO_LEASE_SECONDS", 60)?),
         ..ImportSettings::default()
     };
     let concurrency = wfo_lambda::env_u64("WFO_WORKER_CONCURRENCY", 4)?;

@@ -354,6 +354,13 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
             None => println!("  poller:   not run yet"),
         }
         print_sync_status(store, c).await?;
+        if let Some(held) = wfo_pipeline::attention::load(store, cid).await.map_err(Failure::job)? {
+            println!(
+                "  NEEDS OPERATOR since {}: {} (items are held, not lost; they resume by themselves once this is fixed)",
+                held.since.to_rfc3339(),
+                held.reason
+            );
+        }
         let counts = store.counts(cid).await.map_err(Failure::job)?;
         let states: Vec<String> = counts.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
         println!(
@@ -376,21 +383,27 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
                 item.last_error.as_deref().unwrap_or("")
             );
         }
-        let dead: Vec<_> = store
-            .list(cid, false, 100_000)
-            .await
-            .map_err(Failure::job)?
-            .into_iter()
-            .filter(|i| i.health == Health::Dead)
-            .take(20)
-            .collect();
+        let all = store.list(cid, false, 100_000).await.map_err(Failure::job)?;
+        let dead: Vec<_> = all.iter().filter(|i| i.health == Health::Dead).take(20).collect();
         for item in dead {
+            // The backfill window that lists the recording again (it was created before it
+            // was discovered; the poller looks a day back) and revives it.
+            let from = (item.discovered_at - chrono::Duration::days(1)).date_naive();
+            let to = (item.discovered_at + chrono::Duration::days(1)).date_naive();
             println!(
-                "    DEAD {} at {}: {}",
+                "    DEAD {} at {} after {} attempt(s): {}\n      retry: wfo-connect backfill {cid} --from {from} --to {to}",
                 item.item_id,
                 item.stage.as_str(),
+                item.attempts,
                 item.last_error.as_deref().unwrap_or("")
             );
+        }
+        // Most recent first: what the import left out and why.
+        let noted: Vec<_> = all.iter().filter(|i| !i.notes.is_empty()).take(20).collect();
+        for item in noted {
+            for note in &item.notes {
+                println!("    note {}: {note}", item.item_id);
+            }
         }
     }
     let depth = store.depth().await.map_err(Failure::job)?;

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use tokio::sync::Mutex;
 use wfo_client::{AudioBody, NewAgent, WfoApi, WfoClient, WfoClientConfig, WfoError};
-use wfo_domain::ledger::{AgentName, ContactProgress, Health, LedgerItem, RetrySchedule, Stage};
+use wfo_domain::ledger::{AgentName, Health, LedgerItem, RetrySchedule, Stage};
 use wfo_domain::mapping::{MetadataRule, resolve_rules};
 use wfo_domain::segment::SegmentContext;
 use wfo_domain::sync::placeholder_names;
@@ -41,8 +41,13 @@ pub struct ImportSettings {
     pub retry: RetrySchedule,
     /// Retry policy of the HTTP clients (in-call retries).
     pub http_policy: RetryPolicy,
-    /// How long an item is leased to one worker per step.
+    /// How long an item is leased to one worker; renewed every third of it while a step
+    /// runs, so a worker that dies (SIGKILL, a lost Lambda) frees its items within one
+    /// lease and the sweeper's next pass.
     pub lease: Duration,
+    /// How long the per-agent person lock is taken for; renewed the same way while the
+    /// person is looked up and created.
+    pub person_lock: Duration,
     /// How long to wait before looking again when the source says "not ready yet".
     pub not_ready_delay: chrono::Duration,
     /// How long an item may stay "not ready" before it is declared dead.
@@ -58,9 +63,12 @@ impl Default for ImportSettings {
         Self {
             retry: RetrySchedule::default(),
             http_policy: RetryPolicy::default(),
-            lease: Duration::from_secs(15 * 60),
+            lease: Duration::from_secs(30),
+            person_lock: Duration::from_secs(60),
             not_ready_delay: chrono::Duration::minutes(5),
-            not_ready_limit: chrono::Duration::hours(24),
+            // As long as the retry schedule keeps trying: a recording whose metadata is
+            // late is not given up before the source would have dropped it anyway.
+            not_ready_limit: chrono::Duration::days(7),
             paused_delay: chrono::Duration::minutes(5),
             rules_ttl: chrono::Duration::minutes(10),
         }
@@ -75,9 +83,11 @@ impl ImportSettings {
                 max_attempts: 12,
                 base: chrono::Duration::milliseconds(20),
                 max: chrono::Duration::milliseconds(300),
+                keep_trying_for: chrono::Duration::zero(),
             },
             http_policy: RetryPolicy::fast(),
             lease: Duration::from_secs(60),
+            person_lock: Duration::from_secs(60),
             not_ready_delay: chrono::Duration::milliseconds(200),
             not_ready_limit: chrono::Duration::minutes(2),
             paused_delay: chrono::Duration::milliseconds(500),
@@ -105,8 +115,13 @@ pub enum Outcome {
 enum StepError {
     /// Transient: count an attempt, back off (at least `retry_after`).
     Retry(String, Option<Duration>),
-    /// Not our failure: wait without counting (paused connector, audio not ready).
+    /// Not our failure: wait without counting (audio not ready yet).
     Wait(String, chrono::Duration),
+    /// A problem an operator can fix (credentials, permissions, roles, default team,
+    /// configuration): the connector is marked as needing an operator, the item is held
+    /// without counting and looked at again after `paused_delay`, so it resumes by
+    /// itself once the problem is gone.
+    Operator(String),
     /// Permanent: nothing will change without an operator.
     Permanent(String),
 }
@@ -121,10 +136,13 @@ impl From<StoreError> for StepError {
     }
 }
 
-fn wfo_step(e: WfoError, paused: chrono::Duration) -> StepError {
+/// What a WFO failure means for the item.
+fn wfo_step(e: WfoError) -> StepError {
     match e {
-        // A configuration problem of the whole connector: hold items, lose none.
-        WfoError::Unauthorized => StepError::Wait(e.to_string(), paused),
+        // Problems of the whole connector an operator fixes in WFO: hold items, lose none.
+        WfoError::Unauthorized | WfoError::MissingDefault { .. } | WfoError::Rejected { status: 401 | 403, .. } => {
+            StepError::Operator(e.to_string())
+        }
         ref other if other.is_retryable() => StepError::Retry(other.to_string(), other.retry_after()),
         // The person was created by someone else between our check and the import.
         WfoError::UnknownAgent { .. } => StepError::Retry(e.to_string(), None),
@@ -146,6 +164,7 @@ pub struct Importer {
     settings: ImportSettings,
     owner: String,
     contexts: Mutex<HashMap<String, Arc<WfoCtx>>>,
+    marks: crate::attention::Marks,
 }
 
 impl Importer {
@@ -156,7 +175,21 @@ impl Importer {
             settings,
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
             contexts: Mutex::new(HashMap::new()),
+            marks: crate::attention::Marks::default(),
         }
+    }
+
+    /// An item of the connector is held by a problem an operator must fix.
+    async fn operator_needed(&self, connector_id: &str, reason: &str) {
+        self.marks
+            .mark(self.store.as_ref(), connector_id, reason, Utc::now())
+            .await;
+    }
+
+    /// An item was given up: one ERROR line and the `ItemsDead` metric.
+    fn died(&self, item: &LedgerItem, reason: &str) {
+        tracing::error!(connector = %item.connector_id, item = %item.item_id, stage = item.stage.as_str(), error = %reason, "import dead: needs an operator (wfo-connect backfill retries it)");
+        crate::metrics::item_dead(&item.connector_id, &item.item_id, reason, Utc::now());
     }
 
     pub fn settings(&self) -> &ImportSettings {
@@ -218,13 +251,9 @@ impl Importer {
         {
             return Ok(rules.clone());
         }
-        let keys = ctx
-            .wfo
-            .list_metadata_keys()
-            .await
-            .map_err(|e| wfo_step(e, self.settings.paused_delay))?;
-        let rules = resolve_rules(&mappings, &keys)
-            .map_err(|e| StepError::Wait(format!("metadata mapping: {e}"), self.settings.paused_delay))?;
+        let keys = ctx.wfo.list_metadata_keys().await.map_err(wfo_step)?;
+        let rules =
+            resolve_rules(&mappings, &keys).map_err(|e| StepError::Operator(format!("metadata mapping: {e}")))?;
         *cached = Some((now, rules.clone()));
         Ok(rules)
     }
@@ -340,7 +369,7 @@ impl Importer {
             let held = chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::minutes(15));
             if !item.begin_step(&self.settings.retry, held, Utc::now()) {
                 let text = item.last_error.clone().unwrap_or_default();
-                tracing::error!(connector = connector_id, item = item_id, error = %text, "import dead: needs an operator");
+                self.died(&item, &text);
                 let _ = self.save(&mut item).await;
                 return Outcome::Dead(text);
             }
@@ -350,22 +379,39 @@ impl Importer {
             }
             let before = item.stage;
             let result = match deadline {
-                None => self.step(&mut item).await,
-                Some(d) => match tokio::time::timeout_at(d, self.step(&mut item)).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        // Cut off: what the step saved is what counts.
-                        if let Ok(Some(saved)) = self.store.get(connector_id, item_id).await {
-                            item = saved;
+                None => self.leased(connector_id, item_id, owner, self.step(&mut item)).await,
+                Some(d) => {
+                    match tokio::time::timeout_at(d, self.leased(connector_id, item_id, owner, self.step(&mut item)))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => {
+                            // Cut off: what the step saved is what counts.
+                            if let Ok(Some(saved)) = self.store.get(connector_id, item_id).await {
+                                item = saved;
+                            }
+                            Some(Err(StepError::Retry(
+                                "the step did not finish before the invocation's deadline".to_owned(),
+                                None,
+                            )))
                         }
-                        Err(StepError::Retry(
-                            "the step did not finish before the invocation's deadline".to_owned(),
-                            None,
-                        ))
                     }
-                },
+                }
+            };
+            let Some(result) = result else {
+                // The lease was lost mid-step (this worker stalled past it and another
+                // took the item over): leave the item to them, record nothing.
+                tracing::warn!(
+                    connector = connector_id,
+                    item = item_id,
+                    "lease lost during a step; another worker has the item"
+                );
+                return Outcome::Busy;
             };
             let now = Utc::now();
+            if result.is_ok() {
+                self.marks.clear(self.store.as_ref(), connector_id).await;
+            }
             match result {
                 Ok(()) => {
                     if item.stage == Stage::Done {
@@ -407,25 +453,55 @@ impl Importer {
                             item.wait(&text, now + delay, now);
                             (text, Outcome::Later(now + delay))
                         }
+                        StepError::Operator(text) => {
+                            let at = now + self.settings.paused_delay;
+                            item.hold_for_operator(&text, at, now);
+                            self.operator_needed(connector_id, &text).await;
+                            (text, Outcome::Later(at))
+                        }
                         StepError::Permanent(text) => {
                             item.kill(&text, now);
                             (text.clone(), Outcome::Dead(text))
                         }
                     };
                     match &outcome {
-                        Outcome::Dead(_) => {
-                            tracing::error!(connector = connector_id, item = item_id, stage = item.stage.as_str(), error = %log_text, "import dead: needs an operator")
-                        }
+                        Outcome::Dead(_) => self.died(&item, &log_text),
                         _ => {
                             tracing::warn!(connector = connector_id, item = item_id, stage = item.stage.as_str(), attempts = item.attempts, error = %log_text, "import step failed; will retry")
                         }
                     }
                     if let Err(e) = self.save(&mut item).await {
                         tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot record failure");
+                        if !e.is_retryable() {
+                            // The store will never take this item as it is (too large for
+                            // DynamoDB): record the stored version as dead, visibly.
+                            return self
+                                .kill_stored(
+                                    connector_id,
+                                    item_id,
+                                    &format!("{log_text}; the item cannot be saved: {e}"),
+                                )
+                                .await;
+                        }
                     }
                     return outcome;
                 }
             }
+        }
+    }
+
+    /// Mark the stored version of an item dead (when the one in hand cannot be saved).
+    async fn kill_stored(&self, connector_id: &str, item_id: &str, reason: &str) -> Outcome {
+        match self.store.get(connector_id, item_id).await {
+            Ok(Some(mut stored)) => {
+                stored.kill(reason, Utc::now());
+                self.died(&stored, reason);
+                if let Err(e) = self.save(&mut stored).await {
+                    tracing::error!(connector = connector_id, item = item_id, error = %e, "cannot record the item as dead");
+                }
+                Outcome::Dead(reason.to_owned())
+            }
+            _ => Outcome::Later(Utc::now() + self.settings.retry.base),
         }
     }
 
@@ -439,12 +515,40 @@ impl Importer {
         };
         let outcome = match item.fail(&error, &self.settings.retry, None, now) {
             Some(at) => Outcome::Later(at),
-            None => Outcome::Dead(error),
+            None => {
+                self.died(&item, &error);
+                Outcome::Dead(error)
+            }
         };
         if let Err(e) = self.save(&mut item).await {
             tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot record the panic");
         }
         outcome
+    }
+
+    /// Run `step` while renewing the item's lease every third of it. `None` when the
+    /// lease was lost (another worker owns the item now): the step is dropped unfinished,
+    /// which every step tolerates (each is idempotent and saves as it goes).
+    async fn leased<F>(&self, connector_id: &str, item_id: &str, owner: &str, step: F) -> Option<Result<(), StepError>>
+    where
+        F: std::future::Future<Output = Result<(), StepError>>,
+    {
+        let every = (self.settings.lease / 3).max(Duration::from_millis(100));
+        hold_while(step, every, || async {
+            match self
+                .store
+                .lease(connector_id, item_id, owner, self.settings.lease, Utc::now())
+                .await
+            {
+                Ok(held) => held,
+                Err(e) => {
+                    // The lease may well still be ours: keep going, try again next beat.
+                    tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot renew the lease");
+                    true
+                }
+            }
+        })
+        .await
     }
 
     async fn save(&self, item: &mut LedgerItem) -> Result<(), StoreError> {
@@ -480,7 +584,7 @@ impl Importer {
         if let SourceError::Unauthorized(text) = &e {
             return match conn.credentials.renew().await {
                 Ok(_) => StepError::Retry(format!("{text} (token refreshed)"), None),
-                Err(auth_err) => StepError::Wait(auth_err.to_string(), self.settings.paused_delay),
+                Err(auth_err) => StepError::Operator(auth_err.to_string()),
             };
         }
         self.source_step_now(e, item)
@@ -494,8 +598,8 @@ impl Importer {
             // Without a renewal attempt (no connection yet): count it, try again.
             SourceError::Unauthorized(text) => StepError::Retry(text, None),
             // Token trouble never kills an item: it waits for the identity service or an operator.
-            SourceError::Credentials(auth) => StepError::Wait(auth.to_string(), self.settings.paused_delay),
-            SourceError::Operator(text) => StepError::Wait(text, self.settings.paused_delay),
+            SourceError::Credentials(auth) => StepError::Operator(auth.to_string()),
+            SourceError::Operator(text) => StepError::Operator(text),
             SourceError::NotReady(text) => {
                 if now - item.discovered_at > self.settings.not_ready_limit {
                     StepError::Permanent(format!(
@@ -531,31 +635,31 @@ impl Importer {
             tracing::info!(connector = %item.connector_id, item = %item.item_id, note = %note, "plan");
         }
         item.interaction_id = plan.interaction_id;
-        // Keep what earlier attempts achieved (contact ids, audio) for contacts that are
-        // planned again: re-segmenting (after a metadata-key fix) must not duplicate them.
+        let skipped = plan.skipped.len();
+        for why in plan.skipped {
+            tracing::info!(connector = %item.connector_id, item = %item.item_id, skipped = %why, "plan");
+            item.note(why);
+        }
+        // Keep what earlier attempts achieved (contact ids, audio) for the contacts that
+        // are planned again, recognised by agent and span, never by position.
         let previous = std::mem::take(&mut item.contacts);
-        item.contacts = plan
-            .contacts
-            .into_iter()
-            .map(|planned| {
-                let progress = match previous
-                    .iter()
-                    .find(|p| p.plan.contact.external_id == planned.contact.contact.external_id)
-                {
-                    Some(done) => ContactProgress {
-                        plan: planned.contact,
-                        ..done.clone()
-                    },
-                    None => ContactProgress::new(planned.contact),
-                };
-                ContactProgress {
-                    agent_name: planned.agent_name.or(progress.agent_name.clone()),
-                    ..progress
-                }
-            })
-            .collect();
+        let (contacts, notes) = wfo_domain::replan::merge_plan(
+            previous,
+            plan.contacts.into_iter().map(|p| (p.contact, p.agent_name)).collect(),
+        );
+        item.contacts = contacts;
+        for note in notes {
+            tracing::warn!(connector = %item.connector_id, item = %item.item_id, note = %note, "plan changed");
+            item.note(note);
+        }
         if item.contacts.is_empty() {
-            tracing::info!(connector = %item.connector_id, item = %item.item_id, "the item has no agent segment (e.g. an external leg): nothing to import");
+            let why = if skipped > 0 {
+                format!("no contact: every agent segment ({skipped}) was left out (see the notes)")
+            } else {
+                "no contact: the call has no agent segment (e.g. only an external leg)".to_owned()
+            };
+            tracing::info!(connector = %item.connector_id, item = %item.item_id, "{why}");
+            item.note(why);
             item.advance(Stage::Done, now);
         } else {
             item.advance(Stage::MetadataFetched, now);
@@ -572,18 +676,18 @@ impl Importer {
         name: Option<&AgentName>,
     ) -> Result<(), StepError> {
         let agent = &contact.agent;
-        let lock = format!(
-            "wfo-person:{}:{}:{}",
-            connector.config.id, agent.acd_server_id, agent.acd_id
+        // The same lock name as the user sync's, on the canonical id: one creator per
+        // (acdServerId, acdId) whichever path gets there first.
+        let lock = crate::sync::person_lock_name(
+            &connector.config.id,
+            agent.acd_server_id,
+            &wfo_domain::sync::canonical_acd_id(&agent.acd_id),
         );
+        let ttl = self.settings.person_lock;
         // A fresh owner per attempt: the lock must exclude this process's other tasks too.
         let owner = format!("{}:{}", self.owner, uuid::Uuid::new_v4());
         let mut waited = 0;
-        while !self
-            .store
-            .try_lock(&lock, &owner, Duration::from_secs(60), Utc::now())
-            .await?
-        {
+        while !self.store.try_lock(&lock, &owner, ttl, Utc::now()).await? {
             waited += 1;
             if waited > 50 {
                 return Err(StepError::Retry(
@@ -601,21 +705,40 @@ impl Importer {
                 (first, last, None)
             }
         };
-        let result = wfo_client::ensure_agent_person(
-            wfo,
-            &NewAgent {
-                acd_id: agent.acd_id.clone(),
-                acd_server_id: agent.acd_server_id,
-                first_name,
-                last_name,
-                email,
+        let new_agent = NewAgent {
+            acd_id: agent.acd_id.clone(),
+            acd_server_id: agent.acd_server_id,
+            first_name,
+            last_name,
+            email,
+        };
+        // Renewing (re-taking) the lock is also the fence: a holder whose lock expired
+        // while WFO was slow (a 70-second person listing) and was taken by another
+        // worker finds that out before it creates anything.
+        let still_held = || async { matches!(self.store.try_lock(&lock, &owner, ttl, Utc::now()).await, Ok(true)) };
+        let renew_every = (ttl / 3).max(Duration::from_millis(100));
+        let result = hold_while(
+            wfo_client::ensure_agent_person_fenced(wfo, &new_agent, &still_held),
+            renew_every,
+            || async {
+                // A store hiccup is not a lost lock; the fence before a create decides.
+                !matches!(self.store.try_lock(&lock, &owner, ttl, Utc::now()).await, Ok(false))
             },
         )
         .await;
         if let Err(e) = self.store.unlock(&lock, &owner).await {
             tracing::debug!(error = %e, "cannot release person lock (it expires)");
         }
-        result.map(|_| ()).map_err(|e| wfo_step(e, self.settings.paused_delay))
+        match result {
+            Some(r) => r.map(|_| ()).map_err(wfo_step),
+            None => Err(StepError::Retry(
+                format!(
+                    "the lock on the WFO person for {} was lost while it was looked up; another worker holds it",
+                    agent.acd_id
+                ),
+                None,
+            )),
+        }
     }
 
     async fn import_contacts(
@@ -642,12 +765,11 @@ impl Importer {
                     // metadata with fresh keys once an operator fixed it; nothing is lost.
                     *ctx.rules.lock().await = None;
                     item.stage = Stage::Discovered;
-                    return Err(StepError::Wait(
-                        format!("{e}; the item is planned again with the current keys on its next attempt"),
-                        self.settings.paused_delay,
-                    ));
+                    return Err(StepError::Operator(format!(
+                        "{e}; the item is planned again with the current keys on its next attempt"
+                    )));
                 }
-                Err(e) => return Err(wfo_step(e, self.settings.paused_delay)),
+                Err(e) => return Err(wfo_step(e)),
             };
             item.contacts[i].contact_id = Some(id);
             item.contacts[i].metadata_done = true;
@@ -706,32 +828,109 @@ impl Importer {
         let mut opened = conn.source.open_media(media).await.map_err(Failure::Source)?;
         // A download that stops sending fails this attempt instead of holding the worker.
         opened.stream = wfo_http::stall_guard(opened.stream, self.settings.http_policy.idle_timeout);
-        let is_whole = media.offset_ms <= 0 && opened.duration_ms.is_some_and(|w| media.duration_ms + 1000 >= w);
-        let body = if is_whole {
-            AudioBody {
-                stream: opened.stream,
-                length: opened.length,
+        // What comes in must be audio of the stated container and length (an empty body,
+        // an error page or a cut-off download is never uploaded as a recording).
+        let container = match opened.format.format {
+            AudioFormat::Mp3 => wfo_audio::Container::Mp3,
+            AudioFormat::Wav => wfo_audio::Container::Wav,
+        };
+        let (mut input, seen_in) = wfo_audio::inspect(opened.stream, Some(container), opened.length);
+        // Look at the start before anything goes to WFO: an empty body or an error page
+        // fails here, and WFO's copy of the contact's audio is never replaced by it.
+        use futures::StreamExt as _;
+        let first = match input.next().await {
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => {
+                let why = wfo_audio::AudioError::from_io(&e).map_or_else(|| e.to_string(), ToString::to_string);
+                return Err(Failure::Step(StepError::Retry(
+                    format!("audio of recording {}: {why}", media.recording_id),
+                    None,
+                )));
             }
+            None => {
+                return Err(Failure::Step(StepError::Retry(
+                    format!(
+                        "audio of recording {}: {}",
+                        media.recording_id,
+                        wfo_audio::AudioError::Empty
+                    ),
+                    None,
+                )));
+            }
+        };
+        let input: wfo_audio::ByteStream = futures::stream::iter([Ok(first)]).chain(input).boxed();
+        let is_whole = media.offset_ms <= 0 && opened.duration_ms.is_some_and(|w| media.duration_ms + 1000 >= w);
+        let (stream, length) = if is_whole {
+            (input, opened.length)
         } else {
             let slice = wfo_audio::Slice {
                 offset_ms: media.offset_ms,
                 duration_ms: media.duration_ms,
             };
             let stream = match opened.format.format {
-                AudioFormat::Mp3 => wfo_audio::slice_mp3(opened.stream, slice),
+                AudioFormat::Mp3 => wfo_audio::slice_mp3(input, slice),
                 AudioFormat::Wav => {
                     return Err(Failure::Step(StepError::Permanent(
                         "slicing WAV audio is not available in this build".to_owned(),
                     )));
                 }
             };
-            AudioBody { stream, length: None }
+            (stream, None)
         };
-        ctx.wfo
-            .upload_audio(contact_id, opened.format.format, body)
-            .await
-            .map(|done| done.bytes)
-            .map_err(|e| Failure::Step(wfo_step(e, self.settings.paused_delay)))
+        // What goes out is counted and hashed, to hold WFO's answer against.
+        let (stream, seen_out) = wfo_audio::inspect(stream, None, length);
+        let uploaded = ctx
+            .wfo
+            .upload_audio(contact_id, opened.format.format, AudioBody { stream, length })
+            .await;
+        // A check that failed the stream explains the upload's failure better than WFO's
+        // view of a body that broke off.
+        if let Some(bad) = seen_in.error().or_else(|| seen_out.error()) {
+            return Err(Failure::Step(StepError::Retry(
+                format!("audio of recording {}: {bad}", media.recording_id),
+                None,
+            )));
+        }
+        let done = uploaded.map_err(|e| Failure::Step(wfo_step(e)))?;
+        let (sent, sha) = (seen_out.bytes(), seen_out.sha256());
+        let matches = sha
+            .as_deref()
+            .is_some_and(|ours| done.bytes == sent as i64 && done.sha256.eq_ignore_ascii_case(ours));
+        if !matches {
+            return Err(Failure::Step(StepError::Retry(
+                format!(
+                    "WFO stored {} bytes (sha256 {}) for contact {contact_id}, but {sent} bytes (sha256 {}) were sent: uploading again",
+                    done.bytes,
+                    done.sha256,
+                    sha.as_deref().unwrap_or("unfinished")
+                ),
+                None,
+            )));
+        }
+        Ok(done.bytes)
+    }
+}
+
+/// Run `work`, calling `renew` every `every` while it runs; `None` (and `work` dropped)
+/// as soon as a renewal says the hold is lost.
+async fn hold_while<F, R, RF>(work: F, every: Duration, renew: R) -> Option<F::Output>
+where
+    F: std::future::Future,
+    R: Fn() -> RF,
+    RF: std::future::Future<Output = bool>,
+{
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            out = &mut work => return Some(out),
+            _ = beat.tick() => {
+                if !renew().await {
+                    return None;
+                }
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! source: each connector's source comes from the [`wfo_ports::Registry`] the entry point
 //! hands in ([`connections::Connections`]).
 
+pub mod attention;
 pub mod auth;
 pub mod authorization;
 pub mod connections;

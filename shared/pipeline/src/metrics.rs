@@ -22,6 +22,12 @@ pub const NAMESPACE: &str = "wfo-connect";
 pub const CONNECTOR_DIMENSION: &str = "Connector";
 /// 1 each time a connector moves to "re-authorization required" (alarm: sum ≥ 1).
 pub const REAUTHORIZATION_REQUIRED: &str = "ReauthorizationRequired";
+/// 1 each time an item is given up (`dead`): a recording that will not reach WFO
+/// without an operator (alarm: sum ≥ 1).
+pub const ITEMS_DEAD: &str = "ItemsDead";
+/// 1 each time a connector moves to "needs operator" (permissions, roles, credentials,
+/// configuration): its items are held, not lost (alarm: sum ≥ 1).
+pub const OPERATOR_NEEDED: &str = "OperatorNeeded";
 
 /// CloudWatch metric units used here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +104,30 @@ pub fn emit(line: &str) {
 pub fn reauthorization_required(connector: &str, reason: &str, at: DateTime<Utc>) {
     emit(&emf_line(
         REAUTHORIZATION_REQUIRED,
+        Unit::Count,
+        1.0,
+        connector,
+        &[("Reason", reason)],
+        at,
+    ));
+}
+
+/// An item was given up.
+pub fn item_dead(connector: &str, item: &str, reason: &str, at: DateTime<Utc>) {
+    emit(&emf_line(
+        ITEMS_DEAD,
+        Unit::Count,
+        1.0,
+        connector,
+        &[("Item", item), ("Reason", reason)],
+        at,
+    ));
+}
+
+/// The connector's items are now held by a problem an operator must fix.
+pub fn operator_needed(connector: &str, reason: &str, at: DateTime<Utc>) {
+    emit(&emf_line(
+        OPERATOR_NEEDED,
         Unit::Count,
         1.0,
         connector,
