@@ -833,3 +833,96 @@ async fn an_empty_an_html_or_a_cut_download_is_never_counted_as_uploaded() {
     assert_imported(&h, &[&call]);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_racing_through_a_70_second_person_listing_create_one_person() {
+    // No user sync: the import is the only creator of the agent's person.
+    let (h, dir) = start(|c| {
+        c.webhook = false;
+        c.poller_enabled = false;
+        c.user_sync = false;
+    })
+    .await;
+    h.authorize().await.unwrap();
+    let store = common::private_store(&h, &dir.path().join("private")).await;
+    // Two calls answered by the same agent, one per worker.
+    let a = instance(&h, "basic-inbound", 40);
+    let b = instance(&h, "basic-inbound", 30);
+    h.webex.publish_all(&[a.clone(), b.clone()]).await;
+    let (id_a, id_b) = (a.recording_ids()[0].clone(), b.recording_ids()[0].clone());
+    for id in [&id_a, &id_b] {
+        store
+            .discover(&h.connector.id, id, Discovery::Webhook, Utc::now())
+            .await
+            .unwrap();
+    }
+    // WFO takes 70 s to list its persons: longer than the 60 s person lock.
+    h.wfo
+        .set_faults(WfoFaults {
+            slow: 1.0,
+            slow_delay_ms: 70_000,
+            // The listing shows the directory as it was when asked.
+            slow_answer: true,
+            only_paths: vec!["/api/rest/org/common/person/permission".into()],
+            ..WfoFaults::default()
+        })
+        .unwrap();
+    let worker = || {
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let settings = ImportSettings::fast();
+        let connections = wfo_pipeline::connections::Connections::new(
+            dyn_store,
+            wfo_sources::Sources::shared(),
+            settings.http_policy.clone(),
+        )
+        .unwrap();
+        Arc::new(Importer::new(connections, settings))
+    };
+    let (w1, w2) = (worker(), worker());
+    let started = std::time::Instant::now();
+    let run = |w: Arc<Importer>, id: String, connector: String| async move {
+        // Keep at it, as the worker loop would, until the item is done.
+        loop {
+            match w.process(&connector, &id).await {
+                Outcome::Done => return,
+                Outcome::Dead(e) => panic!("{id} dead: {e}"),
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    };
+    let healer = {
+        let wfo = h.wfo.handle();
+        async move {
+            // Only the first listing (the first lock holder's) is slow: once it is under
+            // way, WFO answers quickly again, so a second worker that took an expired
+            // lock would find no person and create one while the first is still waiting.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            wfo.set_faults(WfoFaults::default()).unwrap();
+        }
+    };
+    let ((), (), ()) = tokio::join!(
+        run(w1, id_a.clone(), h.connector.id.clone()),
+        run(w2, id_b.clone(), h.connector.id.clone()),
+        healer
+    );
+    println!("both calls imported after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(70),
+        "the slow listing was really waited for"
+    );
+    let agent = h.received(&[id_a.clone(), id_b.clone()])[0].agent_acd_id.clone();
+    let persons: Vec<_> = h
+        .wfo
+        .persons()
+        .into_iter()
+        .filter(|p| p.input.acd_id.as_deref() == Some(agent.as_str()))
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(
+        persons.len(),
+        1,
+        "one person for the agent, whatever the timing: {persons:?}"
+    );
+    assert_imported(&h, &[&a, &b]);
+    h.shutdown().await;
+}

@@ -53,6 +53,8 @@ pub struct HarnessConfig {
     pub poller_enabled: bool,
     pub poll_interval: Duration,
     pub webhook: bool,
+    /// The connector's `features.user_sync` (on by default).
+    pub user_sync: bool,
     pub wfo_faults: WfoFaults,
     pub webex_faults: FaultConfig,
     pub delivery: DeliveryPolicy,
@@ -67,6 +69,7 @@ impl HarnessConfig {
             poller_enabled: true,
             poll_interval: Duration::from_secs(1),
             webhook: true,
+            user_sync: true,
             wfo_faults: WfoFaults::default(),
             webex_faults: FaultConfig::default(),
             delivery: DeliveryPolicy::default(),
@@ -168,6 +171,7 @@ password = "{WFO_PASSWORD}"
 
 [features]
 webhook = {webhook}
+user_sync = {user_sync}
 
 [[metadata_mapping]]
 acd_field = "serviceData.callRecordingId"
@@ -181,6 +185,7 @@ label = "Call Session"
             org = webex.org_id(),
             wfo = wfo.base_url(),
             webhook = cfg.webhook,
+            user_sync = cfg.user_sync,
         ))
         .map_err(start_err)?;
         store.put_connector(&connector, Utc::now()).await.map_err(start_err)?;

@@ -690,9 +690,11 @@ impl Importer {
         while !self.store.try_lock(&lock, &owner, ttl, Utc::now()).await? {
             waited += 1;
             if waited > 50 {
-                return Err(StepError::Retry(
+                // Not a failure: the holder creates the person (or finds it); look again
+                // once it has had time to, without spending an attempt.
+                return Err(StepError::Wait(
                     format!("another worker is creating the WFO person for {}", agent.acd_id),
-                    None,
+                    chrono::Duration::from_std(ttl / 10).unwrap_or(chrono::Duration::seconds(6)),
                 ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

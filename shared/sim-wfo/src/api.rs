@@ -195,8 +195,12 @@ async fn api_layer(State(sim): State<SimHandle>, req: Request, next: Next) -> Re
     let path = req.uri().path().to_owned();
     let label = route_label(req.method().as_str(), &path);
     let is_import = req.method() == Method::POST && path == IMPORT_PATH;
-    let decision = sim.0.fault_state().decide(&path, is_import);
-    if let Some(delay) = decision.delay {
+    let (decision, answer_late) = {
+        let mut faults = sim.0.fault_state();
+        let decision = faults.decide(&path, is_import);
+        (decision, faults.faults().slow_answer)
+    };
+    if let Some(delay) = decision.delay.filter(|_| !answer_late) {
         tokio::time::sleep(delay).await;
     }
     let (response, injected) = match decision.fault {
@@ -227,21 +231,26 @@ async fn api_layer(State(sim): State<SimHandle>, req: Request, next: Next) -> Re
         }
         None => (with_session(&sim, req, next).await, false),
     };
-    let mut stats = sim.0.stats();
-    let route = stats.route(&label);
-    route.calls += 1;
-    if injected {
-        route.faults += 1;
+    {
+        let mut stats = sim.0.stats();
+        let route = stats.route(&label);
+        route.calls += 1;
+        if injected {
+            route.faults += 1;
+        }
+        if response.extensions().get::<Dropped>().is_some() {
+            route.dropped += 1;
+        } else {
+            *route
+                .statuses
+                .entry(response.status().as_u16().to_string())
+                .or_default() += 1;
+        }
     }
-    if response.extensions().get::<Dropped>().is_some() {
-        route.dropped += 1;
-    } else {
-        *route
-            .statuses
-            .entry(response.status().as_u16().to_string())
-            .or_default() += 1;
+    if let Some(delay) = decision.delay.filter(|_| answer_late) {
+        // The answer was made now; it arrives late.
+        tokio::time::sleep(delay).await;
     }
-    drop(stats);
     response
 }
 

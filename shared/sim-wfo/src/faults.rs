@@ -34,6 +34,11 @@ pub struct Faults {
     pub slow: f64,
     /// Delay of a slow answer, in milliseconds.
     pub slow_delay_ms: u64,
+    /// Where the delay goes: `false` (default) holds the request back before it is
+    /// handled; `true` handles it at once and holds the *answer* back, as a slow listing
+    /// of a large directory does (it shows the state of when it was asked).
+    #[serde(default)]
+    pub slow_answer: bool,
     /// A session dies after this many authenticated calls: calls 1..=n succeed, call
     /// n+1 answers `401`. `None`: sessions live until logout or an explicit expiry.
     pub session_max_calls: Option<u64>,
@@ -53,6 +58,7 @@ impl Default for Faults {
             processed_then_dropped: 0.0,
             slow: 0.0,
             slow_delay_ms: 1_000,
+            slow_answer: false,
             session_max_calls: None,
             only_paths: Vec::new(),
         }

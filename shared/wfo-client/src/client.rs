@@ -41,6 +41,9 @@ pub struct WfoClientConfig {
     /// Timeout of one attempt (connect included). Audio uploads get more: see
     /// [`WfoApi::upload_audio`] on [`WfoClient`].
     pub request_timeout: Duration,
+    /// Timeout of one listing of the whole person directory, which a large tenant takes
+    /// far longer to answer than any other call (a minute and more).
+    pub directory_timeout: Duration,
 }
 
 impl WfoClientConfig {
@@ -52,6 +55,7 @@ impl WfoClientConfig {
             password,
             policy: RetryPolicy::default(),
             request_timeout: Duration::from_secs(30),
+            directory_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -217,15 +221,30 @@ impl WfoClient {
     where
         F: Fn() -> RequestBuilder,
     {
+        self.call_within(idempotency, agent, self.config.request_timeout, make)
+            .await
+    }
+
+    /// [`Self::call`] with its own per-attempt timeout (a slow listing).
+    async fn call_within<F>(
+        &self,
+        idempotency: Idempotency,
+        agent: Option<&AgentRef>,
+        timeout: Duration,
+        make: F,
+    ) -> Result<Response, WfoError>
+    where
+        F: Fn() -> RequestBuilder,
+    {
         let (generation, id) = self.session().await?;
-        let err = match self.send_with(&id, idempotency, &make).await? {
+        let err = match self.send_with(&id, idempotency, timeout, &make).await? {
             Ok(resp) => return Ok(resp),
             Err(e) if e.status() == Some(401) => e,
             Err(e) => return Err(classify(e, agent)),
         };
         tracing::debug!(service = SERVICE, error = %err, "401 on a call; renewing the session");
         let (generation2, id) = self.relogin(generation).await?;
-        match self.send_with(&id, idempotency, &make).await? {
+        match self.send_with(&id, idempotency, timeout, &make).await? {
             Ok(resp) => Ok(resp),
             Err(e) if e.status() == Some(401) => {
                 self.forget_session(generation2).await;
@@ -242,16 +261,26 @@ impl WfoClient {
         &self,
         session: &Secret,
         idempotency: Idempotency,
+        timeout: Duration,
         make: &F,
     ) -> Result<Result<Response, HttpError>, WfoError>
     where
         F: Fn() -> RequestBuilder,
     {
         let cookie = cookie_value(session)?;
-        Ok(wfo_http::send(SERVICE, &self.config.policy, idempotency, || {
-            make()
-                .timeout(self.config.request_timeout)
-                .header(COOKIE, cookie.clone())
+        let longer;
+        let policy = if timeout > self.config.policy.attempt_timeout {
+            longer = RetryPolicy {
+                attempt_timeout: timeout,
+                budget: self.config.policy.budget.max(timeout * 2),
+                ..self.config.policy.clone()
+            };
+            &longer
+        } else {
+            &self.config.policy
+        };
+        Ok(wfo_http::send(SERVICE, policy, idempotency, || {
+            make().timeout(timeout).header(COOKIE, cookie.clone())
         })
         .await)
     }
@@ -336,7 +365,13 @@ impl WfoApi for WfoClient {
     }
 
     async fn list_persons(&self) -> Result<Vec<Person>, WfoError> {
-        self.get_json("/api/rest/org/common/person/permission/ViewOrg").await
+        let path = "/api/rest/org/common/person/permission/ViewOrg";
+        let resp = self
+            .call_within(Idempotency::Idempotent, None, self.config.directory_timeout, || {
+                self.request(Method::GET, path)
+            })
+            .await?;
+        Ok(wfo_http::json(SERVICE, resp).await?)
     }
 
     async fn get_person(&self, id: i64) -> Result<Option<Person>, WfoError> {
