@@ -799,7 +799,8 @@ async fn an_empty_an_html_or_a_cut_download_is_never_counted_as_uploaded() {
         (wfo_sim_webex::BadDownload::Html, "HTML"),
         (wfo_sim_webex::BadDownload::Truncated, ""),
     ] {
-        h.webex.serve_bad_downloads([bad]);
+        // Bad every time the step tries (it tries a few downloads before it gives up).
+        h.webex.serve_bad_downloads([bad; 3]);
         let outcome = importer.process(&h.connector.id, &id).await;
         let item = store.get(&h.connector.id, &id).await.unwrap().unwrap();
         assert!(matches!(outcome, Outcome::Later(_)), "{bad:?}: {outcome:?} {item:?}");

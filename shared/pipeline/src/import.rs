@@ -32,6 +32,9 @@ use wfo_ports::SourceError;
 use crate::connections::{Connection, Connections};
 use crate::ports::{Store, StoreError, StoredConnector};
 
+/// Audio transfers one step tries before a transient failure costs the item an attempt.
+const AUDIO_TRIES_PER_STEP: u32 = 3;
+
 /// The least time a step is started with before a deadline.
 pub const MIN_STEP_TIME: Duration = Duration::from_secs(5);
 
@@ -803,10 +806,22 @@ impl Importer {
                 return Err(StepError::Permanent("contact id missing at the audio step".to_owned()));
             };
             let media = item.contacts[i].plan.media.clone();
-            let bytes = match self.transfer_audio(conn, ctx, &media, contact_id).await {
-                Ok(b) => b,
-                Err(Failure::Source(e)) => return Err(self.source_err(e, conn, item).await),
-                Err(Failure::Step(e)) => return Err(e),
+            // A transient failure of the transfer (WFO 5xx, a broken stream, a checksum
+            // that does not match) is tried again here, from a fresh download, before an
+            // item-level retry (minutes of backoff) is spent on it.
+            let mut tries = 0;
+            let bytes = loop {
+                tries += 1;
+                match self.transfer_audio(conn, ctx, &media, contact_id).await {
+                    Ok(b) => break b,
+                    Err(Failure::Step(StepError::Retry(text, None))) if tries < AUDIO_TRIES_PER_STEP => {
+                        let wait = self.settings.http_policy.backoff(tries);
+                        tracing::warn!(connector = %item.connector_id, item = %item.item_id, contact_id, tries, error = %text, "audio transfer failed; trying again from a fresh download");
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(Failure::Source(e)) => return Err(self.source_err(e, conn, item).await),
+                    Err(Failure::Step(e)) => return Err(e),
+                }
             };
             item.contacts[i].audio_bytes = Some(bytes);
             if i + 1 < item.contacts.len() {

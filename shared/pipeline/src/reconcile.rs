@@ -36,7 +36,10 @@ pub const MAX_LOOKBACK: chrono::Duration = chrono::Duration::days(60);
 pub struct PollSettings {
     /// How far back the first run looks.
     pub initial_lookback: chrono::Duration,
-    /// How much of the previous window every run reads again.
+    /// How much of the previous window every run reads again. A day by default: should
+    /// the source's list filter on a call's *start* rather than its recording's creation,
+    /// a call up to a day long whose webhook was lost is still found (the ledger makes
+    /// the repeats free).
     pub overlap: chrono::Duration,
     /// Recordings newer than this are left for the next run (listing may lag).
     pub settle: chrono::Duration,
@@ -51,7 +54,7 @@ impl Default for PollSettings {
     fn default() -> Self {
         Self {
             initial_lookback: chrono::Duration::days(1),
-            overlap: chrono::Duration::hours(1),
+            overlap: chrono::Duration::hours(24),
             settle: chrono::Duration::seconds(0),
             max_lookback: MAX_LOOKBACK,
             deadline: Duration::from_secs(10 * 60),
