@@ -459,8 +459,16 @@ async fn sync(store: Arc<SqliteStore>, c: &StoredConnector) -> Result<(), Failur
 
 fn sync_summary(run: &SyncRun) -> String {
     let c = &run.counts;
+    let waiting = if c.awaiting_first_recording > 0 {
+        format!(
+            ", {} awaiting their first recording (sync.create_persons = \"all_eligible\" creates them now)",
+            c.awaiting_first_recording
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "created {}, updated {}, reactivated {}, deactivated {}, unchanged {}",
+        "created {}, updated {}, reactivated {}, deactivated {}, unchanged {}{waiting}",
         c.created, c.updated, c.reactivated, c.deactivated, c.unchanged
     )
 }

@@ -73,8 +73,8 @@ async fn play(h: &Harness) -> Result<(), Failure> {
         Some(st) => {
             let c = &st.last_run.counts;
             println!(
-                "   user sync: {} Webex Calling Professional users with recording on; WFO persons created {}, updated {}, unchanged {}",
-                st.last_run.candidates, c.created, c.updated, c.unchanged
+                "   user sync: {} Webex Calling Professional users with recording on; WFO persons created {}, updated {}, unchanged {}; {} get theirs with their first recording (the guide's rule)",
+                st.last_run.candidates, c.created, c.updated, c.unchanged, c.awaiting_first_recording
             );
         }
         None => return Err(Failure::job("the first user sync did not finish within 15 s")),

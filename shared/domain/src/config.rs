@@ -162,6 +162,21 @@ pub struct SyncConfig {
     pub data_recapture: bool,
     #[serde(default = "default_recapture_time")]
     pub recapture_time: String,
+    /// When the user sync creates WFO persons; unset: the source's guide (Webex Calling:
+    /// with the user's first recording; Contact Center: every eligible user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_persons: Option<CreatePersons>,
+}
+
+/// `sync.create_persons`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreatePersons {
+    /// The import creates a person when the user's first recording arrives; the sync
+    /// keeps the persons that exist in step (names, deactivation).
+    OnFirstRecording,
+    /// The sync creates a person for every eligible user, before their first call.
+    AllEligible,
 }
 
 fn default_interval() -> u32 {
@@ -179,6 +194,7 @@ impl Default for SyncConfig {
             capture_delay_minutes: 0,
             data_recapture: false,
             recapture_time: default_recapture_time(),
+            create_persons: None,
         }
     }
 }

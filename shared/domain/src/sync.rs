@@ -10,9 +10,9 @@
 //!
 //! | source user | WFO person (this `acdServerId`) | plan |
 //! |---|---|---|
-//! | eligible | none | **create**: names, email, canonical `acdId`, default team, default agent role, `activated` = now (start dates = sync date when the policy says so) |
+//! | eligible | none | **create** (when the policy creates persons before their first recording: `all_eligible`, and Contact Center): names, email, canonical `acdId`, default team, default agent role, `activated` = now (start dates = sync date when the policy says so); otherwise nothing: the import creates the person with the user's first recording (Webex Calling's guide) |
 //! | eligible | active, equal | nothing (**no write**) |
-//! | eligible | active, differs | **update** (one `PUT`): names, email, `acdId` spelling, default agent role re-added |
+//! | eligible | active, differs | **update** (one `PUT`): names, email, `acdId` spelling, and — where the policy says so (Contact Center) — the default agent role re-added |
 //! | eligible | deactivated | **reactivate** (`deactivated` = null, `activated` = now) plus any update above, one `PUT` |
 //! | not eligible, or absent, listing **complete** | active | **deactivate** (`deactivated` = now); the record stays |
 //! | not eligible, or absent, listing **partial** | active | nothing: only a complete listing proves absence |
@@ -136,18 +136,42 @@ pub struct SyncDefaults {
 pub struct SyncPolicy {
     /// Set `companyStartDate` and `departmentStartDate` of new persons to the sync date.
     pub start_dates_on_create: bool,
+    /// Create a person for every eligible user (`true`), or only keep the persons that
+    /// exist in step while the import creates each with the user's first recording.
+    pub create_all_eligible: bool,
+    /// Add the default agent role back to a person that lacks it (`false`: the role is
+    /// given at creation only, and an administrator's role change stands).
+    pub readd_agent_role: bool,
 }
 
 impl SyncPolicy {
+    /// The Webex Calling guide: "If a Webex Calling user does not have any recordings …
+    /// the user is not synced"; the agent role is assigned when the user is added.
     pub fn webex_calling() -> Self {
         Self {
             start_dates_on_create: false,
+            create_all_eligible: false,
+            readd_agent_role: false,
         }
     }
 
+    /// The Contact Center guides: every user is synced and the agent role re-added.
     pub fn contact_center() -> Self {
         Self {
             start_dates_on_create: true,
+            create_all_eligible: true,
+            readd_agent_role: true,
+        }
+    }
+
+    /// With the connector's `sync.create_persons` applied, when it is set.
+    pub fn with_create_persons(self, choice: Option<crate::config::CreatePersons>) -> Self {
+        match choice {
+            Some(c) => Self {
+                create_all_eligible: c == crate::config::CreatePersons::AllEligible,
+                ..self
+            },
+            None => self,
         }
     }
 }
@@ -293,6 +317,10 @@ pub struct PlanCounts {
     pub skipped: u64,
     /// Active persons that a complete listing would have deactivated.
     pub deactivation_deferred: u64,
+    /// Eligible users without a person, left for the import to create with their first
+    /// recording (`sync.create_persons = "on_first_recording"`).
+    #[serde(default)]
+    pub awaiting_first_recording: u64,
 }
 
 /// The writes one run makes.
@@ -431,6 +459,7 @@ pub fn plan(input: &SyncInput<'_>) -> SyncPlan {
                 }
                 let email = granted.get(id).cloned();
                 match groups.get(id) {
+                    None if !input.policy.create_all_eligible => out.counts.awaiting_first_recording += 1,
                     None => out.creates.push(create(input, id, first, last, email)),
                     Some(g) => match update(input, id, g.chosen, first, last, email) {
                         Some(u) => out.updates.push(u),
@@ -569,7 +598,7 @@ fn update(
         p.acd_id = Some(id.to_owned());
         changes.push(Change::AcdId);
     }
-    if !p.roles.iter().any(|r| r.id == input.defaults.agent_role.id) {
+    if input.policy.readd_agent_role && !p.roles.iter().any(|r| r.id == input.defaults.agent_role.id) {
         p.roles.push(input.defaults.agent_role.clone());
         changes.push(Change::AgentRole);
     }

@@ -84,8 +84,15 @@ fn deactivated(mut p: Person) -> Person {
     p
 }
 
+/// The creation and update rules, as they apply when the sync creates persons
+/// (`sync.create_persons = "all_eligible"`); the Webex Calling defaults have tests of
+/// their own, named after the guide's rules.
 fn run(users: &[SourceUser], persons: &[Person], listing: Listing) -> SyncPlan {
-    run_with(users, persons, listing, SyncPolicy::webex_calling())
+    run_with(users, persons, listing, all_eligible())
+}
+
+fn all_eligible() -> SyncPolicy {
+    SyncPolicy::webex_calling().with_create_persons(Some(wfo_domain::config::CreatePersons::AllEligible))
 }
 
 fn run_with(users: &[SourceUser], persons: &[Person], listing: Listing, policy: SyncPolicy) -> SyncPlan {
@@ -220,15 +227,71 @@ fn a_name_change_at_the_source_renames_the_person_in_one_put() {
 }
 
 #[test]
-fn a_removed_default_agent_role_is_added_back_and_other_roles_are_kept() {
+fn contact_center_a_removed_default_agent_role_is_added_back_and_other_roles_are_kept() {
     let mut p = synced(100, ALICE, "Alice", "Nguyen");
     p.input.roles = vec![supervisor_role()];
-    let plan = run(&[eligible(ALICE, "Alice", "Nguyen")], &[p], Listing::Complete);
+    let plan = run_with(
+        &[eligible(ALICE, "Alice", "Nguyen")],
+        &[p],
+        Listing::Complete,
+        SyncPolicy::contact_center(),
+    );
     assert_eq!(plan.updates[0].changes, vec![Change::AgentRole]);
     assert_eq!(
         plan.updates[0].person.input.roles,
         vec![supervisor_role(), agent_role()]
     );
+}
+
+#[test]
+fn webex_calling_the_agent_role_is_assigned_when_the_user_is_added_and_an_administrators_role_change_stands() {
+    // The guide assigns the default agent role when the user is added and sends
+    // administrators to "Create and edit users" to change it: the sync leaves it be.
+    let mut p = synced(100, ALICE, "Alice", "Nguyen");
+    p.input.roles = vec![supervisor_role()];
+    let plan = run_with(
+        &[eligible(ALICE, "Alice", "Nguyen")],
+        &[p],
+        Listing::Complete,
+        SyncPolicy::webex_calling(),
+    );
+    assert!(plan.updates.is_empty(), "{:?}", plan.updates);
+    assert_eq!(plan.counts.unchanged, 1);
+    let created = run_with(
+        &[eligible(BOB, "Bob", "Martins")],
+        &[],
+        Listing::Complete,
+        all_eligible(),
+    );
+    assert_eq!(created.creates[0].input.roles, vec![agent_role()], "given at creation");
+}
+
+#[test]
+fn webex_calling_a_user_without_any_recording_is_not_synced_and_gets_a_person_with_the_first_recording() {
+    // "If a Webex Calling user does not have any recordings … the user is not synced."
+    let plan = run_with(
+        &[eligible(ALICE, "Alice", "Nguyen")],
+        &[],
+        Listing::Complete,
+        SyncPolicy::webex_calling(),
+    );
+    assert!(plan.creates.is_empty(), "no person before the first recording");
+    assert_eq!(plan.counts.awaiting_first_recording, 1);
+    // Once the import created the person (with the first recording), the sync keeps it in
+    // step: names, deactivation.
+    // (as the import names an agent it only saw in a recording: a placeholder)
+    let mut p = synced(100, ALICE, "Alice", "Nguyen");
+    p.input.first_name = "Agent".into();
+    p.input.display_name = "Agent Nguyen".into();
+    let plan = run_with(
+        &[eligible(ALICE, "Alice", "Nguyen")],
+        std::slice::from_ref(&p),
+        Listing::Complete,
+        SyncPolicy::webex_calling(),
+    );
+    assert_eq!(plan.updates[0].changes, vec![Change::Name]);
+    let plan = run_with(&[], &[p], Listing::Complete, SyncPolicy::webex_calling());
+    assert_eq!(plan.counts.deactivated, 1);
 }
 
 #[test]

@@ -168,6 +168,21 @@ pub struct Importer {
     owner: String,
     contexts: Mutex<HashMap<String, Arc<WfoCtx>>>,
     marks: crate::attention::Marks,
+    /// Persons this process has seen in WFO: their agents' next contacts skip the person
+    /// lock and the directory listing (a contact naming a person that is gone is refused
+    /// with `UnknownAgent`, which forgets it).
+    known_persons: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// Persons remembered at most (the set starts over beyond it; memory stays bounded).
+const MAX_KNOWN_PERSONS: usize = 200_000;
+
+fn person_key(connector_id: &str, contact: &ContactImport) -> String {
+    crate::sync::person_lock_name(
+        connector_id,
+        contact.agent.acd_server_id,
+        &wfo_domain::sync::canonical_acd_id(&contact.agent.acd_id),
+    )
 }
 
 impl Importer {
@@ -179,6 +194,26 @@ impl Importer {
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
             contexts: Mutex::new(HashMap::new()),
             marks: crate::attention::Marks::default(),
+            known_persons: Default::default(),
+        }
+    }
+
+    fn person_known(&self, key: &str) -> bool {
+        self.known_persons.lock().is_ok_and(|k| k.contains(key))
+    }
+
+    fn remember_person(&self, key: String) {
+        if let Ok(mut k) = self.known_persons.lock() {
+            if k.len() >= MAX_KNOWN_PERSONS {
+                k.clear();
+            }
+            k.insert(key);
+        }
+    }
+
+    fn forget_person(&self, key: &str) {
+        if let Ok(mut k) = self.known_persons.lock() {
+            k.remove(key);
         }
     }
 
@@ -758,10 +793,12 @@ impl Importer {
                 continue;
             }
             let contact = item.contacts[i].plan.contact.clone();
-            if persons_checked.insert(contact.agent.clone()) {
+            let person_key = person_key(&connector.config.id, &contact);
+            if persons_checked.insert(contact.agent.clone()) && !self.person_known(&person_key) {
                 let name = item.contacts[i].agent_name.clone();
                 self.ensure_person(connector, ctx.wfo.as_ref(), &contact, name.as_ref())
                     .await?;
+                self.remember_person(person_key.clone());
             }
             let id = match wfo_client::ensure_contact(ctx.wfo.as_ref(), &contact).await {
                 Ok(id) => id,
@@ -773,6 +810,11 @@ impl Importer {
                     return Err(StepError::Operator(format!(
                         "{e}; the item is planned again with the current keys on its next attempt"
                     )));
+                }
+                Err(e @ WfoError::UnknownAgent { .. }) => {
+                    // The person this process knew of is gone (deleted in WFO): check again.
+                    self.forget_person(&person_key);
+                    return Err(wfo_step(e));
                 }
                 Err(e) => return Err(wfo_step(e)),
             };

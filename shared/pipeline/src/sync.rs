@@ -304,7 +304,7 @@ impl Run<'_> {
             listing: source.listing,
             persons: &persons,
             defaults: &defaults,
-            policy: self.profile.policy,
+            policy: self.profile.policy.with_create_persons(cfg.sync.create_persons),
             now_ms: now.timestamp_millis(),
             today: &today,
         });
