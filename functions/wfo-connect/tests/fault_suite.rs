@@ -288,12 +288,14 @@ async fn authorize(http: &reqwest::Client, runner_url: &str) -> Vec<String> {
 }
 
 /// Items a killed runner was in the middle of (a step begun, not finished), and when a
-/// later runner took each up again (its first write) and moved it on (a later stage).
+/// later runner took each up again (began a step on it: its attempt count changed) and
+/// moved it on (a later stage). The sweeper's re-enqueue writes the item too, so the
+/// version does not tell.
 struct Resume {
     kill: usize,
     killed_at: Instant,
-    /// item id → (version, stage) at the kill.
-    snapshot: BTreeMap<String, (i64, Stage)>,
+    /// item id → (attempts, stage) at the kill.
+    snapshot: BTreeMap<String, (u32, Stage)>,
     /// Items already waiting since an earlier kill (left out of `snapshot`).
     carried: usize,
     picked_up: BTreeMap<String, Duration>,
@@ -328,7 +330,7 @@ impl Resume {
         }
         let secs = |d: Option<Duration>| d.map_or("never".to_owned(), |d| format!("{:.1} s", d.as_secs_f64()));
         format!(
-            "kill {}: {n} items mid-step{carried}; all taken up again after {}, all moved on after {}",
+            "kill {}: {n} item(s) mid-step{carried}; all taken up again after {}, all moved on after {}",
             self.kill,
             secs(self.pickup()),
             secs(self.progress())
@@ -776,7 +778,7 @@ async fn sigkilled_runners_with_faulty_webex_and_wfo_lose_duplicate_and_leak_not
                         && i.stage != Stage::Done
                         && !resumes
                             .iter()
-                            .any(|r| r.snapshot.get(&i.item_id).is_some_and(|(v, _)| *v == i.version))
+                            .any(|r| r.snapshot.get(&i.item_id) == Some(&(i.attempts, i.stage)))
                 })
             {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -800,18 +802,18 @@ async fn sigkilled_runners_with_faulty_webex_and_wfo_lose_duplicate_and_leak_not
                 std::fs::read(&f).unwrap_or_default(),
             ));
         }
-        let mid_step: BTreeMap<String, (i64, Stage)> = ledger_items(&store)
+        let mid_step: BTreeMap<String, (u32, Stage)> = ledger_items(&store)
             .await
             .into_iter()
             .filter(|i| i.in_step && i.stage != Stage::Done && i.health != Health::Dead)
-            .map(|i| (i.item_id, (i.version, i.stage)))
+            .map(|i| (i.item_id, (i.attempts, i.stage)))
             .collect();
         // An item an earlier runner left mid-step and nobody has taken up since belongs
         // to that earlier kill.
-        let (carried, snapshot): (BTreeMap<_, _>, BTreeMap<_, _>) = mid_step.into_iter().partition(|(id, (v, _))| {
+        let (carried, snapshot): (BTreeMap<_, _>, BTreeMap<_, _>) = mid_step.into_iter().partition(|(id, at)| {
             resumes
                 .iter()
-                .any(|r| !r.picked_up.contains_key(id) && r.snapshot.get(id).is_some_and(|(sv, _)| sv == v))
+                .any(|r| !r.picked_up.contains_key(id) && r.snapshot.get(id) == Some(at))
         });
         resumes.push(Resume {
             kill: k + 1,
@@ -1096,19 +1098,20 @@ async fn sigkilled_runners_with_faulty_webex_and_wfo_lose_duplicate_and_leak_not
 }
 
 /// Notes, for every kill, which of its mid-step items a later runner has taken up again
-/// (a new version) and moved on (another stage, or an end).
+/// (began a step: another attempt count, or the step's mark cleared) and moved on
+/// (another stage, or an end).
 async fn track_resumes(store: &SqliteStore, resumes: &mut [Resume]) {
     for r in resumes
         .iter_mut()
         .filter(|r| !(r.all_picked_up() && r.all_progressed()))
     {
-        let open: Vec<(String, i64, Stage)> = r
+        let open: Vec<(String, u32, Stage)> = r
             .snapshot
             .iter()
             .filter(|(id, _)| !r.progressed.contains_key(*id))
-            .map(|(id, (v, st))| (id.clone(), *v, *st))
+            .map(|(id, (a, st))| (id.clone(), *a, *st))
             .collect();
-        for (id, version, stage) in open {
+        for (id, attempts, stage) in open {
             let now = r.killed_at.elapsed();
             let Ok(found) = store.get(CONNECTOR_ID, &id).await else {
                 continue;
@@ -1116,7 +1119,7 @@ async fn track_resumes(store: &SqliteStore, resumes: &mut [Resume]) {
             let (moved, on) = match &found {
                 None => (true, true),
                 Some(i) => (
-                    i.version != version,
+                    i.attempts != attempts || !i.in_step,
                     i.stage != stage || i.stage == Stage::Done || i.health == Health::Dead,
                 ),
             };
