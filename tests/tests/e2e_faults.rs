@@ -27,6 +27,7 @@ async fn duplicated_reordered_and_lost_webhooks_with_failing_wfo_still_import_ev
         drop_share: 0.3,
         reorder: true,
         delay: Duration::ZERO,
+        ..DeliveryPolicy::default()
     };
     cfg.wfo_faults = WfoFaults {
         server_error: 0.1,

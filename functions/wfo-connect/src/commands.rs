@@ -1,23 +1,26 @@
 //! The commands, on the local backend.
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use wfo_domain::config::{ConnectorConfig, ConnectorKind};
 use wfo_domain::ledger::{Discovery, Health};
+use wfo_http::RetryPolicy;
 use wfo_pipeline::auth::{AuthError, RefreshOutcome};
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::import::{ImportSettings, Importer, Outcome};
 use wfo_pipeline::ports::Registry;
 use wfo_pipeline::ports::{ConnectorStore, Ledger, Store, StoredConnector};
-use wfo_pipeline::reconcile::{self, CURSOR_KEY, Cursor};
+use wfo_pipeline::reconcile::{self, CURSOR_KEY, Cursor, PollSettings};
 use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
 use wfo_pipeline::sync::{SyncDeps, SyncError, SyncRun, SyncSettings, load_status as load_sync_status, sync_connector};
 use wfo_store::SqliteStore;
 
-use crate::{Backend, Cli, Command, ConnectorCmd, Failure};
+use crate::{Backend, Cli, Command, ConnectorCmd, Failure, Timing};
 
 /// Where `serve` announces the public URL it runs at, for `connector auth-url`.
 const RUNTIME_KEY: &str = "_runtime";
@@ -42,6 +45,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             config,
             listen,
             public_url,
+            timing,
         } => {
             let store = open(&cli.state_dir)?;
             if let Some(path) = config {
@@ -50,7 +54,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     eprintln!("connector '{}' loaded from {}", stored.config.id, path.display());
                 }
             }
-            serve(store, listen, public_url).await
+            serve(store, runtime_config(listen, public_url, timing)).await
         }
         Command::Connector { action } => {
             let store = open(&cli.state_dir)?;
@@ -115,13 +119,81 @@ pub(crate) async fn get_connector(store: &dyn Store, id: &str) -> Result<StoredC
         .ok_or_else(|| Failure::usage(format!("no connector '{id}' (see `wfo-connect connector list`)")))
 }
 
-async fn serve(store: SqliteStore, listen: std::net::SocketAddr, public_url: Option<String>) -> Result<(), Failure> {
+/// Lease of the fast timings: a killed runner's items are taken up again this soon. It
+/// stays above [`FAST_HTTP_BUDGET`] so that a step still running keeps its item.
+const FAST_LEASE: Duration = Duration::from_secs(15);
+/// Longest one HTTP call (retries included) may take under the fast timings.
+const FAST_HTTP_BUDGET: Duration = Duration::from_secs(10);
+
+/// The runtime `serve` runs: production timings, or the fast ones of the end-to-end tests
+/// (what `wfo_harness::Harness::start` uses, with a lease of seconds instead of a minute).
+pub(crate) fn runtime_config(listen: SocketAddr, public_url: Option<String>, timing: Timing) -> RuntimeConfig {
+    match timing {
+        Timing::Normal => RuntimeConfig {
+            listen,
+            public_url,
+            ..RuntimeConfig::default()
+        },
+        Timing::Fast => RuntimeConfig {
+            listen,
+            public_url,
+            workers: 4,
+            sweep_interval: Duration::from_millis(100),
+            poll_interval: Some(Duration::from_secs(1)),
+            refresh_interval: Duration::from_secs(3600),
+            poll: PollSettings {
+                initial_lookback: chrono::Duration::days(2),
+                ..PollSettings::default()
+            },
+            import: ImportSettings {
+                lease: FAST_LEASE,
+                http_policy: RetryPolicy {
+                    budget: FAST_HTTP_BUDGET,
+                    attempt_timeout: Duration::from_secs(5),
+                    ..RetryPolicy::fast()
+                },
+                ..ImportSettings::fast()
+            },
+            poller_enabled: true,
+        },
+    }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM, whichever comes first. Both are listened for from the
+/// call on: one that comes while the runtime starts still stops it cleanly.
+#[cfg(unix)]
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let int = signal(SignalKind::interrupt());
+    let term = signal(SignalKind::terminate());
+    async move {
+        match (int, term) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            (int, term) => {
+                if let Some(e) = int.err().or(term.err()) {
+                    tracing::warn!(error = %e, "cannot listen for SIGINT/SIGTERM; waiting for Ctrl-C only");
+                }
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn serve(store: SqliteStore, cfg: RuntimeConfig) -> Result<(), Failure> {
+    let stop = stop_signal();
     let store: Arc<dyn Store> = Arc::new(store);
-    let cfg = RuntimeConfig {
-        listen,
-        public_url,
-        ..RuntimeConfig::default()
-    };
     let rt = RunningRuntime::start(store.clone(), wfo_sources::Sources::shared(), cfg)
         .await
         .map_err(Failure::job)?;
@@ -130,10 +202,10 @@ async fn serve(store: SqliteStore, listen: std::net::SocketAddr, public_url: Opt
         .await
         .map_err(Failure::job)?;
     eprintln!(
-        "wfo-connect serving on http://{} (public URL {}); Ctrl-C stops",
+        "wfo-connect serving on http://{} (public URL {}); Ctrl-C or SIGTERM stops",
         rt.addr, rt.public_url
     );
-    let _ = tokio::signal::ctrl_c().await;
+    stop.await;
     eprintln!("stopping…");
     rt.shutdown().await;
     Ok(())

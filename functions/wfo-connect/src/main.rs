@@ -54,6 +54,10 @@ pub enum Command {
         /// The URL the source and operators reach this runner at.
         #[arg(long)]
         public_url: Option<String>,
+        /// Timings for tests and soak runs (`fast`: short lease, retries and intervals).
+        /// Not for production; hidden from the help.
+        #[arg(long, hide = true, value_enum, default_value_t = Timing::Normal, env = "WFO_CONNECT_TIMING")]
+        timing: Timing,
     },
     /// Manage connectors.
     Connector {
@@ -93,6 +97,15 @@ pub enum Command {
         #[arg(long)]
         keep_state: Option<PathBuf>,
     },
+}
+
+/// How `serve` paces its leases, retries and loops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Timing {
+    /// The production timings.
+    Normal,
+    /// Short ones for tests and soak runs (see `commands::runtime_config`).
+    Fast,
 }
 
 #[derive(Debug, Subcommand)]

@@ -198,3 +198,57 @@ fn backfill_imports_a_window_once_even_when_repeated_beside_a_running_server() {
     );
     rt.block_on(h.shutdown());
 }
+
+/// `serve` stops cleanly on SIGTERM (what a service manager or `docker stop` sends), as
+/// on Ctrl-C; `--timing` is for tests and soak runs and stays out of the help.
+#[test]
+fn serve_stops_cleanly_on_sigterm_and_keeps_its_test_timings_out_of_the_help() {
+    let help = bin().args(["serve", "--help"]).output().unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("--listen") && !text.contains("timing"), "{text}");
+
+    let state = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = bin()
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--timing", "fast"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > until || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("serve did not start: {:?}", child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(status.success(), "{status}: {err}");
+    assert!(err.contains("stopping"), "{err}");
+}

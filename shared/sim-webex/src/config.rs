@@ -161,6 +161,8 @@ pub struct DeliveryPolicy {
     /// Chance that a delivery is sent twice (same bytes, back to back or, with
     /// `reorder`, anywhere in the batch).
     pub duplicate_share: f64,
+    /// Chance that a delivery sent twice is sent a third time as well.
+    pub triple_share: f64,
     /// Chance that a delivery is never sent (recorded as `Dropped`).
     pub drop_share: f64,
     /// Deliver each batch in shuffled order.

@@ -125,7 +125,18 @@ fn decide(st: &mut SimState, target: Target, route: &str) -> (Decision, Option<D
 
 async fn apply(shared: SharedRef, target: Target, req: Request, next: Next) -> Response {
     let route = format!("{} {}", req.method(), route_template(req.uri().path()));
-    let (decision, slow) = decide(&mut shared.lock(), target, &route);
+    let (decision, slow) = {
+        let mut st = shared.lock();
+        let (decision, slow) = decide(&mut st, target, &route);
+        let injected = &mut st.injected;
+        if slow.is_some() || matches!(decision, Decision::Delay(_)) {
+            injected.slow += 1;
+        }
+        if let Decision::Fail(status, _) = &decision {
+            *injected.by_status.entry(status.as_u16()).or_default() += 1;
+        }
+        (decision, slow)
+    };
     if let Some(d) = slow {
         tokio::time::sleep(d).await;
     }

@@ -249,6 +249,7 @@ pub(crate) async fn access_token(
 
 fn issue_refresh(st: &mut SimState, grant: &Grant) -> String {
     let token = format!("{}_PF84_{}", st.random_token(64), grant.org_id);
+    st.issued_tokens.push(token.clone());
     let expires_at = st.now() + to_chrono(st.tokens.refresh_lifetime);
     st.refresh_tokens.insert(
         token.clone(),
@@ -262,6 +263,7 @@ fn issue_refresh(st: &mut SimState, grant: &Grant) -> String {
 
 fn mint_access(st: &mut SimState, grant: &Grant, refresh_token: String) -> TokenResponse {
     let access = format!("{}_PF84_{}", st.random_token(64), grant.org_id);
+    st.issued_tokens.push(access.clone());
     let now = st.now();
     let access_lifetime = st.tokens.access_lifetime;
     st.access_tokens.insert(

@@ -76,7 +76,7 @@ pub use scenario::{
     FixtureUser, InstanceRecording, RecordingSummary, ScenarioError, ScenarioInstance, ScenarioLibrary,
     SummaryServiceData,
 };
-pub use state::{BadDownload, DeliveryOutcome, DeliveryRecord, Webhook};
+pub use state::{BadDownload, DeliveryOutcome, DeliveryRecord, InjectedFaults, Webhook};
 pub use webhooks::{SIGNATURE_HEADER, sign};
 
 use state::{Shared, SharedRef, State, StoredRecording, to_chrono};
@@ -347,6 +347,13 @@ impl RunningWebexSim {
         self.shared.lock().stall_downloads
     }
 
+    /// Every access and refresh token issued so far (codes exchanged, refreshes,
+    /// [`Self::issue_tokens`]), revoked and rotated ones included: what a secret scan
+    /// looks for.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.lock().issued_tokens.clone()
+    }
+
     /// `Some`: the next consents are given by a person of another organisation.
     pub fn set_consenting_account(&self, account: Option<ForeignAccount>) {
         self.shared.lock().consenting = account;
@@ -519,6 +526,12 @@ impl RunningWebexSim {
 
     pub fn reset_request_counts(&self) {
         self.shared.lock().request_counts.clear();
+    }
+
+    /// What the fault injection did since start: failure answers by status, slow
+    /// answers, stalled downloads.
+    pub fn injected_faults(&self) -> InjectedFaults {
+        self.shared.lock().injected.clone()
     }
 
     // --- people, licenses, recording settings -------------------------------------------

@@ -371,6 +371,7 @@ pub(crate) async fn media(State(shared): State<SharedRef>, RawQuery(raw): RawQue
     let stall = st.stall_downloads > 0;
     if stall {
         st.stall_downloads -= 1;
+        st.injected.stalled_downloads += 1;
     }
     drop(st);
     let mut response = if stall {

@@ -202,6 +202,36 @@ pub(crate) struct State {
     pub route_faults: Vec<RouteFault>,
     /// API requests per route template (`GET /v1/people`), faulted ones included.
     pub request_counts: BTreeMap<String, u64>,
+    /// Every access and refresh token issued so far, in order (for secret scans).
+    pub issued_tokens: Vec<String>,
+    /// What the fault injection did so far.
+    pub injected: InjectedFaults,
+}
+
+/// What the simulator's fault injection did since it started: answers it failed on
+/// purpose, answers it held back, downloads it stalled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InjectedFaults {
+    /// Injected failure answers by status code (429, 423, 500, 502, 503, 504, or a
+    /// forced one).
+    pub by_status: BTreeMap<u16, u64>,
+    /// Answers held back before being given normally.
+    pub slow: u64,
+    /// Audio downloads that sent half the file and then stalled.
+    pub stalled_downloads: u64,
+}
+
+impl InjectedFaults {
+    /// Injected failure answers of every status.
+    pub fn failed(&self) -> u64 {
+        self.by_status.values().sum()
+    }
+
+    /// Every injected fault: failure answers, slow answers and stalled downloads.
+    pub fn total(&self) -> u64 {
+        self.failed() + self.slow + self.stalled_downloads
+    }
 }
 
 /// A fault for the requests of one route: the first `skip` pass, the next `times` fail.
@@ -255,6 +285,8 @@ impl State {
             licenses: crate::people::default_licenses(),
             route_faults: Vec::new(),
             request_counts: BTreeMap::new(),
+            issued_tokens: Vec::new(),
+            injected: InjectedFaults::default(),
         }
     }
 

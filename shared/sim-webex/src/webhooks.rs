@@ -424,16 +424,16 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
                 continue;
             }
             let twice = st.rng.random::<f64>() < policy.duplicate_share;
-            if twice {
-                let copy = Job {
+            // Drawn only when asked for, so a policy without it sees the same pattern.
+            let thrice = twice && policy.triple_share > 0.0 && st.rng.random::<f64>() < policy.triple_share;
+            let copies: Vec<Job> = (0..usize::from(twice) + usize::from(thrice))
+                .map(|_| Job {
                     duplicate: true,
                     ..job.clone()
-                };
-                jobs.push(job);
-                jobs.push(copy);
-            } else {
-                jobs.push(job);
-            }
+                })
+                .collect();
+            jobs.push(job);
+            jobs.extend(copies);
         }
         if policy.reorder {
             jobs.shuffle(&mut st.rng);

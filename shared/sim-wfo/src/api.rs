@@ -195,15 +195,26 @@ async fn api_layer(State(sim): State<SimHandle>, req: Request, next: Next) -> Re
     let path = req.uri().path().to_owned();
     let label = route_label(req.method().as_str(), &path);
     let is_import = req.method() == Method::POST && path == IMPORT_PATH;
+    let is_write = matches!(*req.method(), Method::POST | Method::PUT) && path != AUTHORIZE_PATH;
     let (decision, answer_late) = {
         let mut faults = sim.0.fault_state();
-        let decision = faults.decide(&path, is_import);
+        let decision = faults.decide(&path, is_import, is_write);
         (decision, faults.faults().slow_answer)
     };
     if let Some(delay) = decision.delay.filter(|_| !answer_late) {
         tokio::time::sleep(delay).await;
     }
     let (response, injected) = match decision.fault {
+        Some(fault @ (Fault::ServerError | Fault::Unavailable)) if decision.after_write => {
+            let _processed = with_session(&sim, req, next).await;
+            sim.0.stats().route(&label).failed_after_write += 1;
+            let e = if fault == Fault::ServerError {
+                ApiError::internal(messages::INJECTED_SERVER_ERROR)
+            } else {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, messages::INJECTED_UNAVAILABLE)
+            };
+            (e.into_response(), true)
+        }
         Some(Fault::RateLimited { retry_after_secs }) => {
             drain(req.into_body()).await;
             let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, messages::RATE_LIMITED);

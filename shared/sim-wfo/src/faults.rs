@@ -3,8 +3,9 @@
 //! Every `/api/*` request (never `/sim/*`) draws two numbers from a generator seeded with
 //! [`crate::SimConfig::seed`]: one picks at most one fault from the shares below, taken in
 //! field order (429, 500, 503, drop, processed-then-drop) as consecutive slices of
-//! `[0, 1)`; the other decides whether the answer is delayed. With the same seed and the
-//! same sequence of requests, the same requests fail. Changing the faults reseeds the
+//! `[0, 1)`; the other decides whether the answer is delayed. A `500` or `503` picked for a
+//! write draws a third number when [`Faults::fail_after_write`] is set. With the same seed
+//! and the same sequence of requests, the same requests fail. Changing the faults reseeds the
 //! generator, so a test sees the same pattern however much traffic came before.
 
 use std::time::Duration;
@@ -30,6 +31,10 @@ pub struct Faults {
     /// Share of `POST /api/rest/wfo/contact/import` that is processed (the contact is
     /// created and saved) and then closed without an answer. Other routes ignore it.
     pub processed_then_dropped: f64,
+    /// Share of the `500` and `503` answers picked for a write (`POST` or `PUT`, the login
+    /// excepted) that are given after the write was processed: it took effect, the caller
+    /// sees a failure. The rest fail before anything is processed.
+    pub fail_after_write: f64,
     /// Share delayed by `slow_delay_ms` before being handled (combines with the others).
     pub slow: f64,
     /// Delay of a slow answer, in milliseconds.
@@ -56,6 +61,7 @@ impl Default for Faults {
             unavailable: 0.0,
             drop_connection: 0.0,
             processed_then_dropped: 0.0,
+            fail_after_write: 0.0,
             slow: 0.0,
             slow_delay_ms: 1_000,
             slow_answer: false,
@@ -79,6 +85,7 @@ impl Faults {
             ("unavailable", self.unavailable),
             ("dropConnection", self.drop_connection),
             ("processedThenDropped", self.processed_then_dropped),
+            ("failAfterWrite", self.fail_after_write),
             ("slow", self.slow),
         ];
         for (name, share) in shares {
@@ -108,6 +115,8 @@ pub(crate) enum Fault {
 pub(crate) struct Decision {
     pub fault: Option<Fault>,
     pub delay: Option<Duration>,
+    /// A `500`/`503` to be answered after the request was processed.
+    pub after_write: bool,
 }
 
 /// The current faults plus the seeded generator that applies them.
@@ -136,8 +145,9 @@ impl FaultState {
         self.rng = StdRng::seed_from_u64(self.seed);
     }
 
-    /// `is_import`: the request is `POST /api/rest/wfo/contact/import`.
-    pub fn decide(&mut self, path: &str, is_import: bool) -> Decision {
+    /// `is_import`: the request is `POST /api/rest/wfo/contact/import`; `is_write`: it is
+    /// a `POST` or `PUT` other than the login.
+    pub fn decide(&mut self, path: &str, is_import: bool, is_write: bool) -> Decision {
         let pick: f64 = self.rng.random();
         let slow: f64 = self.rng.random();
         let f = &self.faults;
@@ -145,6 +155,7 @@ impl FaultState {
             return Decision {
                 fault: None,
                 delay: None,
+                after_write: false,
             };
         }
         let slices = [
@@ -172,7 +183,17 @@ impl FaultState {
             }
         }
         let delay = (slow < f.slow).then(|| Duration::from_millis(f.slow_delay_ms));
-        Decision { fault, delay }
+        // Drawn only when it can matter, so configurations without it keep their pattern.
+        let share = f.fail_after_write;
+        let after_write = is_write
+            && share > 0.0
+            && matches!(fault, Some(Fault::ServerError | Fault::Unavailable))
+            && self.rng.random::<f64>() < share;
+        Decision {
+            fault,
+            delay,
+            after_write,
+        }
     }
 }
 
@@ -191,17 +212,18 @@ mod tests {
         );
         for _ in 0..50 {
             assert_eq!(
-                s.decide("/api/rest/org/common/role", false).fault,
+                s.decide("/api/rest/org/common/role", false, false).fault,
                 Some(Fault::ServerError)
             );
         }
         s.set(Faults::none());
         for _ in 0..50 {
             assert_eq!(
-                s.decide("/api/rest/org/common/role", false),
+                s.decide("/api/rest/org/common/role", false, false),
                 Decision {
                     fault: None,
-                    delay: None
+                    delay: None,
+                    after_write: false,
                 }
             );
         }
@@ -216,8 +238,8 @@ mod tests {
         };
         let mut a = FaultState::new(faults.clone(), 42);
         let mut b = FaultState::new(faults, 42);
-        let pa: Vec<_> = (0..100).map(|_| a.decide("/api/x", false)).collect();
-        let pb: Vec<_> = (0..100).map(|_| b.decide("/api/x", false)).collect();
+        let pa: Vec<_> = (0..100).map(|_| a.decide("/api/x", false, false)).collect();
+        let pb: Vec<_> = (0..100).map(|_| b.decide("/api/x", false, false)).collect();
         assert_eq!(pa, pb);
         let hits = pa.iter().filter(|d| d.fault.is_some()).count();
         assert!((30..=70).contains(&hits), "about half should fault, got {hits}");
@@ -232,10 +254,50 @@ mod tests {
             },
             1,
         );
-        assert_eq!(s.decide("/api/rest/org/common/person", false).fault, None);
+        assert_eq!(s.decide("/api/rest/org/common/person", false, true).fault, None);
         assert_eq!(
-            s.decide("/api/rest/wfo/contact/import", true).fault,
+            s.decide("/api/rest/wfo/contact/import", true, true).fault,
             Some(Fault::ProcessedThenDropped)
+        );
+    }
+
+    #[test]
+    fn fail_after_write_applies_to_the_5xx_answers_of_writes_only() {
+        let faults = Faults {
+            server_error: 0.5,
+            unavailable: 0.5,
+            fail_after_write: 1.0,
+            ..Faults::none()
+        };
+        let mut s = FaultState::new(faults.clone(), 3);
+        for _ in 0..20 {
+            let d = s.decide("/api/rest/org/common/person", false, true);
+            assert!(d.fault.is_some() && d.after_write, "{d:?}");
+            let d = s.decide("/api/rest/org/common/role", false, false);
+            assert!(d.fault.is_some() && !d.after_write, "reads never: {d:?}");
+        }
+        let mut half = FaultState::new(
+            Faults {
+                fail_after_write: 0.5,
+                ..faults
+            },
+            3,
+        );
+        let after = (0..200)
+            .filter(|_| half.decide("/api/rest/wfo/contact/import", true, true).after_write)
+            .count();
+        assert!((60..=140).contains(&after), "about half, got {after}");
+        let mut none = FaultState::new(
+            Faults {
+                rate_limited: 1.0,
+                fail_after_write: 1.0,
+                ..Faults::none()
+            },
+            3,
+        );
+        assert!(
+            !none.decide("/api/rest/org/common/person", false, true).after_write,
+            "429s never"
         );
     }
 
@@ -247,9 +309,9 @@ mod tests {
             ..Faults::none()
         };
         let mut s = FaultState::new(f, 1);
-        assert_eq!(s.decide("/api/rest/org/common/role", false).fault, None);
+        assert_eq!(s.decide("/api/rest/org/common/role", false, false).fault, None);
         assert_eq!(
-            s.decide("/api/rest/wfo/contact/1/audio", false).fault,
+            s.decide("/api/rest/wfo/contact/1/audio", false, true).fault,
             Some(Fault::Unavailable)
         );
     }

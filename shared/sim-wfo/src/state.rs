@@ -246,8 +246,11 @@ pub struct RouteStats {
     pub statuses: BTreeMap<String, u64>,
     /// Connections closed without an answer (injected).
     pub dropped: u64,
-    /// Requests answered by an injected fault (429/500/503/drop, before processing).
+    /// Requests answered by an injected fault (429/500/503/drop; before processing, or
+    /// after it for the `fail_after_write` ones).
     pub faults: u64,
+    /// Of `faults`: writes processed, then answered `500`/`503` (`fail_after_write`).
+    pub failed_after_write: u64,
     /// Objects this route created (persons, teams or contacts).
     pub creates: u64,
 }

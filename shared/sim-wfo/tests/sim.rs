@@ -681,6 +681,44 @@ async fn an_import_processed_then_dropped_leaves_the_contact_behind() {
 }
 
 #[tokio::test]
+async fn a_write_failed_after_it_took_effect_answers_5xx_and_leaves_the_contact_behind() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::login(&sim).await;
+    api.create_agent("u-1").await;
+    sim.set_faults(Faults {
+        unavailable: 1.0,
+        fail_after_write: 1.0,
+        only_paths: vec!["/api/rest/wfo/contact/import".into()],
+        ..Faults::none()
+    })
+    .unwrap();
+    let sent = api
+        .req(reqwest::Method::POST, "/api/rest/wfo/contact/import")
+        .json(&contact_import("ext-1", "u-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sent.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the client sees a failure"
+    );
+    let found: Value = api
+        .get("/api/rest/recording/contact?externalId=ext-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 1, "yet the contact was created");
+    let stats = sim.stats();
+    assert_eq!(stats.creates.contacts, 1);
+    let import = &stats.routes["POST /api/rest/wfo/contact/import"];
+    assert_eq!((import.faults, import.failed_after_write), (1, 1));
+    assert_eq!(import.statuses.get("503"), Some(&1));
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_restart_with_a_state_dir_keeps_persons_contacts_audio_and_id_counters() {
     let dir = tempfile::tempdir().unwrap();
     let config = SimConfig {

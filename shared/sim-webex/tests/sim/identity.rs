@@ -234,5 +234,15 @@ async fn access_tokens_expire_and_refresh_can_be_non_rotating() {
     let (status, _) = refresh(&base, &tokens.refresh_token).await;
     assert_eq!(status, 200, "without rotation the refresh token stays valid");
     assert_eq!(api_status(&base, again["access_token"].as_str().unwrap()).await.0, 200);
+    // Every token issued is listed for secret scans, in order.
+    let issued = sim.issued_tokens();
+    assert_eq!(issued.len(), 4, "one refresh token and three access tokens: {issued:?}");
+    assert_eq!(issued[0], tokens.refresh_token);
+    assert_eq!(issued[1], tokens.access_token);
+    assert!(
+        issued
+            .iter()
+            .any(|t| Some(t.as_str()) == again["access_token"].as_str())
+    );
     sim.shutdown().await;
 }

@@ -339,6 +339,15 @@ async fn faults_are_forced_in_order_then_drawn_deterministically_from_the_seed()
         ]);
         let got = statuses(&sim, &t, 40).await;
         assert_eq!(&got[..3], &[429, 503, 200]);
+        // Every failure answer is counted by status; the forced slow one as slow.
+        let injected = sim.injected_faults();
+        for code in [423, 429, 500, 502, 503, 504] {
+            let answered = got.iter().filter(|c| **c == code).count() as u64;
+            assert_eq!(injected.by_status.get(&code).copied().unwrap_or(0), answered, "{code}");
+        }
+        assert_eq!(injected.failed(), got.iter().filter(|c| **c != 200).count() as u64);
+        assert_eq!(injected.slow, 1);
+        assert_eq!(injected.stalled_downloads, 0);
         runs.push(got);
         sim.shutdown().await;
     }
@@ -405,5 +414,43 @@ async fn http_control_plays_a_scenario_and_shows_state() {
         .await
         .unwrap();
     assert_eq!(revoked["revoked"], 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn stalled_downloads_send_half_the_audio_and_are_counted() {
+    let sim = start().await;
+    let call = sim.instantiate("basic-pause", base_time()).unwrap();
+    sim.publish(&call).await;
+    let id = call.recording_ids()[0].clone();
+    let details: Value = http()
+        .get(format!("{}/v1/convergedRecordings/{id}", sim.base_url()))
+        .bearer_auth(compliance_token(&sim))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = details["temporaryDirectDownloadLinks"]["audioDownloadLink"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let full = sim.audio(&id).unwrap();
+    sim.stall_downloads(1);
+    let mut stalled = http().get(&link).send().await.unwrap();
+    assert_eq!(stalled.status(), 200);
+    let mut got = 0usize;
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_millis(300), stalled.chunk()).await {
+        got += chunk.len();
+    }
+    assert_eq!(got, full.len() / 2, "half the file, then nothing");
+    assert_eq!(sim.stalls_left(), 0);
+    assert_eq!(sim.injected_faults().stalled_downloads, 1);
+    assert_eq!(sim.injected_faults().total(), 1);
+    let whole = http().get(&link).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(whole, full, "the next download is whole");
+    assert_eq!(sim.injected_faults().stalled_downloads, 1);
+    drop(stalled);
     sim.shutdown().await;
 }

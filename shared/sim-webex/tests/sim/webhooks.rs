@@ -259,3 +259,33 @@ async fn webhook_validation_and_scope_of_creator_webhooks() {
     sim.shutdown().await;
     receiver.shutdown().await;
 }
+
+#[tokio::test]
+async fn delivery_policy_can_send_a_delivery_three_times() {
+    let sim = start().await;
+    let receiver = Receiver::start().await;
+    let t = compliance_token(&sim);
+    create_webhook(&sim, &t, &receiver.url, "k").await;
+    sim.set_delivery_policy(DeliveryPolicy {
+        duplicate_share: 1.0,
+        triple_share: 1.0,
+        ..DeliveryPolicy::default()
+    });
+    let call = sim.instantiate("basic-pause", base_time()).unwrap();
+    sim.publish(&call).await;
+    let ids = call.recording_ids();
+    let received: Vec<String> = receiver
+        .bodies()
+        .iter()
+        .map(|b| b["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(received.len(), 3 * ids.len(), "{received:?}");
+    for id in &ids {
+        assert_eq!(received.iter().filter(|r| *r == id).count(), 3, "{id}");
+    }
+    let deliveries = sim.deliveries();
+    assert_eq!(deliveries.iter().filter(|d| d.duplicate).count(), 2 * ids.len());
+    assert!(!deliveries[0].duplicate, "the first copy is the original");
+    sim.shutdown().await;
+    receiver.shutdown().await;
+}
