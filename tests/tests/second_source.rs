@@ -136,6 +136,7 @@ impl Source for FakeSource {
             ],
             notes: Vec::new(),
             skipped: Vec::new(),
+            mapping_misses: Vec::new(),
         })
     }
     async fn open_media(&self, _: &MediaSlice) -> Result<Media, SourceError> {

@@ -433,6 +433,12 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
                 held.reason
             );
         }
+        let watch = wfo_pipeline::mapping_watch::load(store, cid)
+            .await
+            .map_err(Failure::job)?;
+        for never in watch.never_matching(now) {
+            println!("  mapping:  {}", wfo_pipeline::mapping_watch::describe(&never));
+        }
         let counts = store.counts(cid).await.map_err(Failure::job)?;
         let states: Vec<String> = counts.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
         println!(

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
@@ -152,4 +153,133 @@ pub fn extract_metadata(doc: &Value, rules: &[MetadataRule]) -> (BTreeMap<String
         out.insert(rule.wfo_key.clone(), value);
     }
     (out, warnings)
+}
+
+/// A mapping path that found no field in one document, with the existing field whose
+/// name is nearest (paths are case-sensitive, so `serviceData.callid` finds nothing where
+/// `serviceData.callId` exists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmatchedPath {
+    pub path: String,
+    pub nearest: Option<String>,
+}
+
+/// The rules whose path names no field of `doc` (a `null` value is a field: it matched).
+pub fn unmatched_paths(doc: &Value, rules: &[MetadataRule]) -> Vec<UnmatchedPath> {
+    let mut fields: Option<Vec<String>> = None;
+    rules
+        .iter()
+        .filter(|r| lookup(doc, &r.acd_field).is_none())
+        .map(|r| {
+            let all = fields.get_or_insert_with(|| field_paths(doc));
+            UnmatchedPath {
+                path: r.acd_field.clone(),
+                nearest: nearest(&r.acd_field, all),
+            }
+        })
+        .collect()
+}
+
+/// Dot paths of a document's object fields, breadth first, bounded in depth and count
+/// (a document from outside cannot make this walk without end).
+fn field_paths(doc: &Value) -> Vec<String> {
+    const MAX_PATHS: usize = 5_000;
+    const MAX_DEPTH: usize = 8;
+    let mut out = Vec::new();
+    let mut level: Vec<(String, &Value)> = vec![(String::new(), doc)];
+    for _ in 0..MAX_DEPTH {
+        let mut next = Vec::new();
+        for (prefix, v) in level {
+            if let Value::Object(m) = v {
+                for (k, child) in m {
+                    if out.len() >= MAX_PATHS {
+                        return out;
+                    }
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    out.push(path.clone());
+                    next.push((path, child));
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    out
+}
+
+/// The field path nearest to `path`: the same but for letter case first, else the least
+/// edit distance when it is small against the path's length.
+fn nearest(path: &str, fields: &[String]) -> Option<String> {
+    if let Some(same) = fields.iter().find(|f| f.eq_ignore_ascii_case(path)) {
+        return Some(same.clone());
+    }
+    let limit = (path.chars().count() / 3).max(2);
+    fields
+        .iter()
+        .map(|f| (edit_distance(&path.to_ascii_lowercase(), &f.to_ascii_lowercase()), f))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, f)| (*d, f.len()))
+        .map(|(_, f)| f.clone())
+}
+
+/// Levenshtein distance (two rows; inputs are field paths, short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().take(256).collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().take(256).enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod unmatched_tests {
+    use super::*;
+
+    fn rule(path: &str) -> MetadataRule {
+        MetadataRule {
+            acd_field: path.into(),
+            wfo_key: format!("{path}-key"),
+        }
+    }
+
+    #[test]
+    fn a_path_in_the_wrong_case_names_the_field_it_meant() {
+        let doc = serde_json::json!({"serviceData": {"callId": "x", "callRecordingId": "r", "empty": null}});
+        let misses = unmatched_paths(
+            &doc,
+            &[
+                rule("serviceData.callid"),
+                rule("serviceData.callRecordingId"),
+                rule("serviceData.empty"),
+            ],
+        );
+        assert_eq!(
+            misses,
+            vec![UnmatchedPath {
+                path: "serviceData.callid".into(),
+                nearest: Some("serviceData.callId".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn a_typo_finds_the_nearest_field_and_nonsense_finds_none() {
+        let doc = serde_json::json!({"serviceData": {"callingNumber": "1", "calledNumber": "2"}});
+        let misses = unmatched_paths(&doc, &[rule("serviceData.calingNumber"), rule("totally.different")]);
+        assert_eq!(misses[0].nearest.as_deref(), Some("serviceData.callingNumber"));
+        assert_eq!(misses[1].nearest, None);
+    }
 }

@@ -172,6 +172,8 @@ pub struct Importer {
     /// lock and the directory listing (a contact naming a person that is gone is refused
     /// with `UnknownAgent`, which forgets it).
     known_persons: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Per connector: which mapping paths matched lately, and when it was last written.
+    mapping_watch: Mutex<HashMap<String, (crate::mapping_watch::PathWatch, DateTime<Utc>)>>,
 }
 
 /// Persons remembered at most (the set starts over beyond it; memory stays bounded).
@@ -195,6 +197,49 @@ impl Importer {
             contexts: Mutex::new(HashMap::new()),
             marks: crate::attention::Marks::default(),
             known_persons: Default::default(),
+            mapping_watch: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Record which mapping paths one planned item's payload lacked; log and store the
+    /// paths that matched nothing for a day (see [`crate::mapping_watch`]).
+    async fn watch_mapping(
+        &self,
+        connector_id: &str,
+        configured: &[String],
+        misses: &[wfo_domain::mapping::UnmatchedPath],
+    ) {
+        let now = Utc::now();
+        let mut all = self.mapping_watch.lock().await;
+        if !all.contains_key(connector_id) {
+            let stored = crate::mapping_watch::load(self.store.as_ref(), connector_id)
+                .await
+                .unwrap_or_default();
+            all.insert(connector_id.to_owned(), (stored, now));
+        }
+        let Some((watch, flushed)) = all.get_mut(connector_id) else {
+            return;
+        };
+        let changed = watch.observe(configured, misses, now);
+        let reports = watch.take_reports(now);
+        for r in &reports {
+            tracing::warn!(connector = connector_id, path = %r.path, nearest = ?r.nearest, "{}", crate::mapping_watch::describe(r));
+        }
+        if changed || !reports.is_empty() || now - *flushed >= crate::mapping_watch::FLUSH_EVERY {
+            match serde_json::to_value(&*watch) {
+                Ok(v) => {
+                    if let Err(e) = self
+                        .store
+                        .put_value(connector_id, crate::mapping_watch::WATCH_KEY, &v)
+                        .await
+                    {
+                        tracing::debug!(connector = connector_id, error = %e, "cannot store the mapping watch (kept in memory)");
+                    } else {
+                        *flushed = now;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot encode the mapping watch"),
+            }
         }
     }
 
@@ -673,6 +718,9 @@ impl Importer {
             tracing::info!(connector = %item.connector_id, item = %item.item_id, note = %note, "plan");
         }
         item.interaction_id = plan.interaction_id;
+        let configured: Vec<String> = seg_ctx.metadata.iter().map(|r| r.acd_field.clone()).collect();
+        self.watch_mapping(&item.connector_id, &configured, &plan.mapping_misses)
+            .await;
         let skipped = plan.skipped.len();
         for why in plan.skipped {
             tracing::info!(connector = %item.connector_id, item = %item.item_id, skipped = %why, "plan");

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod credentials;
 pub mod health;
 pub mod import;
+pub mod mapping_watch;
 pub mod metrics;
 pub mod reconcile;
 pub mod refresh_job;

@@ -159,6 +159,9 @@ pub struct ItemPlan {
     /// Segments left out and why (an agent not eligible at the source: no license,
     /// recording off, filtered out by the connector's rules). Recorded on the item.
     pub skipped: Vec<String>,
+    /// Metadata mapping paths that named no field of this item's payload (the pipeline
+    /// reports a path that matches nothing for a day).
+    pub mapping_misses: Vec<wfo_domain::mapping::UnmatchedPath>,
 }
 
 /// How media is encoded.

@@ -320,6 +320,7 @@ impl Source for WebexCallingSource {
             contacts,
             notes,
             skipped,
+            mapping_misses: wfo_domain::mapping::unmatched_paths(&doc, &ctx.metadata),
         })
     }
 
