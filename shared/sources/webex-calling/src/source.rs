@@ -156,6 +156,12 @@ fn unreadable_id(reason: &str) -> String {
     format!("unreadable-{h:016x}")
 }
 
+/// A recording's `durationSeconds` in milliseconds; `None` (unknown) when the answer's
+/// number does not fit, rather than a wrapped or overflowing one.
+fn recording_ms(seconds: Option<u64>) -> Option<i64> {
+    i64::try_from(seconds?).ok()?.checked_mul(1000)
+}
+
 /// The ledger id of a listed recording: trimmed, the spelling a webhook delivery names it
 /// by (`parse_webhook_event` trims `data.id`); `None` when blank, since a blank id can be
 /// no ledger key.
@@ -334,7 +340,7 @@ impl Source for WebexCallingSource {
                     format: AudioFormat::Mp3,
                     channels: 1,
                 },
-                duration_ms: details.summary.duration_seconds.map(|s| s as i64 * 1000),
+                duration_ms: recording_ms(details.summary.duration_seconds),
             });
         }
     }
@@ -416,6 +422,18 @@ mod tests {
             .join("../../../fixtures/webex-calling/scenarios")
             .join(path);
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_duration_too_large_for_milliseconds_is_unknown_not_negative() {
+        // Found by fuzzing: `"durationSeconds": 18446744073709551615` made the recording
+        // last -1000 ms (and a pipeline upload the whole file for a slice); one above
+        // i64::MAX / 1000 overflowed.
+        assert_eq!(recording_ms(Some(326)), Some(326_000));
+        assert_eq!(recording_ms(None), None);
+        assert_eq!(recording_ms(Some(u64::MAX)), None);
+        assert_eq!(recording_ms(Some(i64::MAX as u64)), None);
+        assert_eq!(recording_ms(Some(i64::MAX as u64 / 1000)), Some(i64::MAX / 1000 * 1000));
     }
 
     #[test]
