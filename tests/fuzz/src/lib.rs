@@ -14,11 +14,14 @@
 //! - [`runner`]: runs a target for a number of inputs or a time, catches panics in every
 //!   thread, fails inputs that make the code hold more than [`runner::ALLOC_LIMIT`] bytes
 //!   ([`alloc`] counts), stops on a hang, and saves failing inputs.
+//! - [`answers`]: the loopback HTTP server that feeds fuzzed answers to the real Webex and
+//!   WFO clients.
 //! - [`rng`]: the SplitMix64 generator behind every random choice (`--seed` repeats a run).
 //!
 //! The `wfo-fuzz` binary runs the targets (`docs/fuzzing.md` has the commands).
 
 pub mod alloc;
+pub mod answers;
 pub mod mutate;
 pub mod rng;
 pub mod runner;

@@ -8,6 +8,7 @@
 //! steers mutation towards deeper paths without coverage instrumentation.
 
 pub mod audio;
+pub mod conversation;
 pub mod domain;
 pub mod metadata;
 pub mod webhook;
@@ -158,6 +159,69 @@ pub const ALL: &[Target] = &[
         seeds: audio::counted_seeds,
         weight: 1,
     },
+    Target {
+        name: "webex_list_items",
+        entry: "WebexCallingSource::list_items (list pages, Link paging)",
+        flavour: Flavour::Script,
+        max_len: 256 * KIB,
+        run: conversation::webex_list_items,
+        seeds: conversation::list_seeds,
+        weight: 4,
+    },
+    Target {
+        name: "webex_plan",
+        entry: "WebexCallingSource::plan (metadata answer)",
+        flavour: Flavour::Script,
+        max_len: 512 * KIB,
+        run: conversation::webex_plan,
+        seeds: conversation::plan_seeds,
+        weight: 4,
+    },
+    Target {
+        name: "webex_open_media",
+        entry: "WebexCallingSource::open_media (details answer, audio download)",
+        flavour: Flavour::Script,
+        max_len: 256 * KIB,
+        run: conversation::webex_open_media,
+        seeds: conversation::media_seeds,
+        weight: 4,
+    },
+    Target {
+        name: "webex_list_users",
+        entry: "WebexCallingSource::list_users (licenses, roster, people, recording settings)",
+        flavour: Flavour::Script,
+        max_len: 256 * KIB,
+        run: conversation::webex_list_users,
+        seeds: conversation::users_seeds,
+        weight: 4,
+    },
+    Target {
+        name: "webex_identity",
+        entry: "WebexCallingSource::identity (people/me)",
+        flavour: Flavour::Script,
+        max_len: 64 * KIB,
+        run: conversation::webex_identity,
+        seeds: conversation::identity_seeds,
+        weight: 4,
+    },
+    Target {
+        name: "webex_ensure_webhook",
+        entry: "WebexCallingSource::ensure_webhook (webhook list, create, update)",
+        flavour: Flavour::Script,
+        max_len: 64 * KIB,
+        run: conversation::webex_ensure_webhook,
+        seeds: conversation::webhook_seeds,
+        weight: 4,
+    },
+    Target {
+        name: "wfo_answers",
+        entry: "WfoClient (every WfoApi call, login, 401 re-login, error classification), ensure_contact, ensure_agent_person",
+        flavour: Flavour::Script,
+        max_len: 256 * KIB,
+        run: conversation::wfo_answers,
+        seeds: conversation::wfo_seeds,
+        weight: 4,
+    },
 ];
 
 /// The target called `name`.
@@ -166,7 +230,8 @@ pub fn find(name: &str) -> Option<&'static Target> {
 }
 
 /// This thread's tokio runtime (current-thread, IO and timers), made once and kept: the
-/// audio targets block on the slicer.
+/// audio targets block on the slicer, the conversation targets on the clients and the
+/// loopback server.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     thread_local! {
         static RT: &'static tokio::runtime::Runtime = Box::leak(Box::new(
