@@ -18,7 +18,8 @@
 //!   WFO clients.
 //! - [`rng`]: the SplitMix64 generator behind every random choice (`--seed` repeats a run).
 //!
-//! The `wfo-fuzz` binary runs the targets (`docs/fuzzing.md` has the commands).
+//! The `wfo-fuzz` binary runs the targets (`docs/fuzzing.md` has the commands); the test
+//! `tests/short.rs` runs a few thousand inputs of each under `cargo test`.
 
 pub mod alloc;
 pub mod answers;
