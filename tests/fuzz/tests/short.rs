@@ -98,4 +98,5 @@ short_runs!(
     webex_identity,
     webex_ensure_webhook,
     wfo_answers,
+    oauth_token,
 );

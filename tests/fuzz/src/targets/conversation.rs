@@ -16,10 +16,11 @@
 //! | `webex_identity` | `Source::identity` (`people/me`) |
 //! | `webex_ensure_webhook` | `Source::ensure_webhook`: list, then create or update |
 //! | `wfo_answers` | a `WfoApi` call of `WfoClient` (directive `@<call>`), or an `ensure_*` helper |
+//! | `oauth_token` | `wfo_pipeline::auth::exchange_code`: the identity service's token answer |
 //!
-//! The retry policy allows three attempts with no delay, so retries are exercised without
-//! sleeping; a `Retry-After` longer than zero ends the call as the client would in
-//! production when the wait is too long.
+//! The retry policy waits zero between attempts and allows three of them for one input in
+//! four (one otherwise, see `policy`); a `Retry-After` longer than zero ends the call as
+//! the client would in production when the wait is too long.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -49,10 +50,15 @@ use crate::answers::AnswerServer;
 use crate::mutate::RECORD_SEPARATOR;
 use crate::targets::runtime;
 
-/// The server and the HTTP client of this thread, made once.
+/// The server and the HTTP clients of this thread, made once.
 struct Net {
     server: AnswerServer,
+    /// The client the sources and WFO use.
     http: reqwest::Client,
+    /// The client of token requests.
+    token_http: reqwest::Client,
+    /// The example connector, its identity service at the server.
+    connector: wfo_ports::StoredConnector,
 }
 
 fn net() -> &'static Net {
@@ -62,16 +68,27 @@ fn net() -> &'static Net {
             let http = wfo_http::client_builder(Duration::from_secs(10))
                 .build()
                 .expect("an HTTP client");
-            Box::leak(Box::new(Net { server, http }))
+            let token_http = wfo_pipeline::auth::token_http_client(Duration::from_secs(10)).expect("an HTTP client");
+            let mut connector = crate::targets::webhook::connector().clone();
+            connector.config.source.identity_url = server.origin().to_owned();
+            Box::leak(Box::new(Net {
+                server,
+                http,
+                token_http,
+                connector,
+            }))
         };
     }
     NET.with(|n| *n)
 }
 
-/// Three attempts, no waiting: retries happen, sleeps do not.
-fn policy() -> RetryPolicy {
+/// No waiting between attempts. One input in four gets three attempts, the others one: a
+/// retry needs a timer tick (a zero backoff still waits for tokio's next millisecond), so
+/// retrying every input would make the conversations several times slower. The choice
+/// follows from the input, so a replay behaves the same.
+fn policy(input: &[u8]) -> RetryPolicy {
     RetryPolicy {
-        max_attempts: 3,
+        max_attempts: if retries(input) { 3 } else { 1 },
         base_delay: Duration::ZERO,
         max_delay: Duration::ZERO,
         max_retry_after: Duration::ZERO,
@@ -79,6 +96,11 @@ fn policy() -> RetryPolicy {
         attempt_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(5),
     }
+}
+
+/// Whether this input's conversation retries failed calls.
+fn retries(input: &[u8]) -> bool {
+    crate::rng::fnv1a(input).is_multiple_of(4)
 }
 
 /// A fixed token.
@@ -100,10 +122,10 @@ impl Credentials for Token {
     }
 }
 
-fn webex_source(net: &Net) -> WebexCallingSource {
+fn webex_source(net: &Net, input: &[u8]) -> WebexCallingSource {
     let api = Url::parse(net.server.origin()).expect("the server's origin is a URL");
     WebexCallingSource::new(
-        WebexCallingClient::new(net.http.clone(), api, policy()),
+        WebexCallingClient::new(net.http.clone(), api, policy(input)),
         Arc::new(Token),
     )
 }
@@ -129,7 +151,7 @@ where
 {
     let net = net();
     net.server.load(input);
-    let class = runtime().block_on(call(webex_source(net)));
+    let class = runtime().block_on(call(webex_source(net, input)));
     format!(
         "{class}:{}:{}",
         net.server.requests().min(9),
@@ -274,11 +296,11 @@ impl KeepAlive for Alive {
 }
 
 pub fn webex_list_users(input: &[u8]) -> String {
-    converse(input, |source| async move {
+    converse(input, move |source| async move {
         let connector = crate::targets::webhook::connector();
         let calls = Mutex::new(SourceCalls::default());
         let settings = SyncSettings {
-            page_attempts: 2,
+            page_attempts: if retries(input) { 2 } else { 1 },
             page_retry_wait: Duration::ZERO,
             max_page_wait: Duration::ZERO,
             read_concurrency: 1,
@@ -339,6 +361,99 @@ pub fn webex_ensure_webhook(input: &[u8]) -> String {
             Err(e) => source_error_class(&e).to_owned(),
         }
     })
+}
+
+// ---- OAuth --------------------------------------------------------------------------
+
+/// Tokens the seeds' answers carry: no error may quote them.
+const SEED_TOKENS: [&str; 2] = [
+    "ZmFrZS1hY2Nlc3MtdG9rZW4tZm9yLWZ1enppbmctb25seQ",
+    "ZmFrZS1yZWZyZXNoLXRva2VuLWZvci1mdXp6aW5nLW9ubHk",
+];
+
+pub fn oauth_token(input: &[u8]) -> String {
+    let net = net();
+    let script = net.server.load(input);
+    let now = window().0;
+    let result = runtime().block_on(wfo_pipeline::auth::exchange_code(
+        &net.connector,
+        &net.token_http,
+        "authorization-code",
+        "https://hooks.example",
+        now,
+    ));
+    let class = match &result {
+        Ok(set) => {
+            let max_access = chrono::Duration::from_std(wfo_pipeline::auth::MAX_ACCESS_LIFETIME).unwrap_or_default();
+            let max_refresh = chrono::Duration::from_std(wfo_pipeline::auth::MAX_REFRESH_LIFETIME).unwrap_or_default();
+            assert!(now <= set.access_expires_at && set.access_expires_at <= now + max_access);
+            if let Some(at) = set.refresh_expires_at {
+                assert!(now <= at && at <= now + max_refresh, "refresh token expires {at}");
+            }
+            assert_eq!(set.obtained_at, now);
+            format!("ok:{}", u8::from(set.refresh_token.is_some()))
+        }
+        Err(e) => {
+            // What the identity service said goes into errors and logs: never its tokens
+            // (a header is the server's own business, and may be quoted).
+            let text = e.to_string();
+            let in_headers = |t: &str| {
+                script.answers.iter().any(|a| {
+                    a.headers
+                        .iter()
+                        .any(|(_, v)| v.windows(t.len()).any(|w| w == t.as_bytes()))
+                })
+            };
+            for token in SEED_TOKENS {
+                assert!(
+                    !text.contains(token) || in_headers(token),
+                    "a token in an error: {text}"
+                );
+            }
+            let kind = format!("{e:?}");
+            kind.split(['(', ' ', '{']).next().unwrap_or_default().to_owned()
+        }
+    };
+    format!("{class}:{}", net.server.requests().min(9))
+}
+
+pub fn oauth_seeds() -> Vec<Vec<u8>> {
+    let [access, refresh] = SEED_TOKENS;
+    vec![
+        script(
+            None,
+            &[ok(&format!(
+                r#"{{"access_token":"{access}","expires_in":1209599,"refresh_token":"{refresh}","refresh_token_expires_in":7775999,"token_type":"Bearer","scope":"spark-compliance:recordings_read spark:people_read"}}"#
+            ))],
+        ),
+        script(
+            None,
+            &[ok(&format!(
+                r#"{{"access_token":"{access}","expires_in":"soon","token_type":"Bearer","refresh_token":"{refresh}"}}"#
+            ))],
+        ),
+        script(
+            None,
+            &[format!(
+                r#"400
+Content-Type: application/json
+{{"error":"invalid_grant","error_description":"code already used for {access}"}}"#
+            )],
+        ),
+        script(
+            None,
+            &["503
+Content-Type: text/html
+<html>Service Unavailable</html>"
+                .to_owned()],
+        ),
+        script(
+            None,
+            &[ok(&format!(
+                r#"{{"access_token":"{access}","expires_in":18446744073709551615,"token_type":"bearer","refresh_token_expires_in":18446744073709551615,"refresh_token":"{refresh}"}}"#
+            ))],
+        ),
+    ]
 }
 
 // ---- WFO ----------------------------------------------------------------------------
@@ -481,7 +596,7 @@ pub fn wfo_answers(input: &[u8]) -> String {
         _ => WFO_CALLS[crate::rng::fnv1a(input) as usize % WFO_CALLS.len()].to_owned(),
     };
     let config = WfoClientConfig {
-        policy: policy(),
+        policy: policy(input),
         request_timeout: Duration::from_secs(10),
         ..WfoClientConfig::new(net.server.origin(), "api-user@acme.example", Secret::new("pw"))
     };
@@ -743,5 +858,9 @@ mod tests {
         assert!(listed.iter().any(|o| o.starts_with("ok:3")), "{listed:?}");
         let users: Vec<String> = users_seeds().iter().map(|s| webex_list_users(s)).collect();
         assert!(users.iter().any(|o| o.starts_with("ok:")), "{users:?}");
+        let tokens: Vec<String> = oauth_seeds().iter().map(|s| oauth_token(s)).collect();
+        assert!(tokens.iter().any(|o| o.starts_with("ok:1")), "{tokens:?}");
+        assert!(tokens.iter().any(|o| o.starts_with("Refused")), "{tokens:?}");
+        assert!(tokens.iter().any(|o| o.starts_with("Transient")), "{tokens:?}");
     }
 }

@@ -10,7 +10,8 @@
 //!   [`wfo_http::parse_retry_after`] on arbitrary header values.
 //! - `redact`: [`redact_secrets`] / [`redact_url_queries`], which run over server
 //!   answers and URLs before anything is logged or stored; a secret field planted in
-//!   arbitrary text must not survive.
+//!   arbitrary text must not survive. Also `wfo_pipeline::auth::redacted_snippet`, the
+//!   token endpoint's answers in errors: no token-like run may remain.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LINK};
 use wfo_domain::config::{ConfigError, ConnectorConfig};
@@ -186,6 +187,20 @@ pub fn redact(input: &[u8]) -> String {
     let planted = format!("{} {field}{PLANTED} {}", &text[..mid], &text[mid..]);
     let cleaned = redact_secrets(&planted);
     assert!(!cleaned.contains(PLANTED), "a planted secret survived: {cleaned:?}");
+    // Token-endpoint answers in error texts: no run of 20 token characters survives, and
+    // the snippet stays short.
+    let snippet = wfo_pipeline::auth::redacted_snippet(input);
+    assert!(
+        snippet.chars().count() <= 301,
+        "snippet of {} characters",
+        snippet.chars().count()
+    );
+    let longest_run = snippet
+        .split(|c: char| !(c.is_ascii_alphanumeric() || ".~+/=-".contains(c)))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest_run < 20, "a token-like run of {longest_run} in {snippet:?}");
     format!("{}", u8::from(out != text))
 }
 

@@ -222,6 +222,15 @@ pub const ALL: &[Target] = &[
         seeds: conversation::wfo_seeds,
         weight: 4,
     },
+    Target {
+        name: "oauth_token",
+        entry: "wfo_pipeline::auth::exchange_code (token answer of the identity service)",
+        flavour: Flavour::Script,
+        max_len: 64 * KIB,
+        run: conversation::oauth_token,
+        seeds: conversation::oauth_seeds,
+        weight: 4,
+    },
 ];
 
 /// The target called `name`.
