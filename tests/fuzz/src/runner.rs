@@ -339,8 +339,9 @@ pub fn run_target(target: &'static Target, cfg: &RunConfig) -> Report {
                 if classes.len() < 10_000 && classes.insert(class) && i as usize >= seeds.len() {
                     if corpus.len() < CORPUS_CAP {
                         corpus.push(input.to_vec());
-                    } else {
-                        let slot = fixed + rng.below(CORPUS_CAP - fixed);
+                    } else if fixed < corpus.len() {
+                        // Full: replace a generated entry (seeds stay).
+                        let slot = fixed + rng.below(corpus.len() - fixed);
                         corpus[slot] = input.to_vec();
                     }
                 }
