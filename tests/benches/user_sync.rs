@@ -94,7 +94,8 @@ fn main() {
         let config = ConnectorConfig::from_toml(&format!(
             "id = \"bench\"\nacd_name = \"Bench\"\nkind = \"webex-calling\"\nacd_server_id = 3\n\
              [source]\napi_url = \"{w}\"\nidentity_url = \"{w}\"\nclient_id = \"{DEFAULT_CLIENT_ID}\"\nclient_secret = \"{DEFAULT_CLIENT_SECRET}\"\n\
-             [wfo]\napi_url = \"{f}\"\nusername = \"api\"\npassword = \"pw\"\n",
+             [wfo]\napi_url = \"{f}\"\nusername = \"api\"\npassword = \"pw\"\n\
+             [sync]\ncreate_persons = \"all_eligible\"\n",
             w = webex.base_url(),
             f = wfo.base_url()
         ))

@@ -69,47 +69,66 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// The secret field whose name starts at byte `i`, standing as a whole word.
+fn field_at(text: &str, lower: &str, i: usize) -> Option<&'static str> {
+    let at_word_start = i == 0 || !text[..i].chars().next_back().is_some_and(is_name_char);
+    if !at_word_start {
+        return None;
+    }
+    SECRET_FIELDS
+        .iter()
+        .find(|f| lower[i..].starts_with(**f) && !text[i + f.len()..].chars().next().is_some_and(is_name_char))
+        .copied()
+}
+
+/// Where the value of `field` (whose name starts at `i`) starts: past a closing quote, then
+/// `=`, `:` or (for Bearer) spaces, then spaces and an opening quote. `None` when the name
+/// is not followed by a separator (a word that merely is a field name).
+fn value_start(text: &str, i: usize, field: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut j = i + field.len();
+    if j < text.len() && matches!(bytes[j], b'"' | b'\'') {
+        j += 1;
+    }
+    let sep_start = j;
+    while j < text.len() && matches!(bytes[j], b' ' | b'\t') {
+        j += 1;
+    }
+    if j < text.len() && matches!(bytes[j], b'=' | b':') {
+        j += 1;
+        while j < text.len() && matches!(bytes[j], b' ' | b'\t') {
+            j += 1;
+        }
+    } else if !(field == "bearer" && j > sep_start) {
+        return None;
+    }
+    if j < text.len() && matches!(bytes[j], b'"' | b'\'') {
+        j += 1;
+    }
+    Some(j)
+}
+
 /// `name=value`, `"name": "value"`, `name: value`, `Bearer value`, for every name in
 /// [`SECRET_FIELDS`] standing as a whole word.
 fn redact_fields(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
-    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     let mut copied = 0;
     while i < text.len() {
-        let at_word_start = i == 0 || !text[..i].chars().next_back().is_some_and(is_name_char);
-        let field = at_word_start
-            .then(|| {
-                SECRET_FIELDS.iter().find(|f| {
-                    lower[i..].starts_with(**f) && !text[i + f.len()..].chars().next().is_some_and(is_name_char)
-                })
-            })
-            .flatten();
-        let Some(field) = field else {
+        let Some(field) = field_at(text, &lower, i) else {
             i += text[i..].chars().next().map_or(1, char::len_utf8);
             continue;
         };
-        // Past the name: a closing quote, then `=`, `:` or (for Bearer) a space.
-        let mut j = i + field.len();
-        if j < text.len() && matches!(bytes[j], b'"' | b'\'') {
-            j += 1;
-        }
-        let sep_start = j;
-        while j < text.len() && matches!(bytes[j], b' ' | b'\t') {
-            j += 1;
-        }
-        if j < text.len() && matches!(bytes[j], b'=' | b':') {
-            j += 1;
-            while j < text.len() && matches!(bytes[j], b' ' | b'\t') {
-                j += 1;
-            }
-        } else if !(*field == "bearer" && j > sep_start) {
+        let Some(j) = value_start(text, i, field) else {
+            i += field.len();
+            continue;
+        };
+        // An empty value followed by another secret field (`ticket= sessionId: s`): that
+        // field is redacted on its own, rather than its name taken for this value.
+        if field_at(text, &lower, j).is_some_and(|next| value_start(text, j, next).is_some()) {
             i = j;
             continue;
-        }
-        if j < text.len() && matches!(bytes[j], b'"' | b'\'') {
-            j += 1;
         }
         let value_end = text[j..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '&' | ',' | ';' | '}' | ']' | ')' | '<'))
@@ -144,6 +163,25 @@ mod tests {
         ] {
             assert!(out.contains(kept), "{kept} lost from {out}");
         }
+    }
+
+    #[test]
+    fn an_empty_value_does_not_swallow_the_next_field_name() {
+        // Found by fuzzing: the name `sessionId:` was taken for the empty ticket's value,
+        // and the session id after it was kept.
+        for text in [
+            "ticket= sessionId: S3CR3T x",
+            "password=  Bearer S3CR3T",
+            "code= \"access_token\": \"S3CR3T\"",
+        ] {
+            let out = redact_secrets(text);
+            assert!(!out.contains("S3CR3T"), "{text} -> {out}");
+        }
+        // A bearer token that happens to be a field name is still a value.
+        assert_eq!(
+            redact_secrets("Authorization: Bearer code"),
+            "Authorization: Bearer [redacted]"
+        );
     }
 
     #[test]

@@ -164,6 +164,58 @@ fn unreadable_id(reason: &str) -> String {
     format!("unreadable-{h:016x}")
 }
 
+/// A recording's `durationSeconds` in milliseconds; `None` (unknown) when the answer's
+/// number does not fit, rather than a wrapped or overflowing one.
+fn recording_ms(seconds: Option<u64>) -> Option<i64> {
+    i64::try_from(seconds?).ok()?.checked_mul(1000)
+}
+
+/// The ledger id of a listed recording: trimmed, the spelling a webhook delivery names it
+/// by (`parse_webhook_event` trims `data.id`); `None` when blank, since a blank id can be
+/// no ledger key.
+fn ledger_id(id: &str) -> Option<String> {
+    let id = id.trim();
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
+/// One page's items as listed items. Unreadable items, and items whose id is blank, are
+/// listed as unreadable (placed at `at`, the start of their window); one without a usable
+/// id of its own gets [`unreadable_id`].
+fn listed_items(
+    items: Vec<RecordingSummary>,
+    unreadable: Vec<crate::client::Unreadable>,
+    at: DateTime<Utc>,
+) -> VecDeque<ListedItem> {
+    let readable = items.into_iter().map(|r| match ledger_id(&r.id) {
+        Some(id) => ListedItem {
+            id,
+            time: r.create_time,
+            unreadable: None,
+        },
+        None => {
+            let reason = format!(
+                "list recordings: an item has a blank id (created {})",
+                crate::client::format_time(r.create_time)
+            );
+            ListedItem {
+                id: unreadable_id(&reason),
+                time: r.create_time,
+                unreadable: Some(reason),
+            }
+        }
+    });
+    let unreadable = unreadable.into_iter().map(|u| ListedItem {
+        id: u
+            .id
+            .as_deref()
+            .and_then(ledger_id)
+            .unwrap_or_else(|| unreadable_id(&u.reason)),
+        time: at,
+        unreadable: Some(u.reason),
+    });
+    readable.chain(unreadable).collect()
+}
+
 /// Where a listing walk stands.
 struct Walk {
     windows: VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
@@ -229,20 +281,9 @@ impl Source for WebexCallingSource {
                 };
                 match fetched {
                     Ok(Some(mut page)) => {
-                        let at = st.window_start;
-                        st.buffer = std::mem::take(&mut page.items)
-                            .into_iter()
-                            .map(|r| ListedItem {
-                                id: r.id,
-                                time: r.create_time,
-                                unreadable: None,
-                            })
-                            .chain(page.unreadable.drain(..).map(|u| ListedItem {
-                                id: u.id.unwrap_or_else(|| unreadable_id(&u.reason)),
-                                time: at,
-                                unreadable: Some(u.reason),
-                            }))
-                            .collect();
+                        let items = std::mem::take(&mut page.items);
+                        let unreadable = std::mem::take(&mut page.unreadable);
+                        st.buffer = listed_items(items, unreadable, st.window_start);
                         st.page = Some(page);
                     }
                     Ok(None) => {}
@@ -347,7 +388,7 @@ impl Source for WebexCallingSource {
                     format: AudioFormat::Mp3,
                     channels: 1,
                 },
-                duration_ms: details.summary.duration_seconds.map(|s| s as i64 * 1000),
+                duration_ms: recording_ms(details.summary.duration_seconds),
             });
         }
     }
@@ -429,6 +470,48 @@ mod tests {
             .join("../../../fixtures/webex-calling/scenarios")
             .join(path);
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_duration_too_large_for_milliseconds_is_unknown_not_negative() {
+        // Found by fuzzing: `"durationSeconds": 18446744073709551615` made the recording
+        // last -1000 ms (and a pipeline upload the whole file for a slice); one above
+        // i64::MAX / 1000 overflowed.
+        assert_eq!(recording_ms(Some(326)), Some(326_000));
+        assert_eq!(recording_ms(None), None);
+        assert_eq!(recording_ms(Some(u64::MAX)), None);
+        assert_eq!(recording_ms(Some(i64::MAX as u64)), None);
+        assert_eq!(recording_ms(Some(i64::MAX as u64 / 1000)), Some(i64::MAX / 1000 * 1000));
+    }
+
+    #[test]
+    fn blank_and_padded_ids_never_become_ledger_keys_as_they_are() {
+        // Found by fuzzing: `{"id": ""}` in a page (readable or not) was listed with the
+        // empty string as its ledger id.
+        let at = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let summary = |id: &str| -> RecordingSummary {
+            serde_json::from_value(serde_json::json!({"id": id, "createTime": "2026-01-02T00:00:00Z"})).unwrap()
+        };
+        let unreadable = |id: Option<&str>| crate::client::Unreadable {
+            id: id.map(str::to_owned),
+            reason: format!("list recordings: an item could not be read ({id:?})"),
+        };
+        let listed = listed_items(
+            vec![summary(" r1 "), summary(""), summary("  ")],
+            vec![unreadable(Some("")), unreadable(Some(" r2")), unreadable(None)],
+            at,
+        );
+        let ids: Vec<&str> = listed.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids[0], "r1");
+        assert_eq!(ids[4], "r2");
+        assert!(
+            listed.iter().all(|l| !l.id.is_empty() && l.id.trim() == l.id),
+            "{ids:?}"
+        );
+        assert!(listed[1].unreadable.is_some() && listed[1].id.starts_with("unreadable-"));
+        assert_eq!(listed.iter().filter(|l| l.unreadable.is_some()).count(), 5);
     }
 
     #[test]

@@ -161,15 +161,23 @@ impl Lister<'_> {
                 }
             }
         }
+        // A person without a usable id is no user to sync, and might be anyone: the same
+        // as one that could not be read.
+        let blank_ids = people
+            .iter()
+            .filter(|p| canonical_acd_id(&p.id).is_empty() && p.is_person())
+            .count();
+        people.retain(|p| !canonical_acd_id(&p.id).is_empty());
         // Someone the listing showed but could not read might be anyone: deactivating
         // on this listing could remove a real user, so it counts as partial.
-        if incomplete.is_none() && (!unreadable.is_empty() || roster_unreadable > 0) {
+        if incomplete.is_none() && (!unreadable.is_empty() || blank_ids > 0 || roster_unreadable > 0) {
             incomplete = Some(format!(
                 "{} people and {roster_unreadable} recording-roster members could not be read{}; nobody was deactivated",
-                unreadable.len(),
+                unreadable.len() + blank_ids,
                 unreadable
                     .first()
                     .map(|u| format!(" (first: {})", u.reason))
+                    .or_else(|| (blank_ids > 0).then(|| " (first: a person with a blank id)".to_owned()))
                     .unwrap_or_default()
             ));
         }

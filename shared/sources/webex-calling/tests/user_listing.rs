@@ -78,8 +78,9 @@ async fn mock(server: &MockServer, route: &str, body: Value) {
         .await;
 }
 
-#[tokio::test]
-async fn a_person_the_listing_shows_but_cannot_read_makes_it_partial_so_nobody_is_deactivated() {
+/// The listing of a Webex org whose People answer is `people` (Ann and Bo are on the
+/// recording roster and hold the Professional license).
+async fn listing(people: Value) -> UserListing {
     let server = MockServer::start().await;
     mock(
         &server,
@@ -93,16 +94,7 @@ async fn a_person_the_listing_shows_but_cannot_read_makes_it_partial_so_nobody_i
         json!({"members": [{"id": ANN, "type": "PEOPLE"}, {"id": BO, "type": "PEOPLE"}]}),
     )
     .await;
-    // Bo's id is a number, not a string: unreadable.
-    mock(
-        &server,
-        "/v1/people",
-        json!({"items": [
-            {"id": ANN, "emails": ["ann@x.example"], "firstName": "Ann", "lastName": "A", "licenses": ["LIC-PRO"], "type": "person"},
-            {"id": 7, "emails": ["bo@x.example"], "firstName": "Bo", "lastName": "B", "licenses": ["LIC-PRO"], "type": "person"}
-        ]}),
-    )
-    .await;
+    mock(&server, "/v1/people", people).await;
     let source = WebexCallingSource::new(
         WebexCallingClient::new(
             reqwest::Client::new(),
@@ -126,7 +118,7 @@ async fn a_person_the_listing_shows_but_cannot_read_makes_it_partial_so_nobody_i
         record_mode_ttl: None,
         ..SyncSettings::fast()
     };
-    let listing = source
+    source
         .list_users(UserListingRequest {
             connector: &connector,
             kv: &Memory::default(),
@@ -136,9 +128,12 @@ async fn a_person_the_listing_shows_but_cannot_read_makes_it_partial_so_nobody_i
             now: Utc::now(),
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+fn assert_partial_with_only_ann(listing: &UserListing) {
     assert_eq!(listing.listing, Listing::Partial, "{:?}", listing.incomplete);
-    let why = listing.incomplete.unwrap();
+    let why = listing.incomplete.as_deref().unwrap();
     assert!(
         why.contains("could not be read") && why.contains("nobody was deactivated"),
         "{why}"
@@ -146,4 +141,29 @@ async fn a_person_the_listing_shows_but_cannot_read_makes_it_partial_so_nobody_i
     assert_eq!(listing.users.len(), 1);
     assert_eq!(listing.users[0].acd_id, ANN);
     assert_eq!(listing.users[0].eligibility, Eligibility::Eligible);
+}
+
+#[tokio::test]
+async fn a_person_the_listing_shows_but_cannot_read_makes_it_partial_so_nobody_is_deactivated() {
+    // Bo's id is a number, not a string: unreadable.
+    let listing = listing(json!({"items": [
+        {"id": ANN, "emails": ["ann@x.example"], "firstName": "Ann", "lastName": "A", "licenses": ["LIC-PRO"], "type": "person"},
+        {"id": 7, "emails": ["bo@x.example"], "firstName": "Bo", "lastName": "B", "licenses": ["LIC-PRO"], "type": "person"}
+    ]}))
+    .await;
+    assert_partial_with_only_ann(&listing);
+}
+
+#[tokio::test]
+async fn a_person_with_a_blank_id_is_unreadable_too() {
+    // Found by fuzzing: a blank id became a user with an empty ACD id, which the sync
+    // skips, while the listing still called itself complete (so whoever it was could be
+    // deactivated).
+    let listing = listing(json!({"items": [
+        {"id": ANN, "emails": ["ann@x.example"], "firstName": "Ann", "lastName": "A", "licenses": ["LIC-PRO"], "type": "person"},
+        {"id": "   ", "emails": ["bo@x.example"], "firstName": "Bo", "lastName": "B", "licenses": ["LIC-PRO"], "type": "person"}
+    ]}))
+    .await;
+    assert_partial_with_only_ann(&listing);
+    assert!(listing.incomplete.unwrap().contains("blank id"));
 }
