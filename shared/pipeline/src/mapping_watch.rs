@@ -28,6 +28,9 @@ pub struct PathState {
     pub watching_since: DateTime<Utc>,
     /// The last item whose payload had the field.
     pub last_matched: Option<DateTime<Utc>>,
+    /// The last item whose payload lacked it.
+    #[serde(default)]
+    pub last_missed: Option<DateTime<Utc>>,
     /// The nearest field name seen in the last payload without it.
     pub nearest: Option<String>,
     /// When it was last logged as never matching.
@@ -57,11 +60,15 @@ impl PathWatch {
             let state = self.paths.entry(path.clone()).or_insert_with(|| PathState {
                 watching_since: now,
                 last_matched: None,
+                last_missed: None,
                 nearest: None,
                 last_reported: None,
             });
             match misses.iter().find(|m| &m.path == path) {
-                Some(miss) => state.nearest = miss.nearest.clone(),
+                Some(miss) => {
+                    state.nearest = miss.nearest.clone();
+                    state.last_missed = Some(now);
+                }
                 None => {
                     state.last_matched = Some(now);
                     state.last_reported = None;
@@ -72,12 +79,15 @@ impl PathWatch {
         before != after
     }
 
-    /// Paths that matched no field in any item of the last [`REPORT_AFTER`].
+    /// Paths that matched no field in any item of the last [`REPORT_AFTER`] while items
+    /// lacking them did arrive (a quiet day proves nothing).
     pub fn never_matching(&self, now: DateTime<Utc>) -> Vec<NeverMatching> {
         self.paths
             .iter()
             .filter(|(_, s)| {
-                now - s.watching_since >= REPORT_AFTER && s.last_matched.is_none_or(|t| now - t >= REPORT_AFTER)
+                now - s.watching_since >= REPORT_AFTER
+                    && s.last_matched.is_none_or(|t| now - t >= REPORT_AFTER)
+                    && s.last_missed.is_some_and(|t| now - t < REPORT_AFTER)
             })
             .map(|(p, s)| NeverMatching {
                 path: p.clone(),
@@ -165,7 +175,12 @@ mod tests {
         );
         assert!(describe(&reports[0]).contains("nearest existing field: 'serviceData.callId'"));
         assert!(w.take_reports(t(30)).is_empty(), "logged once a day");
+        w.observe(&paths, &misses, t(49));
         assert_eq!(w.take_reports(t(50)).len(), 1, "and again the next day");
+        assert!(
+            w.never_matching(t(80)).is_empty(),
+            "a day without recordings proves nothing"
+        );
         // The operator fixes the path: the old one leaves the watch.
         let fixed = vec!["serviceData.callId".to_owned()];
         w.observe(&fixed, &[], t(51));
@@ -180,6 +195,7 @@ mod tests {
         w.observe(&paths, &[], t(10));
         w.observe(&paths, &[miss("serviceData.sometimes", "x")], t(20));
         assert!(w.never_matching(t(30)).is_empty());
+        w.observe(&paths, &[miss("serviceData.sometimes", "x")], t(34));
         assert_eq!(w.never_matching(t(35)).len(), 1, "a day after its last match");
     }
 }
