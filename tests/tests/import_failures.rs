@@ -868,17 +868,8 @@ async fn two_workers_racing_through_a_70_second_person_listing_create_one_person
             ..WfoFaults::default()
         })
         .unwrap();
-    let worker = || {
-        let dyn_store: Arc<dyn Store> = store.clone();
-        let settings = ImportSettings::fast();
-        let connections = wfo_pipeline::connections::Connections::new(
-            dyn_store,
-            wfo_sources::Sources::shared(),
-            settings.http_policy.clone(),
-        )
-        .unwrap();
-        Arc::new(Importer::new(connections, settings))
-    };
+    // Two workers: separate importers (owners, WFO sessions) over one store.
+    let worker = || Arc::new(importer(&store, ImportSettings::fast().lease));
     let (w1, w2) = (worker(), worker());
     let started = std::time::Instant::now();
     let run = |w: Arc<Importer>, id: String, connector: String| async move {

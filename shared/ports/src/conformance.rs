@@ -88,20 +88,25 @@ pub async fn ledger_rules(store: &dyn Store) {
 }
 
 /// `due` returns unfinished, unleased items whose time has come; done and dead are never due.
+/// The ids of `connector`'s items that `due` returns at `now`.
+async fn due_ids(store: &dyn Store, now: DateTime<Utc>, connector: &str) -> Vec<String> {
+    store
+        .due(now, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.connector_id == connector)
+        .map(|i| i.item_id)
+        .collect()
+}
+
 pub async fn ledger_due(store: &dyn Store) {
     for id in ["d1", "d2", "d3", "d4"] {
         store.discover("c2", id, Discovery::Poller, t(0)).await.unwrap();
     }
     // A new item is enqueued by whoever discovered it; it is due for the sweeper only
     // once the pickup grace has passed (else every discovery is sent twice).
-    let due_at_once: Vec<String> = store
-        .due(t(1), 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.connector_id == "c2")
-        .map(|i| i.item_id)
-        .collect();
+    let due_at_once: Vec<String> = due_ids(store, t(1), "c2").await;
     assert!(
         due_at_once.is_empty(),
         "new items are not due before the pickup grace: {due_at_once:?}"
@@ -124,27 +129,13 @@ pub async fn ledger_due(store: &dyn Store) {
         t(1),
     );
     store.put(&later).await.unwrap();
-    let due: Vec<String> = store
-        .due(t(120), 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.connector_id == "c2")
-        .map(|i| i.item_id)
-        .collect();
+    let due: Vec<String> = due_ids(store, t(120), "c2").await;
     assert_eq!(
         due,
         vec!["d1".to_owned()],
         "only the open item whose time has come is due"
     );
-    let due_later: Vec<String> = store
-        .due(t(7200), 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.connector_id == "c2")
-        .map(|i| i.item_id)
-        .collect();
+    let due_later: Vec<String> = due_ids(store, t(7200), "c2").await;
     assert_eq!(due_later.len(), 2);
     assert!(
         store
@@ -152,14 +143,7 @@ pub async fn ledger_due(store: &dyn Store) {
             .await
             .unwrap()
     );
-    let due_leased: Vec<String> = store
-        .due(t(7201), 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.connector_id == "c2")
-        .map(|i| i.item_id)
-        .collect();
+    let due_leased: Vec<String> = due_ids(store, t(7201), "c2").await;
     assert_eq!(due_leased, vec!["d4".to_owned()], "a leased item is not due");
     let counts = store.counts("c2").await.unwrap();
     assert_eq!(counts.total, 4);
