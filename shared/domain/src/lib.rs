@@ -10,6 +10,7 @@ pub mod wfo_messages;
 
 pub use secret::Secret;
 pub mod mapping;
+pub mod org_sync;
 pub mod redact;
 pub mod replan;
 pub mod segment;

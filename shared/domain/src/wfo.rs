@@ -73,6 +73,40 @@ pub struct TeamInput {
     pub read_only: bool,
 }
 
+/// A WFO queue (an ACD service queue, `specs/wfo-ingest-api.md` §3a).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Queue {
+    pub id: i64,
+    pub name: String,
+    pub acd_id: String,
+    pub acd_server_id: i64,
+    pub channel_type: ChannelType,
+    pub active: bool,
+}
+
+/// `POST /api/rest/org/acd/queue` body: a [`Queue`] without its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueInput {
+    pub name: String,
+    pub acd_id: String,
+    pub acd_server_id: i64,
+    pub channel_type: ChannelType,
+    pub active: bool,
+}
+
+/// The channel a queue serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChannelType {
+    Telephony,
+    Chat,
+    Email,
+    Sms,
+    Social,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Role {

@@ -1,0 +1,1 @@
+//! Webex Contact Center 2.0, behind the Source port (`docs/adding-a-source.md`).
