@@ -11,6 +11,9 @@
 //!
 //! Pagination follows the RFC 5988 `Link: <…>; rel="next"` header.
 
+pub mod limit;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -38,6 +41,9 @@ pub struct RetryPolicy {
     /// How long a streamed body (a download, an upload's source) may go without a byte
     /// before it is aborted ([`stall_guard`]).
     pub idle_timeout: Duration,
+    /// The budget every attempt waits for, and that a `429` pauses (a source with a
+    /// client-side limit: Contact Center's per-client-id requests per minute).
+    pub rate_limit: Option<Arc<limit::RateLimit>>,
 }
 
 impl Default for RetryPolicy {
@@ -50,6 +56,7 @@ impl Default for RetryPolicy {
             budget: Duration::from_secs(120),
             attempt_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
+            rate_limit: None,
         }
     }
 }
@@ -65,6 +72,7 @@ impl RetryPolicy {
             budget: Duration::from_secs(30),
             attempt_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(2),
+            rate_limit: None,
         }
     }
 
@@ -377,6 +385,9 @@ where
     let started = Instant::now();
     let mut failures = 0u32;
     loop {
+        if let Some(limit) = &policy.rate_limit {
+            limit.admit().await;
+        }
         let outcome = match tokio::time::timeout(policy.attempt_timeout, make().send()).await {
             Ok(Ok(resp)) if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED => {
                 return Ok(resp);
@@ -389,6 +400,9 @@ where
             },
         };
         failures += 1;
+        if let (Some(limit), Some(429), Some(wait)) = (&policy.rate_limit, outcome.status(), outcome.retry_after()) {
+            limit.pause_for(wait);
+        }
         let may_repeat = outcome.is_retryable()
             && match idempotency {
                 Idempotency::Idempotent => true,

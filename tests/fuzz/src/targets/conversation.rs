@@ -95,6 +95,7 @@ fn policy(input: &[u8]) -> RetryPolicy {
         budget: Duration::from_secs(30),
         attempt_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(5),
+        rate_limit: None,
     }
 }
 
