@@ -296,6 +296,9 @@ impl ConnectorConfig {
                 ));
             }
         }
+        if self.kind == ConnectorKind::WebexCc2 {
+            check_wxcc_region("source.api_url", &self.source.api_url)?;
+        }
         if self.kind == ConnectorKind::WebexCc1 {
             match &self.source.media_api_url {
                 Some(u) => check_url("source.media_api_url", u)?,
@@ -408,6 +411,64 @@ pub fn is_valid_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The Webex Contact Center 2.0 regions (reference §1.1): `api.wxcc-{region}.cisco.com`.
+/// `in1` is seen only in an SDK's map (UNCONFIRMED as a public region) and accepted.
+pub const WXCC_REGIONS: &[&str] = &["us1", "eu1", "eu2", "anz1", "ca1", "jp1", "sg1", "in1"];
+
+/// A Contact Center 2.0 API host: a known region's `api.wxcc-…` host, or any other host
+/// (a private deployment, a simulator); a Cisco host that is not a regional API host
+/// (an unknown region, the portal or desktop host, the global Webex API) is refused
+/// with the hosts that would work.
+fn check_wxcc_region(field: &str, value: &str) -> Result<(), ConfigError> {
+    let rest = value.split("://").nth(1).unwrap_or_default();
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = host.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let path = &rest[authority.len()..];
+    let known = || {
+        WXCC_REGIONS
+            .iter()
+            .map(|r| format!("https://api.wxcc-{r}.cisco.com"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if host == "webexapis.com" || host.ends_with(".webexapis.com") {
+        return Err(invalid(
+            field,
+            format!(
+                "'{value}' is the global Webex API; a Contact Center 2.0 connector calls its tenant's regional host, one of {}",
+                known()
+            ),
+        ));
+    }
+    if let Some(sub) = host.strip_suffix(".cisco.com")
+        && let Some(at) = sub.find("wxcc-")
+    {
+        let region = &sub[at + "wxcc-".len()..];
+        if !WXCC_REGIONS.contains(&region) {
+            return Err(invalid(
+                field,
+                format!("'{value}': unknown Contact Center region '{region}'; the regions are {}", known()),
+            ));
+        }
+        if &sub[..at] != "api." {
+            return Err(invalid(
+                field,
+                format!(
+                    "'{value}' is not the API host of region {region}; use https://api.wxcc-{region}.cisco.com (the portal and desktop hosts do not serve the API)"
+                ),
+            ));
+        }
+    }
+    if !(path.is_empty() || path == "/") {
+        return Err(invalid(
+            field,
+            format!("'{value}' must be the API host alone (no path): the connector adds /organization/… and /search"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_url(field: &str, value: &str) -> Result<(), ConfigError> {
@@ -553,11 +614,45 @@ label = "Recording Id"
         );
     }
 
+    fn contact_center(api_url: &str) -> String {
+        GOOD.replace("webex-calling", "webex-cc-2")
+            .replace("api_url = \"https://webexapis.com\"", &format!("api_url = \"{api_url}\""))
+    }
+
     #[test]
     fn contact_center_interval_below_ten_minutes_is_rejected() {
-        let text = GOOD.replace("webex-calling", "webex-cc-2") + "\n[sync]\ninterval_minutes = 5\n";
+        let text = contact_center("https://api.wxcc-us1.cisco.com") + "\n[sync]\ninterval_minutes = 5\n";
         let e = ConnectorConfig::from_toml(&text).unwrap_err();
         assert!(e.to_string().starts_with("sync.interval_minutes"), "{e}");
+        assert!(e.to_string().contains("between 10 and 1440"), "{e}");
+        let ok = contact_center("https://api.wxcc-us1.cisco.com") + "\n[sync]\ninterval_minutes = 10\n";
+        assert_eq!(ConnectorConfig::from_toml(&ok).unwrap().sync.interval_minutes, 10);
+    }
+
+    #[test]
+    fn contact_center_api_url_is_a_known_region_or_a_private_host() {
+        for ok in [
+            "https://api.wxcc-us1.cisco.com",
+            "https://api.wxcc-eu2.cisco.com/",
+            "https://api.wxcc-anz1.cisco.com",
+            "https://wxcc.private.example",
+            "http://127.0.0.1:9000",
+        ] {
+            assert!(ConnectorConfig::from_toml(&contact_center(ok)).is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            ("https://api.wxcc-xx9.cisco.com", "unknown Contact Center region 'xx9'"),
+            ("https://portal.wxcc-us1.cisco.com", "use https://api.wxcc-us1.cisco.com"),
+            ("https://webexapis.com", "the global Webex API"),
+            ("https://api.wxcc-us1.cisco.com/v1", "no path"),
+        ] {
+            let e = ConnectorConfig::from_toml(&contact_center(bad)).unwrap_err().to_string();
+            assert!(e.starts_with("source.api_url") && e.contains(says), "{bad}: {e}");
+        }
+        let e = ConnectorConfig::from_toml(&contact_center("https://api.wxcc-xx9.cisco.com"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("https://api.wxcc-eu1.cisco.com"), "names the regions: {e}");
     }
 
     #[test]
