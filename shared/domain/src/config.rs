@@ -59,7 +59,10 @@ pub fn default_scopes(kind: ConnectorKind) -> Vec<String> {
             "spark-admin:licenses_read",
             "spark-admin:telephony_config_read",
         ],
-        ConnectorKind::WebexCc2 => &["cjp:config_read", "cjp:user", "spark:people_read"],
+        // Reference §1.2, §9.1: the configuration lists, Search and captures read with
+        // `cjp:config_read`; the capture subscription is written with `cjp:config_write`;
+        // `GET /v1/people/me` (the identity check) needs `spark:people_read`.
+        ConnectorKind::WebexCc2 => &["cjp:config_read", "cjp:config_write", "spark:people_read"],
         ConnectorKind::WebexCc1 => &[],
     };
     s.iter().map(|s| (*s).to_owned()).collect()

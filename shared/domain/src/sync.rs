@@ -110,6 +110,14 @@ pub struct SourceUser {
     #[serde(default)]
     pub email: Option<String>,
     pub eligibility: Eligibility,
+    /// Whether the default agent role is the user's (Contact Center: the user is contact
+    /// center enabled). `false`: created without it and never given it by the sync.
+    #[serde(default = "agent_by_default")]
+    pub agent_role: bool,
+}
+
+fn agent_by_default() -> bool {
+    true
 }
 
 /// Whether the listing behind the users read every user of the source.
@@ -460,8 +468,8 @@ pub fn plan(input: &SyncInput<'_>) -> SyncPlan {
                 let email = granted.get(id).cloned();
                 match groups.get(id) {
                     None if !input.policy.create_all_eligible => out.counts.awaiting_first_recording += 1,
-                    None => out.creates.push(create(input, id, first, last, email)),
-                    Some(g) => match update(input, id, g.chosen, first, last, email) {
+                    None => out.creates.push(create(input, id, first, last, email, user.agent_role)),
+                    Some(g) => match update(input, id, g.chosen, first, last, email, user.agent_role) {
                         Some(u) => out.updates.push(u),
                         None => out.counts.unchanged += 1,
                     },
@@ -549,7 +557,14 @@ fn grant_emails(
     granted
 }
 
-fn create(input: &SyncInput<'_>, id: &str, first: String, last: String, email: Option<String>) -> PersonCreate {
+fn create(
+    input: &SyncInput<'_>,
+    id: &str,
+    first: String,
+    last: String,
+    email: Option<String>,
+    agent: bool,
+) -> PersonCreate {
     let start = input.policy.start_dates_on_create.then(|| input.today.to_owned());
     PersonCreate {
         acd_id: id.to_owned(),
@@ -561,7 +576,7 @@ fn create(input: &SyncInput<'_>, id: &str, first: String, last: String, email: O
             group_id: input.defaults.team_id,
             acd_id: Some(id.to_owned()),
             acd_server_id: Some(input.acd_server_id),
-            roles: vec![input.defaults.agent_role.clone()],
+            roles: if agent { vec![input.defaults.agent_role.clone()] } else { Vec::new() },
             company_start_date: start.clone(),
             department_start_date: start,
             activated: Some(input.now_ms),
@@ -577,6 +592,7 @@ fn update(
     first: String,
     last: String,
     email: Option<String>,
+    agent: bool,
 ) -> Option<PersonUpdate> {
     let mut next = current.clone();
     let mut changes = Vec::new();
@@ -598,7 +614,7 @@ fn update(
         p.acd_id = Some(id.to_owned());
         changes.push(Change::AcdId);
     }
-    if input.policy.readd_agent_role && !p.roles.iter().any(|r| r.id == input.defaults.agent_role.id) {
+    if agent && input.policy.readd_agent_role && !p.roles.iter().any(|r| r.id == input.defaults.agent_role.id) {
         p.roles.push(input.defaults.agent_role.clone());
         changes.push(Change::AgentRole);
     }

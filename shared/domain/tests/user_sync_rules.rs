@@ -45,6 +45,7 @@ fn user(id: &str, first: &str, last: &str, email: Option<&str>, eligibility: Eli
         display_name: format!("{first} {last}").trim().into(),
         email: email.map(Into::into),
         eligibility,
+        agent_role: true,
     }
 }
 

@@ -76,6 +76,11 @@ pub struct SyncRun {
     /// The first warnings, for the operator.
     pub warning_samples: Vec<String>,
     pub error: Option<String>,
+    /// Contact center: what the run did to teams and queues (written before the users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<crate::org_sync::KindRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<crate::org_sync::KindRun>,
 }
 
 /// What `wfo-connect status` shows.
@@ -269,6 +274,27 @@ impl Run<'_> {
     async fn run_inner(&self, started: DateTime<Utc>) -> Result<SyncRun, SyncError> {
         let cfg = &self.connector.config;
         self.check_scopes().await?;
+        // Contact center: teams and queues first (persons go to teams).
+        let org = self
+            .conn
+            .source
+            .list_org(UserListingRequest {
+                connector: self.connector,
+                kv: self.store,
+                settings: self.settings,
+                keep_alive: self,
+                calls: &self.calls,
+                now: started,
+            })
+            .await?;
+        let wfo = self.deps.wfo;
+        let mut org_runs = None;
+        if let Some(org) = &org {
+            let teams = wfo.list_teams().await?;
+            let team_run = crate::org_sync::sync_teams(wfo, &org.teams, &teams, cfg.acd_server_id).await;
+            let queue_run = crate::org_sync::sync_queues(wfo, &org.queues, cfg.acd_server_id).await?;
+            org_runs = Some((team_run, queue_run));
+        }
         let source = self
             .conn
             .source
@@ -283,7 +309,6 @@ impl Run<'_> {
             .await?;
 
         // WFO state: three reads.
-        let wfo = self.deps.wfo;
         let persons = wfo.list_persons().await?;
         let teams = wfo.list_teams().await?;
         let roles = wfo.list_roles().await?;
@@ -321,6 +346,26 @@ impl Run<'_> {
             warning_samples: plan.warnings.iter().take(10).map(ToString::to_string).collect(),
             ..SyncRun::default()
         };
+        for r in &source.rejected {
+            tracing::warn!(connector = %cfg.id, reason = %r, "user sync: a listed user could not be read");
+            if run.warning_samples.len() < 20 {
+                run.warning_samples.push(format!("skipped: {r}"));
+            }
+        }
+        run.warnings += source.rejected.len() as u64;
+        if let Some((teams, queues)) = org_runs {
+            run.wfo_reads += 2;
+            run.wfo_writes += teams.wfo_writes + queues.wfo_writes;
+            for r in teams.rejected.iter().chain(&queues.rejected) {
+                tracing::warn!(connector = %cfg.id, reason = %r, "sync: a listed entry could not be read");
+                if run.warning_samples.len() < 20 {
+                    run.warning_samples.push(format!("skipped: {r}"));
+                }
+            }
+            run.warnings += (teams.rejected.len() + queues.rejected.len()) as u64;
+            run.teams = Some(teams);
+            run.queues = Some(queues);
+        }
         run.counts.unchanged = plan.counts.unchanged;
         run.counts.not_eligible = plan.counts.not_eligible;
         run.counts.skipped = plan.counts.skipped;
@@ -375,6 +420,12 @@ impl Run<'_> {
         run.finished_at = Some(Utc::now());
         run.source_calls = self.calls();
         let mut problems: Vec<String> = Vec::new();
+        if let Some(t) = &run.teams {
+            problems.extend(t.problems("teams"));
+        }
+        if let Some(q) = &run.queues {
+            problems.extend(q.problems("queues"));
+        }
         problems.extend(source.incomplete.clone());
         if source.setting_failures > 0 {
             problems.push(format!(

@@ -299,6 +299,12 @@ pub struct SourceCalls {
     pub roster_pages: u64,
     /// Pages of users.
     pub people_pages: u64,
+    /// Pages of teams (Contact Center).
+    #[serde(default)]
+    pub team_pages: u64,
+    /// Pages of queues (Contact Center).
+    #[serde(default)]
+    pub queue_pages: u64,
     /// Per-user reads (Webex Calling: the call-recording setting).
     pub setting_reads: u64,
     /// Calls repeated at this level after a failure (included above).
@@ -307,7 +313,7 @@ pub struct SourceCalls {
 
 impl SourceCalls {
     pub fn total(&self) -> u64 {
-        self.licenses + self.roster_pages + self.people_pages + self.setting_reads
+        self.licenses + self.roster_pages + self.people_pages + self.team_pages + self.queue_pages + self.setting_reads
     }
 }
 
@@ -317,6 +323,8 @@ pub enum CallKind {
     Licenses,
     Roster,
     People,
+    Teams,
+    Queues,
     Setting,
 }
 
@@ -326,6 +334,8 @@ impl SourceCalls {
             CallKind::Licenses => self.licenses += 1,
             CallKind::Roster => self.roster_pages += 1,
             CallKind::People => self.people_pages += 1,
+            CallKind::Teams => self.team_pages += 1,
+            CallKind::Queues => self.queue_pages += 1,
             CallKind::Setting => self.setting_reads += 1,
         }
         if retry {
@@ -365,6 +375,42 @@ pub struct UserListing {
     pub candidates: u64,
     /// Per-user reads that failed (those users are left as they are).
     pub setting_failures: u64,
+    /// Listed entries that could not be read (a field of the wrong type, no id), each
+    /// with its reason: left out, the rest synced. Bounded by [`MAX_REJECTED`].
+    pub rejected: Vec<String>,
+}
+
+/// Rejected entries a listing keeps the reasons of (the count goes on in the log).
+pub const MAX_REJECTED: usize = 50;
+
+/// One kind of a source's configuration (teams or queues), listed.
+#[derive(Debug, Clone)]
+pub struct KindListing<T> {
+    pub items: Vec<T>,
+    /// `Partial` when a page could not be read: nothing is deactivated.
+    pub listing: Listing,
+    /// Why the listing is partial.
+    pub incomplete: Option<String>,
+    /// Entries that could not be read, each with its reason (at most [`MAX_REJECTED`]).
+    pub rejected: Vec<String>,
+}
+
+impl<T> Default for KindListing<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            listing: Listing::Complete,
+            incomplete: None,
+            rejected: Vec::new(),
+        }
+    }
+}
+
+/// A contact center's teams and queues for the configuration sync.
+#[derive(Debug, Clone, Default)]
+pub struct OrgListing {
+    pub teams: KindListing<wfo_domain::org_sync::SourceTeam>,
+    pub queues: KindListing<wfo_domain::org_sync::SourceQueue>,
 }
 
 /// What the user sync needs to know about a source before it lists anyone.
@@ -398,6 +444,13 @@ pub trait Source: Send + Sync {
 
     /// The users (with eligibility) for the sync.
     async fn list_users(&self, req: UserListingRequest<'_>) -> Result<UserListing, SourceError>;
+
+    /// The teams and queues the sync keeps in step (contact center, synced before the
+    /// users); `None` when the source has none (Webex Calling).
+    async fn list_org(&self, req: UserListingRequest<'_>) -> Result<Option<OrgListing>, SourceError> {
+        let _ = req;
+        Ok(None)
+    }
 
     /// Who the credential was issued to: the pipeline refuses an authorization whose
     /// organization is not the connector's `source.tenant_id`.

@@ -23,7 +23,8 @@ impl Registry for Sources {
     fn source_kind(&self, kind: ConnectorKind) -> Option<Arc<dyn SourceKind>> {
         match kind {
             ConnectorKind::WebexCalling => Some(Arc::new(wfo_webex_calling::WebexCallingKind)),
-            ConnectorKind::WebexCc2 | ConnectorKind::WebexCc1 => None,
+            ConnectorKind::WebexCc2 => Some(Arc::new(wfo_webex_cc2::WebexCc2Kind)),
+            ConnectorKind::WebexCc1 => None,
         }
     }
 }

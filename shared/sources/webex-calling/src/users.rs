@@ -204,6 +204,7 @@ impl Lister<'_> {
                     .unwrap_or_default(),
                 email: p.email().map(str::to_owned),
                 eligibility: Eligibility::NotEligible,
+                agent_role: true,
             });
         }
         let mut setting_failures = 0;
@@ -268,6 +269,7 @@ impl Lister<'_> {
             listing: if complete { Listing::Complete } else { Listing::Partial },
             incomplete,
             setting_failures,
+            rejected: Vec::new(),
         })
     }
 

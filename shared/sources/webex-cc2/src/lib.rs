@@ -1,1 +1,20 @@
-//! Webex Contact Center 2.0, behind the Source port (`docs/adding-a-source.md`).
+//! Webex Contact Center 2.0, behind the Source port (`docs/adding-a-source.md`):
+//! [`WebexCc2Kind`] / [`WebexCc2Source`], its regional API client [`CcClient`] (every
+//! call `TrackingId`-tagged, `Retry-After` honoured, and under the **client id's rate
+//! limit** of 300 requests/minute), the users/teams/queues listings of the configuration
+//! sync, subscription deliveries and the `capture:available` subscription.
+//!
+//! Facts and assumptions: the shared reference `webex-contact-center-api.md` §1, §4, §5,
+//! §7, §9.
+
+mod client;
+pub mod delivery;
+mod error;
+mod listing;
+pub mod model;
+mod source;
+pub mod subscriptions;
+
+pub use client::{CcClient, ConfigList, MAX_PAGES, PAGE_SIZE, REQUESTS_PER_MINUTE, TRACKING_HEADER};
+pub use error::{CcError, cc_error};
+pub use source::{IMPORT_NOT_BUILT, SYNC_SCOPES, WebexCc2Kind, WebexCc2Source};
