@@ -518,14 +518,33 @@ async fn sync(store: Arc<SqliteStore>, c: &StoredConnector) -> Result<(), Failur
             e => Failure::job(format!("user sync of '{}' failed: {e}", cfg.id)),
         })?;
     let _ = wfo.logout().await;
-    println!("{}: {}", cfg.id, sync_summary(&run));
-    println!(
-        "  {} people listed, {} licensed and recorded candidates; {} Webex calls, {} WFO writes",
-        run.people_listed,
-        run.candidates,
-        run.source_calls.total(),
-        run.wfo_writes
-    );
+    let org = org_lines(&run);
+    if org.is_empty() {
+        println!("{}: {}", cfg.id, sync_summary(&run));
+        println!(
+            "  {} people listed, {} licensed and recorded candidates; {} Webex calls, {} WFO writes",
+            run.people_listed,
+            run.candidates,
+            run.source_calls.total(),
+            run.wfo_writes
+        );
+    } else {
+        // Contact center: one line per kind, in the order they are synced.
+        for line in org {
+            println!("{}: {line}", cfg.id);
+        }
+        println!("{}: users: {}", cfg.id, sync_summary(&run));
+        println!(
+            "  {} users listed ({} active); {} Contact Center requests ({} user, {} team, {} queue pages), {} WFO writes",
+            run.people_listed,
+            run.candidates,
+            run.source_calls.total(),
+            run.source_calls.people_pages,
+            run.source_calls.team_pages,
+            run.source_calls.queue_pages,
+            run.wfo_writes
+        );
+    }
     for w in &run.warning_samples {
         println!("  warning: {w}");
     }
@@ -533,6 +552,30 @@ async fn sync(store: Arc<SqliteStore>, c: &StoredConnector) -> Result<(), Failur
         Some(e) => Err(Failure::job(format!("user sync of '{}' incomplete: {e}", cfg.id))),
         None => Ok(()),
     }
+}
+
+/// "teams: …" and "queues: …" of a contact-center run (empty for other sources).
+fn org_lines(run: &SyncRun) -> Vec<String> {
+    let mut out = Vec::new();
+    for (kind, r) in [("teams", &run.teams), ("queues", &run.queues)] {
+        let Some(r) = r else { continue };
+        let c = &r.counts;
+        let mut line = format!(
+            "{kind}: created {}, updated {}, deactivated {}, unchanged {}",
+            c.created, c.updated, c.deactivated, c.unchanged
+        );
+        if c.reactivated > 0 {
+            line.push_str(&format!(", reactivated {}", c.reactivated));
+        }
+        if !r.rejected.is_empty() {
+            line.push_str(&format!(", {} unreadable entries skipped", r.rejected.len()));
+        }
+        if r.incomplete.is_some() {
+            line.push_str(" (listing incomplete: nothing deactivated)");
+        }
+        out.push(line);
+    }
+    out
 }
 
 fn sync_summary(run: &SyncRun) -> String {
@@ -566,7 +609,16 @@ async fn print_sync_status(store: &dyn Store, c: &StoredConnector) -> Result<(),
     let run = &status.last_run;
     let when = run.finished_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
     let state = if run.complete { "complete" } else { "INCOMPLETE" };
-    println!("  sync:     last run {when} ({state}): {}", sync_summary(run));
+    let org = org_lines(run);
+    if org.is_empty() {
+        println!("  sync:     last run {when} ({state}): {}", sync_summary(run));
+    } else {
+        println!("  sync:     last run {when} ({state})");
+        for line in org {
+            println!("            {line}");
+        }
+        println!("            users: {}", sync_summary(run));
+    }
     if let Some(t) = status.last_complete_at.filter(|_| !run.complete) {
         println!("            last complete run {t}");
     }
