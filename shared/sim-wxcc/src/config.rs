@@ -174,7 +174,8 @@ pub struct WxccSimConfig {
     /// More regional routes (the task plane's router), served behind the same bearer
     /// check, `TrackingId` handling and rate limit; paths under
     /// [`crate::gateway::OPEN_PATH_PREFIX`] pass without a token and without counting
-    /// toward the limit.
+    /// toward the limit. It must not set a fallback of its own (merging two fallbacks
+    /// panics in axum).
     pub extra_router: Option<axum::Router>,
     /// Task events to deliver to subscriptions (the task plane's `subscribe()`).
     pub events: Option<broadcast::Receiver<TaskEvent>>,
