@@ -131,7 +131,12 @@ fn check(st: &mut SimState, req: &Request, route: String, template: &str) -> Res
             needed.join(", ")
         )));
     }
-    if let Some(retry_after) = st.storm.pop_front() {
+    if let Some((left, retry_after)) = st.storm.front_mut() {
+        let retry_after = *retry_after;
+        *left -= 1;
+        if *left == 0 {
+            st.storm.pop_front();
+        }
         *st.injected.entry(429).or_default() += 1;
         return Err(ApiError::too_many(retry_after));
     }

@@ -322,8 +322,9 @@ impl RunningWxccSim {
     /// The next `n` authenticated regional requests answer `429` with
     /// `Retry-After: retry_after_secs` (a storm, apart from the real limit).
     pub fn push_429(&self, n: u32, retry_after_secs: u64) {
-        let mut st = self.shared.lock();
-        st.storm.extend(std::iter::repeat_n(retry_after_secs, n as usize));
+        if n > 0 {
+            self.shared.lock().storm.push_back((n, retry_after_secs));
+        }
     }
 
     /// Page `page` of the `kind` list answers `status` the next `times` times it is asked

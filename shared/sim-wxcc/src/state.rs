@@ -121,8 +121,8 @@ pub(crate) struct State {
     pub without_tracking_id: u64,
     /// Regional requests per route (`"GET /organization/{orgId}/v2/user"` → n).
     pub request_counts: BTreeMap<String, u64>,
-    /// The next regional requests answer `429` with this `Retry-After` (one each).
-    pub storm: VecDeque<u64>,
+    /// Pending `429` storms: (requests still to refuse, `Retry-After` seconds), in order.
+    pub storm: VecDeque<(u32, u64)>,
     pub page_faults: Vec<PageFault>,
     /// Injected failure answers by status (storms, page faults).
     pub injected: BTreeMap<u16, u64>,
