@@ -13,3 +13,16 @@ pub mod events;
 
 pub use clock::SimClock;
 pub use events::{TaskEvent, TaskEventKind};
+
+// --- task plane (tasks.rs, search.rs, captures.rs, wav.rs, scenario.rs) ---
+pub mod captures;
+pub mod scenario;
+pub mod search;
+pub mod tasks;
+pub mod wav;
+
+pub use scenario::{Scenario, ScenarioAgent, ScenarioError, ScenarioIds, generate_tasks};
+pub use tasks::{
+    AgentRef, CallType, MEDIA_PATH_PREFIX, NamedRef, SimActivity, SimRecording, SimTask, TaskFault, TaskPlane,
+    TaskRoute,
+};
