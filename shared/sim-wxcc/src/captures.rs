@@ -121,11 +121,7 @@ pub(crate) async fn handle(State(plane): State<TaskPlane>, headers: HeaderMap, b
     let parsed: Body_ = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                &headers,
-                &format!("Invalid request body: {e}"),
-            );
+            return api_error(StatusCode::BAD_REQUEST, &headers, &format!("Invalid request body: {e}"));
         }
     };
     let q = parsed.query;
@@ -136,7 +132,10 @@ pub(crate) async fn handle(State(plane): State<TaskPlane>, headers: HeaderMap, b
         return api_error(
             StatusCode::BAD_REQUEST,
             &headers,
-            &format!("taskIds can contain at most {MAX_TASK_IDS} ids; got {}.", q.task_ids.len()),
+            &format!(
+                "taskIds can contain at most {MAX_TASK_IDS} ids; got {}.",
+                q.task_ids.len()
+            ),
         );
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -171,7 +170,14 @@ pub(crate) async fn handle(State(plane): State<TaskPlane>, headers: HeaderMap, b
                     for (n, span) in rec.segments().into_iter().enumerate() {
                         let url = issue_link(st, &base, rec, span.0, span.1, minutes, now);
                         let id = derived_id(&rec.id, &format!("segment-{}", n + 1));
-                        recordings.push(recording_json(rec, id, true, format!("recording-{}.wav", n + 1), span, url));
+                        recordings.push(recording_json(
+                            rec,
+                            id,
+                            true,
+                            format!("recording-{}.wav", n + 1),
+                            span,
+                            url,
+                        ));
                     }
                 } else {
                     let url = issue_link(st, &base, rec, rec.start_time, rec.stop_time, minutes, now);
@@ -267,7 +273,11 @@ fn stream_body(source: WavSource, start: u64, end: u64) -> Body {
 
 pub(crate) async fn media(State(plane): State<TaskPlane>, Path(ticket): Path<String>, headers: HeaderMap) -> Response {
     if let Some(status) = plane.admit(TaskRoute::Media) {
-        let mut r = s3_error("InternalError", "We encountered an internal error. Please try again.", "");
+        let mut r = s3_error(
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+            "",
+        );
         *r.status_mut() = status;
         return r;
     }

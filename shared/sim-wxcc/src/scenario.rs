@@ -75,7 +75,9 @@ impl Default for ScenarioIds {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScenarioError {
-    #[error("unknown scenario {0:?}; known: basic-inbound, hold, pause-resume, blind-transfer, consult-transfer, conference, outbound, abandoned")]
+    #[error(
+        "unknown scenario {0:?}; known: basic-inbound, hold, pause-resume, blind-transfer, consult-transfer, conference, outbound, abandoned"
+    )]
     Unknown(String),
     #[error("scenario {scenario} needs {needed} agents, got {got}")]
     NotEnoughAgents {
@@ -355,12 +357,7 @@ pub fn build(
             });
         }
     }
-    let last = bld
-        .nodes
-        .iter()
-        .map(|n| n.ended_time)
-        .max()
-        .unwrap_or(base);
+    let last = bld.nodes.iter().map(|n| n.ended_time).max().unwrap_or(base);
     let last_ms = (last - base).num_milliseconds();
     bld.node("ended", last_ms, last_ms, None);
     let mut nodes = std::mem::take(&mut bld.nodes);

@@ -324,8 +324,16 @@ impl TaskFilter {
             &self.ended_time,
         ];
         let refs = [&self.owner, &self.last_agent, &self.last_queue, &self.last_team];
-        values.iter().filter_map(|v| v.as_ref()).map(ValueFilter::predicates).sum::<usize>()
-            + refs.iter().filter_map(|r| r.as_ref()).map(RefFilter::predicates).sum::<usize>()
+        values
+            .iter()
+            .filter_map(|v| v.as_ref())
+            .map(ValueFilter::predicates)
+            .sum::<usize>()
+            + refs
+                .iter()
+                .filter_map(|r| r.as_ref())
+                .map(RefFilter::predicates)
+                .sum::<usize>()
             + [&self.and, &self.or]
                 .iter()
                 .filter_map(|l| l.as_ref())
@@ -358,9 +366,18 @@ impl TaskFilter {
         ];
         let refs = [
             (&self.owner, t.owner.as_ref().map(|a| (a.id.as_str(), a.name.as_str()))),
-            (&self.last_agent, t.owner.as_ref().map(|a| (a.id.as_str(), a.name.as_str()))),
-            (&self.last_queue, t.last_queue.as_ref().map(|q| (q.id.as_str(), q.name.as_str()))),
-            (&self.last_team, t.last_team.as_ref().map(|q| (q.id.as_str(), q.name.as_str()))),
+            (
+                &self.last_agent,
+                t.owner.as_ref().map(|a| (a.id.as_str(), a.name.as_str())),
+            ),
+            (
+                &self.last_queue,
+                t.last_queue.as_ref().map(|q| (q.id.as_str(), q.name.as_str())),
+            ),
+            (
+                &self.last_team,
+                t.last_team.as_ref().map(|q| (q.id.as_str(), q.name.as_str())),
+            ),
         ];
         checks.iter().all(|(f, v)| f.as_ref().is_none_or(|f| f.test(v)))
             && refs
@@ -586,7 +603,10 @@ impl TaskView {
     fn current_status(&self) -> String {
         if self.ended() {
             self.task.status.clone()
-        } else if self.visible_nodes().any(|a| a.event_name.eq_ignore_ascii_case("connected")) {
+        } else if self
+            .visible_nodes()
+            .any(|a| a.event_name.eq_ignore_ascii_case("connected"))
+        {
             "assigned".to_owned()
         } else {
             "queued".to_owned()
@@ -600,7 +620,10 @@ impl TaskView {
         self.visible_nodes()
             .filter(|a| names.iter().any(|n| a.event_name.eq_ignore_ascii_case(n)) && extra(a))
             .fold((0, 0), |(c, d), a| {
-                (c + 1, d + (a.ended_time.min(self.now) - a.created_time).num_milliseconds())
+                (
+                    c + 1,
+                    d + (a.ended_time.min(self.now) - a.created_time).num_milliseconds(),
+                )
             })
     }
     fn capture_ready(&self) -> bool {
@@ -740,8 +763,10 @@ impl TaskView {
         self.tally(TRANSFERS, |a| a.destination_agent.is_some()).0
     }
     async fn agent_to_queue_transfer_count(&self) -> i64 {
-        self.tally(TRANSFERS, |a| a.destination_agent.is_none() && a.destination_queue.is_some())
-            .0
+        self.tally(TRANSFERS, |a| {
+            a.destination_agent.is_none() && a.destination_queue.is_some()
+        })
+        .0
     }
     async fn wrapup_duration(&self) -> i64 {
         self.tally(&["wrapup"], |_| true).1
@@ -794,7 +819,8 @@ impl TaskView {
             Some(c) => {
                 let payload = open(&sc.key, &c).ok_or_else(bad_cursor)?;
                 let mut parts = payload.splitn(4, '|');
-                let (Some("a"), Some(d), Some(n), Some(task)) = (parts.next(), parts.next(), parts.next(), parts.next())
+                let (Some("a"), Some(d), Some(n), Some(task)) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
                 else {
                     return Err(bad_cursor());
                 };

@@ -229,7 +229,10 @@ mod tests {
         let whole = src.read_at(0, usize::MAX);
         assert_eq!(whole.len() as u64, src.len());
         for (off, len) in [(0u64, 45usize), (43, 7), (1001, 4093), (src.len() - 3, 10)] {
-            assert_eq!(src.read_at(off, len), whole[off as usize..(off as usize + len).min(whole.len())]);
+            assert_eq!(
+                src.read_at(off, len),
+                whole[off as usize..(off as usize + len).min(whole.len())]
+            );
         }
     }
 
