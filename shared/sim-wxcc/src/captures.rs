@@ -14,6 +14,8 @@
 //!   was handed to another agent; a main capture without hand-over is one segment.
 //!   Segment ids are derived from the capture id (stable across queries).
 //! - `taskIds` must be non-empty; `urlExpiration` must be 1..=60; both → `400`.
+//! - Captures are listed only once their task has ended (the reference says captures
+//!   also exist for open voice tasks; the simulator does not model that).
 //! - `transcription` is always `[]`; `includeVARecordings` is accepted, no VA captures exist.
 //! - The media route answers `Range` requests (single range) with `206`.
 //! - `base` is `http://{Host}`; `X-Forwarded-Proto` is honoured when present.

@@ -1,7 +1,9 @@
 //! `POST /search`: the GraphQL Search API's `taskDetails` root (reference §2.3), served
 //! with `async-graphql` over the stored tasks.
 //!
-//! Supported: `taskDetails(from, to, timeComparator, filter, pagination)` returning
+//! Supported: `taskDetails(from: Long!, to: Long!, timeComparator: QueryTimeType,
+//! filter: TaskDetailsFilters, pagination: Pagination): TaskDetailsList` (type names as
+//! Cisco's Search README gives them, so typed variables validate) returning
 //! `{ tasks { <CSR fields> activities(first, after) { totalCount nodes { <CAR fields> }
 //! pageInfo { hasNextPage endCursor } } } pageInfo { hasNextPage endCursor } }`.
 //! Enforced: `from` not older than 36 months, `to` in the future clamped to now,
@@ -22,8 +24,9 @@
 //! - Tasks are ordered by the compared time, then id; `createdTime(sort: desc)` (or
 //!   `endedTime(sort: desc)`) on `tasks` reverses it, `createdTime(sort: desc)` on
 //!   activity nodes reverses the nodes.
-//! - Filter operators: `equals`, `notequals`, `match` and `contains` (both
-//!   case-insensitive substring), `gt`, `gte`, `lt`, `lte`; compound `and`/`or`; nested
+//! - Filter operators: `equals`, `notequals`, `match` (the whole value against a
+//!   pattern of literals, `.`, `*`, `+`, `?`; no classes or groups), `contains`
+//!   (case-insensitive substring), `gt`, `gte`, `lt`, `lte`; compound `and`/`or`; nested
 //!   `owner`/`lastAgent`/`lastQueue`/`lastTeam { id name }`. No `in`: the reference shows
 //!   none (use `or: [{ id: { equals } }, …]`). `extFilter` and aggregations are not
 //!   implemented (unknown argument → validation error).
@@ -34,8 +37,8 @@
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, InputObject, InputValueResult, Lookahead, Object, Scalar,
-    ScalarType, Schema, SimpleObject, Value,
+    Context, EmptyMutation, EmptySubscription, Enum, InputObject, InputValueError, InputValueResult, Lookahead, Object,
+    Scalar, ScalarType, Schema, SimpleObject, Value,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -142,8 +145,39 @@ fn bad_cursor() -> async_graphql::Error {
 
 // ---------------------------------------------------------------- inputs
 
+/// Epoch milliseconds, the schema's `Long` (`from: Long!`, `to: Long!`).
+#[derive(Debug, Clone, Copy)]
+struct Long(i64);
+
+#[Scalar(name = "Long")]
+impl ScalarType for Long {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::Number(n) => n
+                .as_i64()
+                .map(Long)
+                .ok_or_else(|| InputValueError::custom(format!("{n} is not a whole number of milliseconds"))),
+            Value::String(s) => s
+                .parse()
+                .map(Long)
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not a whole number of milliseconds"))),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+    fn is_valid(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => n.as_i64().is_some(),
+            Value::String(s) => s.parse::<i64>().is_ok(),
+            _ => false,
+        }
+    }
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(rename_items = "camelCase")]
+#[graphql(name = "QueryTimeType", rename_items = "camelCase")]
 enum TimeComparator {
     CreatedTime,
     EndedTime,
@@ -215,6 +249,7 @@ struct RefFilter {
 }
 
 #[derive(InputObject, Debug, Default)]
+#[graphql(name = "TaskDetailsFilters")]
 struct TaskFilter {
     id: Option<ValueFilter>,
     status: Option<ValueFilter>,
@@ -237,6 +272,69 @@ struct TaskFilter {
     last_team: Option<RefFilter>,
     and: Option<Vec<TaskFilter>>,
     or: Option<Vec<TaskFilter>>,
+}
+
+/// One element of a `match` pattern: a literal or `.`, with how often it may repeat.
+#[derive(Debug, Clone, Copy)]
+struct PatternItem {
+    /// `None` = `.` (any character).
+    ch: Option<char>,
+    min: usize,
+    many: bool,
+}
+
+/// Whether `pattern` matches the whole of `text`. Patterns are literals, `.`, the
+/// quantifiers `*`, `+`, `?` and `\` escapes (a quantifier with nothing before it is a
+/// literal). Runs in O(len(pattern) × len(text)): no backtracking.
+fn pattern_matches(pattern: &str, text: &str) -> bool {
+    let mut items: Vec<PatternItem> = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' | '+' | '?' if items.last().is_some_and(|i| i.min == 1 && !i.many) => {
+                if let Some(last) = items.last_mut() {
+                    last.min = usize::from(c == '+');
+                    last.many = c != '?';
+                }
+            }
+            '\\' => {
+                let lit = chars.next().unwrap_or('\\');
+                items.push(PatternItem {
+                    ch: Some(lit),
+                    min: 1,
+                    many: false,
+                });
+            }
+            '.' => items.push(PatternItem {
+                ch: None,
+                min: 1,
+                many: false,
+            }),
+            _ => items.push(PatternItem {
+                ch: Some(c),
+                min: 1,
+                many: false,
+            }),
+        }
+    }
+    let text: Vec<char> = text.chars().collect();
+    // reach[j]: the items so far can consume exactly text[..j].
+    let mut reach = vec![false; text.len() + 1];
+    reach[0] = true;
+    for item in &items {
+        let fits = |c: char| item.ch.is_none_or(|p| p == c);
+        let mut next = vec![false; text.len() + 1];
+        for j in 0..=text.len() {
+            if item.min == 0 && reach[j] {
+                next[j] = true;
+            }
+            if j > 0 && fits(text[j - 1]) && (reach[j - 1] || (item.many && next[j - 1])) {
+                next[j] = true;
+            }
+        }
+        reach = next;
+    }
+    reach[text.len()]
 }
 
 /// A CSR field's value as filters compare it.
@@ -273,13 +371,17 @@ impl ValueFilter {
             (Field::Text(Some(s)), Some(t)) => s.to_lowercase().contains(&t.to_lowercase()),
             _ => false,
         };
+        let matches = |v: &FilterValue| match (field, text(v)) {
+            (Field::Text(Some(s)), Some(p)) => pattern_matches(&p, s),
+            _ => false,
+        };
         let cmp = |v: &FilterValue, f: fn(i64, i64) -> bool| match field {
             Field::Num(Some(n)) => v.as_i64().is_some_and(|x| f(*n, x)),
             _ => false,
         };
         self.equals.as_ref().is_none_or(eq)
             && self.notequals.as_ref().is_none_or(|v| !eq(v))
-            && self.matches.as_ref().is_none_or(has)
+            && self.matches.as_ref().is_none_or(matches)
             && self.contains.as_ref().is_none_or(has)
             && self.gt.as_ref().is_none_or(|v| cmp(v, |a, b| a > b))
             && self.gte.as_ref().is_none_or(|v| cmp(v, |a, b| a >= b))
@@ -414,8 +516,8 @@ impl QueryRoot {
     async fn task_details(
         &self,
         ctx: &Context<'_>,
-        from: i64,
-        to: i64,
+        from: Long,
+        to: Long,
         time_comparator: Option<TimeComparator>,
         filter: Option<TaskFilter>,
         pagination: Option<Pagination>,
@@ -423,6 +525,7 @@ impl QueryRoot {
         let sc = ctx.data::<SearchCtx>()?;
         let now = sc.now;
         let now_ms = now.timestamp_millis();
+        let (Long(from), Long(to)) = (from, to);
         let to = to.min(now_ms);
         if from >= to {
             return Err(async_graphql::Error::new(format!(
@@ -527,6 +630,7 @@ impl QueryRoot {
 }
 
 #[derive(SimpleObject)]
+#[graphql(name = "TaskDetailsList")]
 struct TaskDetails {
     tasks: Vec<TaskView>,
     page_info: PageInfo,
@@ -831,7 +935,7 @@ impl TaskView {
             }
         };
         let total = nodes.len();
-        let end = (start + first as usize).min(total);
+        let end = start.saturating_add(first as usize).min(total);
         let start = start.min(end);
         let page: Vec<ActivityView> = nodes[start..end]
             .iter()
@@ -991,5 +1095,25 @@ impl ActivityView {
     }
     async fn termination_reason(&self) -> Option<&str> {
         self.node.termination_reason.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_matches;
+
+    #[test]
+    fn match_patterns_cover_the_whole_value() {
+        assert!(pattern_matches("+12345678.+", "+123456789"));
+        assert!(!pattern_matches("+12345678.+", "+12345678"));
+        assert!(pattern_matches("+1408.*", "+14085550100"));
+        assert!(!pattern_matches("1408", "+14085550100"));
+        assert!(pattern_matches("a?b*c", "c"));
+        assert!(pattern_matches("a\\.b", "a.b"));
+        assert!(!pattern_matches("a\\.b", "axb"));
+        assert!(pattern_matches(".*", ""));
+        // No blow-up on patterns that would make a backtracker crawl.
+        let text = "a".repeat(2000);
+        assert!(!pattern_matches(&format!("{}b", "a*".repeat(50)), &text));
     }
 }

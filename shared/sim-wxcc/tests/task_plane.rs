@@ -155,6 +155,35 @@ async fn search_per_task_activities_query_returns_car_nodes() {
 }
 
 #[tokio::test]
+async fn search_takes_typed_variables_and_match_filters() {
+    let s = start().await;
+    let task = play(&s, "hold", 30);
+    let query = r#"query Tasks($from: Long!, $to: Long!, $cmp: QueryTimeType, $f: TaskDetailsFilters, $p: Pagination) {
+        taskDetails(from: $from, to: $to, timeComparator: $cmp, filter: $f, pagination: $p) {
+            tasks { id origin } pageInfo { hasNextPage endCursor } } }"#;
+    let vars = |pattern: &str| {
+        json!({ "from": ms(s.now()) - 3_600_000, "to": ms(s.now()), "cmp": "endedTime",
+                "f": { "origin": { "match": pattern } }, "p": { "cursor": "NA" } })
+    };
+    for (pattern, hits) in [("+1408555.+", 1), ("+1409.*", 0)] {
+        let r = s
+            .http
+            .post(format!("{}/search", s.base))
+            .json(&json!({ "query": query, "variables": vars(pattern), "operationName": "Tasks" }))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        assert!(body.get("errors").is_none(), "{body}");
+        let tasks = body["data"]["taskDetails"]["tasks"].as_array().unwrap();
+        assert_eq!(tasks.len(), hits, "{pattern}");
+        if hits == 1 {
+            assert_eq!(tasks[0]["id"], task.id.as_str());
+        }
+    }
+}
+
+#[tokio::test]
 async fn search_window_rules_are_graphql_errors() {
     let s = start().await;
     let now = ms(s.now());
