@@ -40,7 +40,7 @@ pub const MAX_URL_EXPIRATION: i64 = 60;
 const CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize)]
-struct Body_ {
+struct QueryBody {
     query: Query,
 }
 
@@ -120,7 +120,7 @@ pub(crate) async fn handle(State(plane): State<TaskPlane>, headers: HeaderMap, b
     if let Some(status) = plane.admit(TaskRoute::Captures) {
         return api_error(status, &headers, "Injected fault.");
     }
-    let parsed: Body_ = match serde_json::from_slice(&body) {
+    let parsed: QueryBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
             return api_error(StatusCode::BAD_REQUEST, &headers, &format!("Invalid request body: {e}"));
