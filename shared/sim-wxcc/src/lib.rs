@@ -66,6 +66,11 @@ mod state;
 pub mod subscriptions;
 
 // --- task plane (tasks.rs, search.rs, captures.rs, wav.rs, scenario.rs) ---
+pub mod captures;
+pub mod scenario;
+pub mod search;
+pub mod tasks;
+pub mod wav;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -91,6 +96,11 @@ pub use deliveries::{
 pub use directory::{ConfigKind, Corruption, GeneratedOrg, SimQueue, SimTeam, SimUser, SyntheticOrg};
 pub use error::{ApiError, SimError, TRACKING_HEADER};
 pub use events::{TaskEvent, TaskEventKind};
+pub use scenario::{Scenario, ScenarioAgent, ScenarioError, ScenarioIds, generate_tasks};
+pub use tasks::{
+    AgentRef, CallType, MEDIA_PATH_PREFIX, NamedRef, SimActivity, SimRecording, SimTask, TaskFault, TaskPlane,
+    TaskRoute,
+};
 pub use identity::TokenResponse;
 pub use subscriptions::{Subscription, SubscriptionEntry};
 
@@ -106,6 +116,10 @@ pub struct RunningWxccSim {
     shutdown_tx: watch::Sender<bool>,
     server: JoinHandle<()>,
     consumers: Mutex<Vec<JoinHandle<()>>>,
+    /// The task plane (Search, captures, media, scenarios), unless the config brought
+    /// its own router.
+    tasks: Option<TaskPlane>,
+    scheduler: Option<JoinHandle<()>>,
 }
 
 impl WxccSim {
@@ -117,8 +131,19 @@ impl WxccSim {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SimError::Client(e.to_string()))?;
-        let extra = config.extra_router.take();
-        let events = config.events.take();
+        let mut extra = config.extra_router.take();
+        let mut events = config.events.take();
+        // Without a router of its own the simulator serves its task plane, on its clock.
+        let tasks = if extra.is_none() && events.is_none() {
+            let plane = TaskPlane::new(config.clock.clone());
+            plane.set_org_id(config.org_id.clone());
+            plane.set_public_base_url(format!("http://{addr}"));
+            extra = Some(plane.router());
+            events = Some(plane.subscribe());
+            Some(plane)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&config)),
             base_url: format!("http://{addr}"),
@@ -138,11 +163,14 @@ impl WxccSim {
                 tracing::warn!(error = %e, "wxcc simulator server stopped with an error");
             }
         });
+        let scheduler = tasks.as_ref().map(TaskPlane::spawn_scheduler);
         let sim = RunningWxccSim {
             shared,
             shutdown_tx,
             server,
             consumers: Mutex::new(Vec::new()),
+            tasks,
+            scheduler,
         };
         if let Some(events) = events {
             sim.consume_events(events);
@@ -220,7 +248,16 @@ impl RunningWxccSim {
     }
 
     /// Stops the server and the event consumers and waits for them (at most 5 s each).
+    /// The task plane: tasks, Search, captures, scenarios (`None` when the config
+    /// brought its own router).
+    pub fn tasks(&self) -> Option<&TaskPlane> {
+        self.tasks.as_ref()
+    }
+
     pub async fn shutdown(self) {
+        if let Some(s) = &self.scheduler {
+            s.abort();
+        }
         let _ = self.shutdown_tx.send(true);
         let consumers = std::mem::take(&mut *self.consumers.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         for handle in std::iter::once(self.server).chain(consumers) {
