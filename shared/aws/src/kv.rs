@@ -158,7 +158,8 @@ impl KvStore for AwsStore {
             .expression_attribute_values(":max_before", crate::n(i64::from(max_before)))
             .expression_attribute_values(":exp", crate::n(ms(expires_at)))
             .expression_attribute_values(":ttl", crate::n(ttl_secs(expires_at)))
-            .return_values(ReturnValue::UpdatedNew)
+            // The whole (small) item: moto answers `UPDATED_NEW` of an `ADD` without the attribute.
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {

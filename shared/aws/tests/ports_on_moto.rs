@@ -15,7 +15,7 @@ use chrono::Utc;
 use wfo_aws::{AwsClients, AwsStore, provision};
 use wfo_domain::ledger::Discovery;
 use wfo_ports::conformance;
-use wfo_ports::{ConnectorStore, Ledger, Store, StoreError, TokenStore, WorkMessage, WorkQueue};
+use wfo_ports::{ConnectorStore, KvStore, Ledger, Store, StoreError, TokenStore, WorkMessage, WorkQueue};
 
 struct Moto {
     clients: AwsClients,
@@ -98,7 +98,14 @@ async fn quotas_never_pass_their_limit_and_windows_are_independent() {
     conformance::quota_rules(m.store.as_ref()).await;
 }
 
+/// DynamoDB serialises writes to one item, so its conditional `ADD` is exact under any
+/// concurrency. moto cannot show that: its server handles requests on threads
+/// (`run_simple(threaded=True)`) and its `UpdateItem` reads, checks the condition and
+/// writes with no per-item lock, so concurrent takers there both see the old count
+/// (observed: totals `[1, 1, 1, 2, …, 9]` for a limit of 7). Run it against DynamoDB
+/// (or an emulator that serialises item writes) with `--ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "moto's UpdateItem is not atomic under concurrent requests; needs real DynamoDB"]
 async fn twenty_concurrent_quota_takers_get_exactly_the_limit() {
     let Some(m) = moto("concurrent_quota_takers").await else {
         return;
