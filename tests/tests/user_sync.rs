@@ -13,7 +13,8 @@ use wfo_client::{AudioBody, NewAgent, WfoApi, WfoClient, WfoClientConfig, WfoErr
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::wfo::{
-    AudioFormat, AudioUploaded, Contact, ContactImport, MetadataKey, Person, PersonInput, Role, Team, TeamInput,
+    AudioFormat, AudioUploaded, Contact, ContactImport, MetadataKey, Person, PersonInput, Queue, QueueInput, Role,
+    Team, TeamInput,
 };
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::ports::SourceError;
@@ -555,6 +556,15 @@ impl WfoApi for LostAnswers {
     async fn update_team(&self, team: &Team) -> Result<(), WfoError> {
         self.inner.update_team(team).await
     }
+    async fn list_queues(&self, acd_server_id: i64) -> Result<Vec<Queue>, WfoError> {
+        self.inner.list_queues(acd_server_id).await
+    }
+    async fn create_queue(&self, q: &QueueInput) -> Result<i64, WfoError> {
+        self.inner.create_queue(q).await
+    }
+    async fn update_queue(&self, q: &Queue) -> Result<(), WfoError> {
+        self.inner.update_queue(q).await
+    }
     async fn list_roles(&self) -> Result<Vec<Role>, WfoError> {
         self.inner.list_roles().await
     }
@@ -732,6 +742,15 @@ impl WfoApi for Blind {
     async fn update_team(&self, team: &Team) -> Result<(), WfoError> {
         self.inner.update_team(team).await
     }
+    async fn list_queues(&self, acd_server_id: i64) -> Result<Vec<Queue>, WfoError> {
+        self.inner.list_queues(acd_server_id).await
+    }
+    async fn create_queue(&self, q: &QueueInput) -> Result<i64, WfoError> {
+        self.inner.create_queue(q).await
+    }
+    async fn update_queue(&self, q: &Queue) -> Result<(), WfoError> {
+        self.inner.update_queue(q).await
+    }
     async fn list_roles(&self) -> Result<Vec<Role>, WfoError> {
         self.inner.list_roles().await
     }
@@ -815,6 +834,15 @@ impl WfoApi for OnceBlind {
     }
     async fn update_team(&self, team: &Team) -> Result<(), WfoError> {
         self.inner.update_team(team).await
+    }
+    async fn list_queues(&self, acd_server_id: i64) -> Result<Vec<Queue>, WfoError> {
+        self.inner.list_queues(acd_server_id).await
+    }
+    async fn create_queue(&self, q: &QueueInput) -> Result<i64, WfoError> {
+        self.inner.create_queue(q).await
+    }
+    async fn update_queue(&self, q: &Queue) -> Result<(), WfoError> {
+        self.inner.update_queue(q).await
     }
     async fn list_roles(&self) -> Result<Vec<Role>, WfoError> {
         self.inner.list_roles().await

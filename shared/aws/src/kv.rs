@@ -5,9 +5,11 @@
 //! | value | `kv#{connector}` | key | `value` (JSON text) |
 //! | lock | `lock#{name}` | `-` | `owner`, `expires_at` (ms), `ttl` |
 //! | OAuth state | `oauth-state#{nonce}` | `-` | `connector_id`, `expires_at` (ms), `ttl` |
+//! | quota counter | `quota#{bucket}` | window start (epoch ms) | `count`, `expires_at` (ms), `ttl` |
 //!
-//! `ttl` (epoch seconds) lets DynamoDB's TTL clean expired locks and states up; expiry
-//! itself is always checked in code, since TTL deletes late.
+//! `ttl` (epoch seconds) lets DynamoDB's TTL clean expired locks, states and quota
+//! counters up; expiry itself is always checked in code, since TTL deletes late (a quota
+//! counter's expiry is cleanup only: see [`KvStore::take_quota`]).
 
 use std::time::Duration;
 
@@ -15,7 +17,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use wfo_ports::{KvStore, StoreResult};
 
-use crate::{AwsStore, corrupt, get_s, ms, n, s, sdk_error};
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use crate::{AwsStore, corrupt, get_n, get_s, ms, n, s, sdk_error};
 
 /// The sort key of single-item partitions (locks, OAuth states).
 pub const SK: &str = "-";
@@ -31,6 +35,10 @@ fn kv_pk(connector_id: &str) -> String {
 
 fn lock_pk(name: &str) -> String {
     format!("lock#{name}")
+}
+
+fn quota_pk(bucket: &str) -> String {
+    format!("quota#{bucket}")
 }
 
 #[async_trait]
@@ -115,6 +123,62 @@ impl KvStore for AwsStore {
                 Ok(())
             }
             Err(e) => Err(sdk_error("unlock", e)),
+        }
+    }
+
+    /// One `UpdateItem`: `ADD count :n` under the condition that the counter is absent or
+    /// at most `limit - n`, so concurrent takers (any Lambda, any connector) never push it
+    /// past `limit`. A failed condition is `None`: nothing was added.
+    async fn take_quota(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+        n: u32,
+        limit: u32,
+        ttl: Duration,
+    ) -> StoreResult<Option<u32>> {
+        let Some(max_before) = limit.checked_sub(n) else {
+            return Ok(None);
+        };
+        let expires_at = chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|d| window_start.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let result = self
+            .ddb
+            .update_item()
+            .table_name(&self.names.state_table)
+            .key("pk", s(quota_pk(bucket)))
+            .key("sk", s(ms(window_start).to_string()))
+            .update_expression("ADD #c :n SET expires_at = :exp, #t = :ttl")
+            .condition_expression("attribute_not_exists(#c) OR #c <= :max_before")
+            .expression_attribute_names("#c", "count")
+            .expression_attribute_names("#t", "ttl")
+            .expression_attribute_values(":n", crate::n(i64::from(n)))
+            .expression_attribute_values(":max_before", crate::n(i64::from(max_before)))
+            .expression_attribute_values(":exp", crate::n(ms(expires_at)))
+            .expression_attribute_values(":ttl", crate::n(ttl_secs(expires_at)))
+            // The whole (small) item: moto answers `UPDATED_NEW` of an `ADD` without the attribute.
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let total = out
+                    .attributes()
+                    .and_then(|row| get_n(row, "count"))
+                    .ok_or_else(|| corrupt(format!("quota {bucket}: the update returned no count")))?;
+                u32::try_from(total)
+                    .map(Some)
+                    .map_err(|_| corrupt(format!("quota {bucket}: count {total}")))
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error("take quota", e)),
         }
     }
 }

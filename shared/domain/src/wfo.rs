@@ -355,4 +355,63 @@ mod tests {
         assert_eq!(back["externalId"], "wxc:r1:0");
         assert_eq!(back["agent"]["acdServerId"], 3);
     }
+
+    #[test]
+    fn queue_has_exactly_the_spec_field_names() {
+        let q = Queue {
+            id: 12,
+            name: "Billing".into(),
+            acd_id: "q-1".into(),
+            acd_server_id: 3,
+            channel_type: ChannelType::Telephony,
+            active: true,
+        };
+        let json = serde_json::json!({
+            "id": 12, "name": "Billing", "acdId": "q-1", "acdServerId": 3,
+            "channelType": "TELEPHONY", "active": true
+        });
+        assert_eq!(serde_json::to_value(&q).unwrap(), json);
+        assert_eq!(serde_json::from_value::<Queue>(json).unwrap(), q);
+    }
+
+    #[test]
+    fn queue_input_is_a_queue_without_its_id() {
+        let q = QueueInput {
+            name: "Chat support".into(),
+            acd_id: "q-2".into(),
+            acd_server_id: 3,
+            channel_type: ChannelType::Chat,
+            active: false,
+        };
+        let json = serde_json::json!({
+            "name": "Chat support", "acdId": "q-2", "acdServerId": 3,
+            "channelType": "CHAT", "active": false
+        });
+        assert_eq!(serde_json::to_value(&q).unwrap(), json);
+        assert_eq!(serde_json::from_value::<QueueInput>(json).unwrap(), q);
+    }
+
+    #[test]
+    fn channel_types_are_the_five_spec_strings() {
+        let all = [
+            (ChannelType::Telephony, "TELEPHONY"),
+            (ChannelType::Chat, "CHAT"),
+            (ChannelType::Email, "EMAIL"),
+            (ChannelType::Sms, "SMS"),
+            (ChannelType::Social, "SOCIAL"),
+        ];
+        for (ch, text) in all {
+            assert_eq!(serde_json::to_value(ch).unwrap(), text);
+            assert_eq!(serde_json::from_value::<ChannelType>(text.into()).unwrap(), ch);
+        }
+        assert!(serde_json::from_value::<ChannelType>("VOICE".into()).is_err());
+    }
+
+    #[test]
+    fn a_queue_without_channel_type_or_active_is_rejected() {
+        let no_channel = serde_json::json!({"id": 1, "name": "n", "acdId": "a", "acdServerId": 3, "active": true});
+        assert!(serde_json::from_value::<Queue>(no_channel).is_err());
+        let no_active = serde_json::json!({"name": "n", "acdId": "a", "acdServerId": 3, "channelType": "SMS"});
+        assert!(serde_json::from_value::<QueueInput>(no_active).is_err());
+    }
 }

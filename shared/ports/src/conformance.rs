@@ -449,3 +449,95 @@ pub async fn kv_and_locks(store: &dyn Store) {
             .unwrap()
     );
 }
+
+/// Quotas: a counter per (bucket, window) that never passes its limit; what would pass
+/// it is refused whole and adds nothing; windows and buckets are independent.
+pub async fn quota_rules(store: &dyn Store) {
+    let ttl = Duration::from_secs(3600);
+    // Windows far in the future, so no cleanup of expired counters touches them.
+    let w1 = t(1_000_000);
+    let w2 = t(1_000_060);
+    assert_eq!(store.take_quota("q-rules", w1, 3, 5, ttl).await.unwrap(), Some(3));
+    assert_eq!(
+        store.take_quota("q-rules", w1, 2, 5, ttl).await.unwrap(),
+        Some(5),
+        "up to the limit"
+    );
+    assert_eq!(
+        store.take_quota("q-rules", w1, 1, 5, ttl).await.unwrap(),
+        None,
+        "past the limit is refused"
+    );
+    assert_eq!(
+        store.take_quota("q-rules", w1, 0, 5, ttl).await.unwrap(),
+        Some(5),
+        "a refusal added nothing; n = 0 reads the total"
+    );
+    assert_eq!(
+        store.take_quota("q-rules", w1, 1, 6, ttl).await.unwrap(),
+        Some(6),
+        "the limit is the caller's: a higher one admits more"
+    );
+    assert_eq!(
+        store.take_quota("q-rules", w2, 4, 5, ttl).await.unwrap(),
+        Some(4),
+        "another window is another counter"
+    );
+    assert_eq!(
+        store.take_quota("q-other", w1, 5, 5, ttl).await.unwrap(),
+        Some(5),
+        "another bucket is another counter"
+    );
+    assert_eq!(
+        store.take_quota("q-big", w1, 8, 7, ttl).await.unwrap(),
+        None,
+        "n over the limit is never taken"
+    );
+    assert_eq!(
+        store.take_quota("q-big", w1, 7, 7, ttl).await.unwrap(),
+        Some(7),
+        "and the refused n > limit left nothing behind"
+    );
+    let w3 = t(1_000_120);
+    assert_eq!(store.take_quota("q-rules", w3, 2, 3, ttl).await.unwrap(), Some(2));
+    assert_eq!(
+        store.take_quota("q-rules", w3, 2, 3, ttl).await.unwrap(),
+        None,
+        "a take that does not fit is refused whole, not in part"
+    );
+    assert_eq!(store.take_quota("q-rules", w3, 1, 3, ttl).await.unwrap(), Some(3));
+}
+
+/// Concurrent takers never pass the limit: 20 tasks taking 1 each with limit 7 get
+/// exactly 7 `Some`, with the totals 1..=7 each handed out once.
+pub async fn concurrent_quota_takers(store: Arc<dyn Store>) {
+    let window = t(2_000_000);
+    let mut handles = Vec::new();
+    for _ in 0..20 {
+        let s = store.clone();
+        handles.push(tokio::spawn(async move {
+            s.take_quota("q-race", window, 1, 7, Duration::from_secs(3600))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut totals = Vec::new();
+    for h in handles {
+        if let Some(total) = h.await.unwrap() {
+            totals.push(total);
+        }
+    }
+    totals.sort_unstable();
+    assert_eq!(
+        totals,
+        (1..=7).collect::<Vec<u32>>(),
+        "exactly the limit is taken, once each"
+    );
+    assert_eq!(
+        store
+            .take_quota("q-race", window, 0, 7, Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        Some(7)
+    );
+}

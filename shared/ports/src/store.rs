@@ -228,6 +228,24 @@ pub trait KvStore: Send + Sync {
     /// (creating a WFO person for one ACD id). `false` when someone else holds it.
     async fn try_lock(&self, name: &str, owner: &str, ttl: Duration, now: DateTime<Utc>) -> StoreResult<bool>;
     async fn unlock(&self, name: &str, owner: &str) -> StoreResult<()>;
+    /// A request quota shared by every process using the store (a rate limit per OAuth
+    /// client id, which all connectors and Lambdas of that client id draw from).
+    ///
+    /// Atomically adds `n` to the counter of (`bucket`, `window_start`) when the new total
+    /// stays at or under `limit`: `Some(new_total)` when taken, `None` when it would
+    /// exceed `limit` (nothing is added; `n > limit` is always `None`). `n = 0` reads the
+    /// total (creating the counter at 0). Windows are independent counters: the caller
+    /// picks `window_start` (the start of the current minute, say). A counter is deleted
+    /// once `window_start + ttl` has passed (cleanup only: make `ttl` longer than the
+    /// window, or an expired counter may start again from zero).
+    async fn take_quota(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+        n: u32,
+        limit: u32,
+        ttl: Duration,
+    ) -> StoreResult<Option<u32>>;
 }
 
 /// Everything a runtime offers, for code that needs several ports.

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use wfo_domain::wfo::{
     AuthorizeRequest, AuthorizeResponse, ContactCreated, ContactImport, Created, ErrorBody, MetadataValue, Person,
-    PersonInput, Team, TeamInput,
+    PersonInput, Queue, QueueInput, Team, TeamInput,
 };
 
 use crate::faults::Fault;
@@ -24,6 +24,7 @@ use crate::{SESSION_COOKIE, SimError, SimHandle, audio, inspect, messages};
 
 pub(crate) const AUTHORIZE_PATH: &str = "/api/rest/authorize";
 pub(crate) const IMPORT_PATH: &str = "/api/rest/wfo/contact/import";
+pub(crate) const QUEUE_PATH: &str = "/api/rest/org/acd/queue";
 /// A request body left unread makes the kernel reset the connection, which can eat the
 /// answer; so error answers read (and discard) up to this much of the body first.
 const DRAIN_CAP: u64 = 16 * 1024 * 1024;
@@ -34,6 +35,8 @@ pub(crate) fn router(sim: SimHandle) -> Router {
         .route("/api/rest/org/common/team/permission/ViewOrg", get(list_teams))
         .route("/api/rest/org/common/team", post(create_team))
         .route("/api/rest/org/common/team/{id}", put(update_team))
+        .route(QUEUE_PATH, get(list_queues).post(create_queue))
+        .route("/api/rest/org/acd/queue/{id}", put(update_queue))
         .route("/api/rest/org/common/role", get(list_roles))
         .route("/api/rest/org/common/person/permission/ViewOrg", get(list_persons))
         .route("/api/rest/org/common/person", post(create_person))
@@ -399,6 +402,101 @@ async fn update_team(
             ));
         }
         *stored = team;
+    }
+    sim.0.persist().await?;
+    Ok(StatusCode::OK)
+}
+
+// ---------------------------------------------------------------------------------------
+// Queues (§3a): keyed on (acdServerId, acdId), never deleted (there is no DELETE route:
+// it answers 405), deactivated with `active: false`.
+
+async fn list_queues(
+    State(sim): State<SimHandle>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Vec<Queue>>, ApiError> {
+    let Query(query) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let Some(raw) = query.get("acdServerId") else {
+        return Err(ApiError::bad_request("the acdServerId query parameter is required"));
+    };
+    let Ok(acd_server_id) = raw.parse::<i64>() else {
+        return Err(ApiError::bad_request(format!(
+            "the acdServerId query parameter must be an integer, got {raw:?}"
+        )));
+    };
+    let db = sim.0.db();
+    let found = db
+        .queues
+        .values()
+        .filter(|q| q.acd_server_id == acd_server_id)
+        .cloned()
+        .collect();
+    Ok(Json(found))
+}
+
+fn check_queue(name: &str, acd_id: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() {
+        return Err(ApiError::bad_request("queue name must not be empty"));
+    }
+    if acd_id.trim().is_empty() {
+        return Err(ApiError::bad_request("queue acdId must not be empty"));
+    }
+    Ok(())
+}
+
+/// Not idempotent, as the spec says: a second `POST` for one (acdServerId, acdId) makes a
+/// second queue, which `/sim/state` then reports under `duplicateQueues`.
+async fn create_queue(
+    State(sim): State<SimHandle>,
+    JsonBody(input): JsonBody<QueueInput>,
+) -> Result<Json<Created>, ApiError> {
+    check_queue(&input.name, &input.acd_id)?;
+    let id = {
+        let mut db = sim.0.db();
+        let id = db.take_queue_id();
+        let queue = Queue {
+            id,
+            name: input.name,
+            acd_id: input.acd_id,
+            acd_server_id: input.acd_server_id,
+            channel_type: input.channel_type,
+            active: input.active,
+        };
+        db.queues.insert(id, queue);
+        let duplicates = db.duplicate_queues();
+        if let Some(d) = duplicates.iter().find(|d| d.queue_ids.contains(&id)) {
+            tracing::warn!(acd_server_id = d.acd_server_id, acd_id = %d.acd_id, queue_ids = ?d.queue_ids, "contract violation: a second queue for one (acdServerId, acdId)");
+        }
+        id
+    };
+    count_create(&sim, "POST /api/rest/org/acd/queue", |c| c.queues += 1);
+    sim.0.persist().await?;
+    Ok(Json(Created { id }))
+}
+
+async fn update_queue(
+    State(sim): State<SimHandle>,
+    Id(id): Id,
+    JsonBody(queue): JsonBody<Queue>,
+) -> Result<StatusCode, ApiError> {
+    if queue.id != id {
+        return Err(ApiError::bad_request(format!(
+            "body id {} does not match path id {id}",
+            queue.id
+        )));
+    }
+    check_queue(&queue.name, &queue.acd_id)?;
+    {
+        let mut db = sim.0.db();
+        let Some(stored) = db.queues.get_mut(&id) else {
+            return Err(ApiError::not_found(messages::not_found_message(&format!("queue {id}"))));
+        };
+        if stored.acd_server_id != queue.acd_server_id || stored.acd_id != queue.acd_id {
+            return Err(ApiError::bad_request(
+                "acdServerId and acdId identify the source queue and cannot change",
+            ));
+        }
+        *stored = queue;
     }
     sim.0.persist().await?;
     Ok(StatusCode::OK)

@@ -10,10 +10,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde::Serialize;
-use wfo_domain::wfo::{MetadataKey, Person, Role, Team};
+use wfo_domain::wfo::{MetadataKey, Person, Queue, Role, Team};
 
 use crate::api::{ApiError, JsonBody};
-use crate::state::{Db, DuplicateAgent, DuplicateExternalId, SimContact, SimStats};
+use crate::state::{Db, DuplicateAgent, DuplicateExternalId, DuplicateQueue, SimContact, SimStats};
 use crate::{Faults, SimHandle};
 
 pub(crate) fn router() -> Router<SimHandle> {
@@ -30,6 +30,7 @@ pub(crate) fn router() -> Router<SimHandle> {
 struct SimState {
     persons: Vec<Person>,
     teams: Vec<Team>,
+    queues: Vec<Queue>,
     roles: Vec<Role>,
     metadata_keys: Vec<MetadataKey>,
     contacts: Vec<SimContact>,
@@ -37,6 +38,7 @@ struct SimState {
     live_sessions: usize,
     duplicate_agents: Vec<DuplicateAgent>,
     duplicate_external_ids: Vec<DuplicateExternalId>,
+    duplicate_queues: Vec<DuplicateQueue>,
 }
 
 async fn state(State(sim): State<SimHandle>) -> Json<SimState> {
@@ -46,6 +48,7 @@ async fn state(State(sim): State<SimHandle>) -> Json<SimState> {
     Json(SimState {
         persons: db.persons.values().cloned().collect(),
         teams: db.teams.values().cloned().collect(),
+        queues: db.queues.values().cloned().collect(),
         roles: db.roles.clone(),
         metadata_keys: db.metadata_keys.clone(),
         contacts: db.contacts.values().map(|c| c.to_sim()).collect(),
@@ -53,6 +56,7 @@ async fn state(State(sim): State<SimHandle>) -> Json<SimState> {
         live_sessions,
         duplicate_agents: db.duplicate_agents(),
         duplicate_external_ids: db.duplicate_external_ids(),
+        duplicate_queues: db.duplicate_queues(),
     })
 }
 
@@ -106,6 +110,24 @@ pub(crate) fn render_table(db: &Db) -> String {
             if t.is_default { "yes" } else { "no" },
             agent_of(t.acd_server_id, t.acd_id.as_deref()),
             if t.read_only { "yes" } else { "no" }
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "QUEUES ({})", db.queues.len());
+    let _ = writeln!(
+        out,
+        "  {:<8} {:<28} {:<10} {:<24} STATUS",
+        "ID", "NAME", "CHANNEL", "ACD"
+    );
+    for q in db.queues.values() {
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<28} {:<10} {:<24} {}",
+            q.id,
+            q.name,
+            format!("{:?}", q.channel_type).to_uppercase(),
+            agent_of(Some(q.acd_server_id), Some(&q.acd_id)),
+            if q.active { "active" } else { "inactive" }
         );
     }
     let _ = writeln!(out);
@@ -169,6 +191,16 @@ pub(crate) fn render_table(db: &Db) -> String {
             d.acd_id,
             d.person_ids.len(),
             d.person_ids
+        );
+    }
+    for d in db.duplicate_queues() {
+        let _ = writeln!(
+            out,
+            "WARNING: queue {}/{} exists {} times: {:?}",
+            d.acd_server_id,
+            d.acd_id,
+            d.queue_ids.len(),
+            d.queue_ids
         );
     }
     for d in db.duplicate_external_ids() {

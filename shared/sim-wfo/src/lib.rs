@@ -13,6 +13,11 @@
 //!   cannot change (`400`): exactly one team is the Default Team.
 //! - `GET /api/rest/recording/contact` without `externalId` answers `400`.
 //! - Sessions and request counters live in memory only: a restart logs everybody out.
+//! - Queues (§3a): `GET …/acd/queue` without an integer `acdServerId` answers `400`; a
+//!   queue's name and `acdId` must not be empty (`400`); a `PUT` must carry the path id and
+//!   keep the queue's (`acdServerId`, `acdId`) (`400`); there is no `DELETE` (`405`). A
+//!   second queue for one pair is created (creates are not idempotent) and reported as a
+//!   contract violation ([`SimHandle::duplicate_queues`], `duplicateQueues` in `/sim/state`).
 //! - `processed_then_dropped` applies to `POST /api/rest/wfo/contact/import` only.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -23,7 +28,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wfo_domain::Secret;
-use wfo_domain::wfo::{MetadataKey, MetadataKeyType, Person, Role, Team, TeamInput, metadata_key_from_label};
+use wfo_domain::wfo::{MetadataKey, MetadataKeyType, Person, Queue, Role, Team, TeamInput, metadata_key_from_label};
 
 mod api;
 mod audio;
@@ -34,7 +39,8 @@ mod state;
 
 pub use faults::Faults;
 pub use state::{
-    CreateCounts, DEFAULT_TEAM_NAME, DuplicateAgent, DuplicateExternalId, RouteStats, SimContact, SimStats,
+    CreateCounts, DEFAULT_TEAM_NAME, DuplicateAgent, DuplicateExternalId, DuplicateQueue, RouteStats, SimContact,
+    SimStats,
 };
 
 use faults::FaultState;
@@ -186,6 +192,21 @@ impl SimHandle {
 
     pub fn roles(&self) -> Vec<Role> {
         self.0.db().roles.clone()
+    }
+
+    /// Every queue of every ACD server, in id order.
+    pub fn queues(&self) -> Vec<Queue> {
+        self.0.db().queues.values().cloned().collect()
+    }
+
+    /// Contract violations: (acdServerId, acdId) pairs with more than one queue.
+    pub fn duplicate_queues(&self) -> Vec<DuplicateQueue> {
+        self.0.db().duplicate_queues()
+    }
+
+    /// Contract violations: (acdServerId, acdId) pairs with more than one person.
+    pub fn duplicate_agents(&self) -> Vec<DuplicateAgent> {
+        self.0.db().duplicate_agents()
     }
 
     pub fn metadata_keys(&self) -> Vec<MetadataKey> {
@@ -383,6 +404,12 @@ impl RunningSim {
     }
     pub fn teams(&self) -> Vec<Team> {
         self.handle.teams()
+    }
+    pub fn queues(&self) -> Vec<Queue> {
+        self.handle.queues()
+    }
+    pub fn duplicate_queues(&self) -> Vec<DuplicateQueue> {
+        self.handle.duplicate_queues()
     }
     pub fn contacts(&self) -> Vec<SimContact> {
         self.handle.contacts()

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use wfo_domain::wfo::{AgentRef, Contact, ContactImport, MetadataKey, MetadataKeyType, Person, Role, Team};
+use wfo_domain::wfo::{AgentRef, Contact, ContactImport, MetadataKey, MetadataKeyType, Person, Queue, Role, Team};
 
 use crate::messages;
 
@@ -14,6 +14,11 @@ pub const DEFAULT_TEAM_NAME: &str = "Default Team";
 const FIRST_TEAM_ID: i64 = 100;
 const FIRST_PERSON_ID: i64 = 1_000;
 const FIRST_CONTACT_ID: i64 = 500_000;
+const FIRST_QUEUE_ID: i64 = 90_000;
+
+fn first_queue_id() -> i64 {
+    FIRST_QUEUE_ID
+}
 
 /// Audio stored for a contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +82,11 @@ pub(crate) struct Db {
     pub persons: BTreeMap<i64, Person>,
     pub metadata_keys: Vec<MetadataKey>,
     pub contacts: BTreeMap<i64, StoredContact>,
+    /// Absent from state files written before queues existed: those load with none.
+    #[serde(default = "first_queue_id")]
+    pub next_queue_id: i64,
+    #[serde(default)]
+    pub queues: BTreeMap<i64, Queue>,
 }
 
 impl Db {
@@ -96,6 +106,8 @@ impl Db {
             persons: BTreeMap::new(),
             metadata_keys,
             contacts: BTreeMap::new(),
+            next_queue_id: FIRST_QUEUE_ID,
+            queues: BTreeMap::new(),
         };
         let id = db.take_team_id();
         db.teams.insert(
@@ -135,6 +147,12 @@ impl Db {
     pub fn take_person_id(&mut self) -> i64 {
         let id = self.next_person_id;
         self.next_person_id += 1;
+        id
+    }
+
+    pub fn take_queue_id(&mut self) -> i64 {
+        let id = self.next_queue_id;
+        self.next_queue_id += 1;
         id
     }
 
@@ -186,6 +204,27 @@ impl Db {
             .collect()
     }
 
+    /// Pairs (acdServerId, acdId) that more than one queue carries: a connector that
+    /// created a queue without looking the pair up first (`wfo-ingest-api.md` §3a).
+    pub fn duplicate_queues(&self) -> Vec<DuplicateQueue> {
+        let mut by_pair: BTreeMap<(i64, &str), Vec<i64>> = BTreeMap::new();
+        for q in self.queues.values() {
+            by_pair
+                .entry((q.acd_server_id, q.acd_id.as_str()))
+                .or_default()
+                .push(q.id);
+        }
+        by_pair
+            .into_iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|((acd_server_id, acd_id), queue_ids)| DuplicateQueue {
+                acd_server_id,
+                acd_id: acd_id.to_owned(),
+                queue_ids,
+            })
+            .collect()
+    }
+
     /// External ids imported more than once: a connector that skipped lookup-before-create.
     pub fn duplicate_external_ids(&self) -> Vec<DuplicateExternalId> {
         let mut by_ext: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
@@ -221,6 +260,15 @@ pub struct DuplicateAgent {
     pub person_ids: Vec<i64>,
 }
 
+/// A contract violation: several queues for one (acdServerId, acdId) pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DuplicateQueue {
+    pub acd_server_id: i64,
+    pub acd_id: String,
+    pub queue_ids: Vec<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DuplicateExternalId {
@@ -251,7 +299,7 @@ pub struct RouteStats {
     pub faults: u64,
     /// Of `faults`: writes processed, then answered `500`/`503` (`fail_after_write`).
     pub failed_after_write: u64,
-    /// Objects this route created (persons, teams or contacts).
+    /// Objects this route created (persons, teams, queues or contacts).
     pub creates: u64,
 }
 
@@ -261,6 +309,7 @@ pub struct CreateCounts {
     pub persons: u64,
     pub teams: u64,
     pub contacts: u64,
+    pub queues: u64,
 }
 
 /// Request counters since the simulator process started (not persisted).
@@ -358,5 +407,42 @@ mod tests {
         assert_eq!(db.teams.values().filter(|t| t.is_default).count(), 1);
         assert_eq!(db.roles.iter().filter(|r| r.is_agent_default).count(), 1);
         assert_eq!(db.roles.len(), 3);
+        assert!(db.queues.is_empty());
+    }
+
+    #[test]
+    fn a_state_file_from_before_queues_loads_with_none() {
+        let mut old = serde_json::to_value(Db::seeded(Vec::new(), &[])).unwrap();
+        let obj = old.as_object_mut().unwrap();
+        obj.remove("queues");
+        obj.remove("nextQueueId");
+        let db: Db = serde_json::from_value(old).unwrap();
+        assert!(db.queues.is_empty());
+        assert_eq!(db.next_queue_id, FIRST_QUEUE_ID);
+    }
+
+    #[test]
+    fn a_second_queue_for_one_pair_is_a_recorded_violation() {
+        let mut db = Db::seeded(Vec::new(), &[]);
+        for (acd_server_id, acd_id) in [(3, "q-1"), (3, "q-1"), (4, "q-1"), (3, "Q-1")] {
+            let id = db.take_queue_id();
+            let queue = Queue {
+                id,
+                name: "Billing".into(),
+                acd_id: acd_id.into(),
+                acd_server_id,
+                channel_type: wfo_domain::wfo::ChannelType::Telephony,
+                active: true,
+            };
+            db.queues.insert(id, queue);
+        }
+        assert_eq!(
+            db.duplicate_queues(),
+            vec![DuplicateQueue {
+                acd_server_id: 3,
+                acd_id: "q-1".into(),
+                queue_ids: vec![FIRST_QUEUE_ID, FIRST_QUEUE_ID + 1],
+            }]
+        );
     }
 }

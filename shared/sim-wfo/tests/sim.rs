@@ -805,3 +805,221 @@ fn sha_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+// ---- queues (§3a) -------------------------------------------------------------------------------
+
+const QUEUE_PATH: &str = "/api/rest/org/acd/queue";
+
+fn queue_input(acd_id: &str, name: &str) -> Value {
+    json!({"name": name, "acdId": acd_id, "acdServerId": ACD_SERVER, "channelType": "TELEPHONY", "active": true})
+}
+
+impl Api {
+    async fn create_queue(&self, body: &Value) -> i64 {
+        let res = self.post(QUEUE_PATH, body).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+
+    async fn queues(&self, acd_server_id: i64) -> Value {
+        let res = self.get(&format!("{QUEUE_PATH}?acdServerId={acd_server_id}")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_queue_is_created_listed_per_acd_server_and_updated_whole() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::login(&sim).await;
+    let id = api.create_queue(&queue_input("q-1", "Billing")).await;
+    let mut other = queue_input("q-1", "Billing");
+    other["acdServerId"] = json!(ACD_SERVER + 1);
+    api.create_queue(&other).await;
+
+    let listed = api.queues(ACD_SERVER).await;
+    assert_eq!(
+        listed,
+        json!([{"id": id, "name": "Billing", "acdId": "q-1", "acdServerId": ACD_SERVER,
+                "channelType": "TELEPHONY", "active": true}])
+    );
+    assert_eq!(api.queues(99).await, json!([]));
+
+    let renamed = json!({"id": id, "name": "Payments", "acdId": "q-1", "acdServerId": ACD_SERVER,
+                         "channelType": "CHAT", "active": false});
+    assert_eq!(
+        api.put(&format!("{QUEUE_PATH}/{id}"), &renamed).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(api.queues(ACD_SERVER).await, json!([renamed]));
+    let q = &sim.queues()[0];
+    assert_eq!((q.name.as_str(), q.active), ("Payments", false));
+    assert_eq!(sim.stats().creates.queues, 2);
+    assert_eq!(
+        sim.stats().routes["PUT /api/rest/org/acd/queue/{id}"].statuses["200"],
+        1
+    );
+    assert!(sim.duplicate_queues().is_empty(), "one queue per pair and server");
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_identical_queue_posts_make_two_queues_and_a_recorded_violation() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::login(&sim).await;
+    let a = api.create_queue(&queue_input("q-1", "Billing")).await;
+    let b = api.create_queue(&queue_input("q-1", "Billing")).await;
+    assert_ne!(a, b);
+    assert_eq!(api.queues(ACD_SERVER).await.as_array().unwrap().len(), 2);
+    let state: Value = reqwest::get(format!("{}/sim/state", sim.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["duplicateQueues"][0]["queueIds"], json!([a, b]));
+    assert_eq!(state["queues"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        state["requests"]["routes"]["POST /api/rest/org/acd/queue"]["creates"],
+        2
+    );
+    assert_eq!(sim.duplicate_queues()[0].queue_ids, vec![a, b]);
+    assert!(
+        sim.render_table()
+            .contains(&format!("WARNING: queue {ACD_SERVER}/q-1 exists 2 times"))
+    );
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn queue_requests_that_break_the_contract_are_rejected_with_the_error_body() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::login(&sim).await;
+    let id = api.create_queue(&queue_input("q-1", "Billing")).await;
+
+    let cases = [
+        (api.get(QUEUE_PATH).await, StatusCode::BAD_REQUEST, "acdServerId"),
+        (
+            api.get(&format!("{QUEUE_PATH}?acdServerId=x")).await,
+            StatusCode::BAD_REQUEST,
+            "integer",
+        ),
+        (
+            api.post(QUEUE_PATH, &queue_input("q-2", " ")).await,
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            api.post(QUEUE_PATH, &queue_input("", "Sales")).await,
+            StatusCode::BAD_REQUEST,
+            "acdId",
+        ),
+        (
+            api.post(
+                QUEUE_PATH,
+                &json!({"name": "Sales", "acdId": "q-2", "acdServerId": ACD_SERVER,
+                                          "channelType": "VOICE", "active": true}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "VOICE",
+        ),
+        (
+            api.put(
+                &format!("{QUEUE_PATH}/{}", id + 1),
+                &json!({"id": id, "name": "B", "acdId": "q-1",
+                     "acdServerId": ACD_SERVER, "channelType": "SMS", "active": true}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "does not match",
+        ),
+        (
+            api.put(
+                &format!("{QUEUE_PATH}/{}", id + 7),
+                &json!({"id": id + 7, "name": "B", "acdId": "q-1",
+                     "acdServerId": ACD_SERVER, "channelType": "SMS", "active": true}),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "queue",
+        ),
+        (
+            api.put(
+                &format!("{QUEUE_PATH}/{id}"),
+                &json!({"id": id, "name": "B", "acdId": "q-9",
+                     "acdServerId": ACD_SERVER, "channelType": "SMS", "active": true}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "cannot change",
+        ),
+        (
+            api.req(reqwest::Method::DELETE, &format!("{QUEUE_PATH}/{id}"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "DELETE",
+        ),
+    ];
+    for (i, (res, status, needle)) in cases.into_iter().enumerate() {
+        assert_eq!(res.status(), status, "case {i}");
+        let body = error_body(res).await;
+        let message = body["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "case {i}: {message}");
+    }
+    let q = &sim.queues();
+    assert_eq!(
+        (q.len(), q[0].name.as_str(), q[0].active),
+        (1, "Billing", true),
+        "nothing changed, nothing deleted"
+    );
+
+    let res = reqwest::Client::new()
+        .get(format!("{}{QUEUE_PATH}?acdServerId={ACD_SERVER}", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "a session is required");
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_queue_post_failed_after_it_took_effect_leaves_the_queue_behind() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::login(&sim).await;
+    sim.set_faults(Faults {
+        server_error: 1.0,
+        fail_after_write: 1.0,
+        only_paths: vec![QUEUE_PATH.into()],
+        ..Faults::none()
+    })
+    .unwrap();
+    let res = api.post(QUEUE_PATH, &queue_input("q-1", "Billing")).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(sim.queues().len(), 1, "yet the queue was created");
+    let route = &sim.stats().routes["POST /api/rest/org/acd/queue"];
+    assert_eq!((route.faults, route.failed_after_write, route.creates), (1, 1, 1));
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restart_with_a_state_dir_keeps_queues_and_their_id_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig {
+        state_dir: Some(dir.path().to_path_buf()),
+        ..SimConfig::default()
+    };
+    let sim = start(config.clone()).await;
+    let api = Api::login(&sim).await;
+    let first = api.create_queue(&queue_input("q-1", "Billing")).await;
+    let before = sim.queues();
+    sim.shutdown().await.unwrap();
+
+    let sim = start(config).await;
+    assert_eq!(sim.queues(), before);
+    let api = Api::login(&sim).await;
+    assert!(api.create_queue(&queue_input("q-2", "Sales")).await > first);
+    sim.shutdown().await.unwrap();
+}

@@ -78,6 +78,14 @@ CREATE TABLE IF NOT EXISTS locks (
     owner TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quotas (
+    bucket TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (bucket, window_start)
+);
+CREATE INDEX IF NOT EXISTS quotas_expiry ON quotas (expires_at);
 "#;
 
 /// The SQLite-backed store. Cheap to clone.
@@ -759,6 +767,50 @@ impl KvStore for SqliteStore {
             conn.execute("DELETE FROM locks WHERE name = ?1 AND owner = ?2", params![n, o])
                 .map_err(unavailable)?;
             Ok(())
+        })
+        .await
+    }
+
+    /// One immediate (write-locked) transaction: expired counters are deleted, then one
+    /// upsert inserts the counter at `n` or adds `n` only `WHERE count + n <= limit`, and
+    /// `RETURNING` tells which happened. The write lock is the database file's, so takers
+    /// in several processes on one state directory are serialised like the locks above.
+    async fn take_quota(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+        n: u32,
+        limit: u32,
+        ttl: Duration,
+    ) -> StoreResult<Option<u32>> {
+        if n > limit {
+            return Ok(None);
+        }
+        let b = bucket.to_owned();
+        let window = ms(window_start);
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let expires_at = window.saturating_add(ttl_ms);
+        self.with(move |conn, _| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            tx.execute("DELETE FROM quotas WHERE expires_at < ?1", params![ms(Utc::now())])
+                .map_err(unavailable)?;
+            let total: Option<i64> = tx
+                .query_row(
+                    "INSERT INTO quotas (bucket, window_start, count, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (bucket, window_start) DO UPDATE SET count = quotas.count + excluded.count
+                     WHERE quotas.count + excluded.count <= ?5
+                     RETURNING count",
+                    params![b, window, i64::from(n), expires_at, i64::from(limit)],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            total
+                .map(|t| u32::try_from(t).map_err(|_| StoreError::Corrupt(format!("quota {b}: count {t}"))))
+                .transpose()
         })
         .await
     }

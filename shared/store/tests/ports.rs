@@ -61,6 +61,18 @@ async fn values_and_locks() {
 }
 
 #[tokio::test]
+async fn quotas_never_pass_their_limit_and_windows_are_independent() {
+    let (_d, s) = open();
+    conformance::quota_rules(s.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_quota_takers_get_exactly_the_limit() {
+    let (_d, s) = open();
+    conformance::concurrent_quota_takers(s).await;
+}
+
+#[tokio::test]
 async fn two_processes_worth_of_handles_share_one_state_dir() {
     // Two independent opens of one directory behave like two processes: each sees the
     // other's writes, and conditional inserts stay exclusive.
@@ -102,4 +114,45 @@ async fn secrets_are_not_stored_in_clear_text() {
             "{needle} in the WAL"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_takers_in_several_processes_on_one_state_dir_never_pass_the_limit() {
+    // Independent opens of one directory behave like processes: each has its own
+    // connection, so only the database file's write lock keeps the counter exact.
+    use wfo_ports::KvStore;
+    let dir = tempfile::tempdir().unwrap();
+    let handles: Vec<SqliteStore> = (0..4).map(|_| SqliteStore::open(dir.path()).unwrap()).collect();
+    let window = chrono::DateTime::from_timestamp(2_000_000_000, 0).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = handles[i % handles.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            s.take_quota("client-id", window, 1, 13, std::time::Duration::from_secs(3600))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut taken = Vec::new();
+    for t in tasks {
+        taken.extend(t.await.unwrap());
+    }
+    taken.sort_unstable();
+    assert_eq!(taken, (1..=13).collect::<Vec<u32>>());
+}
+
+#[tokio::test]
+async fn an_expired_quota_counter_is_cleaned_up() {
+    let (_d, s) = open();
+    let ttl = std::time::Duration::from_secs(60);
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(s.take_quota("b", past, 3, 3, ttl).await.unwrap(), Some(3));
+    // Any later take deletes counters whose window_start + ttl has passed.
+    let now = chrono::Utc::now();
+    assert_eq!(s.take_quota("b", now, 1, 3, ttl).await.unwrap(), Some(1));
+    assert_eq!(
+        s.take_quota("b", past, 3, 3, ttl).await.unwrap(),
+        Some(3),
+        "the expired counter was deleted, so its window starts again"
+    );
 }

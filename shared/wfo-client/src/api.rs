@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use wfo_domain::wfo::{
-    AudioFormat, AudioUploaded, Contact, ContactImport, MetadataKey, Person, PersonInput, Role, Team, TeamInput,
+    AudioFormat, AudioUploaded, Contact, ContactImport, MetadataKey, Person, PersonInput, Queue, QueueInput, Role,
+    Team, TeamInput,
 };
 
 use crate::WfoError;
@@ -55,6 +56,14 @@ pub trait WfoApi: Send + Sync {
     async fn create_team(&self, team: &TeamInput) -> Result<i64, WfoError>;
     /// `PUT /api/rest/org/common/team/{id}` with the whole object.
     async fn update_team(&self, team: &Team) -> Result<(), WfoError>;
+    /// `GET /api/rest/org/acd/queue?acdServerId=…`: the queues of one ACD server.
+    async fn list_queues(&self, acd_server_id: i64) -> Result<Vec<Queue>, WfoError>;
+    /// `POST /api/rest/org/acd/queue` (not idempotent). Returns the new queue's id. Use
+    /// [`crate::ensure::ensure_queue`] rather than calling this directly.
+    async fn create_queue(&self, q: &QueueInput) -> Result<i64, WfoError>;
+    /// `PUT /api/rest/org/acd/queue/{id}` with the whole object (rename, channel type,
+    /// `active: false` to deactivate: queues are never deleted).
+    async fn update_queue(&self, q: &Queue) -> Result<(), WfoError>;
     /// `GET /api/rest/org/common/role`
     async fn list_roles(&self) -> Result<Vec<Role>, WfoError>;
     /// `GET /api/rest/org/common/person/permission/ViewOrg`

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use wfo_domain::Secret;
 use wfo_domain::wfo::{
     AgentRef, AudioFormat, AudioUploaded, AuthorizeRequest, AuthorizeResponse, Contact, ContactCreated, ContactImport,
-    Created, MetadataKey, MetadataValue, Person, PersonInput, Role, Team, TeamInput,
+    Created, MetadataKey, MetadataValue, Person, PersonInput, Queue, QueueInput, Role, Team, TeamInput,
 };
 use wfo_http::{HttpError, Idempotency, RetryPolicy};
 
@@ -358,6 +358,25 @@ impl WfoApi for WfoClient {
     async fn update_team(&self, team: &Team) -> Result<(), WfoError> {
         self.put_json(&format!("/api/rest/org/common/team/{}", team.id), team)
             .await
+    }
+
+    async fn list_queues(&self, acd_server_id: i64) -> Result<Vec<Queue>, WfoError> {
+        let resp = self
+            .call(Idempotency::Idempotent, None, || {
+                self.request(Method::GET, "/api/rest/org/acd/queue")
+                    .query(&[("acdServerId", acd_server_id)])
+            })
+            .await?;
+        Ok(wfo_http::json(SERVICE, resp).await?)
+    }
+
+    async fn create_queue(&self, q: &QueueInput) -> Result<i64, WfoError> {
+        let created: Created = self.create("/api/rest/org/acd/queue", q, None).await?;
+        Ok(created.id)
+    }
+
+    async fn update_queue(&self, q: &Queue) -> Result<(), WfoError> {
+        self.put_json(&format!("/api/rest/org/acd/queue/{}", q.id), q).await
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, WfoError> {

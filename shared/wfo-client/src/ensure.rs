@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use wfo_domain::sync::canonical_acd_id;
-use wfo_domain::wfo::{Contact, ContactImport, Person, PersonInput, Role, RoleRef, Team};
+use wfo_domain::wfo::{Contact, ContactImport, Person, PersonInput, Queue, QueueInput, Role, RoleRef, Team};
 
 use crate::{WfoApi, WfoError};
 
@@ -108,6 +108,74 @@ pub async fn find_person_by_acd<A: WfoApi + ?Sized>(
         );
     }
     Ok(found.into_iter().next())
+}
+
+/// The queue of the source queue (`acd_server_id`, `acd_id`), if any.
+///
+/// Ids are compared exactly (`wfo-ingest-api.md` §3a keys queues on the pair as the
+/// source spells it). Several matches (an earlier duplicate) → the lowest id, with a
+/// warning naming all. Inactive queues count: they are reactivated, never recreated.
+pub async fn find_queue_by_acd<A: WfoApi + ?Sized>(
+    api: &A,
+    acd_server_id: i64,
+    acd_id: &str,
+) -> Result<Option<Queue>, WfoError> {
+    let mut found: Vec<Queue> = api
+        .list_queues(acd_server_id)
+        .await?
+        .into_iter()
+        .filter(|q| q.acd_server_id == acd_server_id && q.acd_id == acd_id)
+        .collect();
+    found.sort_by_key(|q| q.id);
+    if found.len() > 1 {
+        let ids: Vec<i64> = found.iter().map(|q| q.id).collect();
+        tracing::warn!(
+            acd_server_id,
+            acd_id,
+            ?ids,
+            chosen = ids[0],
+            "several WFO queues share one source queue; using the lowest id"
+        );
+    }
+    Ok(found.into_iter().next())
+}
+
+/// The id of the WFO queue for `input`'s (`acdServerId`, `acdId`), creating it only when
+/// WFO has none.
+///
+/// 1. Look the pair up ([`find_queue_by_acd`]); found → its id, unchanged (renames and
+///    (de)activation are the queue sync's `PUT`s, `wfo_domain::org_sync`).
+/// 2. Create. When the outcome is unknown (timeout, broken connection, 500/502/504),
+///    look the pair up again before creating again, at most [`MAX_CREATE_ATTEMPTS`]
+///    creates; the last error when they run out.
+///
+/// Serialising concurrent processes per pair is the caller's job: see the module
+/// documentation.
+pub async fn ensure_queue<A: WfoApi + ?Sized>(api: &A, input: &QueueInput) -> Result<i64, WfoError> {
+    let (acd_server_id, acd_id) = (input.acd_server_id, input.acd_id.as_str());
+    if let Some(q) = find_queue_by_acd(api, acd_server_id, acd_id).await? {
+        return Ok(q.id);
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match api.create_queue(input).await {
+            Ok(id) => {
+                tracing::info!(queue_id = id, acd_server_id, acd_id, "created WFO queue");
+                return Ok(id);
+            }
+            Err(e) if e.outcome_unknown() => {
+                tracing::warn!(acd_server_id, acd_id, attempt, error = %e, "queue create outcome unknown; looking it up");
+                if let Some(q) = find_queue_by_acd(api, acd_server_id, acd_id).await? {
+                    return Ok(q.id);
+                }
+                if attempt >= MAX_CREATE_ATTEMPTS {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The tenant's Default Team (`isDefault`; the lowest id should there be several).

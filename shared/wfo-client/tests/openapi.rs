@@ -13,6 +13,9 @@ const SPEC_CALLS: &[(&str, &str)] = &[
     ("get", "/api/rest/org/common/team/permission/ViewOrg"),
     ("post", "/api/rest/org/common/team"),
     ("put", "/api/rest/org/common/team/{id}"),
+    ("get", "/api/rest/org/acd/queue"),
+    ("post", "/api/rest/org/acd/queue"),
+    ("put", "/api/rest/org/acd/queue/{id}"),
     ("get", "/api/rest/org/common/role"),
     ("get", "/api/rest/org/common/person/permission/ViewOrg"),
     ("get", "/api/rest/org/common/person/{id}"),
@@ -98,6 +101,7 @@ fn non_idempotent_creates_are_marked_and_login_needs_no_session() {
     let ops = operations(&document());
     for create in [
         "/api/rest/org/common/team",
+        "/api/rest/org/acd/queue",
         "/api/rest/org/common/person",
         "/api/rest/wfo/contact/import",
     ] {

@@ -254,6 +254,17 @@ impl KvStore for FaultyStore {
         self.check()?;
         self.inner.unlock(name, owner).await
     }
+    async fn take_quota(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+        n: u32,
+        limit: u32,
+        ttl: Duration,
+    ) -> StoreResult<Option<u32>> {
+        self.check()?;
+        self.inner.take_quota(bucket, window_start, n, limit, ttl).await
+    }
 }
 
 /// A store of its own (no runtime sweeps it) holding the harness's connector and the

@@ -264,7 +264,7 @@ pub fn webex_open_media(input: &[u8]) -> String {
     })
 }
 
-/// Values in memory; every lock is granted.
+/// Values and quota counters in memory; every lock is granted.
 #[derive(Default)]
 struct Memory(Mutex<HashMap<(String, String), Value>>);
 
@@ -284,6 +284,25 @@ impl KvStore for Memory {
     }
     async fn unlock(&self, _: &str, _: &str) -> StoreResult<()> {
         Ok(())
+    }
+    /// Counters kept beside the values, under `quota#{bucket}`; they never expire.
+    async fn take_quota(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+        n: u32,
+        limit: u32,
+        _: Duration,
+    ) -> StoreResult<Option<u32>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (format!("quota#{bucket}"), window_start.timestamp_millis().to_string());
+        let before = map.get(&key).and_then(Value::as_u64).unwrap_or(0);
+        let total = before + u64::from(n);
+        if total > u64::from(limit) {
+            return Ok(None);
+        }
+        map.insert(key, Value::from(total));
+        Ok(u32::try_from(total).ok())
     }
 }
 
