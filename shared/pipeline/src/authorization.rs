@@ -116,6 +116,7 @@ pub async fn confirm_identity(
                 http: connections.http().clone(),
                 policy: connections.policy().clone(),
                 credentials: Arc::new(JustIssued(tokens.access_token.clone())),
+                quota: Some(connections.quota()),
             },
         )
         .map_err(|e| unconfirmed(e.to_string()))?;

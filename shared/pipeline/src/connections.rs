@@ -88,6 +88,12 @@ impl Connections {
         &self.policy
     }
 
+    /// The store as the shared count of sources' rate limits.
+    pub fn quota(&self) -> Arc<dyn wfo_http::limit::SharedQuota> {
+        let kv: Arc<dyn wfo_ports::KvStore> = self.store.clone();
+        Arc::new(wfo_ports::StoreQuota(kv))
+    }
+
     /// The source kind of `kind`, or an operator error naming it.
     pub fn kind(&self, kind: ConnectorKind) -> Result<Arc<dyn SourceKind>, SourceError> {
         self.registry.source_kind(kind).ok_or_else(|| {
@@ -130,6 +136,7 @@ impl Connections {
                 http: self.http.clone(),
                 policy: self.policy.clone(),
                 credentials: credentials.clone(),
+                quota: Some(self.quota()),
             },
         )?;
         let conn = Arc::new(Connection {

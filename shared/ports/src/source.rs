@@ -468,6 +468,30 @@ pub struct SourceDeps {
     pub http: reqwest::Client,
     pub policy: wfo_http::RetryPolicy,
     pub credentials: Arc<dyn Credentials>,
+    /// Where a source's client-side rate limit is counted across processes (the store;
+    /// see [`StoreQuota`]). `None`: each process counts alone.
+    pub quota: Option<Arc<dyn wfo_http::limit::SharedQuota>>,
+}
+
+/// A rate-limit count kept in the store ([`KvStore::take_quota`]), so every process (every
+/// Lambda) of one key draws from one budget.
+pub struct StoreQuota(pub Arc<dyn KvStore>);
+
+#[async_trait]
+impl wfo_http::limit::SharedQuota for StoreQuota {
+    async fn take(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+        n: u32,
+        limit: u32,
+        ttl: Duration,
+    ) -> Result<Option<u32>, String> {
+        self.0
+            .take_quota(&format!("rate:{bucket}"), window_start, n, limit, ttl)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// A source system: one value per connector kind.

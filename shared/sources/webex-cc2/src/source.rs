@@ -102,6 +102,9 @@ impl SourceKind for WebexCc2Kind {
             Url::parse(&src.identity_url).map_err(|e| SourceError::Operator(format!("source.identity_url: {e}")))?;
         let client_id = src.client_id.as_deref().unwrap_or_default();
         let client = CcClient::new(deps.http.clone(), api, &src.tenant_id, client_id, deps.policy.clone());
+        if let (Some(quota), Some(limit)) = (deps.quota.clone(), client.rate_limit()) {
+            limit.share_through(quota);
+        }
         Ok(Arc::new(WebexCc2Source {
             client,
             http: deps.http,
