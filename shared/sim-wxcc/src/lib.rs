@@ -283,6 +283,12 @@ impl RunningWxccSim {
     }
 
     /// `Some`: the next consents are given by a person of another organisation.
+    /// Who consents from now on as this org's administrator (another admin of the same
+    /// org re-authorizing a connector).
+    pub fn set_admin(&self, admin: AdminAccount) {
+        self.shared.lock().admin = admin;
+    }
+
     pub fn set_consenting_account(&self, account: Option<ForeignAccount>) {
         self.shared.lock().consenting = account;
     }
