@@ -555,7 +555,7 @@ async fn sync(store: Arc<SqliteStore>, c: &StoredConnector) -> Result<(), Failur
 }
 
 /// "teams: …" and "queues: …" of a contact-center run (empty for other sources).
-fn org_lines(run: &SyncRun) -> Vec<String> {
+pub(crate) fn org_lines(run: &SyncRun) -> Vec<String> {
     let mut out = Vec::new();
     for (kind, r) in [("teams", &run.teams), ("queues", &run.queues)] {
         let Some(r) = r else { continue };
@@ -578,7 +578,7 @@ fn org_lines(run: &SyncRun) -> Vec<String> {
     out
 }
 
-fn sync_summary(run: &SyncRun) -> String {
+pub(crate) fn sync_summary(run: &SyncRun) -> String {
     let c = &run.counts;
     let waiting = if c.awaiting_first_recording > 0 {
         format!(

@@ -31,7 +31,7 @@ pub async fn run(keep_state: Option<PathBuf>) -> Result<(), Failure> {
         }
     };
     let started = Instant::now();
-    println!("wfo-connect demo — Webex Calling → WFO, everything on loopback");
+    println!("wfo-connect demo — Webex Calling and Webex Contact Center 2.0 → WFO, everything on loopback");
     let harness = Harness::start(HarnessConfig::new(state_dir.clone()))
         .await
         .map_err(Failure::job)?;
@@ -42,7 +42,10 @@ pub async fn run(keep_state: Option<PathBuf>) -> Result<(), Failure> {
         harness.runtime.public_url,
         state_dir.display()
     );
-    let result = play(&harness).await;
+    let result = match play(&harness).await {
+        Ok(()) => contact_center(&harness).await,
+        Err(e) => Err(e),
+    };
     harness.shutdown().await;
     if !std::env::args().any(|a| a == "--keep-state") {
         let _ = std::fs::remove_dir_all(&state_dir);
@@ -156,4 +159,72 @@ async fn play(h: &Harness) -> Result<(), Failure> {
     } else {
         Err(Failure::job("some scenarios did not match their expected contacts"))
     }
+}
+
+/// Users, teams and queues of the Contact Center org in the demo (a small tenant).
+const CC_USERS: usize = 40;
+const CC_TEAMS: usize = 5;
+const CC_QUEUES: usize = 6;
+
+/// A second org, on Webex Contact Center 2.0: connected, subscribed, synced.
+async fn contact_center(h: &Harness) -> Result<(), Failure> {
+    println!();
+    println!("4. An operator connects a Webex Contact Center 2.0 org to the same WFO:");
+    let cc = h
+        .add_contact_center(CC_USERS, CC_TEAMS, CC_QUEUES)
+        .await
+        .map_err(Failure::job)?;
+    println!("   Contact Center simulator {}  (org {})", cc.sim.base_url(), cc.sim.org_id());
+    let hops = h
+        .authorize_connector(&cc.connector.id)
+        .await
+        .map_err(Failure::job)?;
+    for (i, hop) in hops.iter().enumerate() {
+        let shown = hop.split('?').next().unwrap_or(hop);
+        println!("   {} {shown}", if i == 0 { "open" } else { "  →" });
+    }
+    println!("   tokens stored (encrypted); the authorizing org is the connector's tenant");
+    let until = Instant::now() + Duration::from_secs(10);
+    while cc.sim.subscriptions().is_empty() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    match cc.sim.subscriptions().first() {
+        Some(s) => println!(
+            "   subscription registered: {} → {}",
+            s.subscription.event_types.join(", "),
+            s.subscription.destination_url
+        ),
+        None => return Err(Failure::job("the Contact Center subscription was not registered within 10 s")),
+    }
+    let Some(status) = h.wait_for_sync_of(&cc.connector.id, Duration::from_secs(30)).await else {
+        return Err(Failure::job("the Contact Center sync did not finish within 30 s"));
+    };
+    let run = &status.last_run;
+    println!("   sync (teams and queues first, then users):");
+    for line in crate::commands::org_lines(run) {
+        println!("     {line}");
+    }
+    println!("     users: {}", crate::commands::sync_summary(run));
+    println!(
+        "     {} Contact Center requests ({} user, {} team, {} queue pages) for {} users; {} WFO writes",
+        run.source_calls.total(),
+        run.source_calls.people_pages,
+        run.source_calls.team_pages,
+        run.source_calls.queue_pages,
+        run.people_listed,
+        run.wfo_writes
+    );
+    if let Some(e) = &run.error {
+        return Err(Failure::job(format!("the Contact Center sync is incomplete: {e}")));
+    }
+    let queues = h.wfo.queues().len();
+    let teams = h
+        .wfo
+        .teams()
+        .iter()
+        .filter(|t| t.acd_server_id == Some(wfo_harness::CC_ACD_SERVER_ID))
+        .count();
+    println!("   WFO now holds {teams} read-only Contact Center teams and {queues} queues");
+    cc.sim.shutdown().await;
+    Ok(())
 }

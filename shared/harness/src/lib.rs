@@ -1,5 +1,7 @@
 //! One running system on loopback: the WFO simulator, the Webex Calling simulator, the
-//! embedded store, the local runtime and one connector wired between them.
+//! embedded store, the local runtime and one connector wired between them; on demand a
+//! Contact Center 2.0 org too ([`Harness::add_contact_center`]), with its own simulator
+//! and connector on the same runtime and WFO.
 //!
 //! `wfo-connect demo` and the end-to-end tests use this, so what a newcomer sees in the
 //! demo is exactly what the tests check.
@@ -31,6 +33,16 @@ pub const CLIENT_SECRET: &str = "demo-client-secret-7f3a";
 pub const WFO_USER: &str = "api-user@demo.example";
 pub const WFO_PASSWORD: &str = "demo-wfo-password-91c2";
 pub const ACD_SERVER_ID: i64 = 3;
+pub const CC_CONNECTOR_ID: &str = "demo-contact-center";
+pub const CC_CLIENT_ID: &str = "Cdemo00000000000000000000000000000000000000000000000000000000cc2";
+pub const CC_CLIENT_SECRET: &str = "demo-cc-client-secret-41d9";
+pub const CC_ACD_SERVER_ID: i64 = 4;
+
+/// A Contact Center 2.0 org wired to the harness's runtime and WFO.
+pub struct ContactCenter {
+    pub sim: wfo_sim_wxcc::RunningWxccSim,
+    pub connector: ConnectorConfig,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
@@ -203,10 +215,78 @@ label = "Call Session"
         })
     }
 
+    /// Start a Contact Center 2.0 simulator with `users` agents, `teams` teams and
+    /// `queues` queues, and store a `webex-cc-2` connector for it (not yet authorized:
+    /// [`Harness::authorize_connector`]).
+    pub async fn add_contact_center(
+        &self,
+        users: usize,
+        teams: usize,
+        queues: usize,
+    ) -> Result<ContactCenter, HarnessError> {
+        let sim = wfo_sim_wxcc::WxccSim::start(wfo_sim_wxcc::WxccSimConfig {
+            integrations: vec![wfo_sim_wxcc::Integration::new(
+                CC_CLIENT_ID,
+                CC_CLIENT_SECRET,
+                &format!("{}/oauth/callback", self.runtime.public_url),
+            )],
+            ..wfo_sim_wxcc::WxccSimConfig::default()
+        })
+        .await
+        .map_err(start_err)?;
+        sim.generate_org(&wfo_sim_wxcc::SyntheticOrg {
+            users,
+            teams,
+            queues,
+            seed: 11,
+        });
+        let connector = ConnectorConfig::from_toml(&format!(
+            r#"
+id = "{CC_CONNECTOR_ID}"
+acd_name = "Demo Contact Center"
+kind = "webex-cc-2"
+acd_server_id = {CC_ACD_SERVER_ID}
+
+[source]
+api_url = "{cc}"
+identity_url = "{cc}"
+tenant_id = "{org}"
+username = "cc.admin@sim.example"
+client_id = "{CC_CLIENT_ID}"
+client_secret = "{CC_CLIENT_SECRET}"
+
+[wfo]
+api_url = "{wfo}"
+username = "{WFO_USER}"
+password = "{WFO_PASSWORD}"
+
+[features]
+webhook = true
+
+[sync]
+interval_minutes = 10
+"#,
+            cc = sim.base_url(),
+            org = sim.org_id(),
+            wfo = self.wfo.base_url(),
+        ))
+        .map_err(start_err)?;
+        self.store
+            .put_connector(&connector, Utc::now())
+            .await
+            .map_err(start_err)?;
+        Ok(ContactCenter { sim, connector })
+    }
+
     /// The operator flow: open the Authorization URL, follow the source's consent
     /// redirect back to the callback. Returns the hops taken (for the demo to show).
     pub async fn authorize(&self) -> Result<Vec<String>, HarnessError> {
-        let mut url = format!("{}/oauth/{}/authorize", self.runtime.public_url, self.connector.id);
+        self.authorize_connector(&self.connector.id).await
+    }
+
+    /// [`Harness::authorize`] for any stored connector.
+    pub async fn authorize_connector(&self, connector_id: &str) -> Result<Vec<String>, HarnessError> {
+        let mut url = format!("{}/oauth/{connector_id}/authorize", self.runtime.public_url);
         let mut hops = vec![url.clone()];
         for _ in 0..5 {
             let resp = self
@@ -255,9 +335,18 @@ label = "Call Session"
 
     /// Wait until the runtime's user sync has completed a run; returns its status.
     pub async fn wait_for_sync(&self, timeout: Duration) -> Option<wfo_pipeline::sync::SyncStatus> {
+        self.wait_for_sync_of(&self.connector.id, timeout).await
+    }
+
+    /// [`Harness::wait_for_sync`] for any connector.
+    pub async fn wait_for_sync_of(
+        &self,
+        connector_id: &str,
+        timeout: Duration,
+    ) -> Option<wfo_pipeline::sync::SyncStatus> {
         let until = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < until {
-            if let Ok(Some(status)) = wfo_pipeline::sync::load_status(self.store.as_ref(), &self.connector.id).await
+            if let Ok(Some(status)) = wfo_pipeline::sync::load_status(self.store.as_ref(), connector_id).await
                 && status.last_run.finished_at.is_some()
             {
                 return Some(status);
