@@ -127,3 +127,83 @@ async fn a_failed_sync_exits_1_and_status_shows_the_last_error() {
     wfo.shutdown().await.unwrap();
     webex.shutdown().await;
 }
+
+/// `sync` on a Contact Center 2.0 connector: one line per kind, teams and queues first;
+/// `status` shows the last run of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_center_sync_prints_a_line_per_kind_and_status_shows_each() {
+    use wfo_sim_wxcc::{CONFIG_READ, SimQueue, SimTeam, SimUser, WxccSim, WxccSimConfig};
+    let state = tempfile::tempdir().unwrap();
+    let wfo = WfoSim::start(SimConfig {
+        users: vec![("api".to_owned(), Secret::new("pw"))],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let cc = WxccSim::start(WxccSimConfig::default()).await.unwrap();
+    cc.upsert_user(SimUser::new("u1", "Ana", "Lima", "ana@acme.example"));
+    cc.upsert_user(SimUser::new("u2", "Ben", "Okafor", "ben@acme.example"));
+    cc.upsert_team(SimTeam::new("t1", "Sales"));
+    cc.upsert_queue(SimQueue::new("q1", "Main line", "TELEPHONY"));
+    cc.upsert_queue(SimQueue::new("q2", "Chat", "CHAT"));
+    let store = SqliteStore::open(state.path()).unwrap();
+    let config = ConnectorConfig::from_toml(&format!(
+        "id = \"acme-cc\"\nacd_name = \"Acme CC\"\nkind = \"webex-cc-2\"\nacd_server_id = 4\n\
+         [source]\napi_url = \"{c}\"\nidentity_url = \"{c}\"\ntenant_id = \"{org}\"\nclient_id = \"{id}\"\nclient_secret = \"{secret}\"\n\
+         [wfo]\napi_url = \"{f}\"\nusername = \"api\"\npassword = \"pw\"\n\
+         [sync]\ninterval_minutes = 10\n",
+        c = cc.base_url(),
+        org = cc.org_id(),
+        id = wfo_sim_wxcc::DEFAULT_CLIENT_ID,
+        secret = wfo_sim_wxcc::DEFAULT_CLIENT_SECRET,
+        f = wfo.base_url()
+    ))
+    .unwrap();
+    store.put_connector(&config, Utc::now()).await.unwrap();
+    let t = cc.issue_tokens(wfo_sim_wxcc::DEFAULT_CLIENT_ID, &[CONFIG_READ]).unwrap();
+    let now = Utc::now();
+    store
+        .put_tokens(
+            "acme-cc",
+            &TokenRecord {
+                tokens: Some(TokenSet {
+                    access_token: Secret::new(t.access_token),
+                    access_expires_at: now + chrono::Duration::seconds(t.expires_in as i64),
+                    refresh_token: Some(Secret::new(t.refresh_token)),
+                    refresh_expires_at: None,
+                    scopes: t.scope.split(' ').map(str::to_owned).collect(),
+                    obtained_at: now,
+                }),
+                reauth_required: None,
+                version: 0,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+
+    let out = run(&["sync", "acme-cc"], state.path()).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "acme-cc: teams: created 1, updated 0, deactivated 0, unchanged 0", "{text}");
+    assert_eq!(lines[1], "acme-cc: queues: created 2, updated 0, deactivated 0, unchanged 0", "{text}");
+    assert!(
+        lines[2].starts_with("acme-cc: users: created 2, updated 0, reactivated 0, deactivated 0, unchanged 0"),
+        "{text}"
+    );
+
+    cc.remove_queue("q2");
+    let again = run(&["sync", "acme-cc"], state.path()).await;
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("queues: created 0, updated 0, deactivated 1, unchanged 1"), "{text}");
+    assert!(text.contains("users: created 0, updated 0, reactivated 0, deactivated 0, unchanged 2"), "{text}");
+
+    let status = run(&["status", "acme-cc"], state.path()).await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    for kind in ["teams: created 0", "queues: created 0", "users: created 0"] {
+        assert!(text.contains(kind), "status shows the last run of each kind: {text}");
+    }
+    wfo.shutdown().await.unwrap();
+    cc.shutdown().await;
+}
