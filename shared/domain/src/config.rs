@@ -58,6 +58,9 @@ pub fn default_scopes(kind: ConnectorKind) -> Vec<String> {
             "spark-admin:people_read",
             "spark-admin:licenses_read",
             "spark-admin:telephony_config_read",
+            // The user sync's change feed (admin audit events): without it every
+            // candidate's recording mode is read each run (docs/user-sync.md).
+            "audit:events_read",
         ],
         ConnectorKind::WebexCc2 => &["cjp:config_read", "cjp:user", "spark:people_read"],
         ConnectorKind::WebexCc1 => &[],

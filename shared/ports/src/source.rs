@@ -240,8 +240,10 @@ pub struct SyncSettings {
     pub page_retry_wait: Duration,
     /// Longest wait for one `Retry-After` at this level; longer → the call fails.
     pub max_page_wait: Duration,
-    /// How long a per-user eligibility verdict read from the source is trusted (Webex
-    /// Calling: the `record` mode). `None`: the source's cheap listing alone decides.
+    /// How long a per-user eligibility verdict read from the source is trusted when no
+    /// change feed names that user (Webex Calling: the `record` mode, re-read at once
+    /// when the admin audit events name a change; this is only the backstop for changes
+    /// the feed does not show). `None`: the source's cheap listing alone decides.
     pub record_mode_ttl: Option<chrono::Duration>,
     /// Per-user setting reads per run, at most.
     pub max_setting_reads: usize,
@@ -301,13 +303,17 @@ pub struct SourceCalls {
     pub people_pages: u64,
     /// Per-user reads (Webex Calling: the call-recording setting).
     pub setting_reads: u64,
+    /// Pages of the change feed that names whose per-user setting changed (Webex
+    /// Calling: the admin audit events).
+    #[serde(default)]
+    pub change_feed_pages: u64,
     /// Calls repeated at this level after a failure (included above).
     pub retried: u64,
 }
 
 impl SourceCalls {
     pub fn total(&self) -> u64 {
-        self.licenses + self.roster_pages + self.people_pages + self.setting_reads
+        self.licenses + self.roster_pages + self.people_pages + self.setting_reads + self.change_feed_pages
     }
 }
 
@@ -318,6 +324,7 @@ pub enum CallKind {
     Roster,
     People,
     Setting,
+    ChangeFeed,
 }
 
 impl SourceCalls {
@@ -327,6 +334,7 @@ impl SourceCalls {
             CallKind::Roster => self.roster_pages += 1,
             CallKind::People => self.people_pages += 1,
             CallKind::Setting => self.setting_reads += 1,
+            CallKind::ChangeFeed => self.change_feed_pages += 1,
         }
         if retry {
             self.retried += 1;
@@ -365,6 +373,10 @@ pub struct UserListing {
     pub candidates: u64,
     /// Per-user reads that failed (those users are left as they are).
     pub setting_failures: u64,
+    /// How eligibility was decided when that is worth an operator's attention (a change
+    /// feed that could not be read, so per-user settings were read again): shown as run
+    /// warnings, not errors.
+    pub notes: Vec<String>,
 }
 
 /// What the user sync needs to know about a source before it lists anyone.
