@@ -346,7 +346,11 @@ async fn a_user_switched_back_to_recording_always_is_reactivated_at_the_next_syn
     let run = w.sync().await;
 
     assert_eq!(
-        (run.counts.reactivated, run.counts.created, run.source_calls.setting_reads),
+        (
+            run.counts.reactivated,
+            run.counts.created,
+            run.source_calls.setting_reads
+        ),
         (1, 0, 1),
         "{run:?}"
     );
@@ -407,8 +411,16 @@ async fn an_audit_feed_that_answers_404_falls_back_to_reading_every_mode_and_the
         .push_route_fault("GET /v1/adminAudit/events", 0, 1, Fault::Status(404));
 
     let run = w.sync().await;
-    assert_eq!((run.counts.deactivated, run.source_calls.setting_reads), (1, 4), "{run:?}");
-    assert!(run.warning_samples[0].contains("could not be read"), "{:?}", run.warning_samples);
+    assert_eq!(
+        (run.counts.deactivated, run.source_calls.setting_reads),
+        (1, 4),
+        "{run:?}"
+    );
+    assert!(
+        run.warning_samples[0].contains("could not be read"),
+        "{:?}",
+        run.warning_samples
+    );
 
     // The feed answers again: back to reading only what it names. Alice's event is in
     // the overlap of this read but was not acted on by a feed read yet: read once more.
@@ -416,7 +428,11 @@ async fn an_audit_feed_that_answers_404_falls_back_to_reading_every_mode_and_the
     assert_eq!((run.source_calls.setting_reads, run.wfo_writes), (1, 0), "{run:?}");
     let run = w.sync().await;
     assert_eq!(
-        (run.source_calls.setting_reads, run.source_calls.change_feed_pages, run.warnings),
+        (
+            run.source_calls.setting_reads,
+            run.source_calls.change_feed_pages,
+            run.warnings
+        ),
         (0, 1, 0),
         "{run:?}"
     );

@@ -374,12 +374,15 @@ impl Lister<'_> {
             return Ok(if no_verdicts {
                 Changes::FirstRun
             } else {
-                Changes::Everyone("no change-feed position is stored (first run with the admin audit events)".to_owned())
+                Changes::Everyone(
+                    "no change-feed position is stored (first run with the admin audit events)".to_owned(),
+                )
             });
         };
         if org.is_empty() {
             return Ok(Changes::Everyone(
-                "source.tenant_id is not set, so the admin audit events (which need the orgId) cannot be read".to_owned(),
+                "source.tenant_id is not set, so the admin audit events (which need the orgId) cannot be read"
+                    .to_owned(),
             ));
         }
         if now - cursor.read_up_to > chrono::Duration::days(FEED_MAX_AGE_DAYS) {
@@ -387,7 +390,8 @@ impl Lister<'_> {
                 "the admin audit events were last read more than {FEED_MAX_AGE_DAYS} days ago"
             )));
         }
-        let from = (cursor.read_up_to - chrono::Duration::minutes(FEED_OVERLAP_MINUTES)).min(now - chrono::Duration::seconds(1));
+        let from = (cursor.read_up_to - chrono::Duration::minutes(FEED_OVERLAP_MINUTES))
+            .min(now - chrono::Duration::seconds(1));
         let webex = self.source.client();
         let unusable = |e: SourceError| -> Result<Changes, SourceError> {
             match e {
@@ -448,7 +452,10 @@ impl Lister<'_> {
             pages += 1;
             let current = &page;
             match self
-                .call(CallKind::ChangeFeed, |t| async move { webex.next_page(&t, current).await })
+                .call(
+                    CallKind::ChangeFeed,
+                    |t| async move { webex.next_page(&t, current).await },
+                )
                 .await
             {
                 Ok(Some(next)) => page = next,
@@ -530,7 +537,12 @@ async fn load_cursor(store: &dyn KvStore, connector_id: &str) -> Option<Cursor> 
     }
 }
 
-async fn save_cursor(store: &dyn KvStore, connector_id: &str, at: DateTime<Utc>, seen: &[String]) -> Result<(), StoreError> {
+async fn save_cursor(
+    store: &dyn KvStore,
+    connector_id: &str,
+    at: DateTime<Utc>,
+    seen: &[String],
+) -> Result<(), StoreError> {
     store
         .put_value(
             connector_id,
@@ -708,11 +720,18 @@ mod tests {
         let due = v.due(&c(&["fresh", "old", "new", "older"]), &none, now, ttl, 10);
         let ids: Vec<&str> = due.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, vec!["new", "older", "old"]);
-        assert_eq!(v.due(&c(&["fresh", "old", "new", "older"]), &none, now, ttl, 2).len(), 2);
+        assert_eq!(
+            v.due(&c(&["fresh", "old", "new", "older"]), &none, now, ttl, 2).len(),
+            2
+        );
         let changed: HashSet<String> = ["fresh".to_owned()].into();
         let due = v.due(&c(&["fresh", "old", "new", "older"]), &changed, now, ttl, 2);
         let ids: Vec<&str> = due.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, vec!["fresh", "new"], "a user the feed named comes first, fresh or not");
+        assert_eq!(
+            ids,
+            vec!["fresh", "new"],
+            "a user the feed named comes first, fresh or not"
+        );
     }
 
     #[test]
@@ -734,7 +753,8 @@ mod tests {
             "about half are due after 3/4 of the ttl: {due}"
         );
         assert!(
-            v.due(&ids, &none, now - chrono::Duration::days(3), ttl, usize::MAX).is_empty(),
+            v.due(&ids, &none, now - chrono::Duration::days(3), ttl, usize::MAX)
+                .is_empty(),
             "none before half"
         );
     }
