@@ -17,7 +17,7 @@ use wfo_domain::wfo::{
 };
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::ports::SourceError;
-use wfo_pipeline::ports::{ConnectorStore, Store, StoredConnector, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::ports::{ConnectorStore, KvStore, Store, StoredConnector, TokenRecord, TokenSet, TokenStore};
 use wfo_pipeline::sync::{SyncDeps, SyncError, SyncRun, SyncSettings, load_status, person_lock_name, sync_connector};
 use wfo_sim_webex::people::{BASIC_LICENSE, PROFESSIONAL_LICENSE};
 use wfo_sim_webex::{
@@ -26,7 +26,7 @@ use wfo_sim_webex::{
 };
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
-use wfo_webex_calling::{NO_PROFESSIONAL_LICENSE, REQUIRED_SCOPES, RetryPolicy, SCOPE_AUDIT_EVENTS};
+use wfo_webex_calling::{CHANGE_FEED_KEY, NO_PROFESSIONAL_LICENSE, REQUIRED_SCOPES, RetryPolicy, SCOPE_AUDIT_EVENTS};
 
 const CONNECTOR: &str = "acme-calling";
 const SERVER: i64 = 3;
@@ -397,6 +397,52 @@ async fn without_the_audit_events_every_candidates_mode_is_read_each_run_and_the
     let run = w.sync_with(w.wfo_client.as_ref(), &settings).await.unwrap();
     assert_eq!(run.source_calls.setting_reads, 2);
     assert!(run.warning_samples[0].contains("2 of 4 candidates") && run.warning_samples[0].contains("next runs"));
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_store_without_a_feed_position_reads_every_mode_oldest_first_then_trusts_the_feed() {
+    let w = World::start().await;
+    w.sync().await;
+    // A snapshot of verdicts from before the change feed: no position stored.
+    w.store
+        .put_value(CONNECTOR, CHANGE_FEED_KEY, &serde_json::Value::Null)
+        .await
+        .unwrap();
+    let two = SyncSettings {
+        max_setting_reads: 2,
+        ..SyncSettings::fast()
+    };
+
+    // Two runs of two reads: every verdict read again after the catch-up began.
+    let run = w.sync_with(w.wfo_client.as_ref(), &two).await.unwrap();
+    assert_eq!(
+        (run.source_calls.setting_reads, run.source_calls.change_feed_pages),
+        (2, 0)
+    );
+    assert!(
+        run.warning_samples[0].contains("no change-feed position"),
+        "{:?}",
+        run.warning_samples
+    );
+    let run = w.sync_with(w.wfo_client.as_ref(), &two).await.unwrap();
+    assert_eq!(run.source_calls.setting_reads, 2);
+    assert!(
+        run.warning_samples[0].contains("catching up"),
+        "{:?}",
+        run.warning_samples
+    );
+
+    // From now on the feed decides: only the user it names is read.
+    w.webex
+        .update_person(BOB, |p| p.recording.record = "Never".into())
+        .unwrap();
+    let run = w.sync_with(w.wfo_client.as_ref(), &two).await.unwrap();
+    assert_eq!(
+        (run.source_calls.setting_reads, run.counts.deactivated, run.warnings),
+        (1, 1, 0),
+        "{run:?}"
+    );
     w.shutdown().await;
 }
 

@@ -25,9 +25,11 @@
 //! failure; no `source.tenant_id`; no position stored while verdicts are; a call-
 //! recording change not tied to one person) every candidate's mode is read again, oldest
 //! verdict first, at most `max_setting_reads` per run: the listing says so in
-//! [`UserListing::notes`], and the feed position only moves on once every candidate was
-//! read. Per-user reads per run are bounded by `max_setting_reads`; users the feed named
-//! and that could not be read are left alone (`Skipped`) and read first next run.
+//! [`UserListing::notes`]. The feed position moves on when every candidate was read; a
+//! feed that failed is read from its old position next run; without a usable position
+//! the listing *catches up* (every mode read again, run after run, until each was read
+//! after the catch-up began; then the feed is read from that moment). Users the feed
+//! named and that could not be read are left alone (`Skipped`) and read first next run.
 //!
 //! Each call is retried at this level (429 `Retry-After` honoured up to `max_page_wait`,
 //! doubling waits otherwise, one credential renewal on 401). Licenses or roster not read →
@@ -301,8 +303,9 @@ impl Lister<'_> {
                 for id in changed.iter().filter(|id| !fresh.contains(*id)) {
                     verdicts.remove(id);
                 }
-                let advance = match &changes {
-                    Changes::Named { .. } | Changes::FirstRun => true,
+                let next_cursor = match &changes {
+                    Changes::Named { seen, .. } => Some(Cursor::at(now, seen.iter().cloned().collect())),
+                    Changes::FirstRun => Some(Cursor::at(now, HashSet::new())),
                     Changes::Everyone(why) => {
                         let all = complete && candidates.iter().all(|(id, _)| fresh.contains(id));
                         notes.push(format!(
@@ -315,7 +318,27 @@ impl Lister<'_> {
                                 "; the others keep their last verdict and are read first in the next runs (a switch to Never may take more than one run to show)".to_owned()
                             }
                         ));
-                        all
+                        if all {
+                            Some(Cursor::at(now, HashSet::new()))
+                        } else {
+                            match &cursor {
+                                // Catching up: the feed from `since` vouches for every
+                                // verdict once each was read after it.
+                                Some(c) if c.catching_up => (complete
+                                    && verdicts.all_checked_since(&candidates, c.read_up_to))
+                                .then(|| Cursor {
+                                    catching_up: false,
+                                    ..Cursor::at(c.read_up_to, HashSet::new())
+                                }),
+                                // The feed failed: it is read from its position next run.
+                                Some(c) if now - c.read_up_to <= chrono::Duration::days(FEED_MAX_AGE_DAYS) => None,
+                                // No usable position: start catching up from this run.
+                                _ => Some(Cursor {
+                                    catching_up: true,
+                                    ..Cursor::at(now, HashSet::new())
+                                }),
+                            }
+                        }
                     }
                 };
                 let result = candidates
@@ -328,12 +351,14 @@ impl Lister<'_> {
                 }
                 match verdicts.save(self.req.kv, &self.req.connector.config.id).await {
                     // The feed position moves only once the verdicts it vouches for are stored.
-                    Ok(()) if advance => {
-                        let seen: &[String] = match &changes {
-                            Changes::Named { seen, .. } => seen,
-                            _ => &[],
-                        };
-                        if let Err(e) = save_cursor(self.req.kv, &self.req.connector.config.id, now, seen).await {
+                    Ok(()) if next_cursor.is_some() => {
+                        let next = next_cursor.as_ref().map(save_value).unwrap_or_default();
+                        if let Err(e) = self
+                            .req
+                            .kv
+                            .put_value(&self.req.connector.config.id, CHANGE_FEED_KEY, &next)
+                            .await
+                        {
                             tracing::warn!(connector = %self.req.connector.config.id, error = %e, "cannot store the recording change-feed position (next run reads every candidate)");
                         }
                     }
@@ -370,6 +395,12 @@ impl Lister<'_> {
     async fn recording_changes(&self, cursor: Option<&Cursor>, no_verdicts: bool) -> Result<Changes, SourceError> {
         let now = self.req.now;
         let org = self.req.connector.config.source.tenant_id.trim();
+        if cursor.is_some_and(|c| c.catching_up) {
+            return Ok(Changes::Everyone(
+                "catching up: the admin audit events vouch for a recording mode only once it was read after they were first read"
+                    .to_owned(),
+            ));
+        }
         let Some(cursor) = cursor else {
             return Ok(if no_verdicts {
                 Changes::FirstRun
@@ -523,6 +554,25 @@ struct Cursor {
     /// Recording-change events of the last read (acted on; skipped in the overlap).
     #[serde(default)]
     seen: HashSet<String>,
+    /// Every candidate's mode is being read again (more candidates than one run may read)
+    /// because there was no usable position: `read_up_to` is when that began, and the
+    /// feed is used again from there once every verdict was read after it.
+    #[serde(default)]
+    catching_up: bool,
+}
+
+impl Cursor {
+    fn at(read_up_to: DateTime<Utc>, seen: HashSet<String>) -> Self {
+        Self {
+            read_up_to,
+            seen,
+            catching_up: false,
+        }
+    }
+}
+
+fn save_value(c: &Cursor) -> serde_json::Value {
+    serde_json::to_value(c).unwrap_or_default()
 }
 
 /// Where the admin audit events were read up to; `None` when never (or unreadable).
@@ -535,24 +585,6 @@ async fn load_cursor(store: &dyn KvStore, connector_id: &str) -> Option<Cursor> 
             None
         }
     }
-}
-
-async fn save_cursor(
-    store: &dyn KvStore,
-    connector_id: &str,
-    at: DateTime<Utc>,
-    seen: &[String],
-) -> Result<(), StoreError> {
-    store
-        .put_value(
-            connector_id,
-            CHANGE_FEED_KEY,
-            &serde_json::json!({
-                "readUpTo": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "seen": seen,
-            }),
-        )
-        .await
 }
 
 /// A license id compared across the listing and `person.licenses` (decoded when it is a
@@ -618,6 +650,14 @@ impl Verdicts {
 
     fn remove(&mut self, id: &str) {
         self.entries.remove(id);
+    }
+
+    /// Every candidate has a verdict read at or after `since` (to the second: the feed is
+    /// read from 10 minutes before it anyway).
+    fn all_checked_since(&self, candidates: &[(String, String)], since: DateTime<Utc>) -> bool {
+        candidates
+            .iter()
+            .all(|(id, _)| self.entries.get(id).is_some_and(|(_, at)| *at >= since.timestamp()))
     }
 
     fn is_empty(&self) -> bool {
