@@ -1,6 +1,8 @@
-//! User sync benchmark: an org of 100,000 simulated Webex Calling users, 1 % of them
-//! changed between two runs. Reports the source (Webex) requests, the WFO writes (which
-//! must equal the changes) and the time of each run.
+//! User sync benchmark: an org of 100,000 simulated Webex Calling users: onboarding, a
+//! run without change, a run after 1 % were switched to recording Never (seen through
+//! the admin audit events), and a run after 1 % changed in every other way. Reports the
+//! source (Webex) requests by kind, the WFO writes (which must equal the changes) and the
+//! time of each run.
 //!
 //! `cargo bench -p wfo-tests --bench user_sync [-- USERS]` (default 100000). Everything
 //! runs on loopback against the simulators, so the times are the connector's own cost
@@ -23,7 +25,7 @@ use wfo_sim_webex::{
 };
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
-use wfo_webex_calling::{REQUIRED_SCOPES, RetryPolicy};
+use wfo_webex_calling::{REQUIRED_SCOPES, RetryPolicy, SCOPE_AUDIT_EVENTS};
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -57,10 +59,11 @@ fn report(label: &str, run: &SyncRun, secs: f64, webex: &RunningWebexSim, writes
     let c = &run.counts;
     println!("{label}: {secs:.2} s, complete={}", run.complete);
     println!(
-        "  Webex requests: {total} (licenses {}, roster pages {}, people pages {}, recording settings {}; retried {})",
+        "  Webex requests: {total} (licenses {}, roster pages {}, people pages {}, audit-event pages {}, recording settings {}; retried {})",
         run.source_calls.licenses,
         run.source_calls.roster_pages,
         run.source_calls.people_pages,
+        run.source_calls.change_feed_pages,
         run.source_calls.setting_reads,
         run.source_calls.retried
     );
@@ -70,6 +73,9 @@ fn report(label: &str, run: &SyncRun, secs: f64, webex: &RunningWebexSim, writes
     );
     if let Some(e) = &run.error {
         println!("  error: {e}");
+    }
+    for w in run.warning_samples.iter().take(3) {
+        println!("  warning: {w}");
     }
 }
 
@@ -93,15 +99,18 @@ fn main() {
         let store = Arc::new(SqliteStore::open(dir.path()).expect("store"));
         let config = ConnectorConfig::from_toml(&format!(
             "id = \"bench\"\nacd_name = \"Bench\"\nkind = \"webex-calling\"\nacd_server_id = 3\n\
-             [source]\napi_url = \"{w}\"\nidentity_url = \"{w}\"\nclient_id = \"{DEFAULT_CLIENT_ID}\"\nclient_secret = \"{DEFAULT_CLIENT_SECRET}\"\n\
+             [source]\napi_url = \"{w}\"\nidentity_url = \"{w}\"\ntenant_id = \"{org}\"\nclient_id = \"{DEFAULT_CLIENT_ID}\"\nclient_secret = \"{DEFAULT_CLIENT_SECRET}\"\n\
              [wfo]\napi_url = \"{f}\"\nusername = \"api\"\npassword = \"pw\"\n\
              [sync]\ncreate_persons = \"all_eligible\"\n",
             w = webex.base_url(),
-            f = wfo.base_url()
+            f = wfo.base_url(),
+            org = webex.org_id()
         ))
         .expect("config");
         let connector = store.put_connector(&config, Utc::now()).await.expect("connector");
-        let granted = webex.issue_tokens(DEFAULT_CLIENT_ID, REQUIRED_SCOPES).expect("tokens");
+        let mut scopes = REQUIRED_SCOPES.to_vec();
+        scopes.push(SCOPE_AUDIT_EVENTS);
+        let granted = webex.issue_tokens(DEFAULT_CLIENT_ID, &scopes).expect("tokens");
         let now = Utc::now();
         let tokens = TokenSet {
             access_token: Secret::new(granted.access_token),
@@ -133,6 +142,30 @@ fn main() {
         let writes = wfo_writes(&wfo) - w0;
         report("run 2, no change", &run, t.elapsed().as_secs_f64(), &webex, writes);
         assert_eq!(writes, 0, "a run without changes writes nothing");
+        assert_eq!(run.source_calls.setting_reads, 0, "a run without changes reads no setting");
+
+        // 1 % switched to recording Never in Control Hub (still enabled: still on the
+        // vendor roster). Each switch is an admin audit event.
+        let n = webex.people_count();
+        let switched: Vec<String> = (0..n / 100).map(|i| ids[(i * 7919 + 13) % ids.len()].clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        for id in &switched {
+            webex.update_person(id, |p| p.recording.record = "Never".into()).expect("switch to Never");
+        }
+        println!("switched {} users (1 %) to recording Never", switched.len());
+        webex.reset_request_counts();
+        let (w0, t) = (wfo_writes(&wfo), Instant::now());
+        let run = sync_connector(&deps, &connector, &settings).await.expect("Never run");
+        let writes = wfo_writes(&wfo) - w0;
+        report("run 3, 1 % switched to Never", &run, t.elapsed().as_secs_f64(), &webex, writes);
+        assert!(run.complete, "{:?}", run.error);
+        assert_eq!(run.counts.deactivated as usize, switched.len(), "every switched user deactivated at this run");
+        assert_eq!(run.source_calls.setting_reads as usize, switched.len(), "only the switched users' settings are read");
+        // Back to Always, so the next run's changes are counted alone.
+        for id in &switched {
+            webex.update_person(id, |p| p.recording.record = "Always".into()).expect("switch back");
+        }
+        let run = sync_connector(&deps, &connector, &settings).await.expect("back run");
+        assert_eq!(run.counts.reactivated as usize, switched.len(), "switched back: reactivated");
 
         // 1 % changed: renames, new users, deletions, licenses removed, recording turned off.
         let n = webex.people_count();
@@ -171,12 +204,12 @@ fn main() {
             "changed {changes} users (1 %): {renames} renamed, {new} new, {deleted} deleted, {unlicensed} lost Professional, {recording_off} recording off"
         );
 
-        // Run 3: the delta.
+        // Run 4: the delta.
         webex.reset_request_counts();
         let (w0, t) = (wfo_writes(&wfo), Instant::now());
         let run = sync_connector(&deps, &connector, &settings).await.expect("delta run");
         let writes = wfo_writes(&wfo) - w0;
-        report("run 3, 1 % changed", &run, t.elapsed().as_secs_f64(), &webex, writes);
+        report("run 4, 1 % changed otherwise", &run, t.elapsed().as_secs_f64(), &webex, writes);
         assert!(run.complete, "{:?}", run.error);
         assert_eq!(writes as usize, changes, "WFO writes must equal the changes");
         println!("  WFO writes = changes: {writes} = {changes}");

@@ -18,7 +18,7 @@ use wfo_domain::wfo::{
 };
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::ports::SourceError;
-use wfo_pipeline::ports::{ConnectorStore, Store, StoredConnector, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::ports::{ConnectorStore, KvStore, Store, StoredConnector, TokenRecord, TokenSet, TokenStore};
 use wfo_pipeline::sync::{SyncDeps, SyncError, SyncRun, SyncSettings, load_status, person_lock_name, sync_connector};
 use wfo_sim_webex::people::{BASIC_LICENSE, PROFESSIONAL_LICENSE};
 use wfo_sim_webex::{
@@ -27,7 +27,7 @@ use wfo_sim_webex::{
 };
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
-use wfo_webex_calling::{NO_PROFESSIONAL_LICENSE, REQUIRED_SCOPES, RetryPolicy};
+use wfo_webex_calling::{CHANGE_FEED_KEY, NO_PROFESSIONAL_LICENSE, REQUIRED_SCOPES, RetryPolicy, SCOPE_AUDIT_EVENTS};
 
 const CONNECTOR: &str = "acme-calling";
 const SERVER: i64 = 3;
@@ -52,8 +52,11 @@ struct World {
 }
 
 impl World {
+    /// With the scopes the sync needs and the audit-events scope of its change feed.
     async fn start() -> Self {
-        Self::start_with(&[], REQUIRED_SCOPES).await
+        let mut scopes = REQUIRED_SCOPES.to_vec();
+        scopes.push(SCOPE_AUDIT_EVENTS);
+        Self::start_with(&[], &scopes).await
     }
 
     async fn start_with(teams: &[TeamInput], scopes: &[&str]) -> Self {
@@ -77,6 +80,7 @@ acd_server_id = {SERVER}
 [source]
 api_url = "{webex}"
 identity_url = "{webex}"
+tenant_id = "{org}"
 client_id = "{DEFAULT_CLIENT_ID}"
 client_secret = "{DEFAULT_CLIENT_SECRET}"
 
@@ -92,6 +96,7 @@ create_persons = "all_eligible"
 "#,
             webex = webex.base_url(),
             wfo = wfo.base_url(),
+            org = webex.org_id(),
         ))
         .unwrap();
         let connector = store.put_connector(&config, Utc::now()).await.unwrap();
@@ -288,27 +293,196 @@ async fn several_professional_subscriptions_all_count_and_a_renamed_license_list
     w.shutdown().await;
 }
 
+/// Per-user recording-setting reads the simulator answered since the last reset.
+fn setting_reads(w: &World) -> u64 {
+    w.webex
+        .request_counts()
+        .get("GET /v1/people/{id}/features/callRecording")
+        .copied()
+        .unwrap_or(0)
+}
+
 #[tokio::test]
-async fn a_user_switched_to_record_never_is_deactivated_when_the_verdict_is_read_again() {
+async fn a_user_switched_to_recording_never_is_not_eligible_at_the_next_sync() {
     let w = World::start().await;
     w.sync().await;
+    // Control Hub: recording stays enabled (Bob stays on the vendor roster), mode Never.
     w.webex
         .update_person(BOB, |p| p.recording.record = "Never".into())
         .unwrap();
-    let cached = w.sync().await;
+    assert!(w.webex.person(BOB).unwrap().recording.enabled);
+    w.webex.reset_request_counts();
+
+    let run = w.sync().await;
+
+    assert_eq!(run.counts.deactivated, 1, "{run:?}");
+    assert!(w.persons()[BOB].input.deactivated.is_some());
+    assert_eq!(w.active(), sorted(&[ALICE, CAROL, DAVE]));
     assert_eq!(
-        (cached.counts.deactivated, cached.source_calls.setting_reads),
-        (0, 0),
-        "verdicts are trusted for the ttl"
+        (run.source_calls.change_feed_pages, run.source_calls.setting_reads),
+        (1, 1),
+        "one audit-events page, and only Bob's setting read again"
     );
+    assert_eq!(setting_reads(&w), 1);
+    assert!(run.complete && run.warnings == 0, "{run:?}");
+
+    // Once read, the verdict holds: the next run reads no setting and writes nothing.
+    let again = w.sync().await;
+    assert_eq!((again.source_calls.setting_reads, again.wfo_writes), (0, 0));
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_user_switched_back_to_recording_always_is_reactivated_at_the_next_sync() {
+    let w = World::start().await;
+    w.sync().await;
+    w.webex
+        .update_person(CAROL, |p| p.recording.record = "Never".into())
+        .unwrap();
+    assert_eq!(w.sync().await.counts.deactivated, 1);
+
+    w.webex
+        .update_person(CAROL, |p| p.recording.record = "Always".into())
+        .unwrap();
+    let run = w.sync().await;
+
+    assert_eq!(
+        (
+            run.counts.reactivated,
+            run.counts.created,
+            run.source_calls.setting_reads
+        ),
+        (1, 0, 1),
+        "{run:?}"
+    );
+    assert!(w.persons()[CAROL].input.deactivated.is_none());
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_the_audit_events_every_candidates_mode_is_read_each_run_and_the_run_says_so() {
+    // The token lacks audit:events_read: the feed answers 403.
+    let w = World::start_with(&[], REQUIRED_SCOPES).await;
+    let first = w.sync().await;
+    assert_eq!(
+        (first.source_calls.setting_reads, first.source_calls.change_feed_pages),
+        (4, 0),
+        "a first run reads every mode and needs no feed"
+    );
+    w.webex
+        .update_person(DAVE, |p| p.recording.record = "Never".into())
+        .unwrap();
+    w.webex.reset_request_counts();
+
+    let run = w.sync().await;
+
+    assert_eq!(run.counts.deactivated, 1, "{run:?}");
+    assert!(w.persons()[DAVE].input.deactivated.is_some());
+    assert_eq!(run.source_calls.setting_reads, 4, "every candidate read again");
+    assert_eq!(setting_reads(&w), 4);
+    assert!(run.complete, "a fallback is not a failure: {run:?}");
+    assert_eq!(run.warnings, 1);
+    assert!(
+        run.warning_samples[0].contains("recording modes read again for 4 of 4 candidates")
+            && run.warning_samples[0].contains("audit:events_read"),
+        "{:?}",
+        run.warning_samples
+    );
+
+    // With fewer reads allowed than candidates, the oldest verdicts go first and the
+    // run says the rest wait.
     let settings = SyncSettings {
-        record_mode_ttl: Some(chrono::Duration::zero()),
+        max_setting_reads: 2,
         ..SyncSettings::fast()
     };
     let run = w.sync_with(w.wfo_client.as_ref(), &settings).await.unwrap();
-    assert_eq!(run.source_calls.setting_reads, 4);
-    assert_eq!(run.counts.deactivated, 1);
-    assert!(w.persons()[BOB].input.deactivated.is_some());
+    assert_eq!(run.source_calls.setting_reads, 2);
+    assert!(run.warning_samples[0].contains("2 of 4 candidates") && run.warning_samples[0].contains("next runs"));
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_store_without_a_feed_position_reads_every_mode_oldest_first_then_trusts_the_feed() {
+    let w = World::start().await;
+    w.sync().await;
+    // A snapshot of verdicts from before the change feed: no position stored.
+    w.store
+        .put_value(CONNECTOR, CHANGE_FEED_KEY, &serde_json::Value::Null)
+        .await
+        .unwrap();
+    let two = SyncSettings {
+        max_setting_reads: 2,
+        ..SyncSettings::fast()
+    };
+
+    // Two runs of two reads: every verdict read again after the catch-up began.
+    let run = w.sync_with(w.wfo_client.as_ref(), &two).await.unwrap();
+    assert_eq!(
+        (run.source_calls.setting_reads, run.source_calls.change_feed_pages),
+        (2, 0)
+    );
+    assert!(
+        run.warning_samples[0].contains("no change-feed position"),
+        "{:?}",
+        run.warning_samples
+    );
+    let run = w.sync_with(w.wfo_client.as_ref(), &two).await.unwrap();
+    assert_eq!(run.source_calls.setting_reads, 2);
+    assert!(
+        run.warning_samples[0].contains("catching up"),
+        "{:?}",
+        run.warning_samples
+    );
+
+    // From now on the feed decides: only the user it names is read.
+    w.webex
+        .update_person(BOB, |p| p.recording.record = "Never".into())
+        .unwrap();
+    let run = w.sync_with(w.wfo_client.as_ref(), &two).await.unwrap();
+    assert_eq!(
+        (run.source_calls.setting_reads, run.counts.deactivated, run.warnings),
+        (1, 1, 0),
+        "{run:?}"
+    );
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_audit_feed_that_answers_404_falls_back_to_reading_every_mode_and_the_feed_is_used_again_after() {
+    let w = World::start().await;
+    w.sync().await;
+    w.webex
+        .update_person(ALICE, |p| p.recording.record = "Never".into())
+        .unwrap();
+    w.webex
+        .push_route_fault("GET /v1/adminAudit/events", 0, 1, Fault::Status(404));
+
+    let run = w.sync().await;
+    assert_eq!(
+        (run.counts.deactivated, run.source_calls.setting_reads),
+        (1, 4),
+        "{run:?}"
+    );
+    assert!(
+        run.warning_samples[0].contains("could not be read"),
+        "{:?}",
+        run.warning_samples
+    );
+
+    // The feed answers again: back to reading only what it names. Alice's event is in
+    // the overlap of this read but was not acted on by a feed read yet: read once more.
+    let run = w.sync().await;
+    assert_eq!((run.source_calls.setting_reads, run.wfo_writes), (1, 0), "{run:?}");
+    let run = w.sync().await;
+    assert_eq!(
+        (
+            run.source_calls.setting_reads,
+            run.source_calls.change_feed_pages,
+            run.warnings
+        ),
+        (0, 1, 0),
+        "{run:?}"
+    );
     w.shutdown().await;
 }
 
@@ -334,9 +508,10 @@ async fn a_second_run_without_source_changes_makes_zero_wfo_writes_and_reads_no_
     );
     assert_eq!(
         calls.values().sum::<u64>(),
-        3,
-        "licenses, one roster page, one people page: {calls:?}"
+        4,
+        "licenses, one roster page, one people page, one audit-events page: {calls:?}"
     );
+    assert_eq!(calls.get("GET /v1/adminAudit/events"), Some(&1));
     w.shutdown().await;
 }
 

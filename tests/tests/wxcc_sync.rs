@@ -199,27 +199,45 @@ async fn new_users_teams_and_queues_arrive_by_the_guides_rules_and_a_second_run_
     assert!(run.complete, "{:?}", run.error);
     assert_eq!(counts(&run.teams), (2, 0, 0, 0), "the two active teams");
     assert_eq!(counts(&run.queues), (2, 0, 0, 0));
-    assert_eq!(run.counts.created, 4, "every active user, the one not contact-center enabled too");
+    assert_eq!(
+        run.counts.created, 4,
+        "every active user, the one not contact-center enabled too"
+    );
     assert_eq!(run.counts.skipped, 1, "the Not Active user is not imported");
 
     // Persons: ACD id = CI user id, this ACD server, start dates = the sync date, the
     // default team, the agent role only for contact-center enabled users.
     let today = Utc::now().format("%Y-%m-%d").to_string();
     let ana = w.person(ANA.1).await.expect("Ana keyed on her CI user id");
-    assert_eq!((ana.input.first_name.as_str(), ana.input.last_name.as_str()), ("Ana", "Lima"));
+    assert_eq!(
+        (ana.input.first_name.as_str(), ana.input.last_name.as_str()),
+        ("Ana", "Lima")
+    );
     assert_eq!(ana.input.company_start_date.as_deref(), Some(today.as_str()));
     assert_eq!(ana.input.department_start_date.as_deref(), Some(today.as_str()));
     let teams = w.wfo_client.list_teams().await.unwrap();
     let default_team = teams.iter().find(|t| t.is_default).unwrap();
-    assert_eq!(ana.input.group_id, default_team.id, "new persons go to the default team");
-    assert!(!ana.input.roles.is_empty(), "contact-center enabled: the default agent role");
-    let sam = w.person(SUPERVISOR.1).await.expect("an active user who is not an agent");
+    assert_eq!(
+        ana.input.group_id, default_team.id,
+        "new persons go to the default team"
+    );
+    assert!(
+        !ana.input.roles.is_empty(),
+        "contact-center enabled: the default agent role"
+    );
+    let sam = w
+        .person(SUPERVISOR.1)
+        .await
+        .expect("an active user who is not an agent");
     assert!(sam.input.roles.is_empty(), "not contact-center enabled: no agent role");
     assert!(w.person(DORMANT.1).await.is_none(), "Not Active users are not imported");
     assert!(w.person(DORMANT.0).await.is_none());
 
     // Teams: read-only, same name, acdId = team id; the inactive one is not created.
-    let sales = teams.iter().find(|t| t.acd_id.as_deref() == Some("team-sales")).unwrap();
+    let sales = teams
+        .iter()
+        .find(|t| t.acd_id.as_deref() == Some("team-sales"))
+        .unwrap();
     assert!(sales.read_only && sales.name == "Sales" && sales.acd_server_id == Some(SERVER));
     assert!(!teams.iter().any(|t| t.acd_id.as_deref() == Some("team-closed")));
     // Queues: keyed on (acdServerId, acdId), with their channel.
@@ -240,20 +258,30 @@ async fn new_users_teams_and_queues_arrive_by_the_guides_rules_and_a_second_run_
 async fn renames_deletions_and_restorations_follow_the_source() {
     let w = World::start().await;
     w.sync().await.unwrap();
-    w.cc.update_user(ANA.0, |u| u.last_name = Some("Lima-Souza".into())).unwrap();
+    w.cc.update_user(ANA.0, |u| u.last_name = Some("Lima-Souza".into()))
+        .unwrap();
     assert!(w.cc.remove_user(BEN.0), "Ben is deleted at the source");
-    w.cc.update_team("team-sales", |t| t.name = "Sales EMEA".into()).unwrap();
+    w.cc.update_team("team-sales", |t| t.name = "Sales EMEA".into())
+        .unwrap();
     assert!(w.cc.remove_team("team-care"));
     assert!(w.cc.remove_queue("q-chat"));
-    w.cc.update_queue("q-main", |q| q.name = "Main line (24/7)".into()).unwrap();
+    w.cc.update_queue("q-main", |q| q.name = "Main line (24/7)".into())
+        .unwrap();
 
     let run = w.sync().await.unwrap();
     assert!(run.complete, "{:?}", run.error);
     assert_eq!(run.counts.updated, 1, "Ana's new name");
     assert_eq!(run.counts.deactivated, 1, "Ben");
-    assert_eq!(counts(&run.teams), (0, 1, 0, 0), "a rename follows; a deleted team changes nothing");
+    assert_eq!(
+        counts(&run.teams),
+        (0, 1, 0, 0),
+        "a rename follows; a deleted team changes nothing"
+    );
     assert_eq!(counts(&run.queues), (0, 1, 1, 0), "renamed; gone → deactivated");
-    let ben = w.person(BEN.1).await.expect("a deleted user is deactivated, never removed");
+    let ben = w
+        .person(BEN.1)
+        .await
+        .expect("a deleted user is deactivated, never removed");
     assert!(ben.input.deactivated.is_some());
     assert_eq!(w.person(ANA.1).await.unwrap().input.last_name, "Lima-Souza");
     let teams = w.wfo_client.list_teams().await.unwrap();
@@ -293,7 +321,10 @@ async fn an_agent_role_removed_by_hand_is_added_back_at_the_next_sync() {
     w.wfo_client.update_person(&ana).await.unwrap();
     let run = w.sync().await.unwrap();
     assert_eq!(run.counts.updated, 1);
-    assert!(!w.person(ANA.1).await.unwrap().input.roles.is_empty(), "the guide: re-added");
+    assert!(
+        !w.person(ANA.1).await.unwrap().input.roles.is_empty(),
+        "the guide: re-added"
+    );
     w.shutdown().await;
 }
 
@@ -301,17 +332,35 @@ async fn an_agent_role_removed_by_hand_is_added_back_at_the_next_sync() {
 async fn a_page_that_fails_midway_deactivates_nobody() {
     let w = World::start().await;
     for i in 0..1500 {
-        w.cc.upsert_user(SimUser::new(&format!("bulk-{i:04}"), "Bulk", &format!("User {i}"), &format!("bulk{i}@acme.example")));
+        w.cc.upsert_user(SimUser::new(
+            &format!("bulk-{i:04}"),
+            "Bulk",
+            &format!("User {i}"),
+            &format!("bulk{i}@acme.example"),
+        ));
     }
     w.sync().await.unwrap();
-    let active_before = w.persons().await.iter().filter(|p| p.input.deactivated.is_none()).count();
+    let active_before = w
+        .persons()
+        .await
+        .iter()
+        .filter(|p| p.input.deactivated.is_none())
+        .count();
     // The second page of users fails every time: the listing is partial.
     w.cc.fail_page(ConfigKind::Users, 1, 500, 100);
     let run = w.sync().await.unwrap();
     assert!(!run.complete);
     assert!(run.error.as_deref().unwrap_or("").contains("page 2"), "{:?}", run.error);
-    assert_eq!(run.counts.deactivated, 0, "nobody is deactivated on an incomplete listing");
-    let active_after = w.persons().await.iter().filter(|p| p.input.deactivated.is_none()).count();
+    assert_eq!(
+        run.counts.deactivated, 0,
+        "nobody is deactivated on an incomplete listing"
+    );
+    let active_after = w
+        .persons()
+        .await
+        .iter()
+        .filter(|p| p.input.deactivated.is_none())
+        .count();
     assert_eq!(active_before, active_after);
     let status = load_status(w.store.as_ref(), CONNECTOR).await.unwrap().unwrap();
     assert!(!status.last_run.complete && status.last_complete_at.is_some());
@@ -329,7 +378,11 @@ async fn malformed_entries_and_users_without_names_are_skipped_or_named_and_the_
     w.cc.corrupt_user(BEN.0, Corruption::NameNotString);
     w.cc.corrupt_item(ConfigKind::Queues, "q-chat", Corruption::NameNotString);
     let run = w.sync().await.unwrap();
-    assert!(run.complete, "skipped entries do not make a listing partial: {:?}", run.error);
+    assert!(
+        run.complete,
+        "skipped entries do not make a listing partial: {:?}",
+        run.error
+    );
     assert!(
         run.warning_samples.iter().any(|s| s.contains("u-ben")),
         "the skipped user is named: {:?}",
@@ -339,7 +392,11 @@ async fn malformed_entries_and_users_without_names_are_skipped_or_named_and_the_
     assert!(w.person(BEN.1).await.is_none(), "an unreadable entry is not guessed at");
     assert!(w.person(ANA.1).await.is_some(), "the rest is synced");
     let zoe = w.person("1a2b3c4d-0000-4000-8000-00000000f006").await.unwrap();
-    assert_eq!((zoe.input.first_name.as_str(), zoe.input.last_name.as_str()), ("zoe", "quinn"), "the e-mail's local part, as the engine names every source's nameless users");
+    assert_eq!(
+        (zoe.input.first_name.as_str(), zoe.input.last_name.as_str()),
+        ("zoe", "quinn"),
+        "the e-mail's local part, as the engine names every source's nameless users"
+    );
     w.shutdown().await;
 }
 
@@ -350,7 +407,10 @@ async fn a_429_storm_is_waited_out_and_the_run_completes() {
     let started = std::time::Instant::now();
     let run = w.sync().await.unwrap();
     assert!(run.complete, "{:?}", run.error);
-    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "Retry-After honoured");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "Retry-After honoured"
+    );
     assert!(w.cc.peak_requests_per_minute(DEFAULT_CLIENT_ID) <= 300);
     w.shutdown().await;
 }

@@ -174,11 +174,12 @@ async fn contact_center(h: &Harness) -> Result<(), Failure> {
         .add_contact_center(CC_USERS, CC_TEAMS, CC_QUEUES)
         .await
         .map_err(Failure::job)?;
-    println!("   Contact Center simulator {}  (org {})", cc.sim.base_url(), cc.sim.org_id());
-    let hops = h
-        .authorize_connector(&cc.connector.id)
-        .await
-        .map_err(Failure::job)?;
+    println!(
+        "   Contact Center simulator {}  (org {})",
+        cc.sim.base_url(),
+        cc.sim.org_id()
+    );
+    let hops = h.authorize_connector(&cc.connector.id).await.map_err(Failure::job)?;
     for (i, hop) in hops.iter().enumerate() {
         let shown = hop.split('?').next().unwrap_or(hop);
         println!("   {} {shown}", if i == 0 { "open" } else { "  →" });
@@ -194,7 +195,11 @@ async fn contact_center(h: &Harness) -> Result<(), Failure> {
             s.subscription.event_types.join(", "),
             s.subscription.destination_url
         ),
-        None => return Err(Failure::job("the Contact Center subscription was not registered within 10 s")),
+        None => {
+            return Err(Failure::job(
+                "the Contact Center subscription was not registered within 10 s",
+            ));
+        }
     }
     let Some(status) = h.wait_for_sync_of(&cc.connector.id, Duration::from_secs(30)).await else {
         return Err(Failure::job("the Contact Center sync did not finish within 30 s"));

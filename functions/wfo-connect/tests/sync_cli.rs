@@ -160,7 +160,9 @@ async fn a_contact_center_sync_prints_a_line_per_kind_and_status_shows_each() {
     ))
     .unwrap();
     store.put_connector(&config, Utc::now()).await.unwrap();
-    let t = cc.issue_tokens(wfo_sim_wxcc::DEFAULT_CLIENT_ID, &[CONFIG_READ]).unwrap();
+    let t = cc
+        .issue_tokens(wfo_sim_wxcc::DEFAULT_CLIENT_ID, &[CONFIG_READ])
+        .unwrap();
     let now = Utc::now();
     store
         .put_tokens(
@@ -186,8 +188,14 @@ async fn a_contact_center_sync_prints_a_line_per_kind_and_status_shows_each() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "acme-cc: teams: created 1, updated 0, deactivated 0, unchanged 0", "{text}");
-    assert_eq!(lines[1], "acme-cc: queues: created 2, updated 0, deactivated 0, unchanged 0", "{text}");
+    assert_eq!(
+        lines[0], "acme-cc: teams: created 1, updated 0, deactivated 0, unchanged 0",
+        "{text}"
+    );
+    assert_eq!(
+        lines[1], "acme-cc: queues: created 2, updated 0, deactivated 0, unchanged 0",
+        "{text}"
+    );
     assert!(
         lines[2].starts_with("acme-cc: users: created 2, updated 0, reactivated 0, deactivated 0, unchanged 0"),
         "{text}"
@@ -196,8 +204,14 @@ async fn a_contact_center_sync_prints_a_line_per_kind_and_status_shows_each() {
     cc.remove_queue("q2");
     let again = run(&["sync", "acme-cc"], state.path()).await;
     let text = String::from_utf8_lossy(&again.stdout);
-    assert!(text.contains("queues: created 0, updated 0, deactivated 1, unchanged 1"), "{text}");
-    assert!(text.contains("users: created 0, updated 0, reactivated 0, deactivated 0, unchanged 2"), "{text}");
+    assert!(
+        text.contains("queues: created 0, updated 0, deactivated 1, unchanged 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("users: created 0, updated 0, reactivated 0, deactivated 0, unchanged 2"),
+        "{text}"
+    );
 
     let status = run(&["status", "acme-cc"], state.path()).await;
     let text = String::from_utf8_lossy(&status.stdout);

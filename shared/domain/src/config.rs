@@ -58,6 +58,9 @@ pub fn default_scopes(kind: ConnectorKind) -> Vec<String> {
             "spark-admin:people_read",
             "spark-admin:licenses_read",
             "spark-admin:telephony_config_read",
+            // The user sync's change feed (admin audit events): without it every
+            // candidate's recording mode is read each run (docs/user-sync.md).
+            "audit:events_read",
         ],
         // Reference §1.2, §9.1: the configuration lists, Search and captures read with
         // `cjp:config_read`; the capture subscription is written with `cjp:config_write`;
@@ -453,7 +456,10 @@ fn check_wxcc_region(field: &str, value: &str) -> Result<(), ConfigError> {
         if !WXCC_REGIONS.contains(&region) {
             return Err(invalid(
                 field,
-                format!("'{value}': unknown Contact Center region '{region}'; the regions are {}", known()),
+                format!(
+                    "'{value}': unknown Contact Center region '{region}'; the regions are {}",
+                    known()
+                ),
             ));
         }
         if &sub[..at] != "api." {
@@ -618,8 +624,10 @@ label = "Recording Id"
     }
 
     fn contact_center(api_url: &str) -> String {
-        GOOD.replace("webex-calling", "webex-cc-2")
-            .replace("api_url = \"https://webexapis.com\"", &format!("api_url = \"{api_url}\""))
+        GOOD.replace("webex-calling", "webex-cc-2").replace(
+            "api_url = \"https://webexapis.com\"",
+            &format!("api_url = \"{api_url}\""),
+        )
     }
 
     #[test]
@@ -645,11 +653,16 @@ label = "Recording Id"
         }
         for (bad, says) in [
             ("https://api.wxcc-xx9.cisco.com", "unknown Contact Center region 'xx9'"),
-            ("https://portal.wxcc-us1.cisco.com", "use https://api.wxcc-us1.cisco.com"),
+            (
+                "https://portal.wxcc-us1.cisco.com",
+                "use https://api.wxcc-us1.cisco.com",
+            ),
             ("https://webexapis.com", "the global Webex API"),
             ("https://api.wxcc-us1.cisco.com/v1", "no path"),
         ] {
-            let e = ConnectorConfig::from_toml(&contact_center(bad)).unwrap_err().to_string();
+            let e = ConnectorConfig::from_toml(&contact_center(bad))
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with("source.api_url") && e.contains(says), "{bad}: {e}");
         }
         let e = ConnectorConfig::from_toml(&contact_center("https://api.wxcc-xx9.cisco.com"))

@@ -576,7 +576,11 @@ fn create(
             group_id: input.defaults.team_id,
             acd_id: Some(id.to_owned()),
             acd_server_id: Some(input.acd_server_id),
-            roles: if agent { vec![input.defaults.agent_role.clone()] } else { Vec::new() },
+            roles: if agent {
+                vec![input.defaults.agent_role.clone()]
+            } else {
+                Vec::new()
+            },
             company_start_date: start.clone(),
             department_start_date: start,
             activated: Some(input.now_ms),

@@ -342,8 +342,14 @@ impl Run<'_> {
             people_listed: source.people_listed,
             candidates: source.candidates,
             wfo_reads: 3,
-            warnings: plan.warnings.len() as u64 + source.setting_failures,
-            warning_samples: plan.warnings.iter().take(10).map(ToString::to_string).collect(),
+            warnings: plan.warnings.len() as u64 + source.setting_failures + source.notes.len() as u64,
+            warning_samples: source
+                .notes
+                .iter()
+                .cloned()
+                .chain(plan.warnings.iter().map(ToString::to_string))
+                .take(10)
+                .collect(),
             ..SyncRun::default()
         };
         for r in &source.rejected {

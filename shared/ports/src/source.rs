@@ -240,8 +240,10 @@ pub struct SyncSettings {
     pub page_retry_wait: Duration,
     /// Longest wait for one `Retry-After` at this level; longer → the call fails.
     pub max_page_wait: Duration,
-    /// How long a per-user eligibility verdict read from the source is trusted (Webex
-    /// Calling: the `record` mode). `None`: the source's cheap listing alone decides.
+    /// How long a per-user eligibility verdict read from the source is trusted when no
+    /// change feed names that user (Webex Calling: the `record` mode, re-read at once
+    /// when the admin audit events name a change; this is only the backstop for changes
+    /// the feed does not show). `None`: the source's cheap listing alone decides.
     pub record_mode_ttl: Option<chrono::Duration>,
     /// Per-user setting reads per run, at most.
     pub max_setting_reads: usize,
@@ -307,13 +309,23 @@ pub struct SourceCalls {
     pub queue_pages: u64,
     /// Per-user reads (Webex Calling: the call-recording setting).
     pub setting_reads: u64,
+    /// Pages of the change feed that names whose per-user setting changed (Webex
+    /// Calling: the admin audit events).
+    #[serde(default)]
+    pub change_feed_pages: u64,
     /// Calls repeated at this level after a failure (included above).
     pub retried: u64,
 }
 
 impl SourceCalls {
     pub fn total(&self) -> u64 {
-        self.licenses + self.roster_pages + self.people_pages + self.team_pages + self.queue_pages + self.setting_reads
+        self.licenses
+            + self.roster_pages
+            + self.people_pages
+            + self.team_pages
+            + self.queue_pages
+            + self.setting_reads
+            + self.change_feed_pages
     }
 }
 
@@ -326,6 +338,7 @@ pub enum CallKind {
     Teams,
     Queues,
     Setting,
+    ChangeFeed,
 }
 
 impl SourceCalls {
@@ -337,6 +350,7 @@ impl SourceCalls {
             CallKind::Teams => self.team_pages += 1,
             CallKind::Queues => self.queue_pages += 1,
             CallKind::Setting => self.setting_reads += 1,
+            CallKind::ChangeFeed => self.change_feed_pages += 1,
         }
         if retry {
             self.retried += 1;
@@ -378,6 +392,10 @@ pub struct UserListing {
     /// Listed entries that could not be read (a field of the wrong type, no id), each
     /// with its reason: left out, the rest synced. Bounded by [`MAX_REJECTED`].
     pub rejected: Vec<String>,
+    /// How eligibility was decided when that is worth an operator's attention (a change
+    /// feed that could not be read, so per-user settings were read again): shown as run
+    /// warnings, not errors.
+    pub notes: Vec<String>,
 }
 
 /// Rejected entries a listing keeps the reasons of (the count goes on in the log).

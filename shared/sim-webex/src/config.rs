@@ -24,6 +24,7 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "spark-admin:locations_read",
     "spark-admin:calling_cdr_read",
     "identity:people_read",
+    "audit:events_read",
 ];
 
 /// The scope that makes details carry `temporaryDirectDownloadLinks`.

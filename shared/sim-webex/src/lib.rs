@@ -148,6 +148,7 @@ fn router(shared: SharedRef) -> Router {
         .route("/v1/people/{id}", get(people::get_person))
         .route("/v1/people/{id}/features/callRecording", get(people::call_recording))
         .route("/v1/licenses", get(people::list_licenses))
+        .route("/v1/adminAudit/events", get(people::admin_audit_events))
         .route(
             "/v1/telephony/config/callRecording/vendorUsers",
             get(people::vendor_users),
@@ -549,11 +550,17 @@ impl RunningWebexSim {
         self.shared.lock().people.get(&id.to_ascii_lowercase()).cloned()
     }
 
-    /// Adds or replaces users (keyed by their lowercased id).
+    /// Adds or replaces users (keyed by their lowercased id). Replacing a user's
+    /// call-recording setting records an admin audit event, as Control Hub does.
     pub fn upsert_people(&self, people: impl IntoIterator<Item = SimPerson>) {
         let mut st = self.shared.lock();
         for mut p in people {
             p.id = p.id.to_ascii_lowercase();
+            if let Some(old) = st.people.get(&p.id)
+                && old.recording != p.recording
+            {
+                people::record_setting_change(&mut st, &p);
+            }
             st.people.insert(p.id.clone(), p);
         }
     }
@@ -566,15 +573,27 @@ impl RunningWebexSim {
         ids
     }
 
-    /// Changes one user. `Err` when there is none with that id.
+    /// Changes one user (as an admin would in Control Hub: a change of the
+    /// call-recording setting records an admin audit event). `Err` when there is none
+    /// with that id.
     pub fn update_person(&self, id: &str, change: impl FnOnce(&mut SimPerson)) -> Result<(), SimError> {
         let mut st = self.shared.lock();
         let p = st
             .people
             .get_mut(&id.to_ascii_lowercase())
             .ok_or_else(|| SimError::UnknownPerson(id.to_owned()))?;
+        let before = p.recording.clone();
         change(p);
+        if p.recording != before {
+            let p = p.clone();
+            people::record_setting_change(&mut st, &p);
+        }
         Ok(())
+    }
+
+    /// The admin audit events recorded so far, oldest first.
+    pub fn audit_events(&self) -> Vec<people::SimAuditEvent> {
+        self.shared.lock().audit_events.clone()
     }
 
     /// Deletes a user (the People API stops listing them). `false` when unknown.

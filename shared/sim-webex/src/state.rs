@@ -198,6 +198,9 @@ pub(crate) struct State {
     /// The org's users by plain id (ordered: the People listing pages by id).
     pub people: BTreeMap<String, SimPerson>,
     pub licenses: Vec<SimLicense>,
+    /// Admin audit events (`GET /v1/adminAudit/events`), oldest first: one per change of
+    /// a person's call-recording setting.
+    pub audit_events: Vec<crate::people::SimAuditEvent>,
     /// Faults aimed at one route (see `RunningWebexSim::push_route_fault`).
     pub route_faults: Vec<RouteFault>,
     /// API requests per route template (`GET /v1/people`), faulted ones included.
@@ -283,6 +286,7 @@ impl State {
             scheduled: Vec::new(),
             people: BTreeMap::new(),
             licenses: crate::people::default_licenses(),
+            audit_events: Vec::new(),
             route_faults: Vec::new(),
             request_counts: BTreeMap::new(),
             issued_tokens: Vec::new(),

@@ -96,13 +96,13 @@ pub use deliveries::{
 pub use directory::{ConfigKind, Corruption, GeneratedOrg, SimQueue, SimTeam, SimUser, SyntheticOrg};
 pub use error::{ApiError, SimError, TRACKING_HEADER};
 pub use events::{TaskEvent, TaskEventKind};
+pub use identity::TokenResponse;
 pub use scenario::{Scenario, ScenarioAgent, ScenarioError, ScenarioIds, generate_tasks};
+pub use subscriptions::{Subscription, SubscriptionEntry};
 pub use tasks::{
     AgentRef, CallType, MEDIA_PATH_PREFIX, NamedRef, SimActivity, SimRecording, SimTask, TaskFault, TaskPlane,
     TaskRoute,
 };
-pub use identity::TokenResponse;
-pub use subscriptions::{Subscription, SubscriptionEntry};
 
 use directory::ConfigItem;
 use state::{PageFault, Shared, SharedRef, State, to_chrono};

@@ -33,13 +33,23 @@ async fn a_played_call_is_searchable_behind_the_gateway_and_its_capture_is_deliv
         name: "Ada Agent".into(),
     }];
     let task = tasks
-        .play("basic-inbound", Utc::now() - chrono::Duration::minutes(30), &agents, &ScenarioIds::default())
+        .play(
+            "basic-inbound",
+            Utc::now() - chrono::Duration::minutes(30),
+            &agents,
+            &ScenarioIds::default(),
+        )
         .unwrap();
 
     // Search without a token is refused by the gateway; with one it answers.
     let query = json!({ "query": format!("{{ taskDetails(from: {}, to: {}, filter: {{ id: {{ equals: \"{}\" }} }}) {{ tasks {{ id }} }} }}",
         (Utc::now() - chrono::Duration::hours(2)).timestamp_millis(), Utc::now().timestamp_millis(), task.id) });
-    let anon = client().post(format!("{}/search", sim.base_url())).json(&query).send().await.unwrap();
+    let anon = client()
+        .post(format!("{}/search", sim.base_url()))
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anon.status(), 400, "no bearer: refused before the task plane");
     let found: Value = client()
         .post(format!("{}/search", sim.base_url()))
@@ -51,7 +61,11 @@ async fn a_played_call_is_searchable_behind_the_gateway_and_its_capture_is_deliv
         .json()
         .await
         .unwrap();
-    assert_eq!(found["data"]["taskDetails"]["tasks"][0]["id"], task.id.as_str(), "{found}");
+    assert_eq!(
+        found["data"]["taskDetails"]["tasks"][0]["id"],
+        task.id.as_str(),
+        "{found}"
+    );
 
     // The capture becomes available at once (delay 0): delivered, signed with the secret.
     let got = hook.wait_for(1).await;
@@ -78,7 +92,12 @@ async fn a_played_call_is_searchable_behind_the_gateway_and_its_capture_is_deliv
         .as_str()
         .unwrap_or_else(|| panic!("a recording with a link: {captures}"))
         .to_owned();
-    let wav = client().get(&link).timeout(Duration::from_secs(10)).send().await.unwrap();
+    let wav = client()
+        .get(&link)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wav.status(), 200);
     assert_eq!(&wav.bytes().await.unwrap()[..4], b"RIFF");
     hook.stop();

@@ -50,11 +50,12 @@ pub use parser::{
     segment_webex_calling_detailed,
 };
 pub use people::{
-    CallRecordingSetting, License, Me, PEOPLE_PAGE_SIZE, PROFESSIONAL_LICENSE_NAME, ROSTER_PAGE_SIZE, RecordMode,
-    RosterMember, WebexPerson, is_calling_professional, professional_license_ids,
+    AUDIT_PAGE_SIZE, AuditEvent, AuditEventData, CallRecordingSetting, License, Me, PEOPLE_PAGE_SIZE,
+    PROFESSIONAL_LICENSE_NAME, ROSTER_PAGE_SIZE, RecordMode, RecordingChange, RosterMember, SCOPE_AUDIT_EVENTS,
+    WebexPerson, is_calling_professional, professional_license_ids,
 };
 pub use source::{WebexCallingKind, WebexCallingSource, webex_error};
-pub use users::{NO_PROFESSIONAL_LICENSE, REQUIRED_SCOPES, VERDICTS_KEY};
+pub use users::{CHANGE_FEED_KEY, NO_PROFESSIONAL_LICENSE, REQUIRED_SCOPES, VERDICTS_KEY};
 pub use webhooks::{
     EVENT_CREATED, NewWebhook, OWNED_BY_ORG, RESOURCE_CONVERGED_RECORDINGS, Webhook, WebhookStatus, WebhookUpdate,
 };

@@ -39,7 +39,8 @@ pub enum SignatureError {
 
 /// Hex HMAC-SHA256 of `body` with `secret` (what the Contact Center sends).
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
@@ -65,8 +66,8 @@ pub fn verify(
     if given.len() != 32 {
         return Err(SignatureError::Malformed);
     }
-    let mut mac =
-        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.expose().as_bytes()).map_err(|_| SignatureError::EmptySecret)?;
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.expose().as_bytes())
+        .map_err(|_| SignatureError::EmptySecret)?;
     mac.update(body);
     mac.verify_slice(&given).map_err(|_| SignatureError::Mismatch)?;
     if let Some(ts) = lookup(TIMESTAMP_HEADER) {
@@ -162,22 +163,34 @@ mod tests {
         let now = Utc::now();
         let body = br#"{"type":"capture:available","data":{"taskId":"t1"}}"#;
         let ts = now.timestamp_millis().to_string();
-        let good = headers(vec![(SIGNATURE_HEADER, sign(SECRET, body)), (TIMESTAMP_HEADER, ts.clone())]);
+        let good = headers(vec![
+            (SIGNATURE_HEADER, sign(SECRET, body)),
+            (TIMESTAMP_HEADER, ts.clone()),
+        ]);
         assert_eq!(verify(&secret, body, &good, now), Ok(()));
         // Upper-case hex is the same digest.
         let upper = headers(vec![(SIGNATURE_HEADER, sign(SECRET, body).to_uppercase())]);
         assert_eq!(verify(&secret, body, &upper, now), Ok(()));
         let tampered = br#"{"type":"capture:available","data":{"taskId":"t2"}}"#;
         assert_eq!(verify(&secret, tampered, &good, now), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&secret, body, &headers(vec![]), now), Err(SignatureError::MissingHeader));
+        assert_eq!(
+            verify(&secret, body, &headers(vec![]), now),
+            Err(SignatureError::MissingHeader)
+        );
         let not_hex = headers(vec![(SIGNATURE_HEADER, "zz".into())]);
         assert_eq!(verify(&secret, body, &not_hex, now), Err(SignatureError::Malformed));
         let stale_ts = (now - chrono::Duration::minutes(6)).timestamp_millis().to_string();
-        let stale = headers(vec![(SIGNATURE_HEADER, sign(SECRET, body)), (TIMESTAMP_HEADER, stale_ts.clone())]);
+        let stale = headers(vec![
+            (SIGNATURE_HEADER, sign(SECRET, body)),
+            (TIMESTAMP_HEADER, stale_ts.clone()),
+        ]);
         assert_eq!(verify(&secret, body, &stale, now), Err(SignatureError::Stale(stale_ts)));
         let wrong_key = headers(vec![(SIGNATURE_HEADER, sign("another-secret-another-secret-xx", body))]);
         assert_eq!(verify(&secret, body, &wrong_key, now), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&Secret::new(""), body, &good, now), Err(SignatureError::EmptySecret));
+        assert_eq!(
+            verify(&Secret::new(""), body, &good, now),
+            Err(SignatureError::EmptySecret)
+        );
     }
 
     #[test]

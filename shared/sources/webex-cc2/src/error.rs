@@ -10,7 +10,10 @@ use wfo_ports::SourceError;
 pub enum CcError {
     /// `401`: the token is expired or revoked.
     #[error("{operation}: Contact Center refused the token (401){}", tracking(.tracking_id))]
-    Unauthorized { operation: &'static str, tracking_id: Option<String> },
+    Unauthorized {
+        operation: &'static str,
+        tracking_id: Option<String>,
+    },
     /// `403`: a scope or the authorizing user's role is missing.
     #[error(
         "{operation}: Contact Center answered 403 — the token needs the scope {scope} and the authorizing user must be a Contact Center administrator or supervisor{}",

@@ -24,9 +24,7 @@ use futures::Future;
 use wfo_domain::Secret;
 use wfo_domain::org_sync::{SourceQueue, SourceTeam};
 use wfo_domain::sync::{Eligibility, Listing, SourceUser, canonical_acd_id};
-use wfo_ports::{
-    CallKind, KindListing, MAX_REJECTED, OrgListing, SourceError, UserListing, UserListingRequest,
-};
+use wfo_ports::{CallKind, KindListing, MAX_REJECTED, OrgListing, SourceError, UserListing, UserListingRequest};
 
 use crate::client::{CcClient, ConfigList, MAX_PAGES};
 use crate::error::{CcError, cc_error};
@@ -50,7 +48,11 @@ struct Read<T> {
 }
 
 impl<'a> Lister<'a> {
-    pub fn new(client: &'a CcClient, credentials: &'a dyn wfo_ports::Credentials, req: &'a UserListingRequest<'a>) -> Self {
+    pub fn new(
+        client: &'a CcClient,
+        credentials: &'a dyn wfo_ports::Credentials,
+        req: &'a UserListingRequest<'a>,
+    ) -> Self {
         Self {
             client,
             credentials,
@@ -129,7 +131,10 @@ impl<'a> Lister<'a> {
         let mut page = 0u64;
         loop {
             let got = self
-                .call(kind, |token| async move { self.client.list_page(list, page, &token).await })
+                .call(
+                    kind,
+                    |token| async move { self.client.list_page(list, page, &token).await },
+                )
                 .await;
             let body = match got {
                 Ok(b) => b,
@@ -208,7 +213,10 @@ impl<'a> Lister<'a> {
             let acd_id = canonical_acd_id(raw);
             if !seen.insert(acd_id.clone()) {
                 if rejected.len() < MAX_REJECTED {
-                    rejected.push(format!("user {}: a second user with CI user id {acd_id}; the first is synced", u.id));
+                    rejected.push(format!(
+                        "user {}: a second user with CI user id {acd_id}; the first is synced",
+                        u.id
+                    ));
                 }
                 continue;
             }
@@ -220,19 +228,28 @@ impl<'a> Lister<'a> {
                 first_name: first,
                 last_name: last,
                 email: u.email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
-                eligibility: if u.active { Eligibility::Eligible } else { Eligibility::Skipped },
+                eligibility: if u.active {
+                    Eligibility::Eligible
+                } else {
+                    Eligibility::Skipped
+                },
                 agent_role: u.contact_center_enabled.unwrap_or(true),
             });
         }
         let candidates = users.iter().filter(|u| u.eligibility == Eligibility::Eligible).count() as u64;
         Ok(UserListing {
             users,
-            listing: if read.complete { Listing::Complete } else { Listing::Partial },
+            listing: if read.complete {
+                Listing::Complete
+            } else {
+                Listing::Partial
+            },
             incomplete: read.incomplete,
             people_listed: listed,
             candidates,
             setting_failures: 0,
             rejected,
+            notes: Vec::new(),
         })
     }
 
@@ -289,13 +306,21 @@ impl<'a> Lister<'a> {
         Ok(OrgListing {
             teams: KindListing {
                 items: team_items,
-                listing: if teams.complete { Listing::Complete } else { Listing::Partial },
+                listing: if teams.complete {
+                    Listing::Complete
+                } else {
+                    Listing::Partial
+                },
                 incomplete: teams.incomplete,
                 rejected: team_rejected,
             },
             queues: KindListing {
                 items: queue_items,
-                listing: if queues.complete { Listing::Complete } else { Listing::Partial },
+                listing: if queues.complete {
+                    Listing::Complete
+                } else {
+                    Listing::Partial
+                },
                 incomplete: queues.incomplete,
                 rejected: queue_rejected,
             },

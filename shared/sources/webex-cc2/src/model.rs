@@ -95,10 +95,7 @@ pub fn channel_type(raw: Option<&str>) -> (ChannelType, bool) {
 
 /// Read one entry; the reason names the entry (its id when it has one) and the field.
 pub fn read_entry<T: serde::de::DeserializeOwned>(kind: &str, index: usize, entry: Value) -> Result<T, String> {
-    let id = entry
-        .get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let id = entry.get("id").and_then(Value::as_str).map(str::to_owned);
     serde_json::from_value::<T>(entry).map_err(|e| match id {
         Some(id) => format!("{kind} {id}: {e}"),
         None => format!("{kind} #{index} of its page: {e}"),

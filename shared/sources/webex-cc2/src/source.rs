@@ -84,7 +84,10 @@ impl SourceKind for WebexCc2Kind {
             )));
         };
         tracing::info!(connector = %connector.config.id, event = %env.event_type, task, "Contact Center delivery verified; {IMPORT_NOT_BUILT}");
-        Ok(Delivery::Ignored(format!("{} for task {task}: not imported ({IMPORT_NOT_BUILT})", env.event_type)))
+        Ok(Delivery::Ignored(format!(
+            "{} for task {task}: not imported ({IMPORT_NOT_BUILT})",
+            env.event_type
+        )))
     }
 
     fn segment_file(
@@ -172,7 +175,10 @@ impl Source for WebexCc2Source {
     }
 
     async fn list_org(&self, req: UserListingRequest<'_>) -> Result<Option<OrgListing>, SourceError> {
-        Lister::new(&self.client, self.credentials.as_ref(), &req).org().await.map(Some)
+        Lister::new(&self.client, self.credentials.as_ref(), &req)
+            .org()
+            .await
+            .map(Some)
     }
 
     async fn identity(&self) -> Result<Identity, SourceError> {
@@ -181,12 +187,17 @@ impl Source for WebexCc2Source {
             .identity_url
             .join("/v1/people/me")
             .map_err(|e| SourceError::Operator(format!("source.identity_url: {e}")))?;
-        let resp = wfo_http::send(crate::client::SERVICE, &self.identity_policy, Idempotency::Idempotent, || {
-            self.http
-                .request(Method::GET, url.clone())
-                .bearer_auth(token.expose())
-                .header(crate::client::TRACKING_HEADER, wfo_http::new_tracking_id())
-        })
+        let resp = wfo_http::send(
+            crate::client::SERVICE,
+            &self.identity_policy,
+            Idempotency::Idempotent,
+            || {
+                self.http
+                    .request(Method::GET, url.clone())
+                    .bearer_auth(token.expose())
+                    .header(crate::client::TRACKING_HEADER, wfo_http::new_tracking_id())
+            },
+        )
         .await
         .map_err(|e| cc_error(CcError::from_http("people/me", "spark:people_read", e)))?;
         let me: Me = wfo_http::json(crate::client::SERVICE, resp)

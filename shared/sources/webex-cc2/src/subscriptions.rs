@@ -68,7 +68,10 @@ struct NewSubscription<'a> {
 /// The description that carries the secret's fingerprint.
 pub fn description(secret: &Secret) -> String {
     let digest = sha2::Sha256::digest(secret.expose().as_bytes());
-    format!("wfo-connect capture import; secret fingerprint {}", &hex::encode(digest)[..16])
+    format!(
+        "wfo-connect capture import; secret fingerprint {}",
+        &hex::encode(digest)[..16]
+    )
 }
 
 impl CcClient {

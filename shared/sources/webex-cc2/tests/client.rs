@@ -37,7 +37,11 @@ async fn every_request_carries_a_tracking_id_the_bearer_and_the_org_path() {
         .and(query_param("pageSize", PAGE_SIZE.to_string()))
         .and(header_exists("TrackingId"))
         .and(wiremock::matchers::header("authorization", "Bearer tok"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(json!([{ "id": "t1", "name": "Sales", "brandNew": {"x": 1} }]), 0, 1)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(
+            json!([{ "id": "t1", "name": "Sales", "brandNew": {"x": 1} }]),
+            0,
+            1,
+        )))
         .expect(1)
         .mount(&server)
         .await;
@@ -68,8 +72,15 @@ async fn a_429_waits_its_retry_after_and_pauses_the_whole_client_id() {
     assert!(started.elapsed() >= Duration::from_millis(950), "Retry-After honoured");
     // Another connector of the same client id asks right after: no pause left, it goes.
     let other = client(&server, limit.clone());
-    other.list_page(ConfigList::Queues, 0, &Secret::new("tok2")).await.unwrap();
-    assert_eq!(limit.stats().0, 3, "every attempt, the refused one included, spent the budget");
+    other
+        .list_page(ConfigList::Queues, 0, &Secret::new("tok2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        limit.stats().0,
+        3,
+        "every attempt, the refused one included, spent the budget"
+    );
 }
 
 #[tokio::test]
@@ -86,11 +97,17 @@ async fn the_limit_spaces_requests_of_one_client_id_across_its_connectors() {
     let b = client(&server, limit.clone());
     let started = std::time::Instant::now();
     let t = Secret::new("tok");
-    let (r1, r2) = tokio::join!(a.list_page(ConfigList::Users, 0, &t), b.list_page(ConfigList::Users, 0, &t));
+    let (r1, r2) = tokio::join!(
+        a.list_page(ConfigList::Users, 0, &t),
+        b.list_page(ConfigList::Users, 0, &t)
+    );
     r1.unwrap();
     r2.unwrap();
     a.list_page(ConfigList::Teams, 0, &t).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(1000), "three requests need at least two window turns");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "three requests need at least two window turns"
+    );
     assert!(limit.stats().1 >= 2, "two of them waited");
 }
 
@@ -99,7 +116,9 @@ async fn statuses_map_to_what_the_pipeline_must_do() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/organization/{ORG}/v2/user")))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"trackingId": "x", "error": {"key": "401", "message": [{"description": "expired"}]}})))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"trackingId": "x", "error": {"key": "401", "message": [{"description": "expired"}]}}),
+        ))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -114,10 +133,19 @@ async fn statuses_map_to_what_the_pipeline_must_do() {
         .await;
     let c = client(&server, Arc::new(RateLimit::new("t4", 300)));
     let t = Secret::new("tok");
-    assert!(matches!(c.list_page(ConfigList::Users, 0, &t).await, Err(CcError::Unauthorized { .. })));
+    assert!(matches!(
+        c.list_page(ConfigList::Users, 0, &t).await,
+        Err(CcError::Unauthorized { .. })
+    ));
     let e = c.list_page(ConfigList::Teams, 0, &t).await.unwrap_err();
-    assert!(matches!(e, CcError::Forbidden { .. }) && e.to_string().contains("cjp:config_read"), "{e}");
+    assert!(
+        matches!(e, CcError::Forbidden { .. }) && e.to_string().contains("cjp:config_read"),
+        "{e}"
+    );
     let e = c.list_page(ConfigList::Queues, 0, &t).await.unwrap_err();
     assert!(matches!(e, CcError::Malformed { .. }), "{e}");
-    assert!(matches!(wfo_webex_cc2::cc_error(e), wfo_ports::SourceError::Permanent(_)));
+    assert!(matches!(
+        wfo_webex_cc2::cc_error(e),
+        wfo_ports::SourceError::Permanent(_)
+    ));
 }
