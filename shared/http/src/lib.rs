@@ -430,11 +430,22 @@ where
 
 /// Read a JSON body, keeping the raw text on failure so the log shows what was said.
 pub async fn json<T: serde::de::DeserializeOwned>(service: &'static str, resp: Response) -> Result<T, HttpError> {
-    let bytes = tokio::time::timeout(BODY_DEADLINE, read_body(service, resp, MAX_JSON_BODY))
+    json_within(service, resp, MAX_JSON_BODY, BODY_DEADLINE).await
+}
+
+/// [`json`] for an answer that is one whole directory rather than a page (WFO's person
+/// list): up to `limit` bytes within `deadline`.
+pub async fn json_within<T: serde::de::DeserializeOwned>(
+    service: &'static str,
+    resp: Response,
+    limit: usize,
+    deadline: Duration,
+) -> Result<T, HttpError> {
+    let bytes = tokio::time::timeout(deadline, read_body(service, resp, limit))
         .await
         .map_err(|_| HttpError::Transport {
             service,
-            message: format!("the answer's body did not arrive within {} s", BODY_DEADLINE.as_secs()),
+            message: format!("the answer's body did not arrive within {} s", deadline.as_secs()),
         })??;
     serde_json::from_slice(&bytes).map_err(|e| HttpError::Decode {
         service,

@@ -20,6 +20,9 @@ use crate::error::{WfoError, classify};
 
 /// Service name in [`HttpError`]s and logs.
 pub const SERVICE: &str = "wfo";
+/// The largest person directory read (about 750,000 persons); beyond it the answer is
+/// refused, never buffered.
+pub const MAX_DIRECTORY_BODY: usize = 256 * 1024 * 1024;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "hazelcast.sessionId";
@@ -390,7 +393,9 @@ impl WfoApi for WfoClient {
                 self.request(Method::GET, path)
             })
             .await?;
-        Ok(wfo_http::json(SERVICE, resp).await?)
+        // The whole directory in one answer (the API has no paging): ~330 bytes a person,
+        // so 100,000 persons are ~33 MB — past the 16 MiB of a page, within this bound.
+        Ok(wfo_http::json_within(SERVICE, resp, MAX_DIRECTORY_BODY, self.config.directory_timeout).await?)
     }
 
     async fn get_person(&self, id: i64) -> Result<Option<Person>, WfoError> {

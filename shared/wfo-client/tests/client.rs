@@ -556,3 +556,29 @@ async fn session_id_and_password_never_appear_in_debug_output() {
     }
     assert!(format!("{api:?}").contains(USER));
 }
+
+#[tokio::test]
+async fn a_person_directory_past_the_page_limit_is_read_whole() {
+    // 60,000 persons (~20 MB): more than one 16 MiB page answer, one directory answer.
+    let server = MockServer::start().await;
+    mount_login(&server, SESSION, 1).await;
+    let mut body = String::from("[");
+    for i in 0..60_000 {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(
+            r#"{{"id":{i},"firstName":"Agent","lastName":"Number {i}","email":"agent{i}@acme.example","displayName":"Agent Number {i}","groupId":1,"acdId":"0000000{i}-aaaa-4bbb-8ccc-dddddddddddd","acdServerId":3,"roles":[{{"id":2,"name":"Agent"}}],"companyStartDate":null,"departmentStartDate":null,"activated":1700000000000,"deactivated":null}}"#
+        ));
+    }
+    body.push(']');
+    assert!(body.len() > wfo_http::MAX_JSON_BODY, "{} bytes", body.len());
+    Mock::given(method("GET"))
+        .and(path("/api/rest/org/common/person/permission/ViewOrg"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let persons = client(&server).list_persons().await.unwrap();
+    assert_eq!(persons.len(), 60_000);
+}
