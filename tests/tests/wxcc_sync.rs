@@ -434,3 +434,37 @@ async fn re_authorizing_with_another_admin_of_the_same_org_creates_nothing_new()
     assert_eq!(run.wfo_writes, 0);
     w.shutdown().await;
 }
+
+/// The identity check (issue "No one in"): a Contact Center admin of another org who
+/// opens the connector's Authorization URL binds nothing.
+#[tokio::test]
+async fn a_token_of_another_org_is_refused_at_authorization_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = wfo_harness::Harness::start(wfo_harness::HarnessConfig::new(dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let cc = h.add_contact_center(5, 1, 1).await.unwrap();
+    cc.sim.set_consenting_account(Some(wfo_sim_wxcc::ForeignAccount {
+        id: "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c".into(),
+        email: "stranger@elsewhere.example".into(),
+        org_id: "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9".into(),
+    }));
+    let refused = h.authorize_connector(&cc.connector.id).await;
+    let text = format!("{refused:?}");
+    assert!(refused.is_err(), "a foreign org's consent is refused: {text}");
+    assert!(text.contains("403"), "{text}");
+    let tokens = h.store.get_tokens(&cc.connector.id).await.unwrap();
+    assert!(tokens.tokens.is_none(), "nothing stored");
+    assert!(cc.sim.subscriptions().is_empty(), "no subscription made for a stranger");
+
+    // The org's own admin then authorizes, and the sync runs.
+    cc.sim.set_consenting_account(None);
+    h.authorize_connector(&cc.connector.id).await.unwrap();
+    let status = h
+        .wait_for_sync_of(&cc.connector.id, std::time::Duration::from_secs(30))
+        .await
+        .expect("the first sync runs after authorization");
+    assert!(status.last_run.complete, "{:?}", status.last_run.error);
+    cc.sim.shutdown().await;
+    h.shutdown().await;
+}
