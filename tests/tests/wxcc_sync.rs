@@ -305,6 +305,11 @@ async fn renames_deletions_and_restorations_follow_the_source() {
     assert_eq!(run.counts.reactivated, 1);
     assert!(w.person(BEN.1).await.unwrap().input.deactivated.is_none());
 
+    // A queue made inactive at the source is deactivated in WFO.
+    w.cc.update_queue("q-main", |q| q.active = false).unwrap();
+    let run = w.sync().await.unwrap();
+    assert_eq!(counts(&run.queues), (0, 0, 1, 1));
+
     // A user switched to Not Active is left alone until restored.
     w.cc.update_user(CHLOE.0, |u| u.active = false).unwrap();
     let run = w.sync().await.unwrap();
@@ -465,6 +470,87 @@ async fn a_token_of_another_org_is_refused_at_authorization_and_nothing_is_store
         .await
         .expect("the first sync runs after authorization");
     assert!(status.last_run.complete, "{:?}", status.last_run.error);
+    cc.sim.shutdown().await;
+    h.shutdown().await;
+}
+
+/// `POST /webhooks/{id}` for a Contact Center connector (`specs/interfaces.md` §2, §4):
+/// a genuine signed delivery is acknowledged; a bad signature, a stale timestamp, a
+/// foreign org and a body that is no envelope are refused, and nothing is recorded.
+#[tokio::test]
+async fn contact_center_deliveries_are_verified_on_the_webhook_route() {
+    use wfo_pipeline::ports::Ledger;
+    use wfo_sim_wxcc::{ScenarioAgent, ScenarioIds, TestDelivery, TestSignature};
+    let dir = tempfile::tempdir().unwrap();
+    let h = wfo_harness::Harness::start(wfo_harness::HarnessConfig::new(dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let cc = h.add_contact_center(3, 1, 1).await.unwrap();
+    h.authorize_connector(&cc.connector.id).await.unwrap();
+    let stored = h.store.get_connector(&cc.connector.id).await.unwrap().unwrap();
+    let secret = stored.secrets.webhook_secret.expose().to_owned();
+    let url = format!("{}/webhooks/{}", h.runtime.public_url, cc.connector.id);
+    // The subscription is registered after authorization; a played call is delivered.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cc.sim.subscriptions().is_empty() && std::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!cc.sim.subscriptions().is_empty(), "subscription registered");
+    let agent = cc.sim.users().into_iter().next().unwrap();
+    cc.sim
+        .tasks()
+        .unwrap()
+        .play(
+            "basic-inbound",
+            Utc::now() - chrono::Duration::minutes(20),
+            &[ScenarioAgent {
+                ci_user_id: agent.ci_user_id.clone(),
+                name: "Agent".into(),
+            }],
+            &ScenarioIds::default(),
+        )
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cc.sim.deliveries().is_empty() && std::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let sent = cc.sim.deliveries();
+    assert!(!sent.is_empty(), "capture:available delivered");
+    assert!(
+        format!("{:?}", sent[0].outcome).contains("200"),
+        "a genuine delivery is acknowledged: {:?}",
+        sent[0].outcome
+    );
+
+    let now = Utc::now().timestamp_millis();
+    let envelope = |org: &str, ts: i64| {
+        serde_json::json!({ "id": "e1", "specversion": "1.0", "type": "capture:available", "source": "/com/cisco/wxcc/s1",
+            "comciscoorgid": org, "comciscotimestamp": ts.to_string(), "data": { "taskId": "t-1" } })
+        .to_string()
+    };
+    let send = |body: String, signature: TestSignature, ts: Option<i64>| {
+        cc.sim.send_test_delivery(
+            &url,
+            TestDelivery {
+                body,
+                signature,
+                timestamp_ms: ts,
+                webhook_version: Some("capture:1.0.0".into()),
+            },
+        )
+    };
+    let org = cc.sim.org_id();
+    let valid = || TestSignature::Valid { secret: secret.clone() };
+    assert_eq!(send(envelope(&org, now), valid(), Some(now)).await.unwrap(), 200);
+    assert_eq!(send(envelope(&org, now), TestSignature::Wrong, Some(now)).await.unwrap(), 401);
+    assert_eq!(send(envelope(&org, now), TestSignature::None, Some(now)).await.unwrap(), 401);
+    let stale = now - 6 * 60 * 1000;
+    assert_eq!(send(envelope(&org, stale), valid(), Some(stale)).await.unwrap(), 401, "older than 5 minutes");
+    let foreign = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    assert_eq!(send(envelope(foreign, now), valid(), Some(now)).await.unwrap(), 401, "another org");
+    assert_eq!(send("not json".into(), valid(), None).await.unwrap(), 400);
+    let items = h.store.list(&cc.connector.id, false, 10).await.unwrap();
+    assert!(items.is_empty(), "nothing recorded: {items:?}");
     cc.sim.shutdown().await;
     h.shutdown().await;
 }
