@@ -12,6 +12,7 @@ pub mod delivery;
 mod error;
 mod listing;
 pub mod model;
+pub mod search;
 mod source;
 pub mod subscriptions;
 
