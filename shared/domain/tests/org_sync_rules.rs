@@ -493,8 +493,8 @@ fn apply_teams(wfo: &[Team], plan: &wfo_domain::org_sync::TeamPlan) -> Vec<Team>
         .iter()
         .map(|t| plan.updates.iter().find(|u| u.id == t.id).unwrap_or(t).clone())
         .collect();
-    let mut next_id = out.iter().map(|t| t.id).max().unwrap_or(0) + 1;
-    for c in &plan.creates {
+    let first_id = out.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+    for (next_id, c) in (first_id..).zip(&plan.creates) {
         out.push(Team {
             id: next_id,
             name: c.name.clone(),
@@ -503,7 +503,6 @@ fn apply_teams(wfo: &[Team], plan: &wfo_domain::org_sync::TeamPlan) -> Vec<Team>
             acd_server_id: c.acd_server_id,
             read_only: c.read_only,
         });
-        next_id += 1;
     }
     out
 }
@@ -513,8 +512,8 @@ fn apply_queues(wfo: &[Queue], plan: &wfo_domain::org_sync::QueuePlan) -> Vec<Qu
         .iter()
         .map(|q| plan.updates.iter().find(|u| u.id == q.id).unwrap_or(q).clone())
         .collect();
-    let mut next_id = out.iter().map(|q| q.id).max().unwrap_or(0) + 1;
-    for c in &plan.creates {
+    let first_id = out.iter().map(|q| q.id).max().unwrap_or(0) + 1;
+    for (next_id, c) in (first_id..).zip(&plan.creates) {
         out.push(Queue {
             id: next_id,
             name: c.name.clone(),
@@ -523,7 +522,6 @@ fn apply_queues(wfo: &[Queue], plan: &wfo_domain::org_sync::QueuePlan) -> Vec<Qu
             channel_type: c.channel_type,
             active: c.active,
         });
-        next_id += 1;
     }
     out
 }

@@ -231,7 +231,21 @@ mod tests {
     #[test]
     fn the_per_window_count_keeps_any_sliding_minute_under_the_limit() {
         assert_eq!(per_window_for(300, Duration::from_secs(10)), 42);
-        assert!(42 * 7 <= 300);
+        // Every window full: the most any 60-second span (starting anywhere) can see.
+        for (per_minute, w) in [(300u32, 10u64), (300, 6), (300, 60), (120, 10)] {
+            let per_window = per_window_for(per_minute, Duration::from_secs(w)) as u64;
+            let w_ms = w * 1000;
+            let worst = (0..w_ms)
+                .step_by(50)
+                .map(|t| {
+                    let first = t / w_ms;
+                    let last = (t + 60_000 - 1) / w_ms;
+                    (last - first + 1) * per_window
+                })
+                .max()
+                .unwrap_or(0);
+            assert!(worst <= per_minute as u64, "{per_minute}/min in {w} s windows: {worst}");
+        }
         assert_eq!(per_window_for(300, Duration::from_secs(60)), 150);
         assert_eq!(per_window_for(1, Duration::from_secs(10)), 1);
     }

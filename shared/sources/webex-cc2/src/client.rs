@@ -74,6 +74,38 @@ impl ConfigList {
     }
 }
 
+/// What a call is, for the request and its errors.
+#[derive(Debug, Clone)]
+pub(crate) struct Op {
+    pub operation: &'static str,
+    /// The scope a 403 names.
+    pub scope: &'static str,
+    pub method: Method,
+    pub idempotency: Idempotency,
+}
+
+impl Op {
+    /// A read (safe to repeat).
+    pub fn read(operation: &'static str, scope: &'static str, method: Method) -> Self {
+        Self {
+            operation,
+            scope,
+            method,
+            idempotency: Idempotency::Idempotent,
+        }
+    }
+
+    /// A create (repeated only when it certainly did not arrive).
+    pub fn create(operation: &'static str, scope: &'static str) -> Self {
+        Self {
+            operation,
+            scope,
+            method: Method::POST,
+            idempotency: Idempotency::NonIdempotent,
+        }
+    }
+}
+
 /// Client for one org on one regional host. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CcClient {
@@ -145,14 +177,17 @@ impl CcClient {
     /// One request, JSON in and out.
     pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
-        operation: &'static str,
-        scope: &'static str,
-        method: Method,
+        op: Op,
         url: Url,
         body: Option<&B>,
-        idempotency: Idempotency,
         token: &Secret,
     ) -> Result<T, CcError> {
+        let Op {
+            operation,
+            scope,
+            method,
+            idempotency,
+        } = op;
         let resp = wfo_http::send(SERVICE, &self.policy, idempotency, || {
             let mut req = self
                 .http
@@ -180,12 +215,9 @@ impl CcClient {
             .append_pair("page", &page.to_string())
             .append_pair("pageSize", &PAGE_SIZE.to_string());
         self.call::<(), ListPage>(
-            list.operation(),
-            SCOPE_CONFIG_READ,
-            Method::GET,
+            Op::read(list.operation(), SCOPE_CONFIG_READ, Method::GET),
             url,
             None,
-            Idempotency::Idempotent,
             token,
         )
         .await

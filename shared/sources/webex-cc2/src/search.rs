@@ -18,9 +18,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wfo_domain::Secret;
-use wfo_http::Idempotency;
 
-use crate::client::{CcClient, SCOPE_CONFIG_READ};
+use crate::client::{CcClient, Op, SCOPE_CONFIG_READ};
 use crate::error::CcError;
 
 /// The longest window one listing query covers.
@@ -96,12 +95,9 @@ impl CcClient {
         let body = json!({ "query": query });
         let answer: GraphQl = self
             .call(
-                operation,
-                SCOPE_CONFIG_READ,
-                Method::POST,
+                Op::read(operation, SCOPE_CONFIG_READ, Method::POST),
                 url,
                 Some(&body),
-                Idempotency::Idempotent,
                 token,
             )
             .await?;
@@ -253,15 +249,7 @@ impl CcClient {
             "includeSegments": false,
         }});
         let answer: Value = self
-            .call(
-                OP,
-                SCOPE_CONFIG_READ,
-                Method::POST,
-                url,
-                Some(&body),
-                Idempotency::Idempotent,
-                token,
-            )
+            .call(Op::read(OP, SCOPE_CONFIG_READ, Method::POST), url, Some(&body), token)
             .await?;
         Ok(answer["data"].as_array().cloned().unwrap_or_default())
     }

@@ -12,9 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Digest;
 use wfo_domain::Secret;
-use wfo_http::Idempotency;
 
-use crate::client::{CcClient, SCOPE_CONFIG_WRITE};
+use crate::client::{CcClient, Op, SCOPE_CONFIG_WRITE};
 use crate::error::CcError;
 
 pub const EVENT_CAPTURE_AVAILABLE: &str = "capture:available";
@@ -79,12 +78,9 @@ impl CcClient {
         let url = self.url_of("/v2/subscriptions")?;
         let answer: ListAnswer = self
             .call::<(), _>(
-                "list subscriptions",
-                SCOPE_CONFIG_WRITE,
-                Method::GET,
+                Op::read("list subscriptions", SCOPE_CONFIG_WRITE, Method::GET),
                 url,
                 None,
-                Idempotency::Idempotent,
                 token,
             )
             .await?;
@@ -114,12 +110,9 @@ impl CcClient {
         };
         let answer: OneAnswer = self
             .call(
-                "create subscription",
-                SCOPE_CONFIG_WRITE,
-                Method::POST,
+                Op::create("create subscription", SCOPE_CONFIG_WRITE),
                 url,
                 Some(&body),
-                Idempotency::NonIdempotent,
                 token,
             )
             .await?;
@@ -136,12 +129,9 @@ impl CcClient {
         });
         let _: Value = self
             .call(
-                "update subscription",
-                SCOPE_CONFIG_WRITE,
-                Method::PATCH,
+                Op::read("update subscription", SCOPE_CONFIG_WRITE, Method::PATCH),
                 url,
                 Some(&body),
-                Idempotency::Idempotent,
                 token,
             )
             .await?;
