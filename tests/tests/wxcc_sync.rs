@@ -542,12 +542,28 @@ async fn contact_center_deliveries_are_verified_on_the_webhook_route() {
     let org = cc.sim.org_id();
     let valid = || TestSignature::Valid { secret: secret.clone() };
     assert_eq!(send(envelope(&org, now), valid(), Some(now)).await.unwrap(), 200);
-    assert_eq!(send(envelope(&org, now), TestSignature::Wrong, Some(now)).await.unwrap(), 401);
-    assert_eq!(send(envelope(&org, now), TestSignature::None, Some(now)).await.unwrap(), 401);
+    assert_eq!(
+        send(envelope(&org, now), TestSignature::Wrong, Some(now))
+            .await
+            .unwrap(),
+        401
+    );
+    assert_eq!(
+        send(envelope(&org, now), TestSignature::None, Some(now)).await.unwrap(),
+        401
+    );
     let stale = now - 6 * 60 * 1000;
-    assert_eq!(send(envelope(&org, stale), valid(), Some(stale)).await.unwrap(), 401, "older than 5 minutes");
+    assert_eq!(
+        send(envelope(&org, stale), valid(), Some(stale)).await.unwrap(),
+        401,
+        "older than 5 minutes"
+    );
     let foreign = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
-    assert_eq!(send(envelope(foreign, now), valid(), Some(now)).await.unwrap(), 401, "another org");
+    assert_eq!(
+        send(envelope(foreign, now), valid(), Some(now)).await.unwrap(),
+        401,
+        "another org"
+    );
     assert_eq!(send("not json".into(), valid(), None).await.unwrap(), 400);
     let items = h.store.list(&cc.connector.id, false, 10).await.unwrap();
     assert!(items.is_empty(), "nothing recorded: {items:?}");

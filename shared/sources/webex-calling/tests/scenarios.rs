@@ -121,7 +121,8 @@ fn park_and_retrieve_by_the_same_user_split_one_recording_into_two_contacts() {
     assert_eq!(agents(&c), [BOB, BOB]);
     assert!(c[0].contact.external_id.ends_with(":0") && c[1].contact.external_id.ends_with(":1"));
     assert!(
-        c[1].media.as_ref().unwrap().offset_ms > c[0].media.as_ref().unwrap().offset_ms + c[0].media.as_ref().unwrap().duration_ms,
+        c[1].media.as_ref().unwrap().offset_ms
+            > c[0].media.as_ref().unwrap().offset_ms + c[0].media.as_ref().unwrap().duration_ms,
         "parked audio belongs to nobody"
     );
 }
@@ -153,7 +154,10 @@ fn pause_and_resume_become_events_and_the_paused_time_is_cut_from_the_media_slic
     let c = assert_scenario("pause-resume");
     let kinds: Vec<EventType> = c[0].contact.events.iter().map(|e| e.event_type).collect();
     assert_eq!(kinds, [EventType::Pause, EventType::Resume]);
-    assert_eq!(c[0].contact.call_duration - c[0].media.as_ref().unwrap().duration_ms, 75_000);
+    assert_eq!(
+        c[0].contact.call_duration - c[0].media.as_ref().unwrap().duration_ms,
+        75_000
+    );
 }
 
 #[test]
@@ -209,7 +213,8 @@ fn every_fixture_recording_has_audio_consistent_with_its_session_and_pauses() {
         for c in expected_contacts(name) {
             let len = audio[&c.media.as_ref().unwrap().recording_id];
             assert!(
-                c.media.as_ref().unwrap().offset_ms >= 0 && c.media.as_ref().unwrap().offset_ms + c.media.as_ref().unwrap().duration_ms <= len,
+                c.media.as_ref().unwrap().offset_ms >= 0
+                    && c.media.as_ref().unwrap().offset_ms + c.media.as_ref().unwrap().duration_ms <= len,
                 "{name}"
             );
         }
