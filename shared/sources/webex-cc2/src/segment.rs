@@ -862,7 +862,7 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
     for (agent, e) in markers {
         let at = spans
             .iter()
-            .position(|s| &s.agent == agent.as_str() && s.span.start <= e.time && e.time <= s.span.end);
+            .position(|s| s.agent == agent && s.span.start <= e.time && e.time <= s.span.end);
         match at {
             Some(k) => events[k].push(e),
             None => notes.push(format!(
