@@ -93,11 +93,11 @@ fn contact(
                 channels: 1,
             }),
         },
-        media: MediaSlice {
+        media: Some(MediaSlice {
             recording_id: format!("{call}-audio"),
             offset_ms,
             duration_ms,
-        },
+        }),
     }
 }
 

@@ -45,6 +45,35 @@ fn segment_prints_the_contacts_of_a_call_from_its_metadata_documents() {
 }
 
 #[test]
+fn segment_of_contact_center_tasks_prints_each_fixture_expected_contacts() {
+    let root = repo().join("fixtures/webex-cc-2");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("task.json").is_file())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 12, "{dirs:?}");
+    for dir in dirs {
+        let out = bin()
+            .args(["segment", "--kind", "webex-cc-2", "--acd-server-id", "3"])
+            .arg(dir.join("task.json"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+        assert_eq!(got, expected, "{}", dir.display());
+    }
+}
+
+#[test]
 fn segment_of_a_malformed_document_fails_naming_the_field() {
     let dir = repo().join("fixtures/webex-calling/malformed");
     let file = std::fs::read_dir(&dir)

@@ -21,15 +21,30 @@ use crate::segment::SegmentedContact;
 use crate::sync::canonical_acd_id;
 
 /// What identifies a segment across plans.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct SegmentIdentity {
     acd_server_id: i64,
     acd_id: String,
     start_time: i64,
     duration_ms: i64,
-    recording_id: String,
-    offset_ms: i64,
-    slice_ms: i64,
+    /// `None`: no audio slice (the recording id, offset and length of the slice).
+    media: Option<(String, i64, i64)>,
+}
+
+impl SegmentIdentity {
+    /// Same agent, start and duration, and the same slice of audio — or no slice on one
+    /// side: a contact planned before its audio existed (a Contact Center capture not
+    /// there yet) is the same segment once the capture gives it a slice.
+    fn same_segment(&self, other: &SegmentIdentity) -> bool {
+        self.acd_server_id == other.acd_server_id
+            && self.acd_id == other.acd_id
+            && self.start_time == other.start_time
+            && self.duration_ms == other.duration_ms
+            && match (&self.media, &other.media) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
 }
 
 fn identity(c: &SegmentedContact) -> SegmentIdentity {
@@ -38,9 +53,10 @@ fn identity(c: &SegmentedContact) -> SegmentIdentity {
         acd_id: canonical_acd_id(&c.contact.agent.acd_id),
         start_time: c.contact.start_time,
         duration_ms: c.contact.call_duration,
-        recording_id: c.media.recording_id.clone(),
-        offset_ms: c.media.offset_ms,
-        slice_ms: c.media.duration_ms,
+        media: c
+            .media
+            .as_ref()
+            .map(|m| (m.recording_id.clone(), m.offset_ms, m.duration_ms)),
     }
 }
 
@@ -61,7 +77,7 @@ pub fn merge_plan(
         let id = identity(&contact);
         let found = old
             .iter_mut()
-            .find(|slot| slot.as_ref().is_some_and(|p| identity(&p.plan) == id))
+            .find(|slot| slot.as_ref().is_some_and(|p| identity(&p.plan).same_segment(&id)))
             .and_then(Option::take);
         match found {
             Some(done) => {
@@ -132,11 +148,11 @@ mod tests {
                 metadata: Default::default(),
                 audio: None,
             },
-            media: MediaSlice {
+            media: Some(MediaSlice {
                 recording_id: "r".into(),
                 offset_ms: start - 1000,
                 duration_ms: dur,
-            },
+            }),
         }
     }
 
@@ -207,5 +223,32 @@ mod tests {
         let before = vec![done(contact("x:0", upper, 1000, 5), 11)];
         let (after, _) = merge_plan(before, vec![(contact("x:0", lower, 1000, 5), None)]);
         assert_eq!(after[0].contact_id, Some(11));
+    }
+
+    #[test]
+    fn a_contact_planned_before_its_audio_keeps_its_id_when_the_audio_arrives() {
+        let mut pending = contact("x:0", "a", 1000, 5);
+        pending.media = None;
+        let before = vec![ContactProgress {
+            contact_id: Some(11),
+            metadata_done: true,
+            ..ContactProgress::new(pending)
+        }];
+        let (after, notes) = merge_plan(before, vec![(contact("x:0", "a", 1000, 5), None)]);
+        assert_eq!(after[0].contact_id, Some(11));
+        assert!(after[0].plan.media.is_some(), "the new plan's slice is taken");
+        assert_eq!(after[0].audio_bytes, None, "so the audio step still runs");
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn a_different_slice_is_a_different_segment() {
+        let before = vec![done(contact("x:0", "a", 1000, 5), 11)];
+        let mut moved = contact("x:0", "a", 1000, 5);
+        if let Some(m) = moved.media.as_mut() {
+            m.offset_ms += 1;
+        }
+        let (after, _) = merge_plan(before, vec![(moved, None)]);
+        assert_eq!(after[0].contact_id, None);
     }
 }

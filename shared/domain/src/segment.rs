@@ -37,7 +37,11 @@ use crate::wfo::{AgentRef, AudioFormat, AudioSpec, ContactEvent, ContactImport, 
 pub struct SegmentedContact {
     #[serde(flatten)]
     pub contact: ContactImport,
-    pub media: MediaSlice,
+    /// `None`: the contact gets no audio from this plan — a Contact Center task that was
+    /// not recorded, a digital (chat, email) task, or a capture not there yet (then
+    /// `contact.audio.expected` is true: the audio comes with a later plan). Webex
+    /// Calling contacts always have a slice.
+    pub media: Option<MediaSlice>,
 }
 
 /// Which part of which recording's audio belongs to a contact.
@@ -228,11 +232,11 @@ pub fn segment_timeline(tl: &CallTimeline, opts: &SegmentOptions<'_>) -> Vec<Seg
                         channels: 1,
                     }),
                 },
-                media: MediaSlice {
+                media: Some(MediaSlice {
                     recording_id: tl.recording.id.clone(),
                     offset_ms,
                     duration_ms,
-                },
+                }),
             }
         })
         .collect()

@@ -895,7 +895,11 @@ impl Importer {
             let Some(contact_id) = item.contacts[i].contact_id else {
                 return Err(StepError::Permanent("contact id missing at the audio step".to_owned()));
             };
-            let media = item.contacts[i].plan.media.clone();
+            // No slice: the contact gets no audio from this plan (not recorded, a digital
+            // task, or a capture not there yet — a later plan brings it).
+            let Some(media) = item.contacts[i].plan.media.clone() else {
+                continue;
+            };
             // A transient failure of the transfer (WFO 5xx, a broken stream, a checksum
             // that does not match) is tried again here, from a fresh download, before an
             // item-level retry (minutes of backoff) is spent on it.

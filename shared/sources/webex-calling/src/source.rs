@@ -339,12 +339,13 @@ impl Source for WebexCallingSource {
         let mut skipped = Vec::new();
         for contact in segmented.contacts {
             if let Some(Some(why)) = verdicts.get(&contact.contact.agent.acd_id) {
+                let slice = contact.media.as_ref().map_or_else(
+                    || "without audio".to_owned(),
+                    |m| format!("at {} ms for {} ms", m.offset_ms, m.duration_ms),
+                );
                 skipped.push(format!(
-                    "segment of agent {} at {} ms for {} ms ({}) not imported: {why}",
-                    contact.contact.agent.acd_id,
-                    contact.media.offset_ms,
-                    contact.media.duration_ms,
-                    contact.contact.external_id
+                    "segment of agent {} {slice} ({}) not imported: {why}",
+                    contact.contact.agent.acd_id, contact.contact.external_id
                 ));
                 continue;
             }

@@ -60,8 +60,8 @@ fn basic_inbound_call_gives_one_inbound_contact_spanning_the_whole_recording() {
     assert_eq!(agents(&c), [ALICE]);
     assert_eq!(c[0].contact.direction, Direction::Inbound);
     assert_eq!(c[0].contact.ani.as_deref(), Some("+14155550123"));
-    assert_eq!(c[0].media.offset_ms, 0);
-    assert_eq!(c[0].media.duration_ms, c[0].contact.call_duration);
+    assert_eq!(c[0].media.as_ref().unwrap().offset_ms, 0);
+    assert_eq!(c[0].media.as_ref().unwrap().duration_ms, c[0].contact.call_duration);
 }
 
 #[test]
@@ -121,7 +121,8 @@ fn park_and_retrieve_by_the_same_user_split_one_recording_into_two_contacts() {
     assert_eq!(agents(&c), [BOB, BOB]);
     assert!(c[0].contact.external_id.ends_with(":0") && c[1].contact.external_id.ends_with(":1"));
     assert!(
-        c[1].media.offset_ms > c[0].media.offset_ms + c[0].media.duration_ms,
+        c[1].media.as_ref().unwrap().offset_ms
+            > c[0].media.as_ref().unwrap().offset_ms + c[0].media.as_ref().unwrap().duration_ms,
         "parked audio belongs to nobody"
     );
 }
@@ -153,7 +154,10 @@ fn pause_and_resume_become_events_and_the_paused_time_is_cut_from_the_media_slic
     let c = assert_scenario("pause-resume");
     let kinds: Vec<EventType> = c[0].contact.events.iter().map(|e| e.event_type).collect();
     assert_eq!(kinds, [EventType::Pause, EventType::Resume]);
-    assert_eq!(c[0].contact.call_duration - c[0].media.duration_ms, 75_000);
+    assert_eq!(
+        c[0].contact.call_duration - c[0].media.as_ref().unwrap().duration_ms,
+        75_000
+    );
 }
 
 #[test]
@@ -207,9 +211,10 @@ fn every_fixture_recording_has_audio_consistent_with_its_session_and_pauses() {
             audio.insert(tl.recording.id.clone(), len);
         }
         for c in expected_contacts(name) {
-            let len = audio[&c.media.recording_id];
+            let len = audio[&c.media.as_ref().unwrap().recording_id];
             assert!(
-                c.media.offset_ms >= 0 && c.media.offset_ms + c.media.duration_ms <= len,
+                c.media.as_ref().unwrap().offset_ms >= 0
+                    && c.media.as_ref().unwrap().offset_ms + c.media.as_ref().unwrap().duration_ms <= len,
                 "{name}"
             );
         }

@@ -121,11 +121,11 @@ proptest! {
     fn media_slices_stay_inside_the_audio(tl in arb_timeline()) {
         let audio = tl.audio_length_ms();
         for c in segment(&tl) {
-            prop_assert!(c.media.offset_ms >= 0);
-            prop_assert!(c.media.duration_ms >= 0);
-            prop_assert!(c.media.offset_ms + c.media.duration_ms <= audio);
-            prop_assert!(c.media.duration_ms <= c.contact.call_duration);
-            prop_assert_eq!(&c.media.recording_id, "rec-1");
+            prop_assert!(c.media.as_ref().unwrap().offset_ms >= 0);
+            prop_assert!(c.media.as_ref().unwrap().duration_ms >= 0);
+            prop_assert!(c.media.as_ref().unwrap().offset_ms + c.media.as_ref().unwrap().duration_ms <= audio);
+            prop_assert!(c.media.as_ref().unwrap().duration_ms <= c.contact.call_duration);
+            prop_assert_eq!(&c.media.as_ref().unwrap().recording_id, "rec-1");
         }
     }
 

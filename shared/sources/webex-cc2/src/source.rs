@@ -92,10 +92,10 @@ impl SourceKind for WebexCc2Kind {
 
     fn segment_file(
         &self,
-        _doc: &serde_json::Value,
-        _ctx: &SegmentContext,
+        doc: &serde_json::Value,
+        ctx: &SegmentContext,
     ) -> Result<Vec<SegmentedContact>, SourceError> {
-        Err(SourceError::Permanent(IMPORT_NOT_BUILT.to_owned()))
+        crate::segment::segment_webex_cc2(doc, ctx).map_err(|e| SourceError::Permanent(e.to_string()))
     }
 
     fn connect(&self, connector: &StoredConnector, deps: SourceDeps) -> Result<Arc<dyn Source>, SourceError> {

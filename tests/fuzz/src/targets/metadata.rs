@@ -91,7 +91,8 @@ pub fn webex_metadata(input: &[u8]) -> String {
     assert!((0..=stop - start).contains(&audio), "audio length {audio}");
     let mut ids = BTreeSet::new();
     for c in &seg.contacts {
-        let (imp, media) = (&c.contact, &c.media);
+        let imp = &c.contact;
+        let media = c.media.as_ref().expect("a Webex Calling contact has audio");
         assert!(ids.insert(imp.external_id.clone()), "duplicate externalId");
         assert!(imp.external_id.starts_with("wxc:"));
         assert_eq!(imp.assoc_call_id, tl.interaction_key);
