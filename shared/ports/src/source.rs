@@ -541,3 +541,90 @@ pub trait Registry: Send + Sync {
     /// `None` when no source of that kind is built into this binary.
     fn source_kind(&self, kind: ConnectorKind) -> Option<Arc<dyn SourceKind>>;
 }
+
+/// What [`ListingCalls`] needs to know about a source client's error.
+pub trait CallError: std::fmt::Display {
+    /// The source refused the credential (`401`): renew it once and call again.
+    fn is_unauthorized(&self) -> bool;
+    /// Worth another attempt at this level.
+    fn is_retryable(&self) -> bool;
+    /// The wait the source asked for.
+    fn retry_after(&self) -> Option<Duration>;
+    /// What the pipeline must do about it (the source's one mapping).
+    fn into_source_error(self) -> SourceError;
+}
+
+/// The calls of one user listing (or configuration listing) run, for every source: one
+/// access token asked for and renewed at most once per call on a `401`, each call retried
+/// at this level (`Retry-After` honoured up to `max_page_wait`, doubling waits
+/// otherwise, at most `page_attempts`), the run's claim renewed and every call counted
+/// before it is made.
+pub struct ListingCalls<'a> {
+    pub req: &'a UserListingRequest<'a>,
+    pub credentials: &'a dyn Credentials,
+    token: tokio::sync::Mutex<Option<Secret>>,
+}
+
+impl<'a> ListingCalls<'a> {
+    pub fn new(req: &'a UserListingRequest<'a>, credentials: &'a dyn Credentials) -> Self {
+        Self {
+            req,
+            credentials,
+            token: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn token(&self, renew: bool) -> Result<Secret, SourceError> {
+        let mut slot = self.token.lock().await;
+        if renew {
+            self.credentials.renew().await?;
+            *slot = None;
+        }
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let t = self.credentials.current().await?;
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    /// One source call `f(token)` with this level's retries.
+    pub async fn call<T, E, F, Fut>(&self, kind: CallKind, mut f: F) -> Result<T, SourceError>
+    where
+        E: CallError,
+        F: FnMut(Secret) -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let mut attempt = 0u32;
+        let mut renewed = false;
+        loop {
+            attempt += 1;
+            self.req.keep_alive.renew().await?;
+            let token = self.token(false).await?;
+            if let Ok(mut c) = self.req.calls.lock() {
+                c.count(kind, attempt > 1);
+            }
+            match f(token).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_unauthorized() && !renewed => {
+                    renewed = true;
+                    self.token(true).await?;
+                }
+                Err(e) if e.is_retryable() && attempt < self.req.settings.page_attempts => {
+                    let backoff = self
+                        .req
+                        .settings
+                        .page_retry_wait
+                        .saturating_mul(1 << (attempt - 1).min(8));
+                    let wait = e.retry_after().unwrap_or(backoff);
+                    if wait > self.req.settings.max_page_wait {
+                        return Err(e.into_source_error());
+                    }
+                    tracing::debug!(connector = %self.req.connector.config.id, attempt, wait_ms = wait.as_millis() as u64, error = %e, "source call failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e.into_source_error()),
+            }
+        }
+    }
+}

@@ -405,7 +405,7 @@ impl Source for WebexCallingSource {
         Lister {
             source: self,
             req: &req,
-            token: tokio::sync::Mutex::new(None),
+            calls: wfo_ports::ListingCalls::new(&req, self.credentials.as_ref()),
         }
         .list()
         .await

@@ -43,7 +43,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use wfo_domain::Secret;
 use wfo_domain::sync::{Eligibility, Listing, SourceUser, canonical_acd_id};
-use wfo_ports::{CallKind, KvStore, SourceError, StoreError, UserListing, UserListingRequest};
+use wfo_ports::{CallKind, KvStore, ListingCalls, SourceError, StoreError, UserListing, UserListingRequest};
 
 use crate::source::{WebexCallingSource, webex_error};
 use crate::{
@@ -95,62 +95,35 @@ pub const NO_PROFESSIONAL_LICENSE: &str = "the org's license list has no \"Webex
 pub(crate) struct Lister<'a> {
     pub source: &'a WebexCallingSource,
     pub req: &'a UserListingRequest<'a>,
-    pub token: tokio::sync::Mutex<Option<Secret>>,
+    pub calls: ListingCalls<'a>,
+}
+
+impl wfo_ports::CallError for WebexError {
+    fn is_unauthorized(&self) -> bool {
+        matches!(self, WebexError::Unauthorized { .. })
+    }
+
+    fn is_retryable(&self) -> bool {
+        WebexError::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        WebexError::retry_after(self)
+    }
+
+    fn into_source_error(self) -> SourceError {
+        webex_error(self)
+    }
 }
 
 impl Lister<'_> {
-    async fn token(&self, renew: bool) -> Result<Secret, SourceError> {
-        let mut slot = self.token.lock().await;
-        if renew {
-            self.source.credentials().renew().await?;
-            *slot = None;
-        }
-        if let Some(t) = slot.as_ref() {
-            return Ok(t.clone());
-        }
-        let t = self.source.credentials().current().await?;
-        *slot = Some(t.clone());
-        Ok(t)
-    }
-
-    /// One source call with this level's retries: `Retry-After` honoured (up to
-    /// `max_page_wait`), doubling waits otherwise, one token refresh on `401`.
-    async fn call<T, F, Fut>(&self, kind: CallKind, mut f: F) -> Result<T, SourceError>
+    /// One source call with this level's retries ([`ListingCalls::call`]).
+    async fn call<T, F, Fut>(&self, kind: CallKind, f: F) -> Result<T, SourceError>
     where
         F: FnMut(Secret) -> Fut,
         Fut: std::future::Future<Output = Result<T, WebexError>>,
     {
-        let mut attempt = 0;
-        let mut refreshed = false;
-        loop {
-            attempt += 1;
-            self.req.keep_alive.renew().await?;
-            let token = self.token(false).await?;
-            if let Ok(mut c) = self.req.calls.lock() {
-                c.count(kind, attempt > 1);
-            }
-            match f(token).await {
-                Ok(v) => return Ok(v),
-                Err(WebexError::Unauthorized { .. }) if !refreshed => {
-                    refreshed = true;
-                    self.token(true).await?;
-                }
-                Err(e) if e.is_retryable() && attempt < self.req.settings.page_attempts => {
-                    let backoff = self
-                        .req
-                        .settings
-                        .page_retry_wait
-                        .saturating_mul(1 << (attempt - 1).min(8));
-                    let wait = e.retry_after().unwrap_or(backoff);
-                    if wait > self.req.settings.max_page_wait {
-                        return Err(webex_error(e));
-                    }
-                    tracing::debug!(connector = %self.req.connector.config.id, attempt, wait_ms = wait.as_millis() as u64, error = %e, "source call failed; retrying");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => return Err(webex_error(e)),
-            }
-        }
+        self.calls.call(kind, f).await
     }
 
     pub(crate) async fn list(&self) -> Result<UserListing, SourceError> {

@@ -24,18 +24,38 @@ use futures::Future;
 use wfo_domain::Secret;
 use wfo_domain::org_sync::{SourceQueue, SourceTeam};
 use wfo_domain::sync::{Eligibility, Listing, SourceUser, canonical_acd_id};
-use wfo_ports::{CallKind, KindListing, MAX_REJECTED, OrgListing, SourceError, UserListing, UserListingRequest};
+use wfo_ports::{
+    CallKind, KindListing, ListingCalls, MAX_REJECTED, OrgListing, SourceError, UserListing, UserListingRequest,
+};
 
 use crate::client::{CcClient, ConfigList, MAX_PAGES};
 use crate::error::{CcError, cc_error};
 use crate::model::{CcQueue, CcTeam, CcUser, channel_type, read_entry};
 
-/// One listing run: the token is asked for once and renewed once on a `401`.
+/// One listing run (the calls through [`ListingCalls`]: one token, renewed once on a
+/// `401`, each call retried at this level).
 pub(crate) struct Lister<'a> {
     pub client: &'a CcClient,
-    pub credentials: &'a dyn wfo_ports::Credentials,
     pub req: &'a UserListingRequest<'a>,
-    token: tokio::sync::Mutex<Option<Secret>>,
+    calls: ListingCalls<'a>,
+}
+
+impl wfo_ports::CallError for CcError {
+    fn is_unauthorized(&self) -> bool {
+        matches!(self, CcError::Unauthorized { .. })
+    }
+
+    fn is_retryable(&self) -> bool {
+        CcError::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        CcError::retry_after(self)
+    }
+
+    fn into_source_error(self) -> SourceError {
+        cc_error(self)
+    }
 }
 
 /// Entries of one kind as read, before mapping.
@@ -55,63 +75,17 @@ impl<'a> Lister<'a> {
     ) -> Self {
         Self {
             client,
-            credentials,
             req,
-            token: tokio::sync::Mutex::new(None),
+            calls: ListingCalls::new(req, credentials),
         }
     }
 
-    async fn token(&self, renew: bool) -> Result<Secret, SourceError> {
-        let mut slot = self.token.lock().await;
-        if renew {
-            self.credentials.renew().await?;
-            *slot = None;
-        }
-        if let Some(t) = slot.as_ref() {
-            return Ok(t.clone());
-        }
-        let t = self.credentials.current().await?;
-        *slot = Some(t.clone());
-        Ok(t)
-    }
-
-    /// One call with this level's retries.
-    async fn call<T, F, Fut>(&self, kind: CallKind, mut f: F) -> Result<T, SourceError>
+    async fn call<T, F, Fut>(&self, kind: CallKind, f: F) -> Result<T, SourceError>
     where
         F: FnMut(Secret) -> Fut,
         Fut: Future<Output = Result<T, CcError>>,
     {
-        let mut attempt = 0u32;
-        let mut renewed = false;
-        loop {
-            attempt += 1;
-            self.req.keep_alive.renew().await?;
-            let token = self.token(false).await?;
-            if let Ok(mut c) = self.req.calls.lock() {
-                c.count(kind, attempt > 1);
-            }
-            match f(token).await {
-                Ok(v) => return Ok(v),
-                Err(CcError::Unauthorized { .. }) if !renewed => {
-                    renewed = true;
-                    self.token(true).await?;
-                }
-                Err(e) if e.is_retryable() && attempt < self.req.settings.page_attempts => {
-                    let backoff = self
-                        .req
-                        .settings
-                        .page_retry_wait
-                        .saturating_mul(1 << (attempt - 1).min(8));
-                    let wait = e.retry_after().unwrap_or(backoff);
-                    if wait > self.req.settings.max_page_wait {
-                        return Err(cc_error(e));
-                    }
-                    tracing::debug!(connector = %self.req.connector.config.id, attempt, wait_ms = wait.as_millis() as u64, error = %e, "Contact Center call failed; retrying");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => return Err(cc_error(e)),
-            }
-        }
+        self.calls.call(kind, f).await
     }
 
     /// Every entry of one list. `Err` only when the first page cannot be read (nothing
