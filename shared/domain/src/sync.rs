@@ -49,15 +49,15 @@
 //!
 //! Contact Center (a later source) uses the same engine: its "Not Active" users are
 //! [`Eligibility::Skipped`], [`SyncPolicy::contact_center`] sets the company and
-//! department start dates of new persons to the sync date, and [`plan_teams`] keeps its
-//! teams by name, read-only; team membership is not preserved (new persons go to the
-//! default team, existing persons keep theirs).
+//! department start dates of new persons to the sync date, and its teams and queues are
+//! planned by [`crate::org_sync`] (keyed on the source id, read-only); team membership is
+//! not preserved (new persons go to the default team, existing persons keep theirs).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wfo::{Person, PersonInput, RoleRef, Team, TeamInput};
+use crate::wfo::{Person, PersonInput, RoleRef};
 
 /// First name the contact import gives an agent it knows no name of.
 pub const PLACEHOLDER_FIRST_NAME: &str = "Webex";
@@ -651,70 +651,4 @@ fn deactivate_group(input: &SyncInput<'_>, id: &str, g: &Group<'_>, out: &mut Sy
             changes: vec![Change::Deactivate],
         });
     }
-}
-
-// ---- teams (Contact Center) ------------------------------------------------------------
-
-/// A team as the source lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceTeam {
-    /// The source's team id (kept in the WFO team's `acdId`).
-    pub id: String,
-    pub name: String,
-}
-
-/// Team writes of one run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TeamPlan {
-    pub creates: Vec<TeamInput>,
-    /// Whole teams to `PUT` (renamed, adopted or made read-only).
-    pub updates: Vec<Team>,
-}
-
-/// Teams synced from an ACD, by name and read-only (`wfo-ingest-api.md` §3).
-///
-/// A source team is matched to the WFO team of this `acdServerId` whose `acdId` is the
-/// source id, else to a team of this server with the same name (case-insensitive) and
-/// no `acdId` yet (adopted). Unmatched → created `readOnly`. A matched team whose name
-/// differs is renamed; one that is not `readOnly` is made so. Teams are never deleted,
-/// and a team the source no longer lists is left as it is. Team *membership* is not
-/// synced: persons are not moved into these teams.
-pub fn plan_teams(acd_server_id: i64, source: &[SourceTeam], wfo: &[Team]) -> TeamPlan {
-    let mut out = TeamPlan::default();
-    let ours: Vec<&Team> = wfo.iter().filter(|t| t.acd_server_id == Some(acd_server_id)).collect();
-    let mut used: BTreeSet<i64> = BTreeSet::new();
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
-    for s in source {
-        let name = s.name.trim();
-        if s.id.trim().is_empty() || name.is_empty() || !seen.insert(s.id.as_str()) {
-            continue;
-        }
-        let by_id = ours
-            .iter()
-            .find(|t| t.acd_id.as_deref() == Some(s.id.as_str()) && !used.contains(&t.id));
-        let by_name = || {
-            ours.iter()
-                .find(|t| t.acd_id.is_none() && t.name.trim().eq_ignore_ascii_case(name) && !used.contains(&t.id))
-        };
-        match by_id.or_else(by_name) {
-            Some(t) => {
-                used.insert(t.id);
-                let mut next = (*t).clone();
-                next.name = name.to_owned();
-                next.acd_id = Some(s.id.clone());
-                next.read_only = true;
-                if next != **t {
-                    out.updates.push(next);
-                }
-            }
-            None => out.creates.push(TeamInput {
-                name: name.to_owned(),
-                acd_id: Some(s.id.clone()),
-                acd_server_id: Some(acd_server_id),
-                read_only: true,
-            }),
-        }
-    }
-    out
 }

@@ -4,10 +4,10 @@
 
 use proptest::prelude::*;
 use wfo_domain::sync::{
-    Change, Eligibility, Listing, SourceTeam, SourceUser, SyncDefaults, SyncInput, SyncPlan, SyncPolicy, SyncWarning,
-    canonical_acd_id, plan, plan_teams,
+    Change, Eligibility, Listing, SourceUser, SyncDefaults, SyncInput, SyncPlan, SyncPolicy, SyncWarning,
+    canonical_acd_id, plan,
 };
-use wfo_domain::wfo::{Person, PersonInput, RoleRef, Team};
+use wfo_domain::wfo::{Person, PersonInput, RoleRef};
 
 const SERVER: i64 = 3;
 const NOW: i64 = 1_800_000_000_000;
@@ -659,69 +659,6 @@ fn contact_center_policy_sets_both_start_dates_of_new_persons_to_the_sync_date()
         SyncPolicy::contact_center(),
     );
     assert_eq!(again.writes(), 0, "start dates are set once, not moved every day");
-}
-
-fn team(id: i64, name: &str, acd_id: Option<&str>, server: Option<i64>, read_only: bool) -> Team {
-    Team {
-        id,
-        name: name.into(),
-        is_default: id == 1,
-        acd_id: acd_id.map(Into::into),
-        acd_server_id: server,
-        read_only,
-    }
-}
-
-#[test]
-fn source_teams_are_created_read_only_renamed_by_id_adopted_by_name_and_never_deleted() {
-    let wfo = [
-        team(1, "Default Team", None, None, false),
-        team(2, "Sales", Some("t-sales"), Some(SERVER), true),
-        team(3, "support", None, Some(SERVER), false),
-        team(4, "Gone", Some("t-gone"), Some(SERVER), true),
-        team(5, "Billing", Some("t-bill"), Some(99), true),
-    ];
-    let source = [
-        SourceTeam {
-            id: "t-sales".into(),
-            name: "Sales EMEA".into(),
-        },
-        SourceTeam {
-            id: "t-support".into(),
-            name: "Support".into(),
-        },
-        SourceTeam {
-            id: "t-bill".into(),
-            name: "Billing".into(),
-        },
-    ];
-    let p = plan_teams(SERVER, &source, &wfo);
-    assert_eq!(
-        p.updates,
-        vec![
-            team(2, "Sales EMEA", Some("t-sales"), Some(SERVER), true),
-            team(3, "Support", Some("t-support"), Some(SERVER), true),
-        ]
-    );
-    assert_eq!(p.creates.len(), 1, "Billing of another ACD server is not ours");
-    assert_eq!(
-        (
-            p.creates[0].name.as_str(),
-            p.creates[0].read_only,
-            p.creates[0].acd_server_id
-        ),
-        ("Billing", true, Some(SERVER))
-    );
-    let unchanged = plan_teams(
-        SERVER,
-        &source[..1],
-        &[team(2, "Sales EMEA", Some("t-sales"), Some(SERVER), true)],
-    );
-    assert_eq!(
-        unchanged,
-        Default::default(),
-        "no write when nothing changed; team 4 (gone) is never deleted"
-    );
 }
 
 // ---- properties ---------------------------------------------------------------------------------
