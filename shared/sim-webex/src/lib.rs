@@ -352,7 +352,7 @@ impl RunningWebexSim {
     /// [`Self::issue_tokens`]), revoked and rotated ones included: what a secret scan
     /// looks for.
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.shared.lock().issued_tokens.clone()
+        self.shared.lock().identity.issued_tokens.clone()
     }
 
     /// `Some`: the next consents are given by a person of another organisation.
@@ -377,7 +377,7 @@ impl RunningWebexSim {
     /// Revokes every code, access and refresh token of the integration (what a password
     /// change or a deauthorisation does). Returns how many tokens were revoked.
     pub fn revoke_integration(&self, client_id: &str) -> usize {
-        identity::revoke(&mut self.shared.lock(), client_id)
+        self.shared.lock().identity.revoke(client_id)
     }
 
     /// Tokens for `client_id` as the configured admin, skipping the browser dance.

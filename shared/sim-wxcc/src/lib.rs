@@ -301,7 +301,7 @@ impl RunningWxccSim {
     /// Revokes every code, access and refresh token of the integration. Returns how many
     /// tokens were revoked.
     pub fn revoke_integration(&self, client_id: &str) -> usize {
-        identity::revoke(&mut self.shared.lock(), client_id)
+        self.shared.lock().identity.revoke(client_id)
     }
 
     /// Tokens for `client_id` as the configured admin, skipping the browser dance.
@@ -321,7 +321,7 @@ impl RunningWxccSim {
     /// Every access and refresh token issued so far (rotated and revoked ones included):
     /// what a secret scan looks for.
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.shared.lock().issued_tokens.clone()
+        self.shared.lock().identity.issued_tokens.clone()
     }
 
     /// Regional calls refused because the token belongs to another organisation.
