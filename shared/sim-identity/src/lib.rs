@@ -178,8 +178,16 @@ pub trait IdentityHost {
     fn client(&self, client_id: &str) -> Option<Client>;
     fn lifetimes(&self) -> Lifetimes;
     fn consent(&self) -> Consent;
-    /// Who consents at `/v1/authorize` now (a foreign account when one is set).
-    fn consenting_account(&self) -> Account;
+    /// `Some`: the next consents are given by this account of another org.
+    fn foreign_account(&self) -> Option<&ForeignAccount>;
+    /// Who consents at `/v1/authorize` now: the foreign account when one is set,
+    /// otherwise the admin.
+    fn consenting_account(&self) -> Account {
+        match self.foreign_account() {
+            Some(a) => Account::foreign(a),
+            None => self.admin_account(),
+        }
+    }
     /// The simulator org's administrator (what [`issue_direct`] issues for).
     fn admin_account(&self) -> Account;
     fn tokens(&mut self) -> &mut TokenStore;
@@ -501,9 +509,33 @@ fn token_json(response: TokenResponse) -> Response {
     r
 }
 
-/// Issues tokens for `client_id` as the host's admin, without the browser dance (the
-/// caller has checked the client and the scopes).
-pub fn issue_direct(host: &mut impl IdentityHost, client_id: &str, scopes: BTreeSet<String>) -> TokenResponse {
+/// Why [`issue_tokens`] issued nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueError {
+    UnknownIntegration(String),
+    /// A scope the integration may not request.
+    UnknownScope(String),
+}
+
+/// Tokens for `client_id` as the host's admin, skipping the browser dance; every scope
+/// must be one the integration may request.
+pub fn issue_tokens(
+    host: &mut impl IdentityHost,
+    client_id: &str,
+    scopes: &[&str],
+) -> Result<TokenResponse, IssueError> {
+    let integration = host
+        .client(client_id)
+        .ok_or_else(|| IssueError::UnknownIntegration(client_id.to_owned()))?;
+    if let Some(bad) = scopes.iter().find(|s| !integration.scopes.iter().any(|a| a == *s)) {
+        return Err(IssueError::UnknownScope((*bad).to_owned()));
+    }
+    let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    Ok(issue_direct(host, client_id, scopes))
+}
+
+/// Issues tokens for `client_id` as the host's admin (the client and scopes checked).
+fn issue_direct(host: &mut impl IdentityHost, client_id: &str, scopes: BTreeSet<String>) -> TokenResponse {
     let grant = Grant {
         client_id: client_id.to_owned(),
         account: host.admin_account(),
@@ -538,4 +570,148 @@ pub fn bearer(host: &impl IdentityHost, headers: &HeaderMap) -> Result<Grant, Be
         return Err(BearerError::Invalid);
     }
     Ok(grant.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host with a hand-moved clock and a counter for randomness.
+    struct Host {
+        now: DateTime<Utc>,
+        next: u64,
+        lifetimes: Lifetimes,
+        store: TokenStore,
+    }
+
+    impl IdentityHost for Host {
+        fn now(&self) -> DateTime<Utc> {
+            self.now
+        }
+        fn random_token(&mut self, _len: usize) -> String {
+            self.next += 1;
+            format!("T{}", self.next)
+        }
+        fn client(&self, client_id: &str) -> Option<Client> {
+            (client_id == "c").then(|| Client {
+                client_secret: "s".into(),
+                redirect_uris: vec!["http://127.0.0.1/cb".into()],
+                scopes: vec!["a".into(), "b".into()],
+            })
+        }
+        fn lifetimes(&self) -> Lifetimes {
+            self.lifetimes
+        }
+        fn consent(&self) -> Consent {
+            Consent::Grant
+        }
+        fn foreign_account(&self) -> Option<&ForeignAccount> {
+            None
+        }
+        fn admin_account(&self) -> Account {
+            Account {
+                user_id: "u".into(),
+                email: "u@example.com".into(),
+                display_name: "U".into(),
+                org_id: "o".into(),
+            }
+        }
+        fn tokens(&mut self) -> &mut TokenStore {
+            &mut self.store
+        }
+        fn tokens_ref(&self) -> &TokenStore {
+            &self.store
+        }
+    }
+
+    fn host(rotate: bool) -> Host {
+        Host {
+            now: DateTime::UNIX_EPOCH,
+            next: 0,
+            lifetimes: Lifetimes {
+                access: Duration::from_secs(60),
+                refresh: Duration::from_secs(600),
+                code: Duration::from_secs(30),
+                rotate_refresh_tokens: rotate,
+            },
+            store: TokenStore::default(),
+        }
+    }
+
+    fn form() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        h
+    }
+
+    fn bearer_of(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            h.insert(header::AUTHORIZATION, v);
+        }
+        h
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_works_once_and_access_tokens_expire_on_the_hosts_clock() {
+        let mut h = host(true);
+        let first = issue_tokens(&mut h, "c", &["a"]).expect("issued");
+        assert!(first.access_token.ends_with("_PF84_o"));
+        assert_eq!(
+            bearer(&h, &bearer_of(&first.access_token)).map(|g| g.account.user_id),
+            Ok("u".into())
+        );
+
+        let body = format!(
+            "grant_type=refresh_token&client_id=c&client_secret=s&refresh_token={}",
+            first.refresh_token
+        );
+        assert_eq!(
+            access_token(&mut h, &form(), body.as_bytes()).map(|r| r.status()).ok(),
+            Some(StatusCode::OK)
+        );
+        let again = access_token(&mut h, &form(), body.as_bytes())
+            .map(|_| ())
+            .map_err(|e| e.error);
+        assert_eq!(again, Err("invalid_grant"));
+
+        h.now += chrono::Duration::seconds(61);
+        assert_eq!(
+            bearer(&h, &bearer_of(&first.access_token)).err(),
+            Some(BearerError::Invalid)
+        );
+        assert_eq!(h.store.issued_tokens.len(), 4);
+        assert_eq!(h.store.revoke("c"), 3, "both access tokens and the one live refresh token");
+    }
+
+    #[test]
+    fn a_code_is_exchanged_once_and_only_for_scopes_the_integration_may_ask() {
+        let mut h = host(false);
+        assert_eq!(
+            issue_tokens(&mut h, "c", &["z"]).err(),
+            Some(IssueError::UnknownScope("z".into()))
+        );
+        let r = authorize(
+            &mut h,
+            Some("client_id=c&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&response_type=code&scope=a+b&state=x"),
+        );
+        assert_eq!(r.status(), StatusCode::FOUND);
+        let code = h.store.codes.keys().next().cloned().unwrap_or_default();
+        let body = format!(
+            "grant_type=authorization_code&client_id=c&client_secret=s&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb"
+        );
+        assert_eq!(
+            access_token(&mut h, &form(), body.as_bytes()).map(|r| r.status()).ok(),
+            Some(StatusCode::OK)
+        );
+        let reused = access_token(&mut h, &form(), body.as_bytes())
+            .map(|_| ())
+            .map_err(|e| e.description);
+        assert_eq!(reused, Err("The authorization code has already been used.".into()));
+        let scopes = h.store.access_tokens.values().next().map(|g| g.scopes.clone());
+        assert_eq!(scopes, Some(["a".to_owned(), "b".to_owned()].into()));
+    }
 }

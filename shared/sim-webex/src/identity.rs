@@ -4,8 +4,6 @@
 //! and keeps what is this simulator's own: one org, whose data a token of another org
 //! may not read.
 
-use std::collections::BTreeSet;
-
 use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -14,7 +12,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 pub use wfo_sim_identity::TokenResponse;
 pub(crate) use wfo_sim_identity::parse_query;
-use wfo_sim_identity::{Account, Client, Consent, IdentityHost, Lifetimes, TokenStore};
+use wfo_sim_identity::{Account, Client, Consent, ForeignAccount, IdentityHost, Lifetimes, TokenStore};
 
 use crate::error::{ApiError, OAuthError};
 use crate::state::{Grant, SharedRef, State as SimState};
@@ -39,13 +37,9 @@ impl IdentityHost for SimState {
     fn consent(&self) -> Consent {
         self.consent
     }
-    fn consenting_account(&self) -> Account {
-        match &self.consenting {
-            Some(a) => Account::foreign(a),
-            None => self.admin_account(),
-        }
+    fn foreign_account(&self) -> Option<&ForeignAccount> {
+        self.consenting.as_ref()
     }
-    /// The admin has no display name here: `/v1/people/me` shows the person's record.
     fn admin_account(&self) -> Account {
         Account {
             user_id: self.admin.id.clone(),
@@ -74,11 +68,6 @@ pub(crate) async fn access_token(
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     wfo_sim_identity::access_token(&mut *shared.lock(), &headers, &body)
-}
-
-/// Issues tokens for `client_id` as the configured admin, without the browser dance.
-pub(crate) fn issue_direct(st: &mut SimState, client_id: &str, scopes: BTreeSet<String>) -> TokenResponse {
-    wfo_sim_identity::issue_direct(st, client_id, scopes)
 }
 
 /// The authenticated caller of an API route.

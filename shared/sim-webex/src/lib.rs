@@ -47,7 +47,6 @@ pub mod scenario;
 mod state;
 pub mod webhooks;
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -78,6 +77,7 @@ pub use scenario::{
 };
 pub use state::{BadDownload, DeliveryOutcome, DeliveryRecord, InjectedFaults, Webhook};
 pub use webhooks::{SIGNATURE_HEADER, sign};
+use wfo_sim_identity::IssueError;
 
 use state::{Shared, SharedRef, State, StoredRecording, to_chrono};
 
@@ -382,16 +382,10 @@ impl RunningWebexSim {
 
     /// Tokens for `client_id` as the configured admin, skipping the browser dance.
     pub fn issue_tokens(&self, client_id: &str, scopes: &[&str]) -> Result<TokenResponse, SimError> {
-        let mut st = self.shared.lock();
-        let integration = st
-            .integrations
-            .get(client_id)
-            .ok_or_else(|| SimError::UnknownIntegration(client_id.to_owned()))?;
-        if let Some(bad) = scopes.iter().find(|s| !integration.scopes.iter().any(|a| a == *s)) {
-            return Err(SimError::UnknownScope((*bad).to_owned()));
-        }
-        let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        Ok(identity::issue_direct(&mut st, client_id, scopes))
+        wfo_sim_identity::issue_tokens(&mut *self.shared.lock(), client_id, scopes).map_err(|e| match e {
+            IssueError::UnknownIntegration(id) => SimError::UnknownIntegration(id),
+            IssueError::UnknownScope(scope) => SimError::UnknownScope(scope),
+        })
     }
 
     // --- scenarios and publication ---------------------------------------------

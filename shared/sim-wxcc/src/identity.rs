@@ -4,8 +4,6 @@
 //! is `wfo-sim-identity`'s, shared with the Webex Calling simulator; this module plugs
 //! the simulator's state into it.
 
-use std::collections::BTreeSet;
-
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 pub(crate) use wfo_sim_identity::BearerError;
 pub use wfo_sim_identity::TokenResponse;
-use wfo_sim_identity::{Account, Client, Consent, IdentityHost, Lifetimes, TokenStore};
+use wfo_sim_identity::{Account, Client, Consent, ForeignAccount, IdentityHost, Lifetimes, TokenStore};
 
 use crate::error::{ApiError, OAuthError};
 use crate::state::{Grant, SharedRef, State as SimState, webex_id};
@@ -39,11 +37,8 @@ impl IdentityHost for SimState {
     fn consent(&self) -> Consent {
         self.consent
     }
-    fn consenting_account(&self) -> Account {
-        match &self.consenting {
-            Some(a) => Account::foreign(a),
-            None => self.admin_account(),
-        }
+    fn foreign_account(&self) -> Option<&ForeignAccount> {
+        self.consenting.as_ref()
     }
     fn admin_account(&self) -> Account {
         Account {
@@ -73,11 +68,6 @@ pub(crate) async fn access_token(
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     wfo_sim_identity::access_token(&mut *shared.lock(), &headers, &body)
-}
-
-/// Issues tokens for `client_id` as the configured admin, without the browser dance.
-pub(crate) fn issue_direct(st: &mut SimState, client_id: &str, scopes: BTreeSet<String>) -> TokenResponse {
-    wfo_sim_identity::issue_direct(st, client_id, scopes)
 }
 
 /// The grant behind the request's bearer token.
