@@ -684,7 +684,11 @@ mod tests {
             Some(BearerError::Invalid)
         );
         assert_eq!(h.store.issued_tokens.len(), 4);
-        assert_eq!(h.store.revoke("c"), 3, "both access tokens and the one live refresh token");
+        assert_eq!(
+            h.store.revoke("c"),
+            3,
+            "both access tokens and the one live refresh token"
+        );
     }
 
     #[test]
