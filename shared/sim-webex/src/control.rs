@@ -113,7 +113,7 @@ async fn play(State(shared): State<SharedRef>, body: Bytes) -> Result<Response, 
 }
 
 async fn revoke(State(shared): State<SharedRef>, Path(client_id): Path<String>) -> Response {
-    let n = crate::identity::revoke(&mut shared.lock(), &client_id);
+    let n = shared.lock().identity.revoke(&client_id);
     axum::Json(json!({ "revoked": n })).into_response()
 }
 

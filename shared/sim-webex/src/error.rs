@@ -9,14 +9,7 @@ use serde_json::json;
 /// Response header carrying the tracking id (Webex sends it lower case).
 pub const TRACKING_HEADER: &str = "trackingid";
 
-tokio::task_local! {
-    static TRACKING_ID: String;
-}
-
-/// The tracking id of the request being served (empty outside a request).
-pub(crate) fn current_tracking_id() -> String {
-    TRACKING_ID.try_with(Clone::clone).unwrap_or_default()
-}
+pub(crate) use wfo_sim_identity::current_tracking_id;
 
 /// Middleware: takes the client's `TrackingID` header if any (as Webex echoes it),
 /// otherwise mints `ROUTER_<uuid>`, and sets `trackingid` on every response.
@@ -28,7 +21,7 @@ pub(crate) async fn tracking(req: Request, next: Next) -> Response {
         .filter(|v| !v.is_empty() && v.len() <= 200)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("ROUTER_{}", uuid::Uuid::new_v4().simple()).to_uppercase());
-    let mut response = TRACKING_ID.scope(id.clone(), next.run(req)).await;
+    let mut response = wfo_sim_identity::with_tracking_id(id.clone(), next.run(req)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()
@@ -91,58 +84,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An OAuth error from `/v1/access_token`: `{"error","error_description","trackingId"}`.
-#[derive(Debug, Clone)]
-pub struct OAuthError {
-    pub status: StatusCode,
-    pub error: &'static str,
-    pub description: String,
-}
-
-impl OAuthError {
-    pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_grant",
-            description: description.into(),
-        }
-    }
-    pub fn invalid_client() -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            error: "invalid_client",
-            description: "Client authentication failed: unknown client or wrong secret.".into(),
-        }
-    }
-    pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_request",
-            description: description.into(),
-        }
-    }
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let body = json!({
-            "error": self.error,
-            "error_description": self.description,
-            "trackingId": current_tracking_id(),
-        });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"webexapis\""),
-            );
-        }
-        response
-    }
-}
+/// An OAuth error from `/v1/access_token` (shared with the Contact Center simulator,
+/// whose identity service is Webex's too).
+pub use wfo_sim_identity::OAuthError;
 
 /// Errors of the in-process control API.
 #[derive(Debug, thiserror::Error)]

@@ -47,7 +47,6 @@ pub mod scenario;
 mod state;
 pub mod webhooks;
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -78,6 +77,7 @@ pub use scenario::{
 };
 pub use state::{BadDownload, DeliveryOutcome, DeliveryRecord, InjectedFaults, Webhook};
 pub use webhooks::{SIGNATURE_HEADER, sign};
+use wfo_sim_identity::IssueError;
 
 use state::{Shared, SharedRef, State, StoredRecording, to_chrono};
 
@@ -352,7 +352,7 @@ impl RunningWebexSim {
     /// [`Self::issue_tokens`]), revoked and rotated ones included: what a secret scan
     /// looks for.
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.shared.lock().issued_tokens.clone()
+        self.shared.lock().identity.issued_tokens.clone()
     }
 
     /// `Some`: the next consents are given by a person of another organisation.
@@ -377,21 +377,15 @@ impl RunningWebexSim {
     /// Revokes every code, access and refresh token of the integration (what a password
     /// change or a deauthorisation does). Returns how many tokens were revoked.
     pub fn revoke_integration(&self, client_id: &str) -> usize {
-        identity::revoke(&mut self.shared.lock(), client_id)
+        self.shared.lock().identity.revoke(client_id)
     }
 
     /// Tokens for `client_id` as the configured admin, skipping the browser dance.
     pub fn issue_tokens(&self, client_id: &str, scopes: &[&str]) -> Result<TokenResponse, SimError> {
-        let mut st = self.shared.lock();
-        let integration = st
-            .integrations
-            .get(client_id)
-            .ok_or_else(|| SimError::UnknownIntegration(client_id.to_owned()))?;
-        if let Some(bad) = scopes.iter().find(|s| !integration.scopes.iter().any(|a| a == *s)) {
-            return Err(SimError::UnknownScope((*bad).to_owned()));
-        }
-        let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        Ok(identity::issue_direct(&mut st, client_id, scopes))
+        wfo_sim_identity::issue_tokens(&mut *self.shared.lock(), client_id, scopes).map_err(|e| match e {
+            IssueError::UnknownIntegration(id) => SimError::UnknownIntegration(id),
+            IssueError::UnknownScope(scope) => SimError::UnknownScope(scope),
+        })
     }
 
     // --- scenarios and publication ---------------------------------------------

@@ -308,13 +308,13 @@ fn plain_id(raw: &str) -> String {
 /// `GET /v1/people/me`: the person the token was issued to, with their organisation.
 pub(crate) async fn me(State(shared): State<SharedRef>, Caller(grant): Caller) -> Response {
     let mut body = json!({
-        "id": webex_id("PEOPLE", &grant.user_id),
-        "emails": [grant.email],
-        "orgId": webex_id("ORGANIZATION", &grant.org_id),
+        "id": webex_id("PEOPLE", &grant.account.user_id),
+        "emails": [grant.account.email],
+        "orgId": webex_id("ORGANIZATION", &grant.account.org_id),
         "type": "person",
     });
     let st = shared.lock();
-    if let Some(p) = st.people.values().find(|p| p.id == grant.user_id) {
+    if let Some(p) = st.people.values().find(|p| p.id == grant.account.user_id) {
         body = person_json(&st, p, false, false);
     }
     axum::Json(body).into_response()
@@ -329,7 +329,7 @@ pub(crate) async fn get_person(
 ) -> Result<Response, ApiError> {
     let st = shared.lock();
     let p = st.people.get(&plain_id(&id)).ok_or_else(ApiError::not_found)?;
-    if !caller.has(PEOPLE_READ) && p.id != caller.user_id {
+    if !caller.has(PEOPLE_READ) && p.id != caller.account.user_id {
         return Err(ApiError::forbidden(
             "Reading another person's details requires spark-admin:people_read.",
         ));

@@ -169,7 +169,7 @@ fn list(shared: &SharedRef, caller: &Grant, raw: Option<&str>, admin: bool) -> R
         if r.available_at > now || s.status != status || s.create_time < from || s.create_time >= to {
             return false;
         }
-        if !admin && s.owner_id != caller.user_id {
+        if !admin && s.owner_id != caller.account.user_id {
             return false;
         }
         for key in FILTERS.iter().filter(|k| **k != "status") {
@@ -243,7 +243,7 @@ fn readable<'a>(st: &'a crate::state::State, caller: &Grant, id: &str) -> Result
         return Err(compliance_role_missing());
     }
     let rec = st.visible(id).ok_or_else(ApiError::not_found)?;
-    if !caller.has_any(&[COMPLIANCE_READ, ADMIN_READ]) && rec.summary.owner_id != caller.user_id {
+    if !caller.has_any(&[COMPLIANCE_READ, ADMIN_READ]) && rec.summary.owner_id != caller.account.user_id {
         return Err(ApiError::not_found());
     }
     Ok(rec)

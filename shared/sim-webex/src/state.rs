@@ -1,6 +1,6 @@
 //! The simulator's shared state. One `std::sync::Mutex`, never held across an await.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{Consent, DeliveryPolicy, Fault, FaultConfig, Integration, SimUser, TokenPolicy, WebexSimConfig};
+use wfo_sim_identity::TokenStore;
+
 use crate::mp3::Mp3Audio;
 use crate::people::{SimLicense, SimPerson};
 use crate::scenario::{RecordingSummary, ScenarioLibrary};
@@ -35,37 +37,8 @@ impl Shared {
 
 pub(crate) type SharedRef = Arc<Shared>;
 
-#[derive(Debug, Clone)]
-pub(crate) struct AuthCode {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub scopes: BTreeSet<String>,
-    pub expires_at: DateTime<Utc>,
-    pub used: bool,
-    /// Who consented: (person id, email, org id).
-    pub account: (String, String, String),
-}
-
-/// What an access token stands for.
-#[derive(Debug, Clone)]
-pub(crate) struct Grant {
-    pub client_id: String,
-    pub user_id: String,
-    /// The consenting person's email and organisation.
-    pub email: String,
-    pub org_id: String,
-    pub scopes: BTreeSet<String>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl Grant {
-    pub fn has(&self, scope: &str) -> bool {
-        self.scopes.contains(scope)
-    }
-    pub fn has_any(&self, scopes: &[&str]) -> bool {
-        scopes.iter().any(|s| self.has(s))
-    }
-}
+/// What an access (or refresh) token stands for.
+pub(crate) use wfo_sim_identity::Grant;
 
 #[derive(Debug, Clone)]
 pub(crate) struct StoredRecording {
@@ -175,10 +148,8 @@ pub(crate) struct State {
     pub delivery_timeout: Duration,
     pub rng: StdRng,
     pub clock_offset: chrono::Duration,
-    pub codes: HashMap<String, AuthCode>,
-    pub access_tokens: HashMap<String, Grant>,
-    /// Refresh token → grant (its `expires_at` is the refresh token's).
-    pub refresh_tokens: HashMap<String, Grant>,
+    /// Codes, access and refresh tokens, every token issued.
+    pub identity: TokenStore,
     pub recordings: HashMap<String, StoredRecording>,
     pub tickets: HashMap<String, Ticket>,
     pub link_expired: bool,
@@ -205,8 +176,6 @@ pub(crate) struct State {
     pub route_faults: Vec<RouteFault>,
     /// API requests per route template (`GET /v1/people`), faulted ones included.
     pub request_counts: BTreeMap<String, u64>,
-    /// Every access and refresh token issued so far, in order (for secret scans).
-    pub issued_tokens: Vec<String>,
     /// What the fault injection did so far.
     pub injected: InjectedFaults,
 }
@@ -271,9 +240,7 @@ impl State {
             delivery_timeout: config.delivery_timeout,
             rng: StdRng::seed_from_u64(config.seed),
             clock_offset: chrono::Duration::zero(),
-            codes: HashMap::new(),
-            access_tokens: HashMap::new(),
-            refresh_tokens: HashMap::new(),
+            identity: TokenStore::default(),
             recordings: HashMap::new(),
             tickets: HashMap::new(),
             link_expired: false,
@@ -289,7 +256,6 @@ impl State {
             audit_events: Vec::new(),
             route_faults: Vec::new(),
             request_counts: BTreeMap::new(),
-            issued_tokens: Vec::new(),
             injected: InjectedFaults::default(),
         }
     }
@@ -328,9 +294,7 @@ pub(crate) fn webex_id(kind: &str, id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("ciscospark://us/{kind}/{id}"))
 }
 
-pub(crate) fn to_chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
+pub(crate) use wfo_sim_identity::to_chrono;
 
 /// A download host's wrong answer with status `200`: what a proxy, an outage page or a
 /// purge can hand out instead of the recording.

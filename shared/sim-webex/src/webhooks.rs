@@ -167,7 +167,7 @@ fn check_owned_by(caller: &Grant, owned_by: &str) -> Result<(), ApiError> {
 }
 
 fn visible_to(entry: &WebhookEntry, caller: &Grant) -> bool {
-    entry.client_id == caller.client_id && entry.creator_user == caller.user_id
+    entry.client_id == caller.client_id && entry.creator_user == caller.account.user_id
 }
 
 pub(crate) async fn create(
@@ -223,12 +223,12 @@ pub(crate) async fn create(
         created: now.to_rfc3339_opts(SecondsFormat::Millis, true),
         owned_by,
         org_id: webex_id("ORGANIZATION", &st.org_id),
-        created_by: webex_id("PEOPLE", &caller.user_id),
+        created_by: webex_id("PEOPLE", &caller.account.user_id),
         app_id: webex_id("APPLICATION", &caller.client_id),
     };
     st.webhooks.push(WebhookEntry {
         hook: hook.clone(),
-        creator_user: caller.user_id.clone(),
+        creator_user: caller.account.user_id.clone(),
         client_id: caller.client_id.clone(),
         consecutive_failures: 0,
     });

@@ -60,25 +60,7 @@ pub struct AdminAccount {
     pub display_name: String,
 }
 
-/// A Webex account of another organisation (a stranger who opens a connector's
-/// Authorization URL and consents with their own account).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForeignAccount {
-    /// Plain UUID of the person.
-    pub id: String,
-    pub email: String,
-    /// Plain UUID of their organisation (not the simulator's).
-    pub org_id: String,
-}
-
-/// What the simulated admin answers on the consent page (runtime).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Consent {
-    #[default]
-    Grant,
-    /// Redirect back with `error=access_denied`.
-    Refuse,
-}
+pub use wfo_sim_identity::{Consent, ForeignAccount};
 
 /// Token lifetimes and rotation (runtime).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +75,18 @@ pub struct TokenPolicy {
     /// A refresh returns a new refresh token and invalidates the one used. Default true
     /// ("refreshing returns a new pair", §1.2).
     pub rotate_refresh_tokens: bool,
+}
+
+impl TokenPolicy {
+    /// The policy as the shared identity service applies it.
+    pub(crate) fn lifetimes(&self) -> wfo_sim_identity::Lifetimes {
+        wfo_sim_identity::Lifetimes {
+            access: self.access_lifetime,
+            refresh: self.refresh_lifetime,
+            code: self.code_lifetime,
+            rotate_refresh_tokens: self.rotate_refresh_tokens,
+        }
+    }
 }
 
 impl Default for TokenPolicy {

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::identity::parse_query;
 use crate::state::{SharedRef, State as SimState};
+use wfo_sim_identity::parse_query;
 
 /// Which configuration list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

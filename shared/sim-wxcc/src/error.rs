@@ -13,14 +13,7 @@ pub const TRACKING_HEADER: &str = "trackingid";
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NoTrackingId;
 
-tokio::task_local! {
-    static TRACKING_ID: String;
-}
-
-/// The tracking id of the request being served (empty outside a request).
-pub(crate) fn current_tracking_id() -> String {
-    TRACKING_ID.try_with(Clone::clone).unwrap_or_default()
-}
+pub(crate) use wfo_sim_identity::current_tracking_id;
 
 /// Middleware: takes the client's `TrackingId` header if any (echoed, as WxCC does),
 /// otherwise mints `WXCCSIM_<uuid>`, and sets `trackingid` on every response.
@@ -38,7 +31,7 @@ pub(crate) async fn tracking(mut req: Request, next: Next) -> Response {
             format!("WXCCSIM_{}", uuid::Uuid::new_v4())
         }
     };
-    let mut response = TRACKING_ID.scope(id.clone(), next.run(req)).await;
+    let mut response = wfo_sim_identity::with_tracking_id(id.clone(), next.run(req)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()
@@ -107,59 +100,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An OAuth error from `/v1/access_token`: `{"error","error_description","trackingId"}`
-/// (the identity service is Webex's, so its errors have Webex's shape).
-#[derive(Debug, Clone)]
-pub struct OAuthError {
-    pub status: StatusCode,
-    pub error: &'static str,
-    pub description: String,
-}
-
-impl OAuthError {
-    pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_grant",
-            description: description.into(),
-        }
-    }
-    pub fn invalid_client() -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            error: "invalid_client",
-            description: "Client authentication failed: unknown client or wrong secret.".into(),
-        }
-    }
-    pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_request",
-            description: description.into(),
-        }
-    }
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let body = json!({
-            "error": self.error,
-            "error_description": self.description,
-            "trackingId": current_tracking_id(),
-        });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"webexapis\""),
-            );
-        }
-        response
-    }
-}
+/// The identity service is Webex's, so its OAuth errors have Webex's shape (shared with
+/// the Webex Calling simulator).
+pub use wfo_sim_identity::OAuthError;
 
 /// Errors of the in-process control API.
 #[derive(Debug, thiserror::Error)]

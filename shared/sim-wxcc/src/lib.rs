@@ -72,7 +72,7 @@ pub mod search;
 pub mod tasks;
 pub mod wav;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,6 +103,7 @@ pub use tasks::{
     AgentRef, CallType, MEDIA_PATH_PREFIX, NamedRef, SimActivity, SimRecording, SimTask, TaskFault, TaskPlane,
     TaskRoute,
 };
+use wfo_sim_identity::IssueError;
 
 use directory::ConfigItem;
 use state::{PageFault, Shared, SharedRef, State, to_chrono};
@@ -301,27 +302,21 @@ impl RunningWxccSim {
     /// Revokes every code, access and refresh token of the integration. Returns how many
     /// tokens were revoked.
     pub fn revoke_integration(&self, client_id: &str) -> usize {
-        identity::revoke(&mut self.shared.lock(), client_id)
+        self.shared.lock().identity.revoke(client_id)
     }
 
     /// Tokens for `client_id` as the configured admin, skipping the browser dance.
     pub fn issue_tokens(&self, client_id: &str, scopes: &[&str]) -> Result<TokenResponse, SimError> {
-        let mut st = self.shared.lock();
-        let integration = st
-            .integrations
-            .get(client_id)
-            .ok_or_else(|| SimError::UnknownIntegration(client_id.to_owned()))?;
-        if let Some(bad) = scopes.iter().find(|s| !integration.scopes.iter().any(|a| a == *s)) {
-            return Err(SimError::UnknownScope((*bad).to_owned()));
-        }
-        let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        Ok(identity::issue_direct(&mut st, client_id, scopes))
+        wfo_sim_identity::issue_tokens(&mut *self.shared.lock(), client_id, scopes).map_err(|e| match e {
+            IssueError::UnknownIntegration(id) => SimError::UnknownIntegration(id),
+            IssueError::UnknownScope(scope) => SimError::UnknownScope(scope),
+        })
     }
 
     /// Every access and refresh token issued so far (rotated and revoked ones included):
     /// what a secret scan looks for.
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.shared.lock().issued_tokens.clone()
+        self.shared.lock().identity.issued_tokens.clone()
     }
 
     /// Regional calls refused because the token belongs to another organisation.

@@ -1,12 +1,14 @@
 //! The control plane's shared state. One `std::sync::Mutex`, never held across an await.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use wfo_sim_identity::TokenStore;
 
 use crate::clock::SimClock;
 use crate::config::{AdminAccount, ApiLimits, Consent, DeliveryPolicy, ForeignAccount, Integration, TokenPolicy};
@@ -33,39 +35,8 @@ impl Shared {
 
 pub(crate) type SharedRef = Arc<Shared>;
 
-#[derive(Debug, Clone)]
-pub(crate) struct AuthCode {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub scopes: BTreeSet<String>,
-    pub expires_at: DateTime<Utc>,
-    pub used: bool,
-    pub account: Account,
-}
-
-/// Who consented.
-#[derive(Debug, Clone)]
-pub(crate) struct Account {
-    pub user_id: String,
-    pub email: String,
-    pub display_name: String,
-    pub org_id: String,
-}
-
 /// What an access (or refresh) token stands for.
-#[derive(Debug, Clone)]
-pub(crate) struct Grant {
-    pub client_id: String,
-    pub account: Account,
-    pub scopes: BTreeSet<String>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl Grant {
-    pub fn has_any(&self, scopes: &[&str]) -> bool {
-        scopes.iter().any(|s| self.scopes.contains(*s))
-    }
-}
+pub(crate) use wfo_sim_identity::Grant;
 
 /// The authenticated caller of a regional route (a request extension set by the
 /// gateway).
@@ -110,12 +81,8 @@ pub(crate) struct State {
     pub delivery_timeout: Duration,
     pub rng: StdRng,
     pub clock: SimClock,
-    pub codes: HashMap<String, AuthCode>,
-    pub access_tokens: HashMap<String, Grant>,
-    /// Refresh token → grant (its `expires_at` is the refresh token's).
-    pub refresh_tokens: HashMap<String, Grant>,
-    /// Every access and refresh token issued so far, in order (for secret scans).
-    pub issued_tokens: Vec<String>,
+    /// Codes, access and refresh tokens, every token issued.
+    pub identity: TokenStore,
     pub traffic: HashMap<String, ClientTraffic>,
     /// Regional requests that came without a `TrackingId` header.
     pub without_tracking_id: u64,
@@ -158,10 +125,7 @@ impl State {
             delivery_timeout: config.delivery_timeout,
             rng: StdRng::seed_from_u64(config.seed),
             clock: config.clock.clone(),
-            codes: HashMap::new(),
-            access_tokens: HashMap::new(),
-            refresh_tokens: HashMap::new(),
-            issued_tokens: Vec::new(),
+            identity: TokenStore::default(),
             traffic: HashMap::new(),
             without_tracking_id: 0,
             request_counts: BTreeMap::new(),
@@ -208,6 +172,4 @@ pub(crate) fn webex_id(kind: &str, id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("ciscospark://us/{kind}/{id}"))
 }
 
-pub(crate) fn to_chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
+pub(crate) use wfo_sim_identity::to_chrono;
