@@ -7,6 +7,12 @@
 //! 12 bytes it looks at) and fails it with an [`AudioError`] item as soon as it is sure:
 //! at the start for content that is not the expected container, when it runs over the
 //! announced length, and at its end when it is empty or short.
+//!
+//! A WAV's header is read on the way too (by the crate's push parser, which keeps at most
+//! [`crate::SCRATCH_LEN`] bytes of it): [`InspectHandle::wav_format`] then tells its
+//! encoding, channels, rate and duration. A WAV whose header cannot be read is still
+//! passed (uploading a recording whole does not need its header); why it could not be
+//! read is in [`InspectHandle::wav_problem`].
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -16,7 +22,8 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
-use crate::{AudioError, ByteStream};
+use crate::wav::HeaderParser;
+use crate::{AudioError, ByteStream, WavFormat};
 
 /// The container a stream must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +46,8 @@ struct Seen {
     bytes: u64,
     sha256: Option<String>,
     error: Option<AudioError>,
+    wav: Option<WavFormat>,
+    wav_problem: Option<AudioError>,
 }
 
 impl InspectHandle {
@@ -52,7 +61,21 @@ impl InspectHandle {
         self.0.lock().ok().and_then(|s| s.sha256.clone())
     }
 
-    /// The check that failed the stream, if one did.
+    /// The header of a WAV stream, once read: encoding, channels, sample rate, and (with
+    /// [`WavFormat::duration_ms`]) duration. For a streamed WAV (no data size in its
+    /// header) the data length is filled in from the bytes seen when the stream ends.
+    pub fn wav_format(&self) -> Option<WavFormat> {
+        self.0.lock().ok().and_then(|s| s.wav)
+    }
+
+    /// Why a stream that starts `RIFF…WAVE` has no readable WAV header (malformed,
+    /// truncated), if so.
+    pub fn wav_problem(&self) -> Option<AudioError> {
+        self.0.lock().ok().and_then(|s| s.wav_problem.clone())
+    }
+
+    /// The check that failed the stream, if one did, or the audio error of the stage in
+    /// front of it (a slicer) that ended the input.
     pub fn error(&self) -> Option<AudioError> {
         self.0.lock().ok().and_then(|s| s.error.clone())
     }
@@ -74,6 +97,7 @@ pub fn inspect(
         head: BytesMut::new(),
         sniffed: container.is_none(),
         hasher: Some(Sha256::new()),
+        wav: Some(Box::default()),
         total: 0,
         done: false,
     };
@@ -108,7 +132,7 @@ fn looks_like(container: Container, head: &[u8]) -> bool {
 }
 
 /// A short, safe description of what arrived instead (for the error text).
-fn describe(head: &[u8]) -> String {
+pub(crate) fn describe(head: &[u8]) -> String {
     let text: String = head
         .iter()
         .map(|&b| {
@@ -138,6 +162,8 @@ struct Inspect {
     head: BytesMut,
     sniffed: bool,
     hasher: Option<Sha256>,
+    /// Reads a WAV header as the bytes pass, until it is read or is not one.
+    wav: Option<Box<HeaderParser>>,
     total: u64,
     done: bool,
 }
@@ -159,6 +185,7 @@ impl Inspect {
         if let Ok(mut s) = self.seen.lock() {
             s.bytes += chunk.len() as u64;
         }
+        self.read_wav_header(&chunk);
         // A consumer that knows the length (an upload with Content-Length) may stop
         // polling once it has it: the stream is complete at its announced length.
         if self.expected == Some(self.total) && self.sniffed {
@@ -167,7 +194,37 @@ impl Inspect {
         Poll::Ready(Some(Ok(chunk)))
     }
 
+    fn read_wav_header(&mut self, chunk: &[u8]) {
+        let Some(parser) = self.wav.as_mut() else { return };
+        let (format, problem) = match parser.feed(chunk) {
+            Ok((_, None)) => return,
+            Ok((_, Some(format))) => (Some(format), None),
+            Err(AudioError::NotAudio { .. }) => (None, None),
+            Err(problem) => (None, Some(problem)),
+        };
+        self.wav = None;
+        if let Ok(mut s) = self.seen.lock() {
+            s.wav = format;
+            s.wav_problem = problem;
+        }
+    }
+
     fn finish(&mut self) {
+        let total = self.total;
+        if let Some(parser) = self.wav.take()
+            && let Ok(mut s) = self.seen.lock()
+        {
+            match parser.ended() {
+                AudioError::NotAudio { .. } | AudioError::Empty => {}
+                problem => s.wav_problem = Some(problem),
+            }
+        }
+        if let Ok(mut s) = self.seen.lock()
+            && let Some(format) = s.wav.as_mut()
+            && format.data_len.is_none()
+        {
+            format.data_len = Some(total.saturating_sub(format.data_offset));
+        }
         if let Some(h) = self.hasher.take() {
             let digest = hex(&h.finalize());
             if let Ok(mut s) = self.seen.lock() {
@@ -201,6 +258,14 @@ impl Stream for Inspect {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => {
                     self.done = true;
+                    // An audio error of a stage before this one (a slicer) is what failed the
+                    // stream: kept, so the caller can say why; it passes on unchanged.
+                    if let Some(audio) = AudioError::from_io(&e)
+                        && let Ok(mut s) = self.seen.lock()
+                    {
+                        s.error.get_or_insert(audio.clone());
+                        s.sha256 = None;
+                    }
                     return Poll::Ready(Some(Err(e)));
                 }
                 Poll::Ready(Some(Ok(chunk))) => {
