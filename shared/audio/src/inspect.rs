@@ -446,6 +446,60 @@ mod tests {
     }
 
     #[test]
+    fn a_wav_on_its_way_reports_channels_rate_and_duration() {
+        let wav = crate::synthetic::PcmWav::contact_center().bytes(8_000 * 3 + 4);
+        let parts: Vec<&[u8]> = wav.chunks(5).collect();
+        for container in [Some(Container::Wav), None] {
+            let (s, h) = inspect(chunks(&parts), container, Some(wav.len() as u64));
+            assert_eq!(run(s), (wav.clone(), None));
+            let format = h.wav_format().expect("a WAV header");
+            assert_eq!((format.channels, format.sample_rate, format.bits_per_sample), (2, 8_000, 16));
+            assert_eq!(format.duration_ms(), Some(3_001));
+            assert_eq!(h.wav_problem(), None);
+        }
+        let (s, h) = inspect(chunks(&[&mp3()]), Some(Container::Mp3), None);
+        assert_eq!(run(s).1, None);
+        assert_eq!((h.wav_format(), h.wav_problem()), (None, None), "not a WAV");
+    }
+
+    #[test]
+    fn a_streamed_wav_gets_its_duration_from_the_bytes_seen() {
+        let mut wav = crate::synthetic::PcmWav::contact_center().bytes(16_000);
+        wav[40..44].copy_from_slice(&[0xff; 4]);
+        let (s, h) = inspect(chunks(&[&wav]), Some(Container::Wav), None);
+        assert_eq!(run(s).1, None);
+        assert_eq!(h.wav_format().and_then(|f| f.duration_ms()), Some(2_000));
+    }
+
+    #[test]
+    fn a_wav_with_a_broken_header_still_passes_and_says_why() {
+        let mut ulaw = crate::synthetic::PcmWav::contact_center().bytes(100);
+        ulaw[20] = 7;
+        let (s, h) = inspect(chunks(&[&ulaw]), Some(Container::Wav), None);
+        assert_eq!(run(s), (ulaw.clone(), None));
+        assert_eq!(h.wav_format().map(|f| f.encoding_name()).as_deref(), Some("μ-law (G.711)"));
+
+        let cut = &ulaw[..30];
+        let (s, h) = inspect(chunks(&[cut]), Some(Container::Wav), None);
+        assert_eq!(run(s).1, None, "uploading whole does not need the header");
+        assert!(matches!(h.wav_problem(), Some(AudioError::WavTruncated { .. })));
+        assert_eq!(h.wav_format(), None);
+    }
+
+    #[test]
+    fn a_slicer_error_in_front_is_kept_as_the_reason() {
+        let failing = stream::iter(vec![
+            Ok(Bytes::from(mp3())),
+            Err(AudioError::WavLengthUnknown.into_io()),
+        ])
+        .boxed();
+        let (s, h) = inspect(failing, None, None);
+        assert_eq!(run(s).1, Some(AudioError::WavLengthUnknown));
+        assert_eq!(h.error(), Some(AudioError::WavLengthUnknown));
+        assert_eq!(h.sha256(), None);
+    }
+
+    #[test]
     fn a_body_shorter_than_the_sniff_window_is_not_audio() {
         let (s, _) = inspect(chunks(&[b"\xFF\xFB\x90"]), Some(Container::Mp3), None);
         assert!(matches!(run(s).1, Some(AudioError::NotAudio { .. })));

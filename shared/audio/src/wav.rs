@@ -794,3 +794,64 @@ impl Stream for WavSlicer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canonical() -> Vec<u8> {
+        crate::synthetic::PcmWav::contact_center().bytes(100)
+    }
+
+    #[test]
+    fn the_parser_reads_the_same_header_in_any_pieces_and_stops_at_the_audio() {
+        let wav = canonical();
+        let whole = wav_format(&wav).expect("canonical");
+        assert_eq!(whole.data_offset, 44);
+        assert_eq!(whole.data_len, Some(400));
+        for piece in [1, 3, 8, 43, 44, 45] {
+            let mut parser = HeaderParser::default();
+            let mut at = 0;
+            let found = loop {
+                let end = (at + piece).min(wav.len());
+                let (used, format) = parser.feed(&wav[at..end]).expect("readable");
+                at += used;
+                if let Some(format) = format {
+                    break format;
+                }
+                assert_eq!(used, end - (at - used), "all of a piece before the audio is header");
+            };
+            assert_eq!(found, whole, "pieces of {piece}");
+            assert_eq!(at, 44, "nothing of the audio consumed");
+        }
+    }
+
+    #[test]
+    fn the_cut_takes_the_frames_starting_in_the_span() {
+        let f = wav_format(&canonical()).expect("canonical");
+        // 8 frames per millisecond, 4 bytes each.
+        assert_eq!(cut(&f, 400, Slice::new(1, 2)), Ok(Cut { skip: 32, len: 64 }));
+        assert_eq!(cut(&f, 400, Slice::new(-5, 7)), Ok(Cut { skip: 0, len: 64 }));
+        assert_eq!(cut(&f, 402, Slice::new(12, 100)), Ok(Cut { skip: 384, len: 16 }));
+        assert!(matches!(cut(&f, 400, Slice::new(13, 1)), Err(AudioError::SliceBeyondEnd { audio_ms: 13, .. })));
+        // Far past anything: no overflow.
+        assert!(cut(&f, 400, Slice::new(i64::MAX, i64::MAX)).is_err());
+        assert_eq!(cut(&f, 400, Slice::new(i64::MIN / 2, i64::MAX)), Ok(Cut { skip: 0, len: 400 }));
+        assert!(matches!(cut(&f, 400, Slice::new(i64::MIN, i64::MAX)), Err(AudioError::SliceBetweenFrames { .. })));
+    }
+
+    #[test]
+    fn the_written_header_states_the_slice_and_a_pad_byte() {
+        let f = wav_format(&canonical()).expect("canonical");
+        let h = pcm_header(&f, 7);
+        assert_eq!(u32::from_le_bytes([h[4], h[5], h[6], h[7]]), 36 + 7 + 1);
+        assert_eq!(u32::from_le_bytes([h[40], h[41], h[42], h[43]]), 7);
+        assert_eq!(wav_format(&h).map(|g| (g.channels, g.sample_rate, g.block_align)), Ok((2, 8_000, 4)));
+    }
+
+    #[test]
+    fn chunk_ids_are_quoted_safely() {
+        assert_eq!(chunk_name(*b"LIST"), "'LIST'");
+        assert_eq!(chunk_name([0, b'a', 0xff, b'\'']), "'\\x00a\\xff\\\''");
+    }
+}
