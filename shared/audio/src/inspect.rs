@@ -453,7 +453,10 @@ mod tests {
             let (s, h) = inspect(chunks(&parts), container, Some(wav.len() as u64));
             assert_eq!(run(s), (wav.clone(), None));
             let format = h.wav_format().expect("a WAV header");
-            assert_eq!((format.channels, format.sample_rate, format.bits_per_sample), (2, 8_000, 16));
+            assert_eq!(
+                (format.channels, format.sample_rate, format.bits_per_sample),
+                (2, 8_000, 16)
+            );
             assert_eq!(format.duration_ms(), Some(3_001));
             assert_eq!(h.wav_problem(), None);
         }
@@ -477,7 +480,10 @@ mod tests {
         ulaw[20] = 7;
         let (s, h) = inspect(chunks(&[&ulaw]), Some(Container::Wav), None);
         assert_eq!(run(s), (ulaw.clone(), None));
-        assert_eq!(h.wav_format().map(|f| f.encoding_name()).as_deref(), Some("μ-law (G.711)"));
+        assert_eq!(
+            h.wav_format().map(|f| f.encoding_name()).as_deref(),
+            Some("μ-law (G.711)")
+        );
 
         let cut = &ulaw[..30];
         let (s, h) = inspect(chunks(&[cut]), Some(Container::Wav), None);

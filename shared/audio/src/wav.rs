@@ -147,7 +147,11 @@ fn frames_to_ms(frames: u64, rate: u32) -> i64 {
 
 /// A chunk id as text for messages (`'LIST'`, or its bytes escaped).
 fn chunk_name(id: [u8; 4]) -> String {
-    let text: String = id.iter().flat_map(|b| std::ascii::escape_default(*b)).map(char::from).collect();
+    let text: String = id
+        .iter()
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
     format!("'{text}'")
 }
 
@@ -381,7 +385,11 @@ impl HeaderParser {
             Part::Riff if self.pos == 0 => return AudioError::Empty,
             Part::Riff => ("the RIFF/WAVE header".to_owned(), 12, self.pos),
             Part::ChunkHeader => {
-                let missing = if self.fmt.is_none() { "'fmt ' and 'data'" } else { "'data'" };
+                let missing = if self.fmt.is_none() {
+                    "'fmt ' and 'data'"
+                } else {
+                    "'data'"
+                };
                 (
                     format!("the next chunk header (the input ended without its {missing} chunk)"),
                     8,
@@ -833,11 +841,20 @@ mod tests {
         assert_eq!(cut(&f, 400, Slice::new(1, 2)), Ok(Cut { skip: 32, len: 64 }));
         assert_eq!(cut(&f, 400, Slice::new(-5, 7)), Ok(Cut { skip: 0, len: 64 }));
         assert_eq!(cut(&f, 402, Slice::new(12, 100)), Ok(Cut { skip: 384, len: 16 }));
-        assert!(matches!(cut(&f, 400, Slice::new(13, 1)), Err(AudioError::SliceBeyondEnd { audio_ms: 13, .. })));
+        assert!(matches!(
+            cut(&f, 400, Slice::new(13, 1)),
+            Err(AudioError::SliceBeyondEnd { audio_ms: 13, .. })
+        ));
         // Far past anything: no overflow.
         assert!(cut(&f, 400, Slice::new(i64::MAX, i64::MAX)).is_err());
-        assert_eq!(cut(&f, 400, Slice::new(i64::MIN / 2, i64::MAX)), Ok(Cut { skip: 0, len: 400 }));
-        assert!(matches!(cut(&f, 400, Slice::new(i64::MIN, i64::MAX)), Err(AudioError::SliceBetweenFrames { .. })));
+        assert_eq!(
+            cut(&f, 400, Slice::new(i64::MIN / 2, i64::MAX)),
+            Ok(Cut { skip: 0, len: 400 })
+        );
+        assert!(matches!(
+            cut(&f, 400, Slice::new(i64::MIN, i64::MAX)),
+            Err(AudioError::SliceBetweenFrames { .. })
+        ));
     }
 
     #[test]
@@ -846,7 +863,10 @@ mod tests {
         let h = pcm_header(&f, 7);
         assert_eq!(u32::from_le_bytes([h[4], h[5], h[6], h[7]]), 36 + 7 + 1);
         assert_eq!(u32::from_le_bytes([h[40], h[41], h[42], h[43]]), 7);
-        assert_eq!(wav_format(&h).map(|g| (g.channels, g.sample_rate, g.block_align)), Ok((2, 8_000, 4)));
+        assert_eq!(
+            wav_format(&h).map(|g| (g.channels, g.sample_rate, g.block_align)),
+            Ok((2, 8_000, 4))
+        );
     }
 
     #[test]

@@ -64,7 +64,9 @@ fn long_wav(megabytes: u64) -> (ByteStream, u64) {
         sent += len as u64;
         std::task::Poll::Ready(Some(Ok(Bytes::copy_from_slice(&pattern[at..at + len]))))
     });
-    let stream = futures::stream::iter([Ok(Bytes::copy_from_slice(&header))]).chain(audio).boxed();
+    let stream = futures::stream::iter([Ok(Bytes::copy_from_slice(&header))])
+        .chain(audio)
+        .boxed();
     (stream, 44 + data_len)
 }
 
@@ -109,7 +111,10 @@ fn check(run: &Run, megabytes: u64) {
         "{megabytes} MB: {} bytes in, {} out, peak buffered {} B, heap growth {} B, {:.2} s",
         run.bytes_in, run.bytes_out, run.peak_buffered, run.heap_growth, run.secs
     );
-    assert_eq!(run.bytes_in, run.bytes_out, "the whole span: every byte out, with a new header");
+    assert_eq!(
+        run.bytes_in, run.bytes_out,
+        "the whole span: every byte out, with a new header"
+    );
     let bound = WavStats::buffer_bound(MAX_CHUNK);
     assert!(
         run.peak_buffered <= bound,

@@ -211,7 +211,13 @@ async fn channel_order_is_kept_caller_first_agent_second() {
 #[test]
 fn odd_offsets_cut_at_whole_frames_for_every_layout_and_chunking() {
     let rt = runtime();
-    for (channels, rate, bits) in [(2, 44_100, 24), (3, 11_025, 8), (1, 22_050, 32), (5, 48_000, 16), (8, 1, 16)] {
+    for (channels, rate, bits) in [
+        (2, 44_100, 24),
+        (3, 11_025, 8),
+        (1, 22_050, 32),
+        (5, 48_000, 16),
+        (8, 1, 16),
+    ] {
         let shape = PcmWav::new(channels, rate, bits).expect("shape");
         let frames = shape.frames_for(3_000).max(3);
         let wav = shape.bytes(frames);
@@ -310,7 +316,10 @@ async fn chunks_before_the_data_are_stepped_over_odd_sizes_and_all() {
         .bytes();
     for chunk in [1, 3, 4096] {
         let out = collect_ok(slice_wav(fixed_chunks(&wav, chunk), Slice::new(100, 400), None)).await;
-        assert_eq!(out, collect_ok(slice_wav(fixed_chunks(&plain, chunk), Slice::new(100, 400), None)).await);
+        assert_eq!(
+            out,
+            collect_ok(slice_wav(fixed_chunks(&plain, chunk), Slice::new(100, 400), None)).await
+        );
     }
     // A `fmt ` chunk longer than its fields (an extra cbSize of 0 and junk) is read too.
     let mut long_fmt = fmt_pcm(1, 2, 8_000, 16);
@@ -319,7 +328,10 @@ async fn chunks_before_the_data_are_stepped_over_odd_sizes_and_all() {
         .chunk(b"fmt ", &long_fmt)
         .chunk(b"data", &audio(shape, 800))
         .bytes();
-    assert_eq!(read_canonical(&slice(&wav, 0, 100).await).frames, expected_frames(shape, 0, 800));
+    assert_eq!(
+        read_canonical(&slice(&wav, 0, 100).await).frames,
+        expected_frames(shape, 0, 800)
+    );
 }
 
 // ---- streamed WAV (no data size) ---------------------------------------------------------
@@ -340,7 +352,10 @@ async fn a_streamed_wav_is_cut_when_the_download_states_its_length() {
         let (out, error) = slice_error(&wav, Slice::new(0, 1000), None).await;
         assert!(out.is_empty());
         assert_eq!(error, AudioError::WavLengthUnknown);
-        assert!(error.to_string().contains("without buffering the whole file"), "{error}");
+        assert!(
+            error.to_string().contains("without buffering the whole file"),
+            "{error}"
+        );
     }
     // Size 0 and nothing after it: an empty recording, not an unknown one.
     let empty = Build::new()
@@ -375,8 +390,14 @@ async fn a_slice_starting_past_the_end_names_both_lengths_and_sends_nothing() {
         }
     );
     let text = error.to_string();
-    assert!(text.contains("3000 ms lasting 500 ms") && text.contains("(3000 ms)"), "{text}");
-    assert!(stats.bytes_in() <= 4096, "refused after the header, not after the audio");
+    assert!(
+        text.contains("3000 ms lasting 500 ms") && text.contains("(3000 ms)"),
+        "{text}"
+    );
+    assert!(
+        stats.bytes_in() <= 4096,
+        "refused after the header, not after the audio"
+    );
 }
 
 #[tokio::test]
@@ -402,7 +423,10 @@ async fn empty_input_non_wav_and_a_truncated_header_are_told_apart() {
     assert_eq!(error, AudioError::Empty);
     let page = b"<html><body>403 Forbidden</body></html>";
     let (_, error) = slice_error(page, Slice::new(0, 1000), None).await;
-    assert!(matches!(&error, AudioError::NotAudio { expected: "WAV", found } if found.contains("HTML")), "{error}");
+    assert!(
+        matches!(&error, AudioError::NotAudio { expected: "WAV", found } if found.contains("HTML")),
+        "{error}"
+    );
     let (_, error) = slice_error(b"RIFF\x24\x00\x00\x00AVI LIST", Slice::new(0, 1000), None).await;
     assert!(matches!(error, AudioError::NotAudio { .. }));
 
@@ -423,7 +447,10 @@ async fn empty_input_non_wav_and_a_truncated_header_are_told_apart() {
         assert!(error.is_retryable());
     }
     let (_, error) = slice_error(&wav[..20], Slice::new(0, 1000), None).await;
-    assert_eq!(error.to_string(), "truncated WAV: chunk 'LIST' needs 10 bytes, only 0 are there (10 missing)");
+    assert_eq!(
+        error.to_string(),
+        "truncated WAV: chunk 'LIST' needs 10 bytes, only 0 are there (10 missing)"
+    );
 }
 
 #[tokio::test]
@@ -431,7 +458,8 @@ async fn truncated_audio_says_how_much_of_the_slice_was_missing() {
     let shape = cc();
     let wav = shape.bytes(8_000);
     let cut = 44 + 6_000 * 4 + 2;
-    let (out, error) = collect_audio_error(slice_wav(fixed_chunks(&wav[..cut], 4096), Slice::new(500, 500), None)).await;
+    let (out, error) =
+        collect_audio_error(slice_wav(fixed_chunks(&wav[..cut], 4096), Slice::new(500, 500), None)).await;
     assert_eq!(
         error,
         AudioError::WavTruncated {
@@ -466,7 +494,17 @@ async fn chunk_sizes_that_lie_are_refused_with_what_they_claim() {
     );
     // The same without a stated length: the slice goes as far as the audio does.
     let (_, error) = slice_error(&wav, Slice::new(0, 1000), None).await;
-    assert!(matches!(error, AudioError::WavTruncated { expected: 32_000, got: 20_000, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            AudioError::WavTruncated {
+                expected: 32_000,
+                got: 20_000,
+                ..
+            }
+        ),
+        "{error}"
+    );
     // A chunk in front of the audio that claims gigabytes.
     let wav = Build::new()
         .raw(b"LIST", 0xFFFF_FFF0, b"INFO")
@@ -488,7 +526,10 @@ async fn chunk_sizes_that_lie_are_refused_with_what_they_claim() {
     ] {
         let wav = Build::new().chunk(b"fmt ", &fmt).chunk(b"data", &body).bytes();
         let (_, error) = slice_error(&wav, Slice::new(0, 100), None).await;
-        assert!(matches!(&error, AudioError::WavMalformed(text) if text.contains(says)), "{says}: {error}");
+        assert!(
+            matches!(&error, AudioError::WavMalformed(text) if text.contains(says)),
+            "{says}: {error}"
+        );
         assert!(!error.is_retryable());
     }
     let mut wrong_align = fmt_pcm(1, 2, 8_000, 16);
@@ -499,7 +540,10 @@ async fn chunk_sizes_that_lie_are_refused_with_what_they_claim() {
         error.to_string(),
         "malformed WAV header: block align 3 for 2 channels of 16 bits (4 expected)"
     );
-    let wav = Build::new().chunk(b"data", &body).chunk(b"fmt ", &fmt_pcm(1, 2, 8_000, 16)).bytes();
+    let wav = Build::new()
+        .chunk(b"data", &body)
+        .chunk(b"fmt ", &fmt_pcm(1, 2, 8_000, 16))
+        .bytes();
     let (_, error) = slice_error(&wav, Slice::new(0, 100), None).await;
     assert!(error.to_string().contains("before any 'fmt '"), "{error}");
 }
@@ -537,9 +581,17 @@ async fn an_input_error_comes_out_unchanged() {
     let wav = cc().bytes(8_000);
     let items = vec![
         Ok(Bytes::copy_from_slice(&wav[..10_000])),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "source hung up")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "source hung up",
+        )),
     ];
-    let (out, error) = collect(slice_wav(futures::stream::iter(items).boxed(), Slice::new(0, 1000), None)).await;
+    let (out, error) = collect(slice_wav(
+        futures::stream::iter(items).boxed(),
+        Slice::new(0, 1000),
+        None,
+    ))
+    .await;
     let error = error.expect("the input error");
     assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
     assert!(AudioError::from_io(&error).is_none());
@@ -555,7 +607,11 @@ async fn reading_stops_at_the_end_of_the_slice_and_no_runtime_is_needed() {
     assert_eq!(out.len(), 44 + 60 * 8_000 * 4);
     assert_eq!(stats.ms_out(), 60_000);
     assert_eq!(stats.frames_out(), 480_000);
-    assert!(stats.bytes_in() < 2_000_000, "pulled {} bytes for one minute", stats.bytes_in());
+    assert!(
+        stats.bytes_in() < 2_000_000,
+        "pulled {} bytes for one minute",
+        stats.bytes_in()
+    );
     assert!(stats.peak_buffered_bytes() <= WavStats::buffer_bound(16 * 1024));
 }
 

@@ -912,7 +912,11 @@ fn wav_mutation(rng: &mut Rng, data: &mut Vec<u8>, max_len: usize) -> bool {
             let at = chunks.first().copied().unwrap_or(data.len().min(12));
             let mut chunk = rng.pick(WAV_CHUNK_IDS).to_vec();
             let len = rng.small_len(64);
-            let declared = if rng.one_in(3) { rng.next_u64() as u32 } else { len as u32 };
+            let declared = if rng.one_in(3) {
+                rng.next_u64() as u32
+            } else {
+                len as u32
+            };
             chunk.extend_from_slice(&declared.to_le_bytes());
             chunk.extend((0..len).map(|_| rng.byte()));
             insert(data, at, &chunk, max_len);
@@ -1165,7 +1169,13 @@ mod tests {
             br#"{"a":[1,2,{"b":"c"}],"d":null}"#.to_vec(),
             b"\xff\xf3\x48\xc0\0\0\0".to_vec(),
         ];
-        for flavour in [Flavour::Json, Flavour::Script, Flavour::Mp3, Flavour::Wav, Flavour::Text] {
+        for flavour in [
+            Flavour::Json,
+            Flavour::Script,
+            Flavour::Mp3,
+            Flavour::Wav,
+            Flavour::Text,
+        ] {
             let m = Mutator::new(flavour, 4096);
             let (mut a, mut b) = (Rng::new(3), Rng::new(3));
             for _ in 0..2000 {

@@ -254,7 +254,10 @@ pub fn wav_slice(input: &[u8]) -> String {
         let (seen, handle) = inspect(stream, None, None);
         let _ = runtime().block_on(drain(seen));
         let fields = |f: wfo_audio::WavFormat| (f.format_tag, f.channels, f.sample_rate, f.block_align, f.data_offset);
-        assert_eq!(handle.wav_format().map(fields), header.as_ref().ok().map(|f| fields(*f)));
+        assert_eq!(
+            handle.wav_format().map(fields),
+            header.as_ref().ok().map(|f| fields(*f))
+        );
     }
     match err {
         None => "ok".to_owned(),
@@ -272,16 +275,25 @@ fn check_wav_slice(wav: &[u8], out: &[u8], format: &wfo_audio::WavFormat, offset
     assert_eq!(&out[8..16], b"WAVEfmt ");
     assert_eq!(&out[36..40], b"data");
     assert_eq!((u16_at(20), u16_at(22)), (1, format.channels));
-    assert_eq!((u32_at(24), u16_at(32), u16_at(34)), (format.sample_rate, format.block_align, format.bits_per_sample));
+    assert_eq!(
+        (u32_at(24), u16_at(32), u16_at(34)),
+        (format.sample_rate, format.block_align, format.bits_per_sample)
+    );
     let data_len = u32_at(40) as usize;
     assert_eq!(out.len(), 44 + data_len + (data_len & 1), "data size against the bytes");
     assert_eq!(u32_at(4) as usize, out.len() - 8, "RIFF size");
     let frame = usize::from(format.block_align);
-    assert!(data_len > 0 && data_len % frame == 0, "{data_len} bytes of {frame}-byte frames");
+    assert!(
+        data_len > 0 && data_len.is_multiple_of(frame),
+        "{data_len} bytes of {frame}-byte frames"
+    );
     let first = (i128::from(offset_ms.max(0)) * i128::from(format.sample_rate) + 999) / 1000;
     let from = format.data_offset as usize + first as usize * frame;
     assert!(from + data_len <= wav.len(), "more audio out than the input holds");
-    assert!(out[44..44 + data_len] == wav[from..from + data_len], "the audio is not the input's frames");
+    assert!(
+        out[44..44 + data_len] == wav[from..from + data_len],
+        "the audio is not the input's frames"
+    );
 }
 
 /// WAV seeds with trailers: Contact Center stereo, odd layouts, extensible, chunks in
@@ -315,7 +327,12 @@ pub fn wav_seeds() -> Vec<Vec<u8>> {
         PcmWav::new(3, 11_025, 8).map(|w| w.bytes(1_103)).unwrap_or_default(),
         PcmWav::new(8, 1, 16).map(|w| w.bytes(5)).unwrap_or_default(),
         riff(&[(b"fmt ", 40, &extensible), (b"data", audio.len() as u32, audio)]),
-        riff(&[(b"LIST", 11, b"INFOISFTodd"), (b"fmt ", 16, fmt), (b"JUNK", 4, b"\0\0\0\0"), (b"data", audio.len() as u32, audio)]),
+        riff(&[
+            (b"LIST", 11, b"INFOISFTodd"),
+            (b"fmt ", 16, fmt),
+            (b"JUNK", 4, b"\0\0\0\0"),
+            (b"data", audio.len() as u32, audio),
+        ]),
         riff(&[(b"fmt ", 16, fmt), (b"data", 0xFFFF_FFFF, audio)]),
         riff(&[(b"fmt ", 16, &ulaw), (b"data", audio.len() as u32, audio)]),
     ];
