@@ -552,7 +552,6 @@ struct WavCounts {
     bytes_in: u64,
     bytes_out: u64,
     audio_out: u64,
-    held: usize,
     peak: usize,
     format: Option<WavFormat>,
 }
@@ -610,11 +609,8 @@ impl WavStats {
         max_input_chunk + SCRATCH_LEN + WAV_HEADER_LEN
     }
 
-    fn hold(&self, bytes: usize) {
-        self.with(|c| {
-            c.held = bytes;
-            c.peak = c.peak.max(bytes);
-        });
+    fn saw_held(&self, bytes: usize) {
+        self.with(|c| c.peak = c.peak.max(bytes));
     }
 }
 
@@ -653,7 +649,6 @@ type Item = Option<std::io::Result<Bytes>>;
 impl WavSlicer {
     fn fail(&mut self, error: AudioError) -> Poll<Item> {
         self.phase = Phase::Done;
-        self.stats.hold(0);
         Poll::Ready(Some(Err(error.into_io())))
     }
 
@@ -736,7 +731,6 @@ impl Stream for WavSlicer {
                 Phase::Fail(error) => return this.fail(error),
                 Phase::Audio { left: 0, pad, .. } => {
                     // The slice is complete: the input is not read further.
-                    this.stats.hold(0);
                     if pad {
                         return this.emit(Bytes::from_static(&[0]), false);
                     }
@@ -748,7 +742,6 @@ impl Stream for WavSlicer {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(error))) => {
                     this.phase = Phase::Done;
-                    this.stats.hold(0);
                     return Poll::Ready(Some(Err(error)));
                 }
                 Poll::Ready(Some(Ok(chunk))) => chunk,
@@ -772,7 +765,7 @@ impl Stream for WavSlicer {
                 }
             };
             this.stats.with(|c| c.bytes_in += chunk.len() as u64);
-            this.stats.hold(chunk.len());
+            this.stats.saw_held(chunk.len());
             match std::mem::replace(&mut this.phase, Phase::Done) {
                 Phase::Header(mut parser) => match parser.feed(&chunk) {
                     Err(error) => return this.fail(error),

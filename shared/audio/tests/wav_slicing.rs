@@ -83,15 +83,11 @@ fn frame_at(ms: i64, rate: u32) -> u64 {
 /// A WAV assembled chunk by chunk, for the headers the generator does not write.
 struct Build {
     chunks: Vec<u8>,
-    riff_size: Option<u32>,
 }
 
 impl Build {
     fn new() -> Self {
-        Build {
-            chunks: Vec::new(),
-            riff_size: None,
-        }
+        Build { chunks: Vec::new() }
     }
 
     fn chunk(mut self, id: &[u8; 4], body: &[u8]) -> Self {
@@ -114,7 +110,7 @@ impl Build {
 
     fn bytes(self) -> Vec<u8> {
         let mut out = b"RIFF".to_vec();
-        let size = self.riff_size.unwrap_or(4 + self.chunks.len() as u32);
+        let size = 4 + self.chunks.len() as u32;
         out.extend_from_slice(&size.to_le_bytes());
         out.extend_from_slice(b"WAVE");
         out.extend_from_slice(&self.chunks);
