@@ -1,7 +1,8 @@
 //! The Source port is enough: a second source, written here in a few dozen lines and
 //! registered beside the built-in ones, imports a call through the real webhook route,
 //! ledger, queue, worker and WFO simulator — with an API key instead of OAuth, two agents
-//! named by the plan, and each agent's slice of the audio.
+//! named by the plan, and each agent's slice of the audio: MP3, or (calls named `wav-…`)
+//! Contact Center stereo PCM WAV cut at sample frames.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,10 +88,18 @@ fn contact(
             language: None,
             events: Vec::new(),
             metadata: Default::default(),
-            audio: Some(AudioSpec {
-                expected: true,
-                format: AudioFormat::Mp3,
-                channels: 1,
+            audio: Some(if call.starts_with("wav") {
+                AudioSpec {
+                    expected: true,
+                    format: AudioFormat::Wav,
+                    channels: 2,
+                }
+            } else {
+                AudioSpec {
+                    expected: true,
+                    format: AudioFormat::Mp3,
+                    channels: 1,
+                }
             }),
         },
         media: Some(MediaSlice {
@@ -139,7 +148,29 @@ impl Source for FakeSource {
             mapping_misses: Vec::new(),
         })
     }
-    async fn open_media(&self, _: &MediaSlice) -> Result<Media, SourceError> {
+    async fn open_media(&self, media: &MediaSlice) -> Result<Media, SourceError> {
+        if media.recording_id.starts_with("wav") {
+            // Caller and agent on two channels, as Contact Center 2.0 records them; a
+            // `wav-ulaw-…` call says its samples are μ-law.
+            let wav = wfo_audio::synthetic::PcmWav::contact_center();
+            let frames = wav.frames_for(CALL_MS as u64);
+            let stream = if media.recording_id.starts_with("wav-ulaw") {
+                let mut bytes = wav.bytes(frames);
+                bytes[20] = 7;
+                futures::stream::iter([Ok(bytes.into())]).boxed()
+            } else {
+                wav.stream(frames, 4096)
+            };
+            return Ok(Media {
+                stream,
+                length: Some(wav.len(frames)),
+                format: MediaFormat {
+                    format: AudioFormat::Wav,
+                    channels: 2,
+                },
+                duration_ms: Some(CALL_MS),
+            });
+        }
         let mp3 = wfo_audio::synthetic::SilentMp3::new(8_000, 16, true).expect("a valid shape");
         let frames = mp3.frames_for(CALL_MS as u64);
         Ok(Media {
@@ -313,6 +344,60 @@ async fn a_second_source_imports_a_call_through_webhook_ledger_worker_and_wfo() 
     );
     rt.shutdown().await;
     wfo.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stereo_wav_call_is_cut_per_agent_at_sample_frames_and_stays_stereo() {
+    let w = start().await;
+    assert_eq!(w.deliver(&w.secret, "wav-call-8").await, 200);
+    let item = w.item_when("wav-call-8", |i| i.stage == Stage::Done).await;
+    assert_eq!(item.stage, Stage::Done, "{item:?}");
+    let shape = wfo_audio::synthetic::PcmWav::contact_center();
+    let whole = shape.bytes(shape.frames_for(CALL_MS as u64));
+    let contacts = w.wfo.contacts();
+    assert_eq!(contacts.len(), 2, "{contacts:?}");
+    for c in &contacts {
+        let import = &c.contact.import;
+        let spec = import.audio.as_ref().expect("audio announced");
+        assert_eq!((spec.format, spec.channels), (AudioFormat::Wav, 2));
+        let bytes = w.wfo.audio_bytes(c.contact.id).expect("audio uploaded");
+        let format = wfo_audio::wav_format(&bytes).expect("a WAV");
+        assert_eq!(
+            (format.channels, format.sample_rate, format.bits_per_sample),
+            (2, 8_000, 16)
+        );
+        assert_eq!(format.duration_ms(), Some(import.call_duration));
+        // Exactly the agent's frames of the recording, both channels, in order.
+        let offset_ms = import.start_time - 1_900_000_000_000;
+        let from = 44 + offset_ms as usize * 8 * 4;
+        let len = import.call_duration as usize * 8 * 4;
+        assert_eq!(bytes.len(), 44 + len);
+        assert!(bytes[44..] == whole[from..from + len], "contact at {offset_ms} ms");
+    }
+    w.rt.shutdown().await;
+    w.wfo.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mu_law_wav_is_never_cut_and_the_item_says_why() {
+    let w = start().await;
+    assert_eq!(w.deliver(&w.secret, "wav-ulaw-call-3").await, 200);
+    let item = w
+        .item_when("wav-ulaw-call-3", |i| {
+            i.last_error.as_deref().is_some_and(|e| e.contains("μ-law"))
+        })
+        .await;
+    let error = item.last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("μ-law") && error.contains("never mis-sliced"),
+        "{item:?}"
+    );
+    assert_ne!(item.stage, Stage::Done);
+    for c in w.wfo.contacts() {
+        assert!(w.wfo.audio_bytes(c.contact.id).is_none(), "no audio was stored");
+    }
+    w.rt.shutdown().await;
+    w.wfo.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,12 +12,17 @@ use std::io;
 /// | variant | retry? | typical reaction |
 /// |---|---|---|
 /// | `NotMp3` | no | the source sent something else (HTML error page, WAV, …): park the item |
+/// | `WavUnsupported` | no | a compressed or non-PCM WAV: uploaded whole or not at all, never mis-sliced |
+/// | `WavMalformed` | no | the WAV header contradicts itself or announces absurd sizes |
+/// | `WavTruncated` | yes | the WAV ends before its header or the slice's audio: fetch again |
+/// | `WavLengthUnknown` | no | a streamed WAV (no data size) whose total length nobody stated |
+/// | `WavSliceTooLarge` | no | the slice holds more audio than a WAV header can state |
 /// | `InvalidSlice` | no | a segmentation bug: the contact has no positive duration |
 /// | `SliceBeyondEnd` | no (yes once the source has the full recording) | the timeline and the file disagree |
 /// | `SliceBetweenFrames` | no | the contact is shorter than one MP3 frame: drop or merge it |
 /// | `Malformed` | no | the demuxer gave up in the middle of the stream |
 /// | `LengthMismatch` | yes | the download was cut short (or grew): fetch again |
-/// | `Empty` / `NotAudio` | yes | the download host sent nothing or an error page: fetch again later |
+/// | `Empty` / `NotAudio` | yes | the download host sent nothing or an error page (or, for WAV, no `RIFF…WAVE`): fetch again later |
 /// | `Incomplete` | yes | the byte stream never reached its end |
 /// | `NoRuntime` / `Worker` | no | a bug in the caller / in this crate |
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +68,29 @@ pub enum AudioError {
     /// A counted stream was checked before it had been read to its end.
     #[error("audio stream not read to its end: {read} bytes so far")]
     Incomplete { read: u64 },
+    /// The WAV is not linear PCM (μ-law, A-law, ADPCM, float, …) or uses a sample size other
+    /// than 8, 16, 24 or 32 bits: it is never cut, so it is never mis-sliced.
+    #[error(
+        "WAV audio encoded as {encoding} cannot be sliced: only linear PCM of 8, 16, 24 or 32 bits is cut \
+         at sample frames (the recording is kept as it is, never mis-sliced)"
+    )]
+    WavUnsupported { encoding: String },
+    /// The WAV header is inconsistent or announces sizes no recording has.
+    #[error("malformed WAV header: {0}")]
+    WavMalformed(String),
+    /// The WAV ended (or, by its stated length, ends) before what it announces.
+    #[error("truncated WAV: {part} needs {expected} bytes, only {got} are there ({} missing)", expected.saturating_sub(*got))]
+    WavTruncated { part: String, expected: u64, got: u64 },
+    /// A streamed WAV (its `data` chunk size is 0 or 0xFFFFFFFF) with no known total length:
+    /// the slice's length cannot be written in its header without buffering the file.
+    #[error(
+        "the WAV's data chunk states no size (0 or 0xFFFFFFFF: written while streaming) and the total length of \
+         the download is unknown: the slice's header cannot be written without buffering the whole file"
+    )]
+    WavLengthUnknown,
+    /// The slice holds more bytes than the 32-bit sizes of a WAV header can state.
+    #[error("a WAV slice of {bytes} bytes of audio does not fit the 32-bit sizes of a WAV header")]
+    WavSliceTooLarge { bytes: u64 },
     /// A slicing stream was polled outside a tokio runtime.
     #[error("slice_mp3 must be polled inside a tokio runtime")]
     NoRuntime,
@@ -80,21 +108,27 @@ impl AudioError {
                 | AudioError::Incomplete { .. }
                 | AudioError::Empty
                 | AudioError::NotAudio { .. }
+                | AudioError::WavTruncated { .. }
         )
     }
 
     /// Wraps this error in an `io::Error` of a fitting kind (what stream items carry).
     pub fn into_io(self) -> io::Error {
         let kind = match &self {
-            AudioError::NotMp3 { .. } | AudioError::Malformed(_) | AudioError::NotAudio { .. } => {
-                io::ErrorKind::InvalidData
-            }
+            AudioError::NotMp3 { .. }
+            | AudioError::Malformed(_)
+            | AudioError::NotAudio { .. }
+            | AudioError::WavUnsupported { .. }
+            | AudioError::WavMalformed(_)
+            | AudioError::WavLengthUnknown => io::ErrorKind::InvalidData,
             AudioError::InvalidSlice { .. }
             | AudioError::SliceBeyondEnd { .. }
-            | AudioError::SliceBetweenFrames { .. } => io::ErrorKind::InvalidInput,
-            AudioError::LengthMismatch { .. } | AudioError::Incomplete { .. } | AudioError::Empty => {
-                io::ErrorKind::UnexpectedEof
-            }
+            | AudioError::SliceBetweenFrames { .. }
+            | AudioError::WavSliceTooLarge { .. } => io::ErrorKind::InvalidInput,
+            AudioError::LengthMismatch { .. }
+            | AudioError::Incomplete { .. }
+            | AudioError::Empty
+            | AudioError::WavTruncated { .. } => io::ErrorKind::UnexpectedEof,
             AudioError::NoRuntime | AudioError::Worker(_) => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)

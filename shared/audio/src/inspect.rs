@@ -7,6 +7,12 @@
 //! 12 bytes it looks at) and fails it with an [`AudioError`] item as soon as it is sure:
 //! at the start for content that is not the expected container, when it runs over the
 //! announced length, and at its end when it is empty or short.
+//!
+//! A WAV's header is read on the way too (by the crate's push parser, which keeps at most
+//! [`crate::SCRATCH_LEN`] bytes of it): [`InspectHandle::wav_format`] then tells its
+//! encoding, channels, rate and duration. A WAV whose header cannot be read is still
+//! passed (uploading a recording whole does not need its header); why it could not be
+//! read is in [`InspectHandle::wav_problem`].
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -16,7 +22,8 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
-use crate::{AudioError, ByteStream};
+use crate::wav::HeaderParser;
+use crate::{AudioError, ByteStream, WavFormat};
 
 /// The container a stream must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +46,8 @@ struct Seen {
     bytes: u64,
     sha256: Option<String>,
     error: Option<AudioError>,
+    wav: Option<WavFormat>,
+    wav_problem: Option<AudioError>,
 }
 
 impl InspectHandle {
@@ -52,7 +61,21 @@ impl InspectHandle {
         self.0.lock().ok().and_then(|s| s.sha256.clone())
     }
 
-    /// The check that failed the stream, if one did.
+    /// The header of a WAV stream, once read: encoding, channels, sample rate, and (with
+    /// [`WavFormat::duration_ms`]) duration. For a streamed WAV (no data size in its
+    /// header) the data length is filled in from the bytes seen when the stream ends.
+    pub fn wav_format(&self) -> Option<WavFormat> {
+        self.0.lock().ok().and_then(|s| s.wav)
+    }
+
+    /// Why a stream that starts `RIFF…WAVE` has no readable WAV header (malformed,
+    /// truncated), if so.
+    pub fn wav_problem(&self) -> Option<AudioError> {
+        self.0.lock().ok().and_then(|s| s.wav_problem.clone())
+    }
+
+    /// The check that failed the stream, if one did, or the audio error of the stage in
+    /// front of it (a slicer) that ended the input.
     pub fn error(&self) -> Option<AudioError> {
         self.0.lock().ok().and_then(|s| s.error.clone())
     }
@@ -74,6 +97,7 @@ pub fn inspect(
         head: BytesMut::new(),
         sniffed: container.is_none(),
         hasher: Some(Sha256::new()),
+        wav: Some(Box::default()),
         total: 0,
         done: false,
     };
@@ -108,7 +132,7 @@ fn looks_like(container: Container, head: &[u8]) -> bool {
 }
 
 /// A short, safe description of what arrived instead (for the error text).
-fn describe(head: &[u8]) -> String {
+pub(crate) fn describe(head: &[u8]) -> String {
     let text: String = head
         .iter()
         .map(|&b| {
@@ -138,6 +162,8 @@ struct Inspect {
     head: BytesMut,
     sniffed: bool,
     hasher: Option<Sha256>,
+    /// Reads a WAV header as the bytes pass, until it is read or is not one.
+    wav: Option<Box<HeaderParser>>,
     total: u64,
     done: bool,
 }
@@ -159,6 +185,7 @@ impl Inspect {
         if let Ok(mut s) = self.seen.lock() {
             s.bytes += chunk.len() as u64;
         }
+        self.read_wav_header(&chunk);
         // A consumer that knows the length (an upload with Content-Length) may stop
         // polling once it has it: the stream is complete at its announced length.
         if self.expected == Some(self.total) && self.sniffed {
@@ -167,7 +194,37 @@ impl Inspect {
         Poll::Ready(Some(Ok(chunk)))
     }
 
+    fn read_wav_header(&mut self, chunk: &[u8]) {
+        let Some(parser) = self.wav.as_mut() else { return };
+        let (format, problem) = match parser.feed(chunk) {
+            Ok((_, None)) => return,
+            Ok((_, Some(format))) => (Some(format), None),
+            Err(AudioError::NotAudio { .. }) => (None, None),
+            Err(problem) => (None, Some(problem)),
+        };
+        self.wav = None;
+        if let Ok(mut s) = self.seen.lock() {
+            s.wav = format;
+            s.wav_problem = problem;
+        }
+    }
+
     fn finish(&mut self) {
+        let total = self.total;
+        if let Some(parser) = self.wav.take()
+            && let Ok(mut s) = self.seen.lock()
+        {
+            match parser.ended() {
+                AudioError::NotAudio { .. } | AudioError::Empty => {}
+                problem => s.wav_problem = Some(problem),
+            }
+        }
+        if let Ok(mut s) = self.seen.lock()
+            && let Some(format) = s.wav.as_mut()
+            && format.data_len.is_none()
+        {
+            format.data_len = Some(total.saturating_sub(format.data_offset));
+        }
         if let Some(h) = self.hasher.take() {
             let digest = hex(&h.finalize());
             if let Ok(mut s) = self.seen.lock() {
@@ -201,6 +258,14 @@ impl Stream for Inspect {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => {
                     self.done = true;
+                    // An audio error of a stage before this one (a slicer) is what failed the
+                    // stream: kept, so the caller can say why; it passes on unchanged.
+                    if let Some(audio) = AudioError::from_io(&e)
+                        && let Ok(mut s) = self.seen.lock()
+                    {
+                        s.error.get_or_insert(audio.clone());
+                        s.sha256 = None;
+                    }
                     return Poll::Ready(Some(Err(e)));
                 }
                 Poll::Ready(Some(Ok(chunk))) => {
@@ -378,6 +443,66 @@ mod tests {
         assert!(matches!(run(s).1, Some(AudioError::NotAudio { .. })));
         let (s, _) = inspect(chunks(&[&mp3()]), Some(Container::Wav), None);
         assert!(matches!(run(s).1, Some(AudioError::NotAudio { .. })));
+    }
+
+    #[test]
+    fn a_wav_on_its_way_reports_channels_rate_and_duration() {
+        let wav = crate::synthetic::PcmWav::contact_center().bytes(8_000 * 3 + 4);
+        let parts: Vec<&[u8]> = wav.chunks(5).collect();
+        for container in [Some(Container::Wav), None] {
+            let (s, h) = inspect(chunks(&parts), container, Some(wav.len() as u64));
+            assert_eq!(run(s), (wav.clone(), None));
+            let format = h.wav_format().expect("a WAV header");
+            assert_eq!(
+                (format.channels, format.sample_rate, format.bits_per_sample),
+                (2, 8_000, 16)
+            );
+            assert_eq!(format.duration_ms(), Some(3_001));
+            assert_eq!(h.wav_problem(), None);
+        }
+        let (s, h) = inspect(chunks(&[&mp3()]), Some(Container::Mp3), None);
+        assert_eq!(run(s).1, None);
+        assert_eq!((h.wav_format(), h.wav_problem()), (None, None), "not a WAV");
+    }
+
+    #[test]
+    fn a_streamed_wav_gets_its_duration_from_the_bytes_seen() {
+        let mut wav = crate::synthetic::PcmWav::contact_center().bytes(16_000);
+        wav[40..44].copy_from_slice(&[0xff; 4]);
+        let (s, h) = inspect(chunks(&[&wav]), Some(Container::Wav), None);
+        assert_eq!(run(s).1, None);
+        assert_eq!(h.wav_format().and_then(|f| f.duration_ms()), Some(2_000));
+    }
+
+    #[test]
+    fn a_wav_with_a_broken_header_still_passes_and_says_why() {
+        let mut ulaw = crate::synthetic::PcmWav::contact_center().bytes(100);
+        ulaw[20] = 7;
+        let (s, h) = inspect(chunks(&[&ulaw]), Some(Container::Wav), None);
+        assert_eq!(run(s), (ulaw.clone(), None));
+        assert_eq!(
+            h.wav_format().map(|f| f.encoding_name()).as_deref(),
+            Some("μ-law (G.711)")
+        );
+
+        let cut = &ulaw[..30];
+        let (s, h) = inspect(chunks(&[cut]), Some(Container::Wav), None);
+        assert_eq!(run(s).1, None, "uploading whole does not need the header");
+        assert!(matches!(h.wav_problem(), Some(AudioError::WavTruncated { .. })));
+        assert_eq!(h.wav_format(), None);
+    }
+
+    #[test]
+    fn a_slicer_error_in_front_is_kept_as_the_reason() {
+        let failing = stream::iter(vec![
+            Ok(Bytes::from(mp3())),
+            Err(AudioError::WavLengthUnknown.into_io()),
+        ])
+        .boxed();
+        let (s, h) = inspect(failing, None, None);
+        assert_eq!(run(s).1, Some(AudioError::WavLengthUnknown));
+        assert_eq!(h.error(), Some(AudioError::WavLengthUnknown));
+        assert_eq!(h.sha256(), None);
     }
 
     #[test]

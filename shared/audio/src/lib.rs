@@ -1,8 +1,10 @@
-//! The audio path: MP3 recordings streamed from the source to WFO with memory bounded
+//! The audio path: MP3 and PCM WAV recordings streamed from the source to WFO with memory bounded
 //! independently of the file size, and cut at frame boundaries when a contact covers only
 //! part of a recording.
 //!
 //! - [`slice_mp3`]: the frames whose start time lies in a span, unchanged, as a stream.
+//! - [`slice_wav`]: the PCM sample frames of a span, behind a fresh 44-byte header, as a
+//!   stream; [`wav_format`] reads a WAV header (see the `wav` module).
 //! - [`counted`] / [`with_expected_len`]: whole-file pass-through with length checking.
 //! - [`inspect`]: container sniffing (MP3/WAV), length and SHA-256 of audio on its way.
 //! - [`mp3_duration_ms`]: duration of an MP3 in memory (tests, inspection).
@@ -26,12 +28,17 @@ mod frames;
 mod inspect;
 mod slice;
 pub mod synthetic;
+mod wav;
 
 pub use counted::{CountHandle, counted, with_expected_len};
 pub use error::AudioError;
 pub use frames::MAX_FRAME_LEN;
 pub use inspect::{Container, InspectHandle, inspect};
 pub use slice::{CHANNEL_CAP, OUT_CHUNK, Slice, SliceStats, slice_mp3, slice_mp3_with_stats};
+pub use wav::{
+    HEADER_LIMIT, MAX_CHANNELS, MAX_SAMPLE_RATE, SCRATCH_LEN, WAV_HEADER_LEN, WavFormat, WavStats, pcm_header,
+    slice_wav, slice_wav_with_stats, wav_format,
+};
 
 /// A stream of audio bytes, as it comes from a source download and goes to an upload body.
 pub type ByteStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>;

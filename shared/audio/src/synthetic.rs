@@ -1,8 +1,12 @@
-//! Valid, silent MPEG audio Layer III streams made on the fly, for simulators, tests and
-//! benchmarks: any length, no encoder, constant memory.
+//! Audio made on the fly, for simulators, tests and benchmarks: any length, no encoder,
+//! constant memory.
 //!
-//! Each frame is a correct header followed by zeros: zero side information means no main
-//! data and no bit reservoir, which every decoder plays as silence.
+//! - [`SilentMp3`]: valid, silent MPEG audio Layer III streams. Each frame is a correct
+//!   header followed by zeros: zero side information means no main data and no bit
+//!   reservoir, which every decoder plays as silence.
+//! - [`PcmWav`]: canonical PCM WAV files whose every sample is a known function of its
+//!   frame and channel ([`PcmWav::sample`]), so a test can tell from any byte of a slice
+//!   which frame and channel it came from.
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -137,6 +141,145 @@ impl SilentMp3 {
     }
 }
 
+/// The shape of a canonical PCM WAV (44-byte header, then interleaved samples).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PcmWav {
+    channels: u16,
+    sample_rate: u32,
+    bits: u16,
+}
+
+impl PcmWav {
+    /// 1 to 8 channels of 8, 16, 24 or 32 bits at 1 Hz to 384 kHz; `None` otherwise.
+    pub fn new(channels: u16, sample_rate: u32, bits: u16) -> Option<Self> {
+        let valid = (1..=crate::MAX_CHANNELS).contains(&channels)
+            && (1..=crate::MAX_SAMPLE_RATE).contains(&sample_rate)
+            && matches!(bits, 8 | 16 | 24 | 32);
+        valid.then_some(PcmWav {
+            channels,
+            sample_rate,
+            bits,
+        })
+    }
+
+    /// Contact Center 2.0 captures: 8 kHz, 16-bit, two channels (caller, agent).
+    pub fn contact_center() -> Self {
+        PcmWav {
+            channels: 2,
+            sample_rate: 8_000,
+            bits: 16,
+        }
+    }
+
+    pub fn channels(&self) -> u16 {
+        self.channels
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    pub fn bits(&self) -> u16 {
+        self.bits
+    }
+
+    /// Bytes of one sample frame.
+    pub fn block_align(&self) -> usize {
+        usize::from(self.channels) * usize::from(self.bits / 8)
+    }
+
+    /// Frames in `duration_ms` (rounded down).
+    pub fn frames_for(&self, duration_ms: u64) -> u64 {
+        duration_ms * u64::from(self.sample_rate) / 1000
+    }
+
+    /// Bytes of a file of `frames` frames, header included.
+    pub fn len(&self, frames: u64) -> u64 {
+        crate::WAV_HEADER_LEN as u64 + frames * self.block_align() as u64
+    }
+
+    /// The raw sample of `channel` in `frame`: its container's bits, little-endian when
+    /// written (`bits` wide; for 8 bits the unsigned byte). A hash of both, so no two
+    /// neighbouring samples are alike and a shifted or swapped byte shows.
+    pub fn sample(&self, frame: u64, channel: u16) -> u32 {
+        let mut mixed = frame
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(u64::from(channel).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        mixed ^= mixed >> 31;
+        mixed = mixed.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        mixed ^= mixed >> 29;
+        let value = (mixed >> 32) as u32;
+        if self.bits == 32 {
+            value
+        } else {
+            value & ((1u32 << self.bits) - 1)
+        }
+    }
+
+    /// The file of `frames` frames as one buffer (for small fixtures).
+    pub fn bytes(&self, frames: u64) -> Vec<u8> {
+        let len = usize::try_from(self.len(frames)).unwrap_or(usize::MAX);
+        let mut out = vec![0u8; len];
+        self.fill(frames, 0, &mut out);
+        out
+    }
+
+    /// The file of `frames` frames as a stream of `chunk_len`-byte chunks (the last may be
+    /// shorter), each generated when polled: nothing is kept between chunks.
+    pub fn stream(&self, frames: u64, chunk_len: usize) -> ByteStream {
+        let chunk_len = chunk_len.max(1) as u64;
+        let this = *self;
+        let total = self.len(frames);
+        futures::stream::unfold(0u64, move |pos| async move {
+            if pos >= total {
+                return None;
+            }
+            let len = chunk_len.min(total - pos) as usize;
+            let mut chunk = BytesMut::zeroed(len);
+            this.fill(frames, pos, &mut chunk);
+            Some((Ok(chunk.freeze()), pos + len as u64))
+        })
+        .boxed()
+    }
+
+    /// Writes the bytes of the file at `pos..pos + out.len()`.
+    fn fill(&self, frames: u64, pos: u64, out: &mut [u8]) {
+        let header_len = crate::WAV_HEADER_LEN as u64;
+        let mut at = 0usize;
+        if pos < header_len {
+            let data_len = u32::try_from(frames * self.block_align() as u64).unwrap_or(u32::MAX - 37);
+            let header = crate::pcm_header(&self.format(), data_len);
+            let n = (header_len - pos).min(out.len() as u64) as usize;
+            out[..n].copy_from_slice(&header[pos as usize..pos as usize + n]);
+            at = n;
+        }
+        let width = usize::from(self.bits / 8);
+        let block = self.block_align() as u64;
+        while at < out.len() {
+            let offset = pos + at as u64 - header_len;
+            let frame = offset / block;
+            let within = (offset % block) as usize;
+            let channel = (within / width) as u16;
+            let byte = within % width;
+            out[at] = self.sample(frame, channel).to_le_bytes()[byte];
+            at += 1;
+        }
+    }
+
+    fn format(&self) -> crate::WavFormat {
+        crate::WavFormat {
+            format_tag: 1,
+            extensible: false,
+            channels: self.channels,
+            sample_rate: self.sample_rate,
+            bits_per_sample: self.bits,
+            block_align: self.block_align() as u16,
+            data_offset: crate::WAV_HEADER_LEN as u64,
+            data_len: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,7 +318,24 @@ mod tests {
     }
 
     #[test]
+    fn the_wav_stream_carries_the_same_bytes_as_the_buffer() {
+        let shape = PcmWav::new(3, 44_100, 24).expect("valid shape");
+        let whole = shape.bytes(1000);
+        assert_eq!(whole.len() as u64, shape.len(1000));
+        for chunk_len in [1, 7, 44, 4096] {
+            let chunks: Vec<Bytes> =
+                futures::executor::block_on(shape.stream(1000, chunk_len).map(|c| c.unwrap_or_default()).collect());
+            assert_eq!(chunks.concat(), whole, "chunks of {chunk_len}");
+        }
+        // Frame 1, channel 2, 3 bytes each: at 44 + 9 + 6.
+        assert_eq!(&whole[59..62], &shape.sample(1, 2).to_le_bytes()[..3]);
+        assert_ne!(shape.sample(1, 0), shape.sample(1, 1));
+    }
+
+    #[test]
     fn unsupported_shapes_are_refused() {
+        assert!(PcmWav::new(0, 8_000, 16).is_none());
+        assert!(PcmWav::new(2, 8_000, 12).is_none());
         assert!(SilentMp3::new(16_000, 320, true).is_none());
         assert!(SilentMp3::new(96_000, 128, true).is_none());
     }

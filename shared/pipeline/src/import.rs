@@ -980,11 +980,9 @@ impl Importer {
             };
             let stream = match opened.format.format {
                 AudioFormat::Mp3 => wfo_audio::slice_mp3(input, slice),
-                AudioFormat::Wav => {
-                    return Err(Failure::Step(StepError::Permanent(
-                        "slicing WAV audio is not available in this build".to_owned(),
-                    )));
-                }
+                // The download's stated length lets a streamed WAV (no data size in its
+                // header) be cut too, and a data chunk longer than the file be refused early.
+                AudioFormat::Wav => wfo_audio::slice_wav(input, slice, opened.length),
             };
             (stream, None)
         };
@@ -997,10 +995,20 @@ impl Importer {
         // A check that failed the stream explains the upload's failure better than WFO's
         // view of a body that broke off.
         if let Some(bad) = seen_in.error().or_else(|| seen_out.error()) {
-            return Err(Failure::Step(StepError::Retry(
-                format!("audio of recording {}: {bad}", media.recording_id),
-                None,
-            )));
+            let text = format!("audio of recording {}: {bad}", media.recording_id);
+            // A WAV that is not PCM or whose header is broken is the same on every
+            // download: recorded on the item and shown, never retried into a mis-slice.
+            let permanent = matches!(
+                bad,
+                wfo_audio::AudioError::WavUnsupported { .. }
+                    | wfo_audio::AudioError::WavMalformed(_)
+                    | wfo_audio::AudioError::WavSliceTooLarge { .. }
+            );
+            return Err(Failure::Step(if permanent {
+                StepError::Permanent(text)
+            } else {
+                StepError::Retry(text, None)
+            }));
         }
         let done = uploaded.map_err(|e| Failure::Step(wfo_step(e)))?;
         let (sent, sha) = (seen_out.bytes(), seen_out.sha256());

@@ -18,6 +18,10 @@
 //!   layer, bitrate, sample rate, padding), fake syncs and sync-like junk inserted, frames
 //!   duplicated, dropped or cut, ID3v2 tags with huge, too-large or invalid declared sizes
 //!   put in front, Xing/Info/VBRI headers with absurd counts written into frames;
+//! - **WAV-aware** ([`Flavour::Wav`]): RIFF chunk sizes set to boundary values (0, odd,
+//!   one past the file, 0xFFFFFFFF), `fmt ` fields (format tag, channels, rate, bits,
+//!   block align, extensible sub-format) set to edge and compressed values, unknown
+//!   chunks with any declared size put in front of `data`, chunks swapped or cut;
 //! - **text** ([`Flavour::Text`]): words of the format (TOML keys and tables, header
 //!   syntax, secret field names, URL schemes) inserted or overwritten.
 //!
@@ -34,6 +38,8 @@ pub enum Flavour {
     Script,
     /// MPEG audio.
     Mp3,
+    /// RIFF/WAVE audio.
+    Wav,
     /// Other text: TOML, header values, ids, error messages.
     Text,
 }
@@ -86,6 +92,16 @@ impl Mutator {
                 }
                 out
             }
+            Flavour::Wav => {
+                let mut out = b"RIFF\0\0\0\0WAVE".to_vec();
+                for _ in 0..rng.range(1, 6) {
+                    out.extend_from_slice(&rng.pick(WAV_CHUNK_IDS)[..]);
+                    let len = rng.small_len(300);
+                    out.extend_from_slice(&(len as u32).to_le_bytes());
+                    out.extend((0..len).map(|_| rng.byte()));
+                }
+                out
+            }
             Flavour::Text => {
                 let mut out = Vec::new();
                 for _ in 0..rng.range(1, 12) {
@@ -108,6 +124,7 @@ impl Mutator {
                 _ => false,
             },
             Flavour::Mp3 => rng.below(10) < 6 && mp3_mutation(rng, data, self.max_len),
+            Flavour::Wav => rng.below(10) < 6 && wav_mutation(rng, data, self.max_len),
             Flavour::Text => rng.below(10) < 4 && text_mutation(rng, data),
         };
         if !aware {
@@ -809,6 +826,127 @@ fn script_mutation(rng: &mut Rng, data: &mut Vec<u8>) -> bool {
     true
 }
 
+// ---- WAV --------------------------------------------------------------------------------
+
+const WAV_CHUNK_IDS: &[[u8; 4]] = &[*b"fmt ", *b"data", *b"LIST", *b"JUNK", *b"bext", *b"fact", *b"\0\0\0\0"];
+
+/// Offsets of the chunk headers of a RIFF file, walked as a reader would (from byte 12,
+/// each chunk's declared size and pad byte), stopping at the end or at an absurd size.
+fn wav_chunks(data: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = 12usize;
+    while at + 8 <= data.len() && out.len() < 64 {
+        out.push(at);
+        let size = u32::from_le_bytes([data[at + 4], data[at + 5], data[at + 6], data[at + 7]]) as usize;
+        at = at.saturating_add(8).saturating_add(size).saturating_add(size & 1);
+    }
+    out
+}
+
+fn wav_mutation(rng: &mut Rng, data: &mut Vec<u8>, max_len: usize) -> bool {
+    let chunks = wav_chunks(data);
+    let fmt = chunks.iter().copied().find(|&at| &data[at..at + 4] == b"fmt ");
+    match rng.below(8) {
+        // A chunk's declared size set to an edge value.
+        0..=1 => {
+            let Some(&at) = (!chunks.is_empty()).then(|| rng.pick(&chunks)) else {
+                return false;
+            };
+            let actual = data.len() - at - 8;
+            let size = *rng.pick(&[
+                0u32,
+                1,
+                3,
+                16,
+                39,
+                40,
+                actual as u32,
+                actual as u32 + 1,
+                actual as u32 - u32::from(actual > 0),
+                0x7FFF_FFFF,
+                0xFFFF_FFFE,
+                0xFFFF_FFFF,
+                16 * 1024 * 1024,
+            ]);
+            data[at + 4..at + 8].copy_from_slice(&size.to_le_bytes());
+        }
+        // A `fmt ` field set to an edge or compressed value.
+        2..=4 => {
+            let Some(at) = fmt.filter(|&at| at + 8 + 16 <= data.len()) else {
+                return false;
+            };
+            let f = at + 8;
+            match rng.below(6) {
+                0 => {
+                    let tag = *rng.pick(&[0u16, 1, 2, 3, 6, 7, 0x11, 0x31, 0x55, 0xFFFE, 0xFFFF]);
+                    data[f..f + 2].copy_from_slice(&tag.to_le_bytes());
+                }
+                1 => {
+                    let channels = *rng.pick(&[0u16, 1, 2, 3, 7, 8, 9, 0xFFFF]);
+                    data[f + 2..f + 4].copy_from_slice(&channels.to_le_bytes());
+                }
+                2 => {
+                    let rate = *rng.pick(&[0u32, 1, 999, 8_000, 44_100, 384_000, 384_001, u32::MAX]);
+                    data[f + 4..f + 8].copy_from_slice(&rate.to_le_bytes());
+                }
+                3 => {
+                    let align = *rng.pick(&[0u16, 1, 2, 3, 4, 6, 9, 0xFFFF]);
+                    data[f + 12..f + 14].copy_from_slice(&align.to_le_bytes());
+                }
+                4 => {
+                    let bits = *rng.pick(&[0u16, 4, 8, 12, 16, 20, 24, 32, 64, 0xFFFF]);
+                    data[f + 14..f + 16].copy_from_slice(&bits.to_le_bytes());
+                }
+                _ => {
+                    // The extensible extension: cbSize, valid bits, sub-format tag and GUID.
+                    if f + 40 > data.len() {
+                        return false;
+                    }
+                    let i = *rng.pick(&[16usize, 18, 24, 26, 39]);
+                    data[i + f] = rng.byte();
+                }
+            }
+        }
+        // An unknown chunk with any declared size in front of the others.
+        5 => {
+            let at = chunks.first().copied().unwrap_or(data.len().min(12));
+            let mut chunk = rng.pick(WAV_CHUNK_IDS).to_vec();
+            let len = rng.small_len(64);
+            let declared = if rng.one_in(3) {
+                rng.next_u64() as u32
+            } else {
+                len as u32
+            };
+            chunk.extend_from_slice(&declared.to_le_bytes());
+            chunk.extend((0..len).map(|_| rng.byte()));
+            insert(data, at, &chunk, max_len);
+        }
+        // Two chunks swapped (`data` before `fmt `, …).
+        6 => {
+            if chunks.len() < 2 {
+                return false;
+            }
+            let i = rng.below(chunks.len() - 1);
+            let (a, b) = (chunks[i], chunks[i + 1]);
+            let end = chunks.get(i + 2).copied().unwrap_or(data.len()).min(data.len());
+            if b > end {
+                return false;
+            }
+            let first = data[a..b].to_vec();
+            let second = data[b..end].to_vec();
+            data.splice(a..end, second.into_iter().chain(first));
+        }
+        // Cut inside a chunk header or just after one.
+        _ => {
+            let Some(&at) = (!chunks.is_empty()).then(|| rng.pick(&chunks)) else {
+                return false;
+            };
+            data.truncate(at + rng.below(16));
+        }
+    }
+    true
+}
+
 // ---- MP3 --------------------------------------------------------------------------------
 
 /// Offsets of everything that looks like an MPEG audio frame sync (11 set bits).
@@ -1031,7 +1169,13 @@ mod tests {
             br#"{"a":[1,2,{"b":"c"}],"d":null}"#.to_vec(),
             b"\xff\xf3\x48\xc0\0\0\0".to_vec(),
         ];
-        for flavour in [Flavour::Json, Flavour::Script, Flavour::Mp3, Flavour::Text] {
+        for flavour in [
+            Flavour::Json,
+            Flavour::Script,
+            Flavour::Mp3,
+            Flavour::Wav,
+            Flavour::Text,
+        ] {
             let m = Mutator::new(flavour, 4096);
             let (mut a, mut b) = (Rng::new(3), Rng::new(3));
             for _ in 0..2000 {

@@ -90,6 +90,7 @@ short_runs!(
     redact,
     mp3_duration,
     mp3_slice,
+    wav_slice,
     audio_counted,
     webex_list_items,
     webex_plan,

@@ -8,19 +8,25 @@
 //!   [`SliceStats::buffer_bound`], errors are the documented ones (a `Worker` error means
 //!   the blocking worker panicked), and slicing the whole span agrees with
 //!   [`mp3_duration_ms`] whatever the chunking.
-//! - `audio_counted`: [`with_expected_len`] and [`counted`], the whole-file path (WAV and
-//!   unsliced MP3 go to WFO through it): the bytes pass unchanged and a length that
+//! - `wav_slice`: [`slice_wav_with_stats`] over the bytes as a stream of chunks, span,
+//!   chunking and whether the length is stated taken from the same 12-byte trailer.
+//!   Checked: held memory under [`WavStats::buffer_bound`]; errors are audio errors; a
+//!   slice is produced only from a header [`wav_format`] reads too, and is a canonical
+//!   WAV (sizes right) whose audio is, byte for byte, the input's frames from the first
+//!   one at or after the offset (computed here, not by the crate); [`inspect`] reads the
+//!   same header whatever the chunking.
+//! - `audio_counted`: [`with_expected_len`] and [`counted`], the whole-file path (unsliced
+//!   MP3 and WAV go to WFO through it): the bytes pass unchanged and a length that
 //!   differs from the announced one always fails the stream.
-//!
-//! There is no WAV parser in the code base (WAV is uploaded whole, never sliced: see
-//! `wfo_pipeline::import`), so the whole-file path is all of WAV handling there is.
 
 use std::io;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use wfo_audio::synthetic::PcmWav;
 use wfo_audio::{
-    AudioError, ByteStream, Slice, SliceStats, counted, mp3_duration_ms, slice_mp3_with_stats, with_expected_len,
+    AudioError, ByteStream, Slice, SliceStats, WavStats, counted, inspect, mp3_duration_ms, slice_mp3_with_stats,
+    slice_wav_with_stats, wav_format, with_expected_len,
 };
 
 use crate::rng::Rng;
@@ -210,6 +216,149 @@ pub fn mp3_seeds() -> Vec<Vec<u8>> {
     out
 }
 
+pub fn wav_slice(input: &[u8]) -> String {
+    let (wav, p) = split_params(input);
+    let stated = (p.chunking & 0x1000_0000 != 0).then_some(wav.len() as u64);
+    let (stream, longest) = chunked(wav, p.chunking);
+    let (out_stream, stats) = slice_wav_with_stats(stream, Slice::new(p.offset_ms, p.duration_ms), stated);
+    let (out, err) = runtime().block_on(drain(out_stream));
+    let err = err.map(|e| {
+        AudioError::from_io(&e)
+            .cloned()
+            .expect("only audio errors: the input never fails")
+    });
+    if p.duration_ms <= 0 {
+        assert!(matches!(err, Some(AudioError::InvalidSlice { .. })) && out.is_empty());
+    }
+    assert!(
+        !matches!(err, Some(AudioError::Worker(_) | AudioError::NoRuntime)),
+        "{err:?}"
+    );
+    assert_eq!(stats.bytes_out(), out.len() as u64);
+    assert!(
+        stats.peak_buffered_bytes() <= WavStats::buffer_bound(longest),
+        "held {} bytes, bound {}",
+        stats.peak_buffered_bytes(),
+        WavStats::buffer_bound(longest)
+    );
+    let header = wav_format(wav);
+    if err.is_none() {
+        let format = match &header {
+            Ok(format) => *format,
+            Err(e) => panic!("a slice was made of a WAV whose header does not read: {e}"),
+        };
+        check_wav_slice(wav, &out, &format, p.offset_ms);
+    }
+    if p.chunking & 0x2000_0000 != 0 {
+        let (stream, _) = chunked(wav, p.chunking.rotate_left(7));
+        let (seen, handle) = inspect(stream, None, None);
+        let _ = runtime().block_on(drain(seen));
+        let fields = |f: wfo_audio::WavFormat| (f.format_tag, f.channels, f.sample_rate, f.block_align, f.data_offset);
+        assert_eq!(
+            handle.wav_format().map(fields),
+            header.as_ref().ok().map(|f| fields(*f))
+        );
+    }
+    match err {
+        None => "ok".to_owned(),
+        Some(e) => error_class(&e),
+    }
+}
+
+/// The output is a canonical WAV of the input's layout whose audio is the input's frames
+/// from `⌈max(offset, 0) · rate / 1000⌉` on (worked out here, independently of the crate).
+fn check_wav_slice(wav: &[u8], out: &[u8], format: &wfo_audio::WavFormat, offset_ms: i64) {
+    assert!(out.len() > 44, "a slice without audio: {} bytes", out.len());
+    let u16_at = |i: usize| u16::from_le_bytes([out[i], out[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes([out[i], out[i + 1], out[i + 2], out[i + 3]]);
+    assert_eq!(&out[..4], b"RIFF");
+    assert_eq!(&out[8..16], b"WAVEfmt ");
+    assert_eq!(&out[36..40], b"data");
+    assert_eq!((u16_at(20), u16_at(22)), (1, format.channels));
+    assert_eq!(
+        (u32_at(24), u16_at(32), u16_at(34)),
+        (format.sample_rate, format.block_align, format.bits_per_sample)
+    );
+    let data_len = u32_at(40) as usize;
+    assert_eq!(out.len(), 44 + data_len + (data_len & 1), "data size against the bytes");
+    assert_eq!(u32_at(4) as usize, out.len() - 8, "RIFF size");
+    let frame = usize::from(format.block_align);
+    assert!(
+        data_len > 0 && data_len.is_multiple_of(frame),
+        "{data_len} bytes of {frame}-byte frames"
+    );
+    let first = (i128::from(offset_ms.max(0)) * i128::from(format.sample_rate) + 999) / 1000;
+    let from = format.data_offset as usize + first as usize * frame;
+    assert!(from + data_len <= wav.len(), "more audio out than the input holds");
+    assert!(
+        out[44..44 + data_len] == wav[from..from + data_len],
+        "the audio is not the input's frames"
+    );
+}
+
+/// WAV seeds with trailers: Contact Center stereo, odd layouts, extensible, chunks in
+/// front of the audio, streamed sizes (stated length or not), μ-law; spans at the start,
+/// in the middle, past the end, negative, empty.
+pub fn wav_seeds() -> Vec<Vec<u8>> {
+    fn riff(chunks: &[(&[u8; 4], u32, &[u8])]) -> Vec<u8> {
+        let mut out = b"RIFF\0\0\0\0WAVE".to_vec();
+        for (id, size, body) in chunks {
+            out.extend_from_slice(*id);
+            out.extend_from_slice(&size.to_le_bytes());
+            out.extend_from_slice(body);
+            if body.len() % 2 == 1 {
+                out.push(0);
+            }
+        }
+        let len = (out.len() - 8) as u32;
+        out[4..8].copy_from_slice(&len.to_le_bytes());
+        out
+    }
+    let cc = PcmWav::contact_center().bytes(8_000);
+    let (fmt, audio) = (&cc[20..36], &cc[44..]);
+    let mut extensible = fmt.to_vec();
+    extensible.extend_from_slice(&[22, 0, 16, 0, 3, 0, 0, 0, 1, 0]);
+    extensible.extend_from_slice(&[0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71]);
+    let mut ulaw = fmt.to_vec();
+    ulaw[0] = 7;
+    let wavs = vec![
+        cc.clone(),
+        PcmWav::new(1, 44_100, 24).map(|w| w.bytes(4_410)).unwrap_or_default(),
+        PcmWav::new(3, 11_025, 8).map(|w| w.bytes(1_103)).unwrap_or_default(),
+        PcmWav::new(8, 1, 16).map(|w| w.bytes(5)).unwrap_or_default(),
+        riff(&[(b"fmt ", 40, &extensible), (b"data", audio.len() as u32, audio)]),
+        riff(&[
+            (b"LIST", 11, b"INFOISFTodd"),
+            (b"fmt ", 16, fmt),
+            (b"JUNK", 4, b"\0\0\0\0"),
+            (b"data", audio.len() as u32, audio),
+        ]),
+        riff(&[(b"fmt ", 16, fmt), (b"data", 0xFFFF_FFFF, audio)]),
+        riff(&[(b"fmt ", 16, &ulaw), (b"data", audio.len() as u32, audio)]),
+    ];
+    let spans: [(i32, i32, u32); 8] = [
+        (0, 1000, 4096 | 0x2000_0000),
+        (333, 250, 0x8000_0000 | 700),
+        (-100, 136, 143 | 0x1000_0000),
+        (5000, 1000, 65_535),
+        (0, 0, 1),
+        (17, 1, 0x2000_0000 | 0x8000_0000 | 9000),
+        (250, 500, 0x1000_0000 | 4096),
+        (i32::MAX, i32::MAX, 0x4000_0000 | 4096),
+    ];
+    let mut out = Vec::new();
+    for (i, wav) in wavs.into_iter().enumerate() {
+        for (off, dur, chunking) in [spans[i % spans.len()], spans[(i + 3) % spans.len()]] {
+            let mut seed = wav.clone();
+            seed.extend_from_slice(&off.to_le_bytes());
+            seed.extend_from_slice(&dur.to_le_bytes());
+            seed.extend_from_slice(&chunking.to_le_bytes());
+            out.push(seed);
+        }
+    }
+    out
+}
+
 pub fn audio_counted(input: &[u8]) -> String {
     let Some((&mode, rest)) = input.split_first() else {
         return "empty".to_owned();
@@ -275,6 +424,11 @@ mod tests {
         let sliced: Vec<String> = slice_seeds().iter().map(|s| mp3_slice(s)).collect();
         assert!(sliced.iter().filter(|o| *o == "ok").count() >= 4, "{sliced:?}");
         assert!(sliced.iter().any(|o| o == "InvalidSlice"));
+        let wavs: Vec<String> = wav_seeds().iter().map(|s| wav_slice(s)).collect();
+        assert!(wavs.iter().filter(|o| *o == "ok").count() >= 6, "{wavs:?}");
+        for class in ["InvalidSlice", "WavUnsupported", "WavLengthUnknown", "SliceBeyondEnd"] {
+            assert!(wavs.iter().any(|o| o == class), "no seed ends in {class}: {wavs:?}");
+        }
         let durations: Vec<String> = mp3_seeds().iter().map(|s| mp3_duration(s)).collect();
         assert!(durations.iter().any(|o| o == "ok:1") && durations.iter().any(|o| o == "NotMp3"));
         for s in counted_seeds() {

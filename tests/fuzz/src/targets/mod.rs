@@ -151,6 +151,15 @@ pub const ALL: &[Target] = &[
         weight: 3,
     },
     Target {
+        name: "wav_slice",
+        entry: "wfo_audio::slice_wav_with_stats (header push parser, cut at sample frames), wfo_audio::wav_format, wfo_audio::inspect",
+        flavour: Flavour::Wav,
+        max_len: 1024 * KIB,
+        run: audio::wav_slice,
+        seeds: audio::wav_seeds,
+        weight: 3,
+    },
+    Target {
         name: "audio_counted",
         entry: "wfo_audio::with_expected_len, wfo_audio::counted",
         flavour: Flavour::Mp3,
