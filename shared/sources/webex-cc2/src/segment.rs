@@ -28,8 +28,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
-
+use serde_json::Value;
+use wfo_domain::json_fields::{Obj, as_obj, get, join, wrong};
 use wfo_domain::mapping::extract_metadata;
 use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentError, SegmentedContact};
 use wfo_domain::sync::canonical_acd_id;
@@ -229,43 +229,6 @@ pub struct CcTaskFile {
 }
 
 // ---- lenient field readers ------------------------------------------------------------
-
-type Obj = Map<String, Value>;
-
-fn join(parent: &str, name: &str) -> String {
-    if parent.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{parent}.{name}")
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn wrong(path: String, expected: &'static str, v: &Value) -> SegmentError {
-    SegmentError::WrongType {
-        path,
-        expected,
-        found: type_name(v),
-    }
-}
-
-fn get<'a>(obj: &'a Obj, name: &str) -> Option<&'a Value> {
-    obj.get(name).filter(|v| !v.is_null())
-}
-
-fn as_obj<'a>(v: &'a Value, path: &str) -> Result<&'a Obj, SegmentError> {
-    v.as_object().ok_or_else(|| wrong(path.to_owned(), "an object", v))
-}
 
 /// A text field: a string (blank counts as absent) or a number.
 fn text(obj: &Obj, parent: &str, name: &str) -> Result<Option<String>, SegmentError> {
