@@ -27,9 +27,7 @@
 //! its output chunks are views of the input's. Peak buffered 65 536 B (one input chunk;
 //! bound 65 620 B) and peak heap growth 65 356 B, the same as the copy's 65 492 B.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -42,29 +40,12 @@ use wfo_audio::{
     slice_wav_with_stats, wav_format,
 };
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+#[path = "../tests/support/counting.rs"]
+#[allow(dead_code)]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const CHUNK: usize = 64 * 1024;
 const HOUR_MS: i64 = 3_600_000;
@@ -149,12 +130,11 @@ fn bench_audio_path(c: &mut Criterion) {
 fn report_memory(name: &str, input: ByteStream, input_len: u64) {
     let rt = runtime();
     let (stream, stats) = slice_mp3_with_stats(input, Slice::new(0, i64::MAX / 2));
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = counting::baseline();
     let started = Instant::now();
     let out = rt.block_on(drain(stream));
     let secs = started.elapsed().as_secs_f64();
-    let growth = PEAK.load(Ordering::Relaxed) - baseline;
+    let growth = counting::growth_since(baseline);
     println!(
         "{name}: {:.1} MB sliced whole in {secs:.2} s ({:.0} MB/s); {out} bytes out; peak buffered {} B \
          (bound {} B); peak heap growth {} B",
@@ -238,12 +218,11 @@ fn bench_wav(c: &mut Criterion) {
 fn bench_wav_memory(_c: &mut Criterion) {
     let rt = runtime();
     let measure = |name: &str, stream: ByteStream, stats: Option<WavStats>, input_len: u64| {
-        let baseline = LIVE.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
+        let baseline = counting::baseline();
         let started = Instant::now();
         let out = rt.block_on(drain(stream));
         let secs = started.elapsed().as_secs_f64();
-        let growth = PEAK.load(Ordering::Relaxed) - baseline;
+        let growth = counting::growth_since(baseline);
         let held = stats.map_or_else(
             || "-".to_owned(),
             |s| {

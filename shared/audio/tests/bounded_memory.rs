@@ -2,38 +2,18 @@
 //! through `slice_mp3` while a counting allocator watches every heap byte of the process.
 //! (One test only: it measures the whole process, so nothing may run beside it.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
 use wfo_audio::synthetic::SilentMp3;
 use wfo_audio::{ByteStream, Slice, SliceStats, counted, slice_mp3_with_stats};
 
-/// Counts live heap bytes and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+#[path = "support/counting.rs"]
+#[allow(dead_code)]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const MAX_CHUNK: usize = 64 * 1024;
 
@@ -82,8 +62,7 @@ fn stream_through(megabytes: u64) -> Run {
     let (input, input_count) = counted(input);
     let (mut output, stats) = slice_mp3_with_stats(input, Slice::new(0, i64::MAX / 2));
 
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = counting::baseline();
     let started = Instant::now();
     let bytes_out = rt.block_on(async {
         let mut total = 0u64;
@@ -93,7 +72,7 @@ fn stream_through(megabytes: u64) -> Run {
         total
     });
     let secs = started.elapsed().as_secs_f64();
-    let heap_growth = PEAK.load(Ordering::Relaxed) - baseline;
+    let heap_growth = counting::growth_since(baseline);
     assert_eq!(stats.frames_out(), frames);
     Run {
         bytes_in: input_count.bytes(),

@@ -2,8 +2,6 @@
 //! through `slice_wav` while a counting allocator watches every heap byte of the process.
 //! (One test only: it measures the whole process, so nothing may run beside it.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -11,30 +9,12 @@ use futures::StreamExt;
 use wfo_audio::synthetic::PcmWav;
 use wfo_audio::{ByteStream, Slice, WavStats, counted, pcm_header, slice_wav_with_stats, wav_format};
 
-/// Counts live heap bytes and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+#[path = "support/counting.rs"]
+#[allow(dead_code)]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const MAX_CHUNK: usize = 64 * 1024;
 
@@ -83,8 +63,7 @@ fn stream_through(megabytes: u64) -> Run {
     let (input, input_count) = counted(input);
     let (mut output, stats) = slice_wav_with_stats(input, Slice::new(0, i64::MAX / 2), None);
 
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = counting::baseline();
     let started = Instant::now();
     let bytes_out = futures::executor::block_on(async {
         let mut total = 0u64;
@@ -94,7 +73,7 @@ fn stream_through(megabytes: u64) -> Run {
         total
     });
     let secs = started.elapsed().as_secs_f64();
-    let heap_growth = PEAK.load(Ordering::Relaxed) - baseline;
+    let heap_growth = counting::growth_since(baseline);
     assert_eq!(input_count.bytes(), len);
     assert_eq!(stats.frames_out(), (len - 44) / 4);
     Run {
