@@ -288,9 +288,11 @@ impl Run<'_> {
             })
             .await?;
         let wfo = self.deps.wfo;
+        // Read once: the team sync and the users' default team both use it (creating
+        // source teams never changes which team is the default).
+        let teams = wfo.list_teams().await?;
         let mut org_runs = None;
         if let Some(org) = &org {
-            let teams = wfo.list_teams().await?;
             let team_run = crate::org_sync::sync_teams(wfo, &org.teams, &teams, cfg.acd_server_id).await;
             let queue_run = crate::org_sync::sync_queues(wfo, &org.queues, cfg.acd_server_id).await?;
             org_runs = Some((team_run, queue_run));
@@ -308,9 +310,8 @@ impl Run<'_> {
             })
             .await?;
 
-        // WFO state: three reads.
+        // WFO state: three reads (persons, roles, and the teams read above).
         let persons = wfo.list_persons().await?;
-        let teams = wfo.list_teams().await?;
         let roles = wfo.list_roles().await?;
         let team = wfo_client::ensure::default_team(&teams)?;
         let role = wfo_client::ensure::default_agent_role(&roles)?;
@@ -360,7 +361,7 @@ impl Run<'_> {
         }
         run.warnings += source.rejected.len() as u64;
         if let Some((teams, queues)) = org_runs {
-            run.wfo_reads += 2;
+            run.wfo_reads += 1; // the queues (teams are among the three reads)
             run.wfo_writes += teams.wfo_writes + queues.wfo_writes;
             for r in teams.rejected.iter().chain(&queues.rejected) {
                 tracing::warn!(connector = %cfg.id, reason = %r, "sync: a listed entry could not be read");

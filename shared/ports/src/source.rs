@@ -297,7 +297,7 @@ impl SyncSettings {
 pub struct SourceCalls {
     /// License or configuration lists (Webex Calling: `/v1/licenses`).
     pub licenses: u64,
-    /// Pages of the recording roster (Webex Calling) or of teams and queues.
+    /// Pages of the recording roster (Webex Calling).
     pub roster_pages: u64,
     /// Pages of users.
     pub people_pages: u64,

@@ -149,10 +149,6 @@ impl CcClient {
 
     /// `path` on the regional host.
     pub(crate) fn url_of(&self, path: &str) -> Result<Url, CcError> {
-        self.url(path)
-    }
-
-    fn url(&self, path: &str) -> Result<Url, CcError> {
         self.api_url.join(path).map_err(|e| CcError::Malformed {
             operation: "build a request URL",
             message: format!("{path}: {e}"),
@@ -161,7 +157,7 @@ impl CcClient {
 
     /// `/organization/{orgId}/{rest}`.
     pub(crate) fn org_url(&self, rest: &str) -> Result<Url, CcError> {
-        let mut url = self.url("/")?;
+        let mut url = self.url_of("/")?;
         url.path_segments_mut()
             .map_err(|_| CcError::Malformed {
                 operation: "build a request URL",
