@@ -621,6 +621,9 @@ proptest! {
         layout in 0usize..4, seed in any::<u64>(), max_chunk in 1usize..5000,
         offset in -200i64..2200, duration in 1i64..2500,
     ) {
+        // A span wholly before the recording's start holds no frame: the slicer refuses it
+        // (`SliceBetweenFrames`), which is not what this property is about.
+        prop_assume!(offset + duration > 0);
         let (channels, rate, bits) = [(2, 8_000, 16), (1, 44_100, 24), (3, 11_025, 8), (2, 22_050, 32)][layout];
         let shape = PcmWav::new(channels, rate, bits).expect("shape");
         let frames = shape.frames_for(2_000);
