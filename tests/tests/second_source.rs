@@ -125,7 +125,12 @@ impl Source for FakeSource {
         ])
         .boxed()
     }
-    async fn plan(&self, item_id: &str, ctx: &SegmentContext) -> Result<ItemPlan, SourceError> {
+    async fn plan(
+        &self,
+        item_id: &str,
+        ctx: &SegmentContext,
+        _kept: Option<&serde_json::Value>,
+    ) -> Result<ItemPlan, SourceError> {
         if item_id == "call-panics" {
             panic!("a bug in a source, met by call {item_id}");
         }
@@ -146,9 +151,10 @@ impl Source for FakeSource {
             notes: Vec::new(),
             skipped: Vec::new(),
             mapping_misses: Vec::new(),
+            ..Default::default()
         })
     }
-    async fn open_media(&self, media: &MediaSlice) -> Result<Media, SourceError> {
+    async fn open_media(&self, _item_id: &str, media: &MediaSlice) -> Result<Media, SourceError> {
         if media.recording_id.starts_with("wav") {
             // Caller and agent on two channels, as Contact Center 2.0 records them; a
             // `wav-ulaw-…` call says its samples are μ-law.

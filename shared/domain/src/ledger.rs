@@ -167,8 +167,32 @@ pub struct LedgerItem {
     /// `status`, never silent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the source asked to keep from its last plan of this item (its compact copy of
+    /// the payload), handed back when it plans again for late audio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_state: Option<serde_json::Value>,
+    /// Contacts imported without their audio wait for it (a Contact Center capture that is
+    /// not there yet): when the next check is, and until when audio can still appear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_wait: Option<AudioWait>,
     /// Optimistic-concurrency version, bumped by the store on every write.
     pub version: i64,
+}
+
+/// An item's wait for audio that comes after its contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudioWait {
+    /// When to ask the source again (a delivery saying the audio is there makes it now).
+    pub next_check: DateTime<Utc>,
+    /// After this, audio that has not appeared is given up.
+    pub give_up_at: DateTime<Utc>,
+    /// The source said audio was requested (a recording should exist): a wait that runs
+    /// out is a failure an operator sees; otherwise the contacts simply have no audio.
+    pub requested: bool,
+    /// Checks made so far.
+    #[serde(default)]
+    pub checks: u32,
 }
 
 /// How long a newly queued item may wait for pickup before a sweeper enqueues it again
@@ -230,8 +254,36 @@ impl LedgerItem {
             in_step: false,
             failing_since: None,
             notes: Vec::new(),
+            source_state: None,
+            audio_wait: None,
             version: 0,
         }
+    }
+
+    /// The source says something changed for this item (a delivery about a task whose
+    /// capture is awaited): a waiting item is looked at now. Returns whether it was.
+    pub fn nudge(&mut self, now: DateTime<Utc>) -> bool {
+        if self.is_terminal() || self.health != Health::Waiting {
+            return false;
+        }
+        if let Some(w) = self.audio_wait.as_mut() {
+            w.next_check = w.next_check.min(now);
+        }
+        self.next_attempt_at = Some(now);
+        self.updated_at = now;
+        true
+    }
+
+    /// Contacts that wait for audio the source has not given yet.
+    pub fn contacts_awaiting_audio(&self) -> usize {
+        self.contacts
+            .iter()
+            .filter(|c| {
+                c.audio_bytes.is_none()
+                    && c.plan.media.is_none()
+                    && c.plan.contact.audio.as_ref().is_some_and(|a| a.expected)
+            })
+            .count()
     }
 
     pub fn is_terminal(&self) -> bool {

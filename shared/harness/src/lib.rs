@@ -44,6 +44,51 @@ pub struct ContactCenter {
     pub connector: ConnectorConfig,
 }
 
+impl ContactCenter {
+    /// The first `n` contact-center agents of the org, for scenarios to put on calls.
+    pub fn agents(&self, n: usize) -> Vec<wfo_sim_wxcc::ScenarioAgent> {
+        let mut users: Vec<_> = self
+            .sim
+            .users()
+            .into_iter()
+            .filter(|u| u.active && u.contact_center_enabled)
+            .collect();
+        users.sort_by(|a, b| a.id.cmp(&b.id));
+        users
+            .into_iter()
+            .take(n)
+            .map(|u| wfo_sim_wxcc::ScenarioAgent {
+                name: format!(
+                    "{} {}",
+                    u.first_name.as_deref().unwrap_or(""),
+                    u.last_name.as_deref().unwrap_or("")
+                )
+                .trim()
+                .to_owned(),
+                ci_user_id: u.ci_user_id,
+            })
+            .collect()
+    }
+
+    /// Play `scenario` from `base` with the given agents: the task is in Search once it
+    /// ended (simulator clock), and its deliveries follow. Returns the task id.
+    pub fn play(
+        &self,
+        scenario: &str,
+        base: DateTime<Utc>,
+        agents: &[wfo_sim_wxcc::ScenarioAgent],
+    ) -> Result<String, HarnessError> {
+        let plane = self
+            .sim
+            .tasks()
+            .ok_or_else(|| HarnessError::Scenario("the simulator serves no task plane".to_owned()))?;
+        plane
+            .play(scenario, base, agents, &wfo_sim_wxcc::ScenarioIds::default())
+            .map(|t| t.id)
+            .map_err(|e| HarnessError::Scenario(format!("{scenario}: {e}")))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error("{0}")]
@@ -369,11 +414,16 @@ interval_minutes = 10
 
     /// Wait until every named recording is done (or dead). Returns the ones that are not.
     pub async fn wait_settled(&self, recording_ids: &[String], timeout: Duration) -> Vec<String> {
+        self.wait_settled_of(&self.connector.id, recording_ids, timeout).await
+    }
+
+    /// [`Harness::wait_settled`] for any connector's items (recordings, tasks).
+    pub async fn wait_settled_of(&self, connector_id: &str, item_ids: &[String], timeout: Duration) -> Vec<String> {
         let until = tokio::time::Instant::now() + timeout;
         loop {
             let mut pending = Vec::new();
-            for id in recording_ids {
-                match self.store.get(&self.connector.id, id).await {
+            for id in item_ids {
+                match self.store.get(connector_id, id).await {
                     Ok(Some(item)) if item.stage == Stage::Done || item.health == Health::Dead => {}
                     _ => pending.push(id.clone()),
                 }

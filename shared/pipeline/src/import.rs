@@ -59,6 +59,10 @@ pub struct ImportSettings {
     pub paused_delay: chrono::Duration,
     /// How long resolved metadata rules are reused before asking WFO again.
     pub rules_ttl: chrono::Duration,
+    /// The longest wait between checks for audio that comes after its contacts, whatever
+    /// the source's schedule says (`None`: the source's schedule; tests and the demo
+    /// shorten it, since their simulated hours pass in seconds).
+    pub audio_check_cap: Option<chrono::Duration>,
 }
 
 impl Default for ImportSettings {
@@ -74,6 +78,7 @@ impl Default for ImportSettings {
             not_ready_limit: chrono::Duration::days(7),
             paused_delay: chrono::Duration::minutes(5),
             rules_ttl: chrono::Duration::minutes(10),
+            audio_check_cap: None,
         }
     }
 }
@@ -95,6 +100,7 @@ impl ImportSettings {
             not_ready_limit: chrono::Duration::minutes(2),
             paused_delay: chrono::Duration::milliseconds(500),
             rules_ttl: chrono::Duration::seconds(30),
+            audio_check_cap: Some(chrono::Duration::milliseconds(500)),
         }
     }
 }
@@ -693,6 +699,11 @@ impl Importer {
                     StepError::Wait(text, self.settings.not_ready_delay)
                 }
             }
+            SourceError::NotReadyUntil { message, at } => {
+                // The source named the time: wait until then (at least a moment, at most a day).
+                let wait = (at - now).clamp(chrono::Duration::seconds(1), chrono::Duration::days(1));
+                StepError::Wait(message, wait)
+            }
             SourceError::Permanent(text) => StepError::Permanent(text),
         }
     }
@@ -704,13 +715,46 @@ impl Importer {
         conn: &Connection,
         ctx: &WfoCtx,
     ) -> Result<(), StepError> {
+        let skipped = self.plan_item(item, connector, conn, ctx).await?;
+        let now = Utc::now();
+        if item.contacts.is_empty() {
+            let why = if skipped > 0 {
+                format!("no contact: every agent segment ({skipped}) was left out (see the notes)")
+            } else {
+                "no contact: the call has no agent segment (e.g. only an external leg)".to_owned()
+            };
+            tracing::info!(connector = %item.connector_id, item = %item.item_id, "{why}");
+            item.note(why);
+            item.source_state = None;
+            item.audio_wait = None;
+            item.advance(Stage::Done, now);
+        } else {
+            item.advance(Stage::MetadataFetched, now);
+        }
+        self.save(item).await?;
+        Ok(())
+    }
+
+    /// Ask the source for the item's plan (handing back what its last plan kept) and merge
+    /// it into the item's contacts. Returns how many segments the source left out.
+    async fn plan_item(
+        &self,
+        item: &mut LedgerItem,
+        connector: &StoredConnector,
+        conn: &Connection,
+        ctx: &WfoCtx,
+    ) -> Result<usize, StepError> {
         let now = Utc::now();
         let rules = self.rules(ctx, connector, now).await?;
         let seg_ctx = SegmentContext {
             acd_server_id: connector.config.acd_server_id,
             metadata: rules,
         };
-        let plan = match conn.source.plan(&item.item_id, &seg_ctx).await {
+        let plan = match conn
+            .source
+            .plan(&item.item_id, &seg_ctx, item.source_state.as_ref())
+            .await
+        {
             Ok(p) => p,
             Err(e) => return Err(self.source_err(e, conn, item).await),
         };
@@ -738,20 +782,23 @@ impl Importer {
             tracing::warn!(connector = %item.connector_id, item = %item.item_id, note = %note, "plan changed");
             item.note(note);
         }
-        if item.contacts.is_empty() {
-            let why = if skipped > 0 {
-                format!("no contact: every agent segment ({skipped}) was left out (see the notes)")
-            } else {
-                "no contact: the call has no agent segment (e.g. only an external leg)".to_owned()
-            };
-            tracing::info!(connector = %item.connector_id, item = %item.item_id, "{why}");
-            item.note(why);
-            item.advance(Stage::Done, now);
-        } else {
-            item.advance(Stage::MetadataFetched, now);
-        }
-        self.save(item).await?;
-        Ok(())
+        let checks = item.audio_wait.as_ref().map_or(0, |w| w.checks);
+        let cap = self.settings.audio_check_cap;
+        item.audio_wait = plan.audio_wait.map(|mut w| {
+            w.checks = w.checks.max(checks);
+            if let Some(cap) = cap {
+                w.next_check = w.next_check.min(Utc::now() + cap);
+            }
+            w
+        });
+        item.source_state = plan.keep.filter(|v| {
+            let size = serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
+            if size > wfo_ports::MAX_KEPT_BYTES {
+                tracing::info!(connector = %item.connector_id, item = %item.item_id, size, "the source's payload copy is too large to keep; a later plan fetches it again");
+            }
+            size <= wfo_ports::MAX_KEPT_BYTES
+        });
+        Ok(skipped)
     }
 
     async fn ensure_person(
@@ -884,21 +931,104 @@ impl Importer {
         ctx: &WfoCtx,
     ) -> Result<(), StepError> {
         if !connector.config.features.media_import {
+            item.audio_wait = None;
+            item.source_state = None;
             item.advance(Stage::Done, Utc::now());
             self.save(item).await?;
             return Ok(());
         }
+        // Contacts came first; their audio follows as the source has it. At most one new
+        // plan per step: a source that says "ask again now" forever cannot spin a worker.
+        let mut planned_again = false;
+        loop {
+            self.upload_ready_slices(item, conn, ctx).await?;
+            let waiting = item.contacts_awaiting_audio();
+            let now = Utc::now();
+            if waiting == 0 {
+                item.audio_wait = None;
+                item.source_state = None;
+                item.advance(Stage::Done, now);
+                self.save(item).await?;
+                return Ok(());
+            }
+            let Some(wait) = item.audio_wait.clone() else {
+                // Audio promised but no source will bring it: say so, finish.
+                item.note(format!(
+                    "{waiting} contact(s) planned with audio to come, but the source set no time to look again: imported without audio"
+                ));
+                item.advance(Stage::Done, now);
+                self.save(item).await?;
+                return Ok(());
+            };
+            if !planned_again && now >= wait.next_check {
+                planned_again = true;
+                if let Some(w) = item.audio_wait.as_mut() {
+                    w.checks += 1;
+                }
+                self.plan_item(item, connector, conn, ctx).await?;
+                if item.contacts.iter().any(|c| c.contact_id.is_none()) {
+                    // The new plan has a contact WFO does not have yet: import it first.
+                    item.advance(Stage::MetadataFetched, Utc::now());
+                    self.save(item).await?;
+                    return Ok(());
+                }
+                self.save(item).await?;
+                continue;
+            }
+            if now >= wait.give_up_at {
+                let text = format!(
+                    "{waiting} contact(s) still have no audio after {} check(s) until {}: the source has no recording for them",
+                    wait.checks,
+                    wait.give_up_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                item.audio_wait = None;
+                if wait.requested {
+                    // A recording was requested and never came: an operator should know
+                    // (the contacts are in WFO; `backfill` looks for the audio again).
+                    return Err(StepError::Permanent(format!(
+                        "{text}, although the source says the call was recorded"
+                    )));
+                }
+                item.note(format!("{text}; imported without audio"));
+                item.source_state = None;
+                item.advance(Stage::Done, now);
+                self.save(item).await?;
+                return Ok(());
+            }
+            let until = if wait.next_check > now {
+                wait.next_check
+            } else {
+                now + self.settings.not_ready_delay
+            };
+            return Err(StepError::Wait(
+                format!(
+                    "{waiting} contact(s) imported, waiting for their audio (check {} next at {})",
+                    wait.checks + 1,
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                until - now,
+            ));
+        }
+    }
+
+    /// Upload every contact's slice that has one and is not uploaded yet.
+    async fn upload_ready_slices(
+        &self,
+        item: &mut LedgerItem,
+        conn: &Connection,
+        ctx: &WfoCtx,
+    ) -> Result<(), StepError> {
         for i in 0..item.contacts.len() {
             if item.contacts[i].audio_bytes.is_some() {
                 continue;
             }
-            let Some(contact_id) = item.contacts[i].contact_id else {
-                return Err(StepError::Permanent("contact id missing at the audio step".to_owned()));
-            };
             // No slice: the contact gets no audio from this plan (not recorded, a digital
             // task, or a capture not there yet — a later plan brings it).
             let Some(media) = item.contacts[i].plan.media.clone() else {
                 continue;
+            };
+            let Some(contact_id) = item.contacts[i].contact_id else {
+                return Err(StepError::Permanent("contact id missing at the audio step".to_owned()));
             };
             // A transient failure of the transfer (WFO 5xx, a broken stream, a checksum
             // that does not match) is tried again here, from a fresh download, before an
@@ -906,7 +1036,7 @@ impl Importer {
             let mut tries = 0;
             let bytes = loop {
                 tries += 1;
-                match self.transfer_audio(conn, ctx, &media, contact_id).await {
+                match self.transfer_audio(conn, ctx, &item.item_id, &media, contact_id).await {
                     Ok(b) => break b,
                     Err(Failure::Step(StepError::Retry(text, None))) if tries < AUDIO_TRIES_PER_STEP => {
                         let wait = self.settings.http_policy.backoff(tries);
@@ -918,13 +1048,9 @@ impl Importer {
                 }
             };
             item.contacts[i].audio_bytes = Some(bytes);
-            if i + 1 < item.contacts.len() {
-                item.stage = Stage::AudioUploaded;
-            }
+            item.stage = Stage::AudioUploaded;
             self.save(item).await?;
         }
-        item.advance(Stage::Done, Utc::now());
-        self.save(item).await?;
         Ok(())
     }
 
@@ -933,10 +1059,11 @@ impl Importer {
         &self,
         conn: &Connection,
         ctx: &WfoCtx,
+        item_id: &str,
         media: &wfo_domain::segment::MediaSlice,
         contact_id: i64,
     ) -> Result<i64, Failure> {
-        let mut opened = conn.source.open_media(media).await.map_err(Failure::Source)?;
+        let mut opened = conn.source.open_media(item_id, media).await.map_err(Failure::Source)?;
         // A download that stops sending fails this attempt instead of holding the worker.
         opened.stream = wfo_http::stall_guard(opened.stream, self.settings.http_policy.idle_timeout);
         // What comes in must be audio of the stated container and length (an empty body,

@@ -11,7 +11,7 @@
 //! | bad or missing signature | 401 | nothing |
 //! | malformed body | 400 | nothing |
 //! | valid, new item | 200 | ledger insert, then one queue message |
-//! | valid, known item (duplicate / late) | 200 | nothing new |
+//! | valid, known item (duplicate / late) | 200 | nothing new; an item waiting for its source (audio not there yet) is made due and enqueued |
 //! | store down | 503 | nothing (the source retries) |
 
 use std::time::Duration;
@@ -162,10 +162,17 @@ where
     };
     match store.discover(connector_id, &item_id, Discovery::Webhook, now).await {
         Ok(Discovered::Known) => {
-            tracing::debug!(connector = connector_id, item = %item_id, "webhook: already known");
+            // A delivery about an item that waits (a capture announced for a task whose
+            // contacts are in WFO) makes it due now instead of at its next check.
+            let nudged = nudge(store, connector_id, &item_id, now).await;
+            tracing::debug!(connector = connector_id, item = %item_id, nudged, "webhook: already known");
             DeliveryAnswer {
                 status: 200,
-                message: "already recorded".to_owned(),
+                message: if nudged {
+                    "already recorded; looked at again now".to_owned()
+                } else {
+                    "already recorded".to_owned()
+                },
                 item_id: Some(item_id),
                 newly_discovered: false,
             }
@@ -192,4 +199,26 @@ where
             DeliveryAnswer::reject(503, "temporarily unavailable")
         }
     }
+}
+
+/// Make a waiting item due now and enqueue it. Best effort: the item's own schedule still
+/// holds when this fails (the store is busy, another writer won).
+async fn nudge<S>(store: &S, connector_id: &str, item_id: &str, now: DateTime<Utc>) -> bool
+where
+    S: Ledger + WorkQueue + ?Sized,
+{
+    let Ok(Some(mut item)) = store.get(connector_id, item_id).await else {
+        return false;
+    };
+    if !item.nudge(now) || store.put(&item).await.is_err() {
+        return false;
+    }
+    let msg = WorkMessage {
+        connector_id: connector_id.to_owned(),
+        item_id: item_id.to_owned(),
+    };
+    if let Err(e) = store.send(&msg, Duration::ZERO).await {
+        tracing::debug!(connector = connector_id, item = item_id, error = %e, "webhook: item due but not enqueued; the sweeper will");
+    }
+    true
 }

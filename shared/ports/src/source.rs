@@ -56,6 +56,10 @@ pub enum SourceError {
     /// The source has not got it yet (metadata, a capture): look again later.
     #[error("{0}")]
     NotReady(String),
+    /// The source will not have it before `at` (a task inside its capture delay): look
+    /// again then, without counting an attempt.
+    #[error("{message}")]
+    NotReadyUntil { message: String, at: DateTime<Utc> },
     /// This item can never succeed (a malformed payload).
     #[error("{0}")]
     Permanent(String),
@@ -72,7 +76,10 @@ impl SourceError {
     /// Worth trying again without an operator.
     pub fn is_retryable(&self) -> bool {
         match self {
-            SourceError::Retry { .. } | SourceError::Unauthorized(_) | SourceError::NotReady(_) => true,
+            SourceError::Retry { .. }
+            | SourceError::Unauthorized(_)
+            | SourceError::NotReady(_)
+            | SourceError::NotReadyUntil { .. } => true,
             SourceError::Credentials(e) => e.is_retryable(),
             SourceError::Operator(_) | SourceError::Permanent(_) => false,
         }
@@ -162,7 +169,18 @@ pub struct ItemPlan {
     /// Metadata mapping paths that named no field of this item's payload (the pipeline
     /// reports a path that matches nothing for a day).
     pub mapping_misses: Vec<wfo_domain::mapping::UnmatchedPath>,
+    /// What the source wants handed back when it plans this item again (its own compact
+    /// copy of the payload, so planning again for late audio need not fetch it). Kept on
+    /// the ledger item; at most [`MAX_KEPT_BYTES`] serialized, or it is not kept.
+    pub keep: Option<serde_json::Value>,
+    /// Set when contacts were planned with `audio.expected` and no slice: when to plan
+    /// again for their audio, and until when audio can still appear.
+    pub audio_wait: Option<wfo_domain::ledger::AudioWait>,
 }
+
+/// The most a source may keep on a ledger item ([`ItemPlan::keep`]): DynamoDB items are
+/// at most 400 KB, and the contacts need room too.
+pub const MAX_KEPT_BYTES: usize = 64 * 1024;
 
 /// How media is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,11 +469,18 @@ pub trait Source: Send + Sync {
     fn list_items(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> BoxStream<'_, Result<Listed, SourceError>>;
 
     /// Fetch the item's payloads and segment them: the contacts it becomes, each with its
-    /// media slice and its agent's name.
-    async fn plan(&self, item_id: &str, ctx: &SegmentContext) -> Result<ItemPlan, SourceError>;
+    /// media slice and its agent's name. `kept` is what the previous plan of this item
+    /// asked to keep ([`ItemPlan::keep`]), when there was one: planning again for audio
+    /// that came late.
+    async fn plan(
+        &self,
+        item_id: &str,
+        ctx: &SegmentContext,
+        kept: Option<&serde_json::Value>,
+    ) -> Result<ItemPlan, SourceError>;
 
-    /// Open the recording a slice is cut from (a fresh link each time).
-    async fn open_media(&self, media: &MediaSlice) -> Result<Media, SourceError>;
+    /// Open the recording a slice of item `item_id` is cut from (a fresh link each time).
+    async fn open_media(&self, item_id: &str, media: &MediaSlice) -> Result<Media, SourceError>;
 
     /// The user sync's needs; `None` when this source has no users to sync.
     fn user_sync(&self) -> Option<UserSyncProfile>;

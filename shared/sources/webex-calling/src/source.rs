@@ -297,7 +297,12 @@ impl Source for WebexCallingSource {
         .boxed()
     }
 
-    async fn plan(&self, item_id: &str, ctx: &SegmentContext) -> Result<ItemPlan, SourceError> {
+    async fn plan(
+        &self,
+        item_id: &str,
+        ctx: &SegmentContext,
+        _kept: Option<&serde_json::Value>,
+    ) -> Result<ItemPlan, SourceError> {
         let token = self.token().await?;
         let doc = match self.client.recording_metadata(&token, item_id).await {
             Ok(Some(doc)) => doc,
@@ -363,10 +368,11 @@ impl Source for WebexCallingSource {
             notes,
             skipped,
             mapping_misses: wfo_domain::mapping::unmatched_paths(&doc, &ctx.metadata),
+            ..Default::default()
         })
     }
 
-    async fn open_media(&self, media: &MediaSlice) -> Result<Media, SourceError> {
+    async fn open_media(&self, _item_id: &str, media: &MediaSlice) -> Result<Media, SourceError> {
         let mut tries = 0;
         loop {
             tries += 1;

@@ -8,6 +8,8 @@
 //! Facts and assumptions: the shared reference `webex-contact-center-api.md` §1, §4, §5,
 //! §7, §9.
 
+pub mod audio_wait;
+pub mod captures;
 mod client;
 pub mod delivery;
 mod error;
@@ -21,4 +23,4 @@ pub mod subscriptions;
 pub use client::{CcClient, ConfigList, MAX_PAGES, PAGE_SIZE, REQUESTS_PER_MINUTE, TRACKING_HEADER};
 pub use error::{CcError, cc_error};
 pub use segment::{AudioState, Cc2Segmentation, CcContact, segment_webex_cc2, segment_webex_cc2_detailed};
-pub use source::{IMPORT_NOT_BUILT, SYNC_SCOPES, WebexCc2Kind, WebexCc2Source};
+pub use source::{SYNC_SCOPES, WebexCc2Kind, WebexCc2Source};

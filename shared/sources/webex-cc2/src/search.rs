@@ -170,6 +170,47 @@ impl CcClient {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Option<Value>, CcError> {
+        self.task_with(token, id, from, to, "").await
+    }
+
+    /// When task `id` ended, searched among tasks ended in `[from, to)` without its
+    /// activities (so the window may span up to a year).
+    pub async fn task_end(
+        &self,
+        token: &Secret,
+        id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, CcError> {
+        const OP: &str = "search one task's end";
+        let query = format!(
+            "{{ taskDetails(from: {}, to: {}, timeComparator: endedTime, filter: {{ id: {{ equals: {} }} }}) {{ tasks {{ id endedTime }} }} }}",
+            ms(from),
+            ms(to),
+            quote(id)
+        );
+        let data = self.graphql(OP, query, token).await?;
+        Ok(data["taskDetails"]["tasks"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["id"].as_str() == Some(id)))
+            .and_then(|t| {
+                t["endedTime"]
+                    .as_i64()
+                    .or_else(|| t["endedTime"].as_str().and_then(|s| s.trim().parse().ok()))
+            })
+            .and_then(DateTime::from_timestamp_millis))
+    }
+
+    /// [`Self::task`] also selecting `extra` CSR fields (GraphQL selections, from the
+    /// connector's metadata mapping: [`selection_of`]).
+    pub async fn task_with(
+        &self,
+        token: &Secret,
+        id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        extra: &str,
+    ) -> Result<Option<Value>, CcError> {
         const OP: &str = "search one task";
         let mut task: Option<Value> = None;
         let mut nodes: Vec<Value> = Vec::new();
@@ -180,7 +221,7 @@ impl CcClient {
                 .map(|a| format!(", after: {}", quote(a)))
                 .unwrap_or_default();
             let query = format!(
-                "{{ taskDetails(from: {}, to: {}, timeComparator: endedTime, filter: {{ id: {{ equals: {} }} }}) {{ tasks {{ {TASK_FIELDS} activities(first: {ACTIVITIES_PAGE}{after_arg}) {{ totalCount nodes {{ {NODE_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }} }} }}",
+                "{{ taskDetails(from: {}, to: {}, timeComparator: endedTime, filter: {{ id: {{ equals: {} }} }}) {{ tasks {{ {TASK_FIELDS} {extra} activities(first: {ACTIVITIES_PAGE}{after_arg}) {{ totalCount nodes {{ {NODE_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }} }} }}",
                 ms(from),
                 ms(to),
                 quote(id)
@@ -255,6 +296,49 @@ impl CcClient {
     }
 }
 
+/// GraphQL selections for dotted field paths (`lastQueue.name` → `lastQueue { name }`),
+/// merged, leaving out what [`TASK_FIELDS`] selects already and anything that is not a
+/// GraphQL name (such a path cannot be a Search field; the mapping reports it unmatched).
+pub fn selection_of<'a>(paths: impl IntoIterator<Item = &'a str>) -> String {
+    use std::collections::BTreeMap;
+    #[derive(Default)]
+    struct Node(BTreeMap<String, Node>);
+    fn render(n: &Node) -> String {
+        n.0.iter()
+            .map(|(k, child)| {
+                if child.0.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k} {{ {} }}", render(child))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    let is_name = |s: &str| {
+        let mut c = s.chars();
+        c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+    };
+    let base: Vec<&str> = TASK_FIELDS.split_whitespace().collect();
+    let mut root = Node::default();
+    for path in paths {
+        let parts: Vec<&str> = path.split('.').collect();
+        if parts.is_empty() || !parts.iter().all(|p| is_name(p)) || parts[0] == "activities" {
+            continue;
+        }
+        // Scalars TASK_FIELDS selects already; a sub-field of one of its objects is added.
+        if parts.len() == 1 && base.contains(&parts[0]) {
+            continue;
+        }
+        let mut node = &mut root;
+        for p in parts {
+            node = node.0.entry(p.to_owned()).or_default();
+        }
+    }
+    render(&root)
+}
+
 /// `[from, to)` cut into listing windows of at most [`LIST_WINDOW`], oldest first,
 /// starting no earlier than `now − MAX_AGE`.
 pub fn list_windows(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
@@ -273,6 +357,26 @@ pub fn list_windows(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapping_paths_become_merged_selections() {
+        assert_eq!(
+            selection_of([
+                "lastWrapupCodeName",
+                "callAssociatedData.reason",
+                "callAssociatedData.region",
+                "bad path",
+                "a..b",
+                "activities.nodes"
+            ]),
+            "callAssociatedData { reason region }"
+        );
+        assert_eq!(
+            selection_of(["customerName", "lastSite.name"]),
+            "customerName lastSite { name }"
+        );
+        assert_eq!(selection_of(std::iter::empty()), "");
+    }
 
     #[test]
     fn windows_are_at_most_a_week_and_never_older_than_36_months() {

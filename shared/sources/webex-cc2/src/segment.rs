@@ -778,7 +778,7 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
     let file = parse_task_file(doc)?;
     let task = &file.task;
     let mut notes = Vec::new();
-    let (metadata, warnings) = extract_metadata(doc, &ctx.metadata);
+    let (metadata, warnings) = extract_metadata(doc.get("task").unwrap_or(doc), &ctx.metadata);
     let done = |notes: Vec<String>| Cc2Segmentation {
         task_id: task.id.clone(),
         contacts: Vec::new(),

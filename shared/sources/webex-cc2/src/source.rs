@@ -6,41 +6,58 @@
 //! | users, teams, queues | the paged v2 configuration lists ([`crate::listing`]) |
 //! | identity | `GET {identity_url}/v1/people/me` (the Webex identity the token belongs to) |
 //! | webhook | one `capture:available` v2 subscription, reused, reactivated, secret re-set ([`crate::subscriptions`]) |
-//! | list items, plan, media | the contact import (tasks via Search, captures): not in this crate yet — nothing is listed, so no item is created, and deliveries are acknowledged as not imported |
+//! | list items | Search `taskDetails` by `endedTime` in windows of at most a week, cursor-paged, up to `now − capture delay` ([`crate::search`]) |
+//! | plan | the task with every CAR node (kept on the item while audio is awaited), its captures (batched by ten across items), segmented per §2.4 ([`crate::segment`]); audio that is not there yet waits ([`crate::audio_wait`]) |
+//! | media | the capture's presigned link, fresh or kept while valid ([`crate::captures`]), downloaded without a bearer |
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use chrono::{DateTime, Duration, Utc};
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use url::Url;
 use wfo_domain::Secret;
-use wfo_domain::config::ConnectorKind;
+use wfo_domain::config::{ConnectorKind, Features, LanguageConfig};
+use wfo_domain::ledger::AgentName;
 use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact};
 use wfo_domain::sync::SyncPolicy;
+use wfo_domain::sync::canonical_acd_id;
 use wfo_domain::webex_id::canonical_webex_id;
+use wfo_domain::wfo::{AudioFormat, ContactType};
 use wfo_http::{Idempotency, RetryPolicy};
 use wfo_ports::{
-    CredentialScheme, Credentials, Delivery, DeliveryError, Identity, ItemPlan, Listed, Media, OrgListing,
-    Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector, UserListing, UserListingRequest,
-    UserSyncProfile,
+    CredentialScheme, Credentials, Delivery, DeliveryError, Identity, ItemPlan, Listed, ListedItem, Media, MediaFormat,
+    OrgListing, PlannedContact, Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector,
+    UserListing, UserListingRequest, UserSyncProfile,
 };
+
+use crate::audio_wait::audio_wait;
+use crate::captures::{BatchSettings, CaptureBatcher, LINK_MARGIN};
+use crate::search::{MAX_AGE, MAX_SEARCH_PAGES, list_windows, selection_of};
+use crate::segment::{AudioState, segment_webex_cc2_detailed};
 
 use crate::client::CcClient;
 use crate::delivery::{TIMESTAMP_HEADER, parse_envelope, verify};
 use crate::error::{CcError, cc_error};
+
+/// The service name of capture downloads in logs and errors.
+const DOWNLOAD_SERVICE: &str = "webex-cc capture download";
 use crate::listing::Lister;
-use crate::subscriptions::{EVENT_CAPTURE_AVAILABLE, description};
+use crate::subscriptions::{SUBSCRIBED, description};
 
 /// Scopes the configuration sync needs.
 pub const SYNC_SCOPES: &[&str] = &["cjp:config_read"];
 
-/// Why tasks are not imported yet (said in logs, delivery answers and errors).
-pub const IMPORT_NOT_BUILT: &str =
-    "Contact Center 2.0 contact import (tasks and captures) is not part of this build; the configuration sync is";
+/// Search answers `activities` only for windows of at most 30 days: a task is looked for
+/// among those ended this long before now first (almost every task is).
+pub const RECENT_WINDOW: Duration = Duration::days(29);
+/// Then its end time is looked for in windows this long, back to [`MAX_AGE`].
+pub const OLD_WINDOW: Duration = Duration::days(365);
 
 /// The Contact Center 2.0 source kind (the registry's entry).
 #[derive(Debug, Default, Clone, Copy)]
@@ -83,11 +100,17 @@ impl SourceKind for WebexCc2Kind {
                 env.event_type
             )));
         };
-        tracing::info!(connector = %connector.config.id, event = %env.event_type, task, "Contact Center delivery verified; {IMPORT_NOT_BUILT}");
-        Ok(Delivery::Ignored(format!(
-            "{} for task {task}: not imported ({IMPORT_NOT_BUILT})",
-            env.event_type
-        )))
+        match env.event_type.as_str() {
+            // Both name a task to import (or, when it is known and waits for its capture,
+            // to look at again now).
+            crate::subscriptions::EVENT_CAPTURE_AVAILABLE | crate::subscriptions::EVENT_TASK_ENDED => {
+                tracing::debug!(connector = %connector.config.id, event = %env.event_type, task, "Contact Center delivery verified");
+                Ok(Delivery::Item(task.to_owned()))
+            }
+            other => Ok(Delivery::Ignored(format!(
+                "{other} for task {task}: not an event the import uses"
+            ))),
+        }
     }
 
     fn segment_file(
@@ -108,12 +131,25 @@ impl SourceKind for WebexCc2Kind {
         if let (Some(quota), Some(limit)) = (deps.quota.clone(), client.rate_limit()) {
             limit.share_through(quota);
         }
+        let batcher = CaptureBatcher::new(client.clone(), deps.credentials.clone(), BatchSettings::default());
+        let cfg = &connector.config;
         Ok(Arc::new(WebexCc2Source {
             client,
             http: deps.http,
             identity_url: identity,
             identity_policy: deps.policy,
             credentials: deps.credentials,
+            batcher,
+            import: ImportConfig {
+                capture_delay: Duration::minutes(i64::from(cfg.sync.capture_delay_minutes)),
+                features: cfg.features.clone(),
+                language: cfg.language.clone(),
+                mapping: cfg
+                    .metadata_mapping
+                    .iter()
+                    .map(|m| (m.acd_field.clone(), m.label.clone()))
+                    .collect(),
+            },
         }))
     }
 }
@@ -126,12 +162,124 @@ pub struct WebexCc2Source {
     /// The identity host is not the regional API: its calls do not spend the API's limit.
     identity_policy: RetryPolicy,
     credentials: Arc<dyn Credentials>,
+    batcher: CaptureBatcher,
+    import: ImportConfig,
+}
+
+/// What the contact import reads from the connector's configuration.
+#[derive(Debug, Clone)]
+struct ImportConfig {
+    capture_delay: Duration,
+    features: Features,
+    language: Option<LanguageConfig>,
+    /// `(acd_field, label)` of each `[[metadata_mapping]]`.
+    mapping: Vec<(String, String)>,
 }
 
 impl WebexCc2Source {
     pub fn client(&self) -> &CcClient {
         &self.client
     }
+
+    /// `captures/query` calls this source has made.
+    pub fn capture_calls(&self) -> u64 {
+        self.batcher.calls()
+    }
+
+    /// The task `id` with every CAR node and the mapped fields, or `None` when Search does
+    /// not have it (yet). Looked for among tasks ended in the last [`RECENT_WINDOW`]
+    /// first, then by its end time back to [`MAX_AGE`].
+    async fn find_task(
+        &self,
+        token: &Secret,
+        id: &str,
+        now: DateTime<Utc>,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<Value>, CcError> {
+        let to = now + Duration::seconds(1);
+        if let Some(t) = self.task_in(token, id, to - RECENT_WINDOW, to, notes).await? {
+            return Ok(Some(t));
+        }
+        let oldest = now - MAX_AGE + Duration::days(1);
+        let mut end = to - RECENT_WINDOW;
+        while end > oldest {
+            let start = (end - OLD_WINDOW).max(oldest);
+            if let Some(ended) = self.client.task_end(token, id, start, end).await? {
+                let from = (ended - Duration::days(1)).max(oldest);
+                return self.task_in(token, id, from, ended + Duration::days(1), notes).await;
+            }
+            end = start;
+        }
+        Ok(None)
+    }
+
+    /// One task lookup selecting the mapped fields; when Search refuses them (a path that
+    /// is no Search field), again without them, with a note.
+    async fn task_in(
+        &self,
+        token: &Secret,
+        id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<Value>, CcError> {
+        let extra = selection_of(self.import.mapping.iter().map(|(path, _)| path.as_str()));
+        if extra.is_empty() {
+            return self.client.task(token, id, from, to).await;
+        }
+        match self.client.task_with(token, id, from, to, &extra).await {
+            Err(CcError::Malformed { message, .. }) if message.starts_with("Search answered errors") => {
+                notes.push(format!(
+                    "Search refused the mapped fields ({extra}): {message}; the task is read without them"
+                ));
+                self.client.task(token, id, from, to).await
+            }
+            other => other,
+        }
+    }
+
+    /// The language of a digital contact, in the guide's order: one the task carries, the
+    /// value of the `[language] metadata_label` mapping, the fallback, English.
+    fn language_of(&self, task: &Value) -> String {
+        if let Some(l) = task
+            .get("language")
+            .and_then(Value::as_str)
+            .filter(|l| !l.trim().is_empty())
+        {
+            return l.trim().to_owned();
+        }
+        let lang = self.import.language.as_ref();
+        if let Some(label) = lang.and_then(|l| l.metadata_label.as_deref())
+            && let Some((path, _)) = self
+                .import
+                .mapping
+                .iter()
+                .find(|(_, l)| l.trim().eq_ignore_ascii_case(label.trim()))
+            && let Some(v) = wfo_domain::mapping::lookup(task, path).and_then(Value::as_str)
+            && !v.trim().is_empty()
+        {
+            return v.trim().to_owned();
+        }
+        lang.map(|l| l.fallback.trim().to_owned())
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| "en".to_owned())
+    }
+}
+
+/// Epoch milliseconds from a number or a numeric string.
+fn epoch_ms(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        .and_then(DateTime::from_timestamp_millis)
+}
+
+/// State of one listing walk.
+struct ListState {
+    windows: VecDeque<(DateTime<Utc>, DateTime<Utc>)>,
+    cursor: Option<String>,
+    pages: usize,
+    buffer: VecDeque<Listed>,
+    done: bool,
 }
 
 /// The fields of `GET /v1/people/me` the identity check reads.
@@ -146,20 +294,289 @@ struct Me {
 
 #[async_trait]
 impl Source for WebexCc2Source {
-    fn list_items(&self, _from: DateTime<Utc>, _to: DateTime<Utc>) -> BoxStream<'_, Result<Listed, SourceError>> {
-        // No checkpoint either: the poll cursor stays where it is, so the contact import,
-        // when it comes, starts from the connector's first poll window.
-        futures::stream::empty().boxed()
+    fn list_items(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> BoxStream<'_, Result<Listed, SourceError>> {
+        // Tasks inside the capture delay are left for a later walk: the cursor stops there.
+        let now = Utc::now();
+        let windows = list_windows(from, to.min(now - self.import.capture_delay), now);
+        let state = ListState {
+            windows: windows.into(),
+            cursor: None,
+            pages: 0,
+            buffer: VecDeque::new(),
+            done: false,
+        };
+        futures::stream::unfold(state, move |mut st| async move {
+            loop {
+                if let Some(x) = st.buffer.pop_front() {
+                    return Some((Ok(x), st));
+                }
+                if st.done {
+                    return None;
+                }
+                let (a, b) = *st.windows.front()?;
+                let token = match self.credentials.current().await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        st.done = true;
+                        return Some((Err(SourceError::from(e)), st));
+                    }
+                };
+                let page = match self.client.list_tasks_page(&token, a, b, st.cursor.as_deref()).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        st.done = true;
+                        return Some((Err(cc_error(e)), st));
+                    }
+                };
+                st.pages += 1;
+                for t in page.tasks {
+                    st.buffer.push_back(Listed::Item(ListedItem {
+                        id: t.id,
+                        time: t.ended,
+                        unreadable: None,
+                    }));
+                }
+                for (id, reason) in page.unreadable {
+                    match id {
+                        Some(id) => st.buffer.push_back(Listed::Item(ListedItem {
+                            id,
+                            time: a,
+                            unreadable: Some(format!("search tasks: {reason}")),
+                        })),
+                        None => tracing::warn!(window_start = %a, "search tasks: {reason}; skipped"),
+                    }
+                }
+                match page.next_cursor {
+                    Some(c) if st.cursor.as_ref() != Some(&c) && st.pages < MAX_SEARCH_PAGES => st.cursor = Some(c),
+                    Some(_) => {
+                        st.done = true;
+                        st.buffer.push_back(Listed::Checkpoint(a));
+                        return Some((
+                            Err(SourceError::retry(format!(
+                                "search tasks: the cursor of window {a}..{b} repeats or runs past {MAX_SEARCH_PAGES} pages"
+                            ))),
+                            st,
+                        ));
+                    }
+                    None => {
+                        st.windows.pop_front();
+                        st.cursor = None;
+                        st.buffer.push_back(Listed::Checkpoint(b));
+                    }
+                }
+            }
+        })
+        .boxed()
     }
 
-    async fn plan(&self, item_id: &str, _ctx: &SegmentContext) -> Result<ItemPlan, SourceError> {
-        Err(SourceError::Permanent(format!("task {item_id}: {IMPORT_NOT_BUILT}")))
+    async fn plan(&self, item_id: &str, ctx: &SegmentContext, kept: Option<&Value>) -> Result<ItemPlan, SourceError> {
+        let now = Utc::now();
+        let mut notes = Vec::new();
+        // A kept task is the one planned before (activities and all); one whose recording
+        // was not known then is read again to learn it.
+        let task = match kept.filter(|k| k.get("captureRequested").is_some_and(Value::is_boolean)) {
+            Some(k) => k.clone(),
+            None => {
+                let token = self.credentials.current().await?;
+                match self
+                    .find_task(&token, item_id, now, &mut notes)
+                    .await
+                    .map_err(cc_error)?
+                {
+                    Some(t) => t,
+                    None => {
+                        return Err(SourceError::NotReady(format!(
+                            "task {item_id} is not in Search yet (Search lists a task once it has ended)"
+                        )));
+                    }
+                }
+            }
+        };
+        let Some(ended) = epoch_ms(&task["endedTime"]) else {
+            return Err(SourceError::NotReady(format!("task {item_id} has not ended yet")));
+        };
+        let ready_at = ended + self.import.capture_delay;
+        if ready_at > now {
+            return Err(SourceError::NotReadyUntil {
+                message: format!(
+                    "task {item_id} ended less than the capture delay ({} min) ago",
+                    self.import.capture_delay.num_minutes()
+                ),
+                at: ready_at,
+            });
+        }
+        let channel = task["channelType"].as_str().map(str::to_ascii_lowercase);
+        let voice = matches!(channel.as_deref(), None | Some("telephony") | Some("voice"));
+        let features = &self.import.features;
+        let product_off = if voice && !features.qm_voice {
+            Some("a voice task: Quality Management Voice is off (features.qm_voice = false)")
+        } else if !voice && !features.qm_digital {
+            Some("a digital task: Quality Management Digital is off (features.qm_digital = false)")
+        } else {
+            None
+        };
+        if let Some(why) = product_off {
+            return Ok(ItemPlan {
+                interaction_id: Some(item_id.to_owned()),
+                skipped: vec![format!("task {item_id}: not imported, {why}")],
+                notes,
+                ..Default::default()
+            });
+        }
+        let requested = task["captureRequested"].as_bool();
+        let captures = if voice && features.media_import && requested != Some(false) {
+            self.batcher.fetch(item_id).await?.data
+        } else {
+            Value::Null
+        };
+        let doc = json!({ "task": task, "captures": captures });
+        let seg = segment_webex_cc2_detailed(&doc, ctx)
+            .map_err(|e| SourceError::Permanent(format!("task {item_id}: cannot segment it: {e}")))?;
+        notes.extend(seg.notes);
+        notes.extend(seg.warnings);
+        let names: HashMap<String, String> = doc["task"]["activities"]["nodes"]
+            .as_array()
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .filter_map(|n| {
+                        let id = canonical_acd_id(n["agentId"].as_str()?);
+                        let name = n["agentName"].as_str()?.trim().to_owned();
+                        (!id.is_empty() && !name.is_empty()).then_some((id, name))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut pending = false;
+        let mut contacts = Vec::with_capacity(seg.contacts.len());
+        for c in seg.contacts {
+            let mut contact = c.contact;
+            if !features.media_import {
+                contact.media = None;
+                contact.contact.audio = None;
+            } else if c.audio == AudioState::Pending {
+                pending = true;
+            }
+            if contact.contact.contact_type != ContactType::Call {
+                contact.contact.language = Some(self.language_of(&doc["task"]));
+            }
+            let agent_name = names
+                .get(&canonical_acd_id(&contact.contact.agent.acd_id))
+                .and_then(|n| AgentName::from_display(n, None));
+            contacts.push(PlannedContact { contact, agent_name });
+        }
+        let mapping_misses = wfo_domain::mapping::unmatched_paths(&doc["task"], &ctx.metadata);
+        let (keep, audio_wait) = if pending {
+            (
+                Some(doc["task"].clone()),
+                Some(audio_wait(ready_at, now, requested == Some(true))),
+            )
+        } else {
+            (None, None)
+        };
+        Ok(ItemPlan {
+            interaction_id: Some(seg.task_id),
+            contacts,
+            notes,
+            skipped: Vec::new(),
+            mapping_misses,
+            keep,
+            audio_wait,
+        })
     }
 
-    async fn open_media(&self, media: &MediaSlice) -> Result<Media, SourceError> {
-        Err(SourceError::Permanent(format!(
-            "recording {}: {IMPORT_NOT_BUILT}",
-            media.recording_id
+    async fn open_media(&self, item_id: &str, media: &MediaSlice) -> Result<Media, SourceError> {
+        let capture_id = media.recording_id.as_str();
+        for attempt in 0..2 {
+            let now = Utc::now();
+            let kept = if attempt == 0 {
+                self.batcher.kept_with_link(item_id, capture_id, now)
+            } else {
+                None
+            };
+            let caps = match kept {
+                Some(c) => c,
+                None => self.batcher.fetch(item_id).await?,
+            };
+            let Some(rec) = caps.capture(capture_id) else {
+                return Err(SourceError::Permanent(format!(
+                    "capture {capture_id} of task {item_id} is no longer listed by captures/query (deleted by the retention policy?)"
+                )));
+            };
+            let attrs = &rec["attributes"];
+            let Some(link) = attrs["filePath"].as_str().filter(|l| !l.trim().is_empty()) else {
+                return Err(SourceError::retry(format!(
+                    "capture {capture_id} of task {item_id}: captures/query gave no filePath"
+                )));
+            };
+            if !caps.link_usable(capture_id, now) {
+                if attempt == 0 {
+                    continue;
+                }
+                return Err(SourceError::retry(format!(
+                    "capture {capture_id} of task {item_id}: captures/query answered a link that expires within {} minutes",
+                    LINK_MARGIN.num_minutes()
+                )));
+            }
+            let url = Url::parse(link).map_err(|e| {
+                SourceError::Permanent(format!("capture {capture_id} of task {item_id}: invalid filePath: {e}"))
+            })?;
+            if !matches!(url.scheme(), "https" | "http") {
+                return Err(SourceError::Permanent(format!(
+                    "capture {capture_id} of task {item_id}: filePath is not HTTP(S)"
+                )));
+            }
+            // Presigned: no bearer, and not the API's rate limit.
+            let sent = wfo_http::send(DOWNLOAD_SERVICE, &self.identity_policy, Idempotency::Idempotent, || {
+                self.http.get(url.clone())
+            })
+            .await;
+            let resp = match sent {
+                Ok(r) => r,
+                // The link died before its stated time (clock skew, a revoked signature):
+                // a fresh one, once.
+                Err(e) if matches!(e.status(), Some(400 | 401 | 403 | 410)) && attempt == 0 => {
+                    tracing::info!(task = item_id, capture = capture_id, error = %e, "capture link refused; asking for a fresh one");
+                    self.batcher.forget(item_id);
+                    continue;
+                }
+                Err(e) if e.is_retryable() || matches!(e.status(), Some(400 | 401 | 403 | 410)) => {
+                    return Err(SourceError::Retry {
+                        message: format!("capture {capture_id} of task {item_id}: download: {e}"),
+                        after: e.retry_after(),
+                    });
+                }
+                Err(e) => {
+                    return Err(SourceError::Permanent(format!(
+                        "capture {capture_id} of task {item_id}: download: {e}"
+                    )));
+                }
+            };
+            let length = resp.content_length();
+            let stream = resp.bytes_stream().map_err(std::io::Error::other).boxed();
+            let start = epoch_ms(&attrs["startTime"]);
+            let stop = epoch_ms(&attrs["stopTime"]);
+            let duration_ms = match (start, stop) {
+                (Some(a), Some(b)) if b >= a => Some((b - a).num_milliseconds()),
+                _ => None,
+            };
+            let channels = if attrs["channel2"].as_str().is_some_and(|c| !c.trim().is_empty()) {
+                2
+            } else {
+                1
+            };
+            return Ok(Media {
+                stream,
+                length,
+                format: MediaFormat {
+                    format: AudioFormat::Wav,
+                    channels,
+                },
+                duration_ms,
+            });
+        }
+        Err(SourceError::retry(format!(
+            "capture {capture_id} of task {item_id}: no usable link after asking twice"
         )))
     }
 
@@ -216,30 +633,68 @@ impl Source for WebexCc2Source {
     async fn ensure_webhook(&self, name: &str, target: &str, secret: &Secret) -> Result<Registration, SourceError> {
         let token = self.credentials.current().await?;
         let existing = self.client.list_subscriptions(&token).await.map_err(cc_error)?;
-        let found = existing
-            .iter()
-            .find(|s| s.destination_url == target && s.event_types.iter().any(|e| e == EVENT_CAPTURE_AVAILABLE));
-        let Some(sub) = found else {
-            let created = self
-                .client
-                .create_subscription(&token, name, target, secret)
-                .await
-                .map_err(cc_error)?;
-            return Ok(Registration::Created(created.id));
-        };
-        let secret_differs = sub.description.as_deref() != Some(description(secret).as_str());
-        if !sub.is_active() || secret_differs {
-            self.client
-                .repair_subscription(&token, &sub.id, secret)
-                .await
-                .map_err(cc_error)?;
-            tracing::warn!(subscription = %sub.id, inactive = !sub.is_active(), secret_differs, "Contact Center subscription repaired");
-            return Ok(if sub.is_active() {
-                Registration::SecretUpdated(sub.id.clone())
+        let mut first = None;
+        for (k, &(event, version)) in SUBSCRIBED.iter().enumerate() {
+            // Names are 4–64 characters; the task one says what it is.
+            let sub_name = if k == 0 {
+                name.to_owned()
             } else {
-                Registration::Reactivated(sub.id.clone())
-            });
+                format!("{} ({event})", name.chars().take(48).collect::<String>())
+            };
+            let reg = ensure_one(
+                &self.client,
+                &token,
+                &existing,
+                &sub_name,
+                target,
+                secret,
+                (event, version),
+            )
+            .await?;
+            tracing::info!(
+                event,
+                subscription = reg.webhook_id(),
+                "Contact Center subscription {}",
+                reg.describe()
+            );
+            first.get_or_insert(reg);
         }
-        Ok(Registration::Unchanged(sub.id.clone()))
+        first.ok_or_else(|| SourceError::Permanent("no subscription to keep".to_owned()))
     }
+}
+
+/// One subscription to `event` delivering to `target`: reused, repaired or created.
+async fn ensure_one(
+    client: &CcClient,
+    token: &Secret,
+    existing: &[crate::subscriptions::Subscription],
+    name: &str,
+    target: &str,
+    secret: &Secret,
+    (event, version): (&str, &str),
+) -> Result<Registration, SourceError> {
+    let found = existing
+        .iter()
+        .find(|s| s.destination_url == target && s.event_types.iter().any(|e| e == event));
+    let Some(sub) = found else {
+        let created = client
+            .create_subscription(token, name, target, secret, (event, version))
+            .await
+            .map_err(cc_error)?;
+        return Ok(Registration::Created(created.id));
+    };
+    let secret_differs = sub.description.as_deref() != Some(description(secret).as_str());
+    if !sub.is_active() || secret_differs {
+        client
+            .repair_subscription(token, &sub.id, secret)
+            .await
+            .map_err(cc_error)?;
+        tracing::warn!(subscription = %sub.id, event, inactive = !sub.is_active(), secret_differs, "Contact Center subscription repaired");
+        return Ok(if sub.is_active() {
+            Registration::SecretUpdated(sub.id.clone())
+        } else {
+            Registration::Reactivated(sub.id.clone())
+        });
+    }
+    Ok(Registration::Unchanged(sub.id.clone()))
 }

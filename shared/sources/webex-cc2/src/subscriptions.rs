@@ -1,5 +1,6 @@
-//! The connector's `capture:available` subscription (reference §5.1): reused, repaired
-//! or created, never doubled.
+//! The connector's subscriptions (reference §5.1): `capture:available` and `task:ended`,
+//! one each (one resource per subscription), each reused, repaired or created, never
+//! doubled.
 //!
 //! The API does not give a subscription's secret back, so the secret's fingerprint (the
 //! first 16 hex digits of its SHA-256 — not the secret) is kept in the subscription's
@@ -18,6 +19,15 @@ use crate::error::CcError;
 
 pub const EVENT_CAPTURE_AVAILABLE: &str = "capture:available";
 pub const RESOURCE_VERSION_CAPTURE: &str = "capture:1.0.0";
+pub const EVENT_TASK_ENDED: &str = "task:ended";
+pub const RESOURCE_VERSION_TASK: &str = "task:1.0.0";
+
+/// The subscriptions the import keeps: `(event type, resource version)`. The capture one
+/// first: it is the one the webhook registration reports.
+pub const SUBSCRIBED: &[(&str, &str)] = &[
+    (EVENT_CAPTURE_AVAILABLE, RESOURCE_VERSION_CAPTURE),
+    (EVENT_TASK_ENDED, RESOURCE_VERSION_TASK),
+];
 
 /// One subscription as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -92,21 +102,23 @@ impl CcClient {
             .collect())
     }
 
+    /// A subscription to `(event, resource version)` (one of [`SUBSCRIBED`]).
     pub async fn create_subscription(
         &self,
         token: &Secret,
         name: &str,
         target: &str,
         secret: &Secret,
+        (event, resource_version): (&str, &str),
     ) -> Result<Subscription, CcError> {
         let url = self.url_of("/v2/subscriptions")?;
         let body = NewSubscription {
             name,
             description: description(secret),
-            event_types: [EVENT_CAPTURE_AVAILABLE],
+            event_types: [event],
             destination_url: target,
             secret: secret.expose(),
-            resource_version: RESOURCE_VERSION_CAPTURE,
+            resource_version,
         };
         let answer: OneAnswer = self
             .call(

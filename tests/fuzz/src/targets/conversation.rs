@@ -138,7 +138,7 @@ fn source_error_class(e: &SourceError) -> &'static str {
         SourceError::Unauthorized(_) => "unauthorized",
         SourceError::Credentials(_) => "credentials",
         SourceError::Operator(_) => "operator",
-        SourceError::NotReady(_) => "not-ready",
+        SourceError::NotReady(_) | SourceError::NotReadyUntil { .. } => "not-ready",
         SourceError::Permanent(_) => "permanent",
     }
 }
@@ -206,7 +206,7 @@ pub fn webex_list_items(input: &[u8]) -> String {
 pub fn webex_plan(input: &[u8]) -> String {
     converse(input, |source| async move {
         let ctx = crate::targets::metadata::context();
-        match source.plan("13d6dbe1-b884-453f-95af-14c74ab1c315", &ctx).await {
+        match source.plan("13d6dbe1-b884-453f-95af-14c74ab1c315", &ctx, None).await {
             Ok(plan) => {
                 for c in &plan.contacts {
                     let media = c.contact.media.as_ref().expect("a Webex Calling contact has audio");
@@ -232,7 +232,7 @@ pub fn webex_open_media(input: &[u8]) -> String {
             offset_ms: 0,
             duration_ms: 60_000,
         };
-        match source.open_media(&media).await {
+        match source.open_media(&media.recording_id, &media).await {
             Ok(mut opened) => {
                 if let Some(ms) = opened.duration_ms {
                     assert!(ms >= 0, "the recording lasts {ms} ms");
