@@ -420,7 +420,7 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
             .and_then(|v| serde_json::from_value(v).ok());
         match cursor {
             Some(cur) => println!(
-                "  poller:   last run {}; newest recording seen {}; last window listed {}, {} new",
+                "  poller:   last run {}; newest item seen {}; last window listed {}, {} new",
                 cur.last_run_at, cur.newest_seen, cur.last_listed, cur.last_new
             ),
             None => println!("  poller:   not run yet"),
@@ -448,7 +448,34 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
             states.join(", ")
         );
         let open = store.list(cid, true, 1000).await.map_err(Failure::job)?;
-        let problems: Vec<_> = open.iter().filter(|i| i.health != Health::Ok).take(20).collect();
+        // Contacts in WFO whose audio the source has not given yet: normal for a contact
+        // center (captures come minutes to hours after the call), shown apart from failures.
+        let awaiting: Vec<_> = open
+            .iter()
+            .filter(|i| i.health == Health::Waiting && i.audio_wait.is_some())
+            .collect();
+        if !awaiting.is_empty() {
+            println!("  waiting for their capture: {}", awaiting.len());
+        }
+        for item in awaiting.iter().take(20) {
+            let Some(w) = &item.audio_wait else { continue };
+            let imported = item.contacts.iter().filter(|c| c.contact_id.is_some()).count();
+            println!(
+                "    {} contacts in WFO {imported}/{}, {} without audio; next check {} (check {}), gives up {}{}",
+                item.item_id,
+                item.contacts.len(),
+                item.contacts_awaiting_audio(),
+                item.next_attempt_at.unwrap_or(w.next_check).to_rfc3339(),
+                w.checks + 1,
+                w.give_up_at.to_rfc3339(),
+                if w.requested { " (recorded: a capture is expected)" } else { "" }
+            );
+        }
+        let problems: Vec<_> = open
+            .iter()
+            .filter(|i| i.health != Health::Ok && !(i.health == Health::Waiting && i.audio_wait.is_some()))
+            .take(20)
+            .collect();
         for item in problems {
             println!(
                 "    {} {} attempts={} next={} {}",
