@@ -97,7 +97,9 @@ pub use directory::{ConfigKind, Corruption, GeneratedOrg, SimQueue, SimTeam, Sim
 pub use error::{ApiError, SimError, TRACKING_HEADER};
 pub use events::{TaskEvent, TaskEventKind};
 pub use identity::TokenResponse;
-pub use scenario::{Scenario, ScenarioAgent, ScenarioError, ScenarioIds, generate_tasks};
+pub use scenario::{
+    ExpectedContact, Scenario, ScenarioAgent, ScenarioError, ScenarioIds, expected_contacts, generate_tasks,
+};
 pub use subscriptions::{Subscription, SubscriptionEntry};
 pub use tasks::{
     AgentRef, CallType, MEDIA_PATH_PREFIX, NamedRef, SimActivity, SimRecording, SimTask, TaskFault, TaskPlane,

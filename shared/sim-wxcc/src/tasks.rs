@@ -32,6 +32,7 @@ use tokio::sync::broadcast;
 
 use crate::clock::SimClock;
 use crate::events::{TaskEvent, TaskEventKind};
+use crate::scenario::Scenario;
 use crate::wav::{CONSULT_TONES_HZ, MAIN_TONES_HZ, WavSource};
 
 /// Path prefix of presigned capture downloads.
@@ -181,6 +182,10 @@ pub struct SimTask {
     pub capture_requested: Option<bool>,
     pub activities: Vec<SimActivity>,
     pub recordings: Vec<SimRecording>,
+    /// The scenario that built the task (`None` for a task assembled by hand); not part
+    /// of any API answer, it lets a test ask [`crate::scenario::expected_contacts`] what
+    /// the task should become.
+    pub scenario: Option<Scenario>,
 }
 
 impl SimTask {
