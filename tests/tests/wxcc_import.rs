@@ -9,20 +9,84 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
+use wfo_domain::ledger::Health;
 use wfo_harness::{CC_CONNECTOR_ID, ContactCenter, Harness, HarnessConfig, Received};
 use wfo_pipeline::ports::Ledger;
+use wfo_sim_wxcc::{Scenario, expected_contacts};
 
-/// Contacts §2.4 derives from each simulator scenario (its module doc).
-const SCENARIOS: &[(&str, usize)] = &[
-    ("basic-inbound", 1),
-    ("hold", 1),
-    ("pause-resume", 1),
-    ("blind-transfer", 2),
-    ("consult-transfer", 2),
-    ("conference", 2),
-    ("outbound", 1),
-    ("abandoned", 0),
-];
+/// Every scenario the simulator plays (the guide's three examples among them).
+fn scenarios() -> Vec<Scenario> {
+    Scenario::ALL.to_vec()
+}
+
+/// What WFO holds for `tasks` against what each scenario should become (the simulator's
+/// own statement, independent of the connector's segmenter): every expected contact
+/// exactly once, with its agent, start, duration and assocCallId, and its audio — a slice
+/// of its own span, to the sample frame — or none when the task has none.
+fn problems(h: &Harness, cc: &ContactCenter, tasks: &[(Scenario, String)]) -> Vec<String> {
+    let ids: Vec<String> = tasks.iter().map(|(_, id)| id.clone()).collect();
+    let received = h.received(&ids);
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &received {
+        if !seen.insert(r.external_id.clone()) {
+            out.push(format!("{} twice in WFO", r.external_id));
+        }
+    }
+    let by = by_task(&received);
+    let plane = cc.sim.tasks().expect("task plane");
+    for (scenario, id) in tasks {
+        let name = scenario.name();
+        let task = plane.task(id).expect("the task was played");
+        let want = expected_contacts(*scenario, &task);
+        let got = by.get(id.as_str()).cloned().unwrap_or_default();
+        if got.len() != want.len() {
+            out.push(format!(
+                "{name} {id}: {} contacts in WFO, {} expected: {got:#?}",
+                got.len(),
+                want.len()
+            ));
+            continue;
+        }
+        // Both ordered by start (then agent): pair them up.
+        let mut got = got;
+        got.sort_by(|a, b| {
+            (a.start_time, a.duration_ms, &a.agent_acd_id).cmp(&(b.start_time, b.duration_ms, &b.agent_acd_id))
+        });
+        for (r, e) in got.iter().zip(&want) {
+            let what = format!("{name} {}", r.external_id);
+            if r.agent_acd_id != e.agent_ci_id.to_ascii_lowercase() {
+                out.push(format!("{what}: agent {} (expected {})", r.agent_acd_id, e.agent_ci_id));
+            }
+            if (r.start_time, r.duration_ms) != (e.start_ms, e.duration_ms) {
+                out.push(format!(
+                    "{what}: {}+{} ms (expected {}+{})",
+                    r.start_time, r.duration_ms, e.start_ms, e.duration_ms
+                ));
+            }
+            if &r.assoc_call_id != id {
+                out.push(format!("{what}: assocCallId {}", r.assoc_call_id));
+            }
+            match (e.has_audio, r.audio_bytes) {
+                (true, Some(bytes)) => {
+                    // 8 kHz, 16-bit stereo WAV: the contact's span, to the frame.
+                    let frames = (r.duration_ms * 8_000 + 500) / 1_000;
+                    let wav = 44 + frames * 4;
+                    if (bytes - wav).abs() > 8 {
+                        out.push(format!(
+                            "{what}: {bytes} bytes of audio for {} ms (want {wav})",
+                            r.duration_ms
+                        ));
+                    }
+                }
+                (true, None) => out.push(format!("{what}: audio not uploaded")),
+                (false, Some(_)) => out.push(format!("{what}: audio uploaded for a task without any")),
+                (false, None) => {}
+            }
+        }
+    }
+    out
+}
 
 async fn wait_subscribed(cc: &ContactCenter) {
     for _ in 0..200 {
@@ -56,34 +120,44 @@ async fn every_scenario_becomes_its_agents_contacts_with_their_audio_exactly_onc
     let agents = cc.agents(2);
     let base = Utc::now() - chrono::Duration::minutes(10);
     let mut tasks = Vec::new();
-    for (k, (scenario, n)) in SCENARIOS.iter().enumerate() {
+    for (k, scenario) in scenarios().into_iter().enumerate() {
         let id = cc
-            .play(scenario, base + chrono::Duration::seconds(k as i64), &agents)
+            .play(scenario.name(), base + chrono::Duration::seconds(k as i64), &agents)
             .unwrap();
-        tasks.push((scenario, id, *n));
+        tasks.push((scenario, id));
     }
-    let ids: Vec<String> = tasks.iter().map(|(_, id, _)| id.clone()).collect();
+    let ids: Vec<String> = tasks.iter().map(|(_, id)| id.clone()).collect();
     let left = h.wait_settled_of(CC_CONNECTOR_ID, &ids, Duration::from_secs(60)).await;
     assert!(left.is_empty(), "not settled: {left:?}");
-    let received = by_task(&h.received(&ids));
-    for (scenario, id, n) in &tasks {
+    for (scenario, id) in &tasks {
         let item = h.store.get(CC_CONNECTOR_ID, id).await.unwrap().unwrap();
-        assert!(
-            item.health != wfo_domain::ledger::Health::Dead,
-            "{scenario}: dead: {:?}",
-            item.last_error
-        );
-        let got = received.get(id.as_str()).cloned().unwrap_or_default();
-        assert_eq!(got.len(), *n, "{scenario}: contacts {got:#?}");
-        for r in &got {
-            assert!(
-                r.audio_bytes.is_some_and(|b| b > 44),
-                "{scenario}: {} has no audio",
-                r.external_id
-            );
-            assert_eq!(&r.assoc_call_id, id);
-        }
+        assert_ne!(item.health, Health::Dead, "{}: {:?}", scenario.name(), item.last_error);
     }
+    let problems = problems(&h, &cc, &tasks);
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The guide's examples, through the whole pipeline: consult 2:21 and 0:42, transfer
+    // 0:44 and 1:14, conference 2:09 and 1:00, each pair sharing the task id.
+    let received = by_task(&h.received(&ids));
+    for (name, durations) in [
+        ("guide-consult", [141_000, 42_000]),
+        ("guide-transfer", [44_000, 74_000]),
+        ("guide-conference", [129_000, 60_000]),
+    ] {
+        let (_, id) = tasks.iter().find(|(s, _)| s.name() == name).unwrap();
+        let got: Vec<i64> = received[id.as_str()].iter().map(|r| r.duration_ms).collect();
+        assert_eq!(got, durations, "{name}");
+    }
+    // A chat is a CHAT contact with the configured fallback language and no audio.
+    let (_, chat) = tasks.iter().find(|(s, _)| *s == Scenario::Chat).unwrap();
+    let contact = h
+        .wfo
+        .contacts()
+        .into_iter()
+        .find(|c| &c.contact.import.assoc_call_id == chat)
+        .unwrap();
+    assert_eq!(contact.contact.import.contact_type, wfo_domain::wfo::ContactType::Chat);
+    assert_eq!(contact.contact.import.language.as_deref(), Some("en-US"));
+    assert!(contact.contact.import.audio.is_none());
     cc.sim.shutdown().await;
     h.shutdown().await;
 }
@@ -107,7 +181,7 @@ async fn contacts_come_first_and_their_audio_when_the_capture_appears_hours_late
     for _ in 0..300 {
         let item = h.store.get(CC_CONNECTOR_ID, &id).await.unwrap();
         if let Some(item) = item
-            && item.health == wfo_domain::ledger::Health::Waiting
+            && item.health == Health::Waiting
             && item.audio_wait.is_some()
         {
             waiting = Some(item);
@@ -187,16 +261,21 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
     let agents = cc.agents(3);
     let base = Utc::now() - chrono::Duration::minutes(30);
     let mut tasks = Vec::new();
+    let all = scenarios();
     for copy in 0..2 {
-        for (k, (scenario, n)) in SCENARIOS.iter().enumerate() {
-            let at = base + chrono::Duration::seconds((copy * SCENARIOS.len() + k) as i64 * 20);
+        for (k, scenario) in all.iter().enumerate() {
+            let at = base + chrono::Duration::seconds((copy * all.len() + k) as i64 * 20);
             let who = if copy == 0 { &agents[..2] } else { &agents[1..] };
-            tasks.push((*scenario, cc.play(scenario, at, who).unwrap(), *n));
+            tasks.push((*scenario, cc.play(scenario.name(), at, who).unwrap()));
         }
     }
-    let ids: Vec<String> = tasks.iter().map(|(_, id, _)| id.clone()).collect();
+    let ids: Vec<String> = tasks.iter().map(|(_, id)| id.clone()).collect();
     // Contacts first: every expected contact is in WFO before any capture exists.
-    let expected: usize = tasks.iter().map(|(_, _, n)| n).sum();
+    let plane_ref = cc.sim.tasks().unwrap();
+    let expected: usize = tasks
+        .iter()
+        .map(|(s, id)| expected_contacts(*s, &plane_ref.task(id).unwrap()).len())
+        .sum();
     let mut in_wfo = 0;
     for _ in 0..600 {
         in_wfo = h.received(&ids).len();
@@ -210,36 +289,21 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
     cc.sim.advance_clock(Duration::from_secs(3 * 3600 + 60));
     let left = h.wait_settled_of(CC_CONNECTOR_ID, &ids, Duration::from_secs(90)).await;
     assert!(left.is_empty(), "not settled: {left:?}");
-    let received = h.received(&ids);
-    let mut seen = std::collections::BTreeSet::new();
-    for r in &received {
-        assert!(seen.insert(r.external_id.clone()), "{} twice in WFO", r.external_id);
-    }
-    let by = by_task(&received);
-    for (scenario, id, n) in &tasks {
+    for (scenario, id) in &tasks {
         let item = h.store.get(CC_CONNECTOR_ID, id).await.unwrap().unwrap();
-        assert_ne!(item.health, wfo_domain::ledger::Health::Dead, "{scenario}: {:?}", item.last_error);
-        let got = by.get(id.as_str()).cloned().unwrap_or_default();
-        assert_eq!(got.len(), *n, "{scenario}: {got:#?}");
-        for r in &got {
-            // 8 kHz, 16-bit stereo: the slice is the contact's span, to the frame.
-            let frames = (r.duration_ms * 8_000 + 500) / 1_000;
-            let want = 44 + frames * 4;
-            let bytes = r.audio_bytes.unwrap_or(0);
-            assert!(
-                (bytes - want).abs() <= 8,
-                "{scenario} {}: {bytes} bytes of audio for {} ms (want {want})",
-                r.external_id,
-                r.duration_ms
-            );
-        }
+        assert_ne!(item.health, Health::Dead, "{}: {:?}", scenario.name(), item.last_error);
     }
+    let problems = problems(&h, &cc, &tasks);
+    assert!(problems.is_empty(), "{problems:#?}");
     assert!(
         cc.sim.deliveries().len() > ids.len(),
         "deliveries were sent (and doubled)"
     );
     let injected = cc.sim.injected_faults();
-    assert!(injected.get(&429).copied().unwrap_or(0) >= 6, "the 429 storm was met: {injected:?}");
+    assert!(
+        injected.get(&429).copied().unwrap_or(0) >= 6,
+        "the 429 storm was met: {injected:?}"
+    );
     cc.sim.shutdown().await;
     h.shutdown().await;
 }

@@ -468,7 +468,11 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
                 item.next_attempt_at.unwrap_or(w.next_check).to_rfc3339(),
                 w.checks + 1,
                 w.give_up_at.to_rfc3339(),
-                if w.requested { " (recorded: a capture is expected)" } else { "" }
+                if w.requested {
+                    " (recorded: a capture is expected)"
+                } else {
+                    ""
+                }
             );
         }
         let problems: Vec<_> = open

@@ -307,9 +307,13 @@ password = "{WFO_PASSWORD}"
 
 [features]
 webhook = true
+qm_digital = true
 
 [sync]
 interval_minutes = 10
+
+[language]
+fallback = "en-US"
 "#,
             cc = sim.base_url(),
             org = sim.org_id(),
