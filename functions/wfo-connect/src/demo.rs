@@ -189,10 +189,18 @@ async fn contact_center(h: &Harness) -> Result<(), Failure> {
     while cc.sim.subscriptions().is_empty() && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    match cc.sim.subscriptions().first() {
+    while cc.sim.subscriptions().len() < 2 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let subscriptions = cc.sim.subscriptions();
+    match subscriptions.first() {
         Some(s) => println!(
-            "   subscription registered: {} → {}",
-            s.subscription.event_types.join(", "),
+            "   subscriptions registered: {} → {}",
+            subscriptions
+                .iter()
+                .flat_map(|s| s.subscription.event_types.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
             s.subscription.destination_url
         ),
         None => {
@@ -230,6 +238,129 @@ async fn contact_center(h: &Harness) -> Result<(), Failure> {
         .filter(|t| t.acd_server_id == Some(wfo_harness::CC_ACD_SERVER_ID))
         .count();
     println!("   WFO now holds {teams} read-only Contact Center teams and {queues} queues");
+    let imported = contact_center_tasks(h, &cc).await;
     cc.sim.shutdown().await;
-    Ok(())
+    imported
+}
+
+/// How long after a call the demo's Contact Center has its capture (simulated time).
+const CC_CAPTURE_DELAY: Duration = Duration::from_secs(90 * 60);
+
+/// One task per Contact Center scenario: contacts first, audio when the capture is ready.
+async fn contact_center_tasks(h: &Harness, cc: &wfo_harness::ContactCenter) -> Result<(), Failure> {
+    use wfo_sim_wxcc::{Scenario, expected_contacts};
+    println!();
+    println!(
+        "5. The Contact Center handled one task per scenario {} min ago; its captures come now:",
+        CC_CAPTURE_DELAY.as_secs() / 60
+    );
+    let Some(plane) = cc.sim.tasks() else {
+        return Err(Failure::job("the Contact Center simulator serves no tasks"));
+    };
+    plane.set_capture_delay(CC_CAPTURE_DELAY);
+    let agents = cc.agents(2);
+    // The calls ended a capture delay ago, less seconds: contacts now, audio in a moment.
+    let delay = chrono::Duration::from_std(CC_CAPTURE_DELAY).map_err(Failure::job)?;
+    let ended = Utc::now() - delay + chrono::Duration::seconds(6);
+    let mut tasks = Vec::new();
+    for (k, scenario) in Scenario::ALL.into_iter().enumerate() {
+        let id = cc
+            .play_ending_at(
+                scenario.name(),
+                ended + chrono::Duration::milliseconds(300 * k as i64),
+                &agents,
+            )
+            .map_err(Failure::job)?;
+        tasks.push((scenario, id));
+    }
+    let ids: Vec<String> = tasks.iter().map(|(_, id)| id.clone()).collect();
+    let expected: usize = tasks
+        .iter()
+        .filter_map(|(s, id)| plane.task(id).map(|t| expected_contacts(*s, &t).len()))
+        .sum();
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut in_wfo = 0;
+    while Instant::now() < until {
+        in_wfo = h.received(&ids).len();
+        if in_wfo >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let with_audio = h.received(&ids).iter().filter(|r| r.audio_bytes.is_some()).count();
+    println!(
+        "   {} tasks ended; {in_wfo} of {expected} contacts already in WFO, {with_audio} with audio (\"File not yet uploaded\")",
+        tasks.len()
+    );
+    if in_wfo < expected {
+        return Err(Failure::job("the Contact Center contacts did not arrive within 60 s"));
+    }
+    println!("   the captures appear: capture:available deliveries arrive, the audio follows");
+    let pending = h.wait_settled_of(&cc.connector.id, &ids, Duration::from_secs(60)).await;
+    if !pending.is_empty() {
+        return Err(Failure::job(format!(
+            "{} Contact Center tasks did not finish within 60 s: {pending:?}",
+            pending.len()
+        )));
+    }
+    println!();
+    println!("6. What WFO received from the Contact Center:");
+    let mut all_ok = true;
+    for (scenario, id) in &tasks {
+        let received: Vec<_> = h
+            .received(std::slice::from_ref(id))
+            .into_iter()
+            .filter(|r| &r.assoc_call_id == id)
+            .collect();
+        println!();
+        println!(
+            "   {}  (task {}, {} contact{})",
+            scenario.name(),
+            &id[..id.len().min(8)],
+            received.len(),
+            if received.len() == 1 { "" } else { "s" }
+        );
+        for r in &received {
+            let events = if r.events.is_empty() {
+                String::new()
+            } else {
+                let shown: Vec<String> = r
+                    .events
+                    .iter()
+                    .map(|e| match e.split_once('@') {
+                        Some((kind, ms)) => match ms.parse::<i64>() {
+                            Ok(ms) => format!("{} {}", kind.to_uppercase(), clock(ms)),
+                            Err(_) => e.clone(),
+                        },
+                        None => e.clone(),
+                    })
+                    .collect();
+                format!("  {}", shown.join(", "))
+            };
+            println!(
+                "     {:<18} start {}  dur {:>9}  {:<8}  audio {:>8}{events}",
+                r.agent_name,
+                clock(r.start_time),
+                hms(r.duration_ms),
+                r.direction,
+                r.audio_bytes.map(|b| format!("{b} B")).unwrap_or_else(|| "none".into()),
+            );
+        }
+        let problems = h.check_task(cc, *scenario, id);
+        if problems.is_empty() {
+            println!("     ✓ as the segmentation rules (reference §2.4) say");
+        } else {
+            all_ok = false;
+            for p in problems {
+                println!("     ✗ {p}");
+            }
+        }
+    }
+    if all_ok {
+        Ok(())
+    } else {
+        Err(Failure::job(
+            "some Contact Center tasks did not match their expected contacts",
+        ))
+    }
 }

@@ -87,6 +87,31 @@ impl ContactCenter {
             .map(|t| t.id)
             .map_err(|e| HarnessError::Scenario(format!("{scenario}: {e}")))
     }
+
+    /// [`ContactCenter::play`] timed so the task *ends* at `ended` (its capture is then
+    /// ready at `ended` + the simulator's capture delay): hours-late captures in real
+    /// time, without moving the simulator's clock away from the connector's (deliveries
+    /// are stamped with the simulator's clock, and a stale stamp is refused).
+    pub fn play_ending_at(
+        &self,
+        scenario: &str,
+        ended: DateTime<Utc>,
+        agents: &[wfo_sim_wxcc::ScenarioAgent],
+    ) -> Result<String, HarnessError> {
+        use rand::SeedableRng;
+        let kind = wfo_sim_wxcc::Scenario::from_name(scenario)
+            .map_err(|e| HarnessError::Scenario(format!("{scenario}: {e}")))?;
+        // The scenario's length does not depend on the draw: build it once to learn it.
+        let probe = wfo_sim_wxcc::scenario::build(
+            kind,
+            ended,
+            agents,
+            &wfo_sim_wxcc::ScenarioIds::default(),
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        )
+        .map_err(|e| HarnessError::Scenario(format!("{scenario}: {e}")))?;
+        self.play(scenario, ended - (probe.ended_time - probe.created_time), agents)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -534,6 +559,63 @@ fallback = "en-US"
             }
         }
         problems
+    }
+
+    /// What WFO holds for Contact Center task `task_id` against what its scenario should
+    /// become (the simulator's own statement, independent of the connector's segmenter):
+    /// each expected contact with its agent, start, duration and assocCallId, and its
+    /// audio — a slice of its own span, to the sample frame — or none when the task has
+    /// none. Returns the differences (empty when everything matches).
+    pub fn check_task(&self, cc: &ContactCenter, scenario: wfo_sim_wxcc::Scenario, task_id: &str) -> Vec<String> {
+        let name = scenario.name();
+        let Some(task) = cc.sim.tasks().and_then(|p| p.task(task_id)) else {
+            return vec![format!("{name} {task_id}: not a task of the simulator")];
+        };
+        let want = wfo_sim_wxcc::expected_contacts(scenario, &task);
+        let mut got: Vec<Received> = self
+            .received(&[task_id.to_owned()])
+            .into_iter()
+            .filter(|r| r.assoc_call_id == task_id)
+            .collect();
+        if got.len() != want.len() {
+            return vec![format!(
+                "{name} {task_id}: {} contacts in WFO, {} expected",
+                got.len(),
+                want.len()
+            )];
+        }
+        got.sort_by(|a, b| {
+            (a.start_time, a.duration_ms, &a.agent_acd_id).cmp(&(b.start_time, b.duration_ms, &b.agent_acd_id))
+        });
+        let mut out = Vec::new();
+        for (r, e) in got.iter().zip(&want) {
+            let what = format!("{name} {}", r.external_id);
+            if !r.agent_acd_id.eq_ignore_ascii_case(&e.agent_ci_id) {
+                out.push(format!("{what}: agent {} (expected {})", r.agent_acd_id, e.agent_ci_id));
+            }
+            if (r.start_time, r.duration_ms) != (e.start_ms, e.duration_ms) {
+                out.push(format!(
+                    "{what}: {}+{} ms (expected {}+{})",
+                    r.start_time, r.duration_ms, e.start_ms, e.duration_ms
+                ));
+            }
+            match (e.has_audio, r.audio_bytes) {
+                (true, Some(bytes)) => {
+                    let frames = (r.duration_ms * i64::from(wfo_sim_wxcc::wav::SAMPLE_RATE) + 500) / 1_000;
+                    let wav = wfo_sim_wxcc::wav::HEADER_LEN as i64 + frames * wfo_sim_wxcc::wav::FRAME_BYTES as i64;
+                    if (bytes - wav).abs() > 2 * wfo_sim_wxcc::wav::FRAME_BYTES as i64 {
+                        out.push(format!(
+                            "{what}: {bytes} bytes of audio for {} ms (want {wav})",
+                            r.duration_ms
+                        ));
+                    }
+                }
+                (true, None) => out.push(format!("{what}: audio not uploaded")),
+                (false, Some(_)) => out.push(format!("{what}: audio uploaded for a task without any")),
+                (false, None) => {}
+            }
+        }
+        out
     }
 
     pub async fn shutdown(self) {

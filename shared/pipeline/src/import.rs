@@ -530,6 +530,7 @@ impl Importer {
                             }
                         };
                     }
+                    let waiting = matches!(err, StepError::Wait(..));
                     let (log_text, outcome) = match err {
                         StepError::Retry(text, retry_after) => {
                             let ra = retry_after.and_then(|d| chrono::Duration::from_std(d).ok());
@@ -555,6 +556,10 @@ impl Importer {
                     };
                     match &outcome {
                         Outcome::Dead(_) => self.died(&item, &log_text),
+                        // Not a failure: the source has not got it yet (audio to come).
+                        Outcome::Later(at) if waiting => {
+                            tracing::info!(connector = connector_id, item = item_id, stage = item.stage.as_str(), next = %at, reason = %log_text, "import waits for the source")
+                        }
                         _ => {
                             tracing::warn!(connector = connector_id, item = item_id, stage = item.stage.as_str(), attempts = item.attempts, error = %log_text, "import step failed; will retry")
                         }
