@@ -273,3 +273,108 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
     cc.sim.shutdown().await;
     h.shutdown().await;
 }
+
+/// "Enable Data Recapture": the previous day is walked again. A task whose data changed
+/// since it was imported gets its contacts' metadata written again (no new contact), a
+/// task that was never imported (no delivery, no poll found it) is imported, and nothing
+/// is doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_data_recapture_walks_the_previous_day_again_updating_changed_tasks_and_importing_missed_ones() {
+    use rand::SeedableRng;
+    use wfo_domain::config::MetadataMapping;
+    use wfo_pipeline::ports::ConnectorStore;
+    common::init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = HarnessConfig::new(dir.path().to_owned());
+    // Only deliveries and the recapture discover tasks here.
+    cfg.poller_enabled = false;
+    let h = Harness::start(cfg).await.unwrap();
+    let cc = h.add_contact_center(6, 2, 2).await.unwrap();
+    let mut config = cc.connector.clone();
+    config.metadata_mapping.push(MetadataMapping {
+        acd_field: "lastWrapupCodeName".into(),
+        label: "Wrap Up Code".into(),
+    });
+    h.store.put_connector(&config, Utc::now()).await.unwrap();
+    h.authorize_connector(CC_CONNECTOR_ID).await.unwrap();
+    wait_subscribed(&cc).await;
+    let plane = cc.sim.tasks().unwrap();
+    let agents = cc.agents(2);
+    let yesterday_noon = (Utc::now().date_naive() - chrono::Days::new(1))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let changed = cc.play_ending_at("hold", yesterday_noon, &agents).unwrap();
+    let left = h
+        .wait_settled_of(CC_CONNECTOR_ID, std::slice::from_ref(&changed), Duration::from_secs(30))
+        .await;
+    assert!(left.is_empty(), "the delivered task is imported");
+    let wrap_up = |h: &Harness, id: &str| -> Vec<Option<String>> {
+        h.wfo
+            .contacts()
+            .into_iter()
+            .filter(|c| c.contact.import.assoc_call_id == id)
+            .map(|c| {
+                c.contact
+                    .import
+                    .metadata
+                    .get(&wfo_domain::wfo::metadata_key_from_label("Wrap Up Code"))
+                    .cloned()
+            })
+            .collect()
+    };
+    let before = wrap_up(&h, &changed);
+    assert_eq!(before.len(), 1);
+    assert_ne!(before[0].as_deref(), Some("Escalated to billing"));
+    // After the import: the wrap-up code is set at the source, and a task nobody told us
+    // about is in yesterday's history.
+    let mut task = (*plane.task(&changed).unwrap()).clone();
+    task.last_wrapup_code_name = Some("Escalated to billing".into());
+    plane.insert_task(task);
+    let mut missed = wfo_sim_wxcc::scenario::build(
+        Scenario::BlindTransfer,
+        yesterday_noon - chrono::Duration::hours(3),
+        &agents,
+        &wfo_sim_wxcc::ScenarioIds::default(),
+        &mut rand::rngs::StdRng::seed_from_u64(5),
+    )
+    .unwrap();
+    missed.scenario = Some(Scenario::BlindTransfer);
+    let missed_id = missed.id.clone();
+    plane.insert_history([missed]);
+    // The recapture runs once a day, after its time.
+    config.sync.data_recapture = true;
+    config.sync.recapture_time = "00:00".into();
+    let stored = h.store.put_connector(&config, Utc::now()).await.unwrap();
+    let poll = wfo_pipeline::reconcile::PollSettings::default();
+    let report = wfo_pipeline::reconcile::recapture_if_due(&h.runtime.connections, &stored, &poll, Utc::now())
+        .await
+        .unwrap()
+        .expect("due: the recapture time has passed today");
+    assert_eq!((report.new, report.replanned), (1, 1), "{report:?}");
+    assert!(
+        wfo_pipeline::reconcile::recapture_if_due(&h.runtime.connections, &stored, &poll, Utc::now())
+            .await
+            .unwrap()
+            .is_none(),
+        "once a day"
+    );
+    let ids = vec![changed.clone(), missed_id.clone()];
+    let left = h.wait_settled_of(CC_CONNECTOR_ID, &ids, Duration::from_secs(30)).await;
+    assert!(left.is_empty(), "not settled: {left:?}");
+    assert_eq!(wrap_up(&h, &changed), vec![Some("Escalated to billing".to_owned())]);
+    let problems = problems(
+        &h,
+        &cc,
+        &[(Scenario::Hold, changed.clone()), (Scenario::BlindTransfer, missed_id)],
+    );
+    assert!(problems.is_empty(), "{problems:#?}");
+    let item = h.store.get(CC_CONNECTOR_ID, &changed).await.unwrap().unwrap();
+    assert!(
+        item.notes.iter().any(|n| n.contains("data recapture")),
+        "{:?}",
+        item.notes
+    );
+    cc.sim.shutdown().await;
+    h.shutdown().await;
+}

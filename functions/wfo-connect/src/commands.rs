@@ -425,6 +425,33 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
             ),
             None => println!("  poller:   not run yet"),
         }
+        if c.config.sync.data_recapture {
+            let zone = c.config.sync.time_zone.as_deref().unwrap_or("UTC");
+            let at = format!("daily at {} {zone}", c.config.sync.recapture_time);
+            match wfo_pipeline::reconcile::recapture_state(store, cid)
+                .await
+                .map_err(Failure::job)?
+            {
+                None => println!("  recapture: {at}; not run yet"),
+                Some(st) => {
+                    let last = st
+                        .last_day
+                        .map(|d| format!("last complete run {d}"))
+                        .unwrap_or_else(|| "no complete run yet".to_owned());
+                    let r = &st.report;
+                    println!(
+                        "  recapture: {at}; {last} ({} listed, {} new, {} planned again){}",
+                        r.listed,
+                        r.new,
+                        r.replanned,
+                        st.error
+                            .as_deref()
+                            .map(|e| format!("; last attempt {} failed: {e}", st.last_attempt_at.to_rfc3339()))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
         print_sync_status(store, c).await?;
         if let Some(held) = wfo_pipeline::attention::load(store, cid).await.map_err(Failure::job)? {
             println!(

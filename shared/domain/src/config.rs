@@ -168,6 +168,10 @@ pub struct SyncConfig {
     pub data_recapture: bool,
     #[serde(default = "default_recapture_time")]
     pub recapture_time: String,
+    /// The time zone `recapture_time` and "the previous day" are read in (an IANA name
+    /// such as `Europe/Berlin`); UTC when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// When the user sync creates WFO persons; unset: the source's guide (Webex Calling:
     /// with the user's first recording; Contact Center: every eligible user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +204,7 @@ impl Default for SyncConfig {
             capture_delay_minutes: 0,
             data_recapture: false,
             recapture_time: default_recapture_time(),
+            time_zone: None,
             create_persons: None,
         }
     }
@@ -343,6 +348,14 @@ impl ConnectorConfig {
             return Err(invalid(
                 "sync.interval_minutes",
                 format!("must be between {min_interval} and 1440 for kind = \"{}\"", self.kind),
+            ));
+        }
+        if let Some(tz) = &self.sync.time_zone
+            && tz.trim().parse::<chrono_tz::Tz>().is_err()
+        {
+            return Err(invalid(
+                "sync.time_zone",
+                format!("'{tz}' is not a time zone; use an IANA name such as \"Europe/Berlin\" or \"UTC\""),
             ));
         }
         if !is_wall_clock(&self.sync.recapture_time) {

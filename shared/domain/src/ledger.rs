@@ -78,6 +78,8 @@ pub enum Discovery {
     Webhook,
     Poller,
     Backfill,
+    /// The daily data recapture walked the item's day again.
+    Recapture,
 }
 
 /// One WFO contact planned for this item and how far it got.
@@ -404,6 +406,28 @@ impl LedgerItem {
         if self.notes.len() < MAX_NOTES && !self.notes.contains(&text) {
             self.notes.push(text);
         }
+    }
+
+    /// The data recapture walks the item's day again: a finished (or dead) item is planned
+    /// again from fresh source data. What it achieved is kept where the new plan has the
+    /// same segments (contact ids, audio); changed metadata is written again; new segments
+    /// become new contacts. Returns false for an item still in progress (it plans anyway).
+    pub fn recapture(&mut self, day: &str, now: DateTime<Utc>) -> bool {
+        if !self.is_terminal() {
+            return false;
+        }
+        self.stage = Stage::Discovered;
+        self.health = Health::Ok;
+        self.attempts = 0;
+        self.failing_since = None;
+        self.last_error = None;
+        self.in_step = false;
+        self.audio_wait = None;
+        self.source_state = None;
+        self.next_attempt_at = Some(now);
+        self.updated_at = now;
+        self.note(format!("planned again by the data recapture of {day}"));
+        true
     }
 
     /// An operator asks for a dead item to be tried again.

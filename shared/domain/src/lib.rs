@@ -12,6 +12,7 @@ pub use secret::Secret;
 pub mod json_fields;
 pub mod mapping;
 pub mod org_sync;
+pub mod recapture;
 pub mod redact;
 pub mod replan;
 pub mod segment;

@@ -83,9 +83,12 @@ pub fn merge_plan(
             Some(done) => {
                 let mut plan = contact;
                 plan.contact.external_id = done.plan.contact.external_id.clone();
+                // Metadata that changed since it was written is written again.
+                let metadata_done = done.metadata_done && done.plan.contact.metadata == plan.contact.metadata;
                 out.push(ContactProgress {
                     plan,
                     agent_name: name.or(done.agent_name.clone()),
+                    metadata_done,
                     ..done
                 });
             }

@@ -144,6 +144,14 @@ impl SchedulerDeps {
                 }
                 Err(e) => {
                     tracing::warn!(connector = %id, error = %e, "reconcile failed; the next run tries again");
+                    report.failures.push(id.clone());
+                }
+            }
+            match reconcile::recapture_if_due(&self.connections, &c, &self.poll, Utc::now()).await {
+                Ok(Some(r)) => report.count += r.new + r.replanned,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(connector = %id, error = %e, "data recapture failed; the next run tries again");
                     report.failures.push(id);
                 }
             }

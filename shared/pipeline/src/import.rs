@@ -889,7 +889,15 @@ impl Importer {
     ) -> Result<(), StepError> {
         let mut persons_checked = std::collections::BTreeSet::new();
         for i in 0..item.contacts.len() {
-            if item.contacts[i].contact_id.is_some() {
+            if let Some(id) = item.contacts[i].contact_id {
+                if !item.contacts[i].metadata_done {
+                    // Planned again (data recapture) with metadata that changed since.
+                    wfo_client::put_metadata(ctx.wfo.as_ref(), id, &item.contacts[i].plan.contact.metadata)
+                        .await
+                        .map_err(wfo_step)?;
+                    item.contacts[i].metadata_done = true;
+                    self.save(item).await?;
+                }
                 continue;
             }
             let contact = item.contacts[i].plan.contact.clone();

@@ -83,6 +83,9 @@ pub struct PollReport {
     /// Items listed that could not be read (recorded as dead, with the reason).
     #[serde(default)]
     pub unreadable: u64,
+    /// Finished items the data recapture planned again.
+    #[serde(default)]
+    pub replanned: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +166,22 @@ pub async fn discover_window(
         if store.discover(id, &rec.id, by, Utc::now()).await? == Discovered::New {
             report.new += 1;
             enqueue = true;
+        } else if by == Discovery::Recapture {
+            // The day is walked again: finished items are planned again from fresh data.
+            if let Some(mut item) = store.get(id, &rec.id).await?
+                && item.recapture(
+                    &format!(
+                        "{} to {}",
+                        from.format("%Y-%m-%d %H:%M UTC"),
+                        to.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    Utc::now(),
+                )
+                && store.put(&item).await.is_ok()
+            {
+                report.replanned += 1;
+                enqueue = true;
+            }
         } else if by == Discovery::Backfill {
             // An operator's backfill is the way to heal: dead items in the window get
             // another full set of attempts.
@@ -444,4 +463,89 @@ pub async fn resume_connector(store: &dyn Store, connector_id: &str, now: DateTi
         }
     }
     Ok(n)
+}
+
+/// KvStore key of the data recapture's state ([`RecaptureState`]).
+pub const RECAPTURE_KEY: &str = "recapture";
+/// How long a failed recapture waits before it is tried again.
+pub const RECAPTURE_RETRY: chrono::Duration = chrono::Duration::minutes(5);
+
+/// What the daily data recapture last did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecaptureState {
+    /// The local date of the last complete run.
+    pub last_day: Option<chrono::NaiveDate>,
+    pub last_attempt_at: DateTime<Utc>,
+    /// The window of the last attempt.
+    pub window: (DateTime<Utc>, DateTime<Utc>),
+    pub report: PollReport,
+    pub error: Option<String>,
+}
+
+/// The connector's recapture state, if it ever ran.
+pub async fn recapture_state(store: &dyn Store, connector_id: &str) -> Result<Option<RecaptureState>, StoreError> {
+    Ok(store
+        .get_value(connector_id, RECAPTURE_KEY)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// Run the daily data recapture of `connector` when it is due
+/// ([`wfo_domain::recapture::due`]): the previous local day is walked again, finished
+/// items are planned again, missing ones imported. `Ok(None)` when not due.
+pub async fn recapture_if_due(
+    connections: &Connections,
+    connector: &StoredConnector,
+    settings: &PollSettings,
+    now: DateTime<Utc>,
+) -> Result<Option<PollReport>, PollError> {
+    let store = connections.store().as_ref();
+    let id = &connector.config.id;
+    if !connector.config.sync.data_recapture {
+        return Ok(None);
+    }
+    let state = recapture_state(store, id).await?;
+    if let Some(s) = &state
+        && s.error.is_some()
+        && now - s.last_attempt_at < RECAPTURE_RETRY
+    {
+        return Ok(None);
+    }
+    let Some(run) = wfo_domain::recapture::due(&connector.config.sync, state.as_ref().and_then(|s| s.last_day), now)
+    else {
+        return Ok(None);
+    };
+    let walk = tokio::time::timeout(
+        settings.deadline,
+        discover_window(connections, connector, run.from, run.to, Discovery::Recapture, |_| {}),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(PollError::Source(SourceError::retry(format!(
+            "the recapture took longer than {} s and was abandoned",
+            settings.deadline.as_secs()
+        ))))
+    });
+    let (last_day, report, error) = match &walk {
+        Ok((r, _)) => (Some(run.run_day), r.clone(), None),
+        Err(e) => (
+            state.as_ref().and_then(|s| s.last_day),
+            PollReport::default(),
+            Some(e.to_string()),
+        ),
+    };
+    let next = RecaptureState {
+        last_day,
+        last_attempt_at: now,
+        window: (run.from, run.to),
+        report: report.clone(),
+        error,
+    };
+    store
+        .put_value(id, RECAPTURE_KEY, &serde_json::to_value(&next).unwrap_or_default())
+        .await?;
+    let (report, _) = walk?;
+    tracing::info!(connector = %id, from = %run.from, to = %run.to, listed = report.listed, new = report.new, replanned = report.replanned, "data recapture walked the previous day");
+    Ok(Some(report))
 }

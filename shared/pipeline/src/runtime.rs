@@ -317,6 +317,13 @@ async fn poller_loop(
                         }
                         Err(e) => tracing::warn!(connector = %c.config.id, error = %e, "poll failed; will retry"),
                     }
+                    match reconcile::recapture_if_due(&connections, c, &cfg.poll, Utc::now()).await {
+                        Ok(Some(r)) if r.new + r.replanned > 0 => ready.notify_one(),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(connector = %c.config.id, error = %e, "data recapture failed; will retry")
+                        }
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "poller cannot list connectors"),
