@@ -4,7 +4,8 @@
 //!
 //! Environment beyond the `WFO_*` names: `WFO_LEASE_SECONDS` (default 60: the lease is
 //! renewed every third of it while a step runs, so an invocation that dies frees its items
-//! within a minute), `WFO_WORKER_CONCURRENCY` (messages of a batch at once, default 4).
+//! within a minute), `WFO_WORKER_CONCURRENCY` (messages of a batch at once, default 10: ten Contact
+//! Center tasks planned together share one `captures/query` call).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -45,6 +46,6 @@ async fn init() -> Result<WorkerDeps, wfo_lambda::InitError> {
         lease: Duration::from_secs(wfo_lambda::env_u64("WFO_LEASE_SECONDS", 60)?),
         ..ImportSettings::default()
     };
-    let concurrency = wfo_lambda::env_u64("WFO_WORKER_CONCURRENCY", 4)?;
-    WorkerDeps::new(store, settings, usize::try_from(concurrency).unwrap_or(4))
+    let concurrency = wfo_lambda::env_u64("WFO_WORKER_CONCURRENCY", 10)?;
+    WorkerDeps::new(store, settings, usize::try_from(concurrency).unwrap_or(10))
 }

@@ -211,7 +211,7 @@ impl Harness {
             RuntimeConfig {
                 listen: "127.0.0.1:0".parse().map_err(start_err)?,
                 public_url: None,
-                workers: 4,
+                workers: 10,
                 sweep_interval: Duration::from_millis(100),
                 poll_interval: Some(cfg.poll_interval),
                 refresh_interval: Duration::from_secs(3600),

@@ -50,7 +50,9 @@ impl Default for RuntimeConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
-            workers: 4,
+            // Ten items in flight: ten Contact Center tasks planned together share one
+            // captures/query call (it takes ten task ids).
+            workers: 10,
             sweep_interval: Duration::from_secs(5),
             poll_interval: None,
             refresh_interval: Duration::from_secs(15 * 60),
