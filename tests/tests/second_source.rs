@@ -129,29 +129,57 @@ impl Source for FakeSource {
         &self,
         item_id: &str,
         ctx: &SegmentContext,
-        _kept: Option<&serde_json::Value>,
+        kept: Option<&serde_json::Value>,
     ) -> Result<ItemPlan, SourceError> {
         if item_id == "call-panics" {
             panic!("a bug in a source, met by call {item_id}");
         }
         assert_eq!(self.credentials.current().await?.expose(), "fake-api-key");
         let name = |f: &str| AgentName::from_display(f, None);
+        let mut contacts = vec![
+            PlannedContact {
+                contact: contact(item_id, 0, "a-1", 0, 6_000, ctx),
+                agent_name: name("Ada Lovelace"),
+            },
+            PlannedContact {
+                contact: contact(item_id, 1, "b-2", 6_000, 4_000, ctx),
+                agent_name: name("Bo Diddley"),
+            },
+        ];
+        // `late-…` calls: the audio is not there when the contacts are planned. A
+        // `late-ready-…` call has it when planned again (with what the first plan kept);
+        // `late-never-recorded-…` and `late-never-…` never do, and their wait runs out.
+        let (mut keep, mut audio_wait) = (None, None);
+        let late = item_id.starts_with("late-") && !(item_id.starts_with("late-ready") && kept.is_some());
+        if let Some(k) = kept {
+            assert_eq!(k["call"], item_id, "the pipeline hands back what this item's plan kept");
+        }
+        if late {
+            for c in &mut contacts {
+                c.contact.media = None;
+            }
+            // The wait is counted from the first plan (what a source keeps it for).
+            let now = Utc::now();
+            let since = kept
+                .and_then(|k| k["since"].as_i64())
+                .and_then(DateTime::from_timestamp_millis)
+                .unwrap_or(now);
+            keep = Some(serde_json::json!({ "call": item_id, "since": since.timestamp_millis() }));
+            audio_wait = Some(wfo_domain::ledger::AudioWait {
+                next_check: now + chrono::Duration::milliseconds(100),
+                give_up_at: since + chrono::Duration::milliseconds(800),
+                requested: item_id.starts_with("late-never-recorded") || item_id.starts_with("late-ready"),
+                checks: 0,
+            });
+        }
         Ok(ItemPlan {
             interaction_id: Some(item_id.to_owned()),
-            contacts: vec![
-                PlannedContact {
-                    contact: contact(item_id, 0, "a-1", 0, 6_000, ctx),
-                    agent_name: name("Ada Lovelace"),
-                },
-                PlannedContact {
-                    contact: contact(item_id, 1, "b-2", 6_000, 4_000, ctx),
-                    agent_name: name("Bo Diddley"),
-                },
-            ],
+            contacts,
             notes: Vec::new(),
             skipped: Vec::new(),
             mapping_misses: Vec::new(),
-            ..Default::default()
+            keep,
+            audio_wait,
         })
     }
     async fn open_media(&self, _item_id: &str, media: &MediaSlice) -> Result<Media, SourceError> {
@@ -470,4 +498,53 @@ async fn common_poll_state(w: &World) -> wfo_pipeline::schedule::PollState {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no poll attempt recorded")
+}
+
+/// Contacts first, audio later, through the port alone: the contacts are imported without
+/// audio, the item waits, the next plan gets what the first one kept and brings the audio;
+/// a wait that runs out finishes the item without audio — as a visible failure when the
+/// source said the call was recorded, with a note when it did not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_that_comes_later_follows_its_contacts_and_a_wait_that_runs_out_is_said() {
+    let w = start().await;
+    for call in ["late-ready-1", "late-never-recorded-1", "late-never-1"] {
+        assert_eq!(w.deliver(&w.secret, call).await, 200);
+    }
+    let ready = w.item_when("late-ready-1", |i| i.stage == Stage::Done).await;
+    assert_eq!(ready.stage, Stage::Done, "{ready:?}");
+    assert!(ready.contacts.iter().all(|c| c.audio_bytes.is_some_and(|b| b > 0)));
+    assert!(ready.audio_wait.is_none() && ready.source_state.is_none());
+    let recorded = w
+        .item_when("late-never-recorded-1", |i| {
+            i.health == wfo_domain::ledger::Health::Dead
+        })
+        .await;
+    assert_eq!(recorded.health, wfo_domain::ledger::Health::Dead, "{recorded:?}");
+    let why = recorded.last_error.clone().unwrap_or_default();
+    assert!(why.contains("still have no audio") && why.contains("recorded"), "{why}");
+    assert!(
+        recorded.contacts.iter().all(|c| c.contact_id.is_some()),
+        "the contacts stay in WFO"
+    );
+    let unknown = w.item_when("late-never-1", |i| i.stage == Stage::Done).await;
+    assert_eq!(unknown.stage, Stage::Done, "{unknown:?}");
+    assert!(
+        unknown.notes.iter().any(|n| n.contains("imported without audio")),
+        "{:?}",
+        unknown.notes
+    );
+    let World { wfo, rt, _dir, .. } = w;
+    let contacts = wfo.contacts();
+    assert_eq!(contacts.len(), 6, "two contacts a call, once each");
+    for c in &contacts {
+        let with_audio = wfo.audio_bytes(c.contact.id).is_some();
+        assert_eq!(
+            with_audio,
+            c.contact.import.assoc_call_id == "late-ready-1",
+            "{}",
+            c.contact.import.external_id
+        );
+    }
+    rt.shutdown().await;
+    wfo.shutdown().await.unwrap();
 }

@@ -188,17 +188,17 @@ impl CaptureBatcher {
 
 /// Send batches until the queue is empty, then stop (the next request starts another).
 async fn flush(inner: Arc<Inner>) {
-    let mut first = true;
     loop {
+        // Every batch that is not full waits a moment for more tasks (those that arrived
+        // while the previous call ran are joined by the ones arriving now).
         let full = inner
             .queue
             .lock()
             .map(|q| distinct(&q) >= MAX_CAPTURE_IDS)
             .unwrap_or(true);
-        if first && !full {
+        if !full {
             tokio::time::sleep(inner.settings.gather).await;
         }
-        first = false;
         let batch = {
             let mut q = inner.queue.lock().unwrap_or_else(|p| p.into_inner());
             let batch = take_batch(&mut q);
