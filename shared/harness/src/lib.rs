@@ -141,6 +141,8 @@ pub struct HarnessConfig {
     pub webex_faults: FaultConfig,
     pub delivery: DeliveryPolicy,
     pub seed: u64,
+    /// Items the runtime keeps in flight at once (the runtime's default, 4).
+    pub workers: usize,
 }
 
 impl HarnessConfig {
@@ -156,6 +158,7 @@ impl HarnessConfig {
             webex_faults: FaultConfig::default(),
             delivery: DeliveryPolicy::default(),
             seed: 7,
+            workers: RuntimeConfig::default().workers,
         }
     }
 }
@@ -211,7 +214,7 @@ impl Harness {
             RuntimeConfig {
                 listen: "127.0.0.1:0".parse().map_err(start_err)?,
                 public_url: None,
-                workers: 10,
+                workers: cfg.workers,
                 sweep_interval: Duration::from_millis(100),
                 poll_interval: Some(cfg.poll_interval),
                 refresh_interval: Duration::from_secs(3600),
