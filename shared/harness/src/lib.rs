@@ -141,7 +141,7 @@ pub struct HarnessConfig {
     pub webex_faults: FaultConfig,
     pub delivery: DeliveryPolicy,
     pub seed: u64,
-    /// Items the runtime keeps in flight at once (the runtime's default, 4).
+    /// Items the runtime keeps in flight at once (the runtime's default, 10).
     pub workers: usize,
 }
 

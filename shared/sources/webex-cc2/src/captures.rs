@@ -3,9 +3,13 @@
 //!
 //! - **Batched across items**: `captures/query` takes at most [`MAX_CAPTURE_IDS`] task ids.
 //!   Every request for one task's captures joins a batch; a batch is sent when it is full
-//!   or [`BatchSettings::gather`] after its first request, by a task of its own (so a
-//!   caller that gives up cannot strand the others). Each caller gets its task's element,
-//!   or an empty one when the API does not know the task (partial results by design).
+//!   or when the most urgent of its requests has waited its time — [`BatchSettings::gather`]
+//!   for a task being planned or downloaded, [`BatchSettings::patient`] for a task whose
+//!   contacts are in WFO and whose audio is looked for again (minutes or hours late
+//!   already: a few seconds more lets the checks of many tasks share a call). Batches are
+//!   sent by a task of their own (so a caller that gives up cannot strand the others).
+//!   Each caller gets its task's element, or an empty one when the API does not know the
+//!   task (partial results by design).
 //! - **Links**: each answer is kept for its links' lifetime. A link is used only while it
 //!   has more than [`LINK_MARGIN`] left — its expiry is read from the presigned URL itself
 //!   (`X-Amz-Date` + `X-Amz-Expires`), else from the time asked for — and never after.
@@ -34,8 +38,10 @@ const MAX_KEPT_ANSWERS: usize = 5_000;
 /// How batches form.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchSettings {
-    /// How long a batch waits for more tasks after its first.
+    /// How long a request of a task being planned (or downloaded) waits for others.
     pub gather: Duration,
+    /// How long a request looking again for late audio waits for others.
+    pub patient: Duration,
     /// How long a caller waits for its batch's answer.
     pub answer_timeout: Duration,
 }
@@ -43,7 +49,8 @@ pub struct BatchSettings {
 impl Default for BatchSettings {
     fn default() -> Self {
         Self {
-            gather: Duration::from_millis(50),
+            gather: Duration::from_millis(100),
+            patient: Duration::from_secs(2),
             answer_timeout: Duration::from_secs(180),
         }
     }
@@ -104,6 +111,8 @@ type Answer = Result<TaskCaptures, SourceError>;
 struct Waiter {
     task: String,
     tx: oneshot::Sender<Answer>,
+    /// When this request's batch is sent at the latest (unless it fills first).
+    due: tokio::time::Instant,
 }
 
 struct Inner {
@@ -115,6 +124,8 @@ struct Inner {
     flushing: Mutex<bool>,
     kept: Mutex<HashMap<String, TaskCaptures>>,
     calls: std::sync::atomic::AtomicU64,
+    /// A request joined the queue.
+    arrived: tokio::sync::Notify,
 }
 
 /// Batches `captures/query` across items and keeps the answers for their links.
@@ -134,6 +145,7 @@ impl CaptureBatcher {
                 flushing: Mutex::new(false),
                 kept: Mutex::new(HashMap::new()),
                 calls: Default::default(),
+                arrived: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -145,12 +157,23 @@ impl CaptureBatcher {
 
     /// The task's captures, asked for now (in a batch with other tasks').
     pub async fn fetch(&self, task_id: &str) -> Answer {
+        self.fetch_within(task_id, self.inner.settings.gather).await
+    }
+
+    /// The task's captures, looked for again for audio that is late: the request waits
+    /// up to [`BatchSettings::patient`] for others to share its call.
+    pub async fn fetch_patiently(&self, task_id: &str) -> Answer {
+        self.fetch_within(task_id, self.inner.settings.patient).await
+    }
+
+    async fn fetch_within(&self, task_id: &str, wait: Duration) -> Answer {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.push(Waiter {
                 task: task_id.to_owned(),
                 tx,
+                due: tokio::time::Instant::now() + wait,
             });
             let mut flushing = self.inner.flushing.lock().unwrap_or_else(|p| p.into_inner());
             !std::mem::replace(&mut *flushing, true)
@@ -158,6 +181,9 @@ impl CaptureBatcher {
         if start {
             let inner = self.inner.clone();
             tokio::spawn(flush(inner));
+        } else {
+            // A flush that sleeps for a later deadline looks again.
+            self.inner.arrived.notify_one();
         }
         match tokio::time::timeout(self.inner.settings.answer_timeout, rx).await {
             Ok(Ok(answer)) => answer,
@@ -189,15 +215,21 @@ impl CaptureBatcher {
 /// Send batches until the queue is empty, then stop (the next request starts another).
 async fn flush(inner: Arc<Inner>) {
     loop {
-        // Every batch that is not full waits a moment for more tasks (those that arrived
-        // while the previous call ran are joined by the ones arriving now).
-        let full = inner
-            .queue
-            .lock()
-            .map(|q| distinct(&q) >= MAX_CAPTURE_IDS)
-            .unwrap_or(true);
-        if !full {
-            tokio::time::sleep(inner.settings.gather).await;
+        // A batch that is not full waits until its most urgent request is due (a request
+        // that arrives meanwhile wakes it to look at its own deadline).
+        let (full, due) = match inner.queue.lock() {
+            Ok(q) => (distinct(&q) >= MAX_CAPTURE_IDS, q.iter().map(|w| w.due).min()),
+            Err(_) => (true, None),
+        };
+        if !full
+            && let Some(due) = due
+            && due > tokio::time::Instant::now()
+        {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {}
+                _ = inner.arrived.notified() => {}
+            }
+            continue;
         }
         let batch = {
             let mut q = inner.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -378,6 +410,7 @@ mod tests {
     fn a_batch_takes_at_most_ten_distinct_tasks_and_every_waiter_of_each() {
         let mut q: Vec<Waiter> = (0..25)
             .map(|i| Waiter {
+                due: tokio::time::Instant::now(),
                 task: format!("t{}", i % 12),
                 tx: oneshot::channel().0,
             })

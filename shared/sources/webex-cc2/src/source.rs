@@ -36,7 +36,7 @@ use wfo_ports::{
     UserListing, UserListingRequest, UserSyncProfile,
 };
 
-use crate::audio_wait::audio_wait;
+use crate::audio_wait::{CHECKS_MINUTES, audio_wait};
 use crate::captures::{BatchSettings, CaptureBatcher, LINK_MARGIN};
 use crate::search::{MAX_AGE, MAX_SEARCH_PAGES, list_windows, selection_of};
 use crate::segment::{AudioState, segment_webex_cc2_detailed};
@@ -424,10 +424,17 @@ impl Source for WebexCc2Source {
             });
         }
         let requested = task["captureRequested"].as_bool();
-        let captures = if voice && features.media_import && requested != Some(false) {
-            self.batcher.fetch(item_id).await?.data
-        } else {
+        let captures = if !voice || !features.media_import || requested == Some(false) {
             Value::Null
+        } else if kept.is_some() {
+            // Looking again for late audio: a few seconds more let many tasks share a call.
+            self.batcher.fetch_patiently(item_id).await?.data
+        } else if now - ready_at < Duration::minutes(CHECKS_MINUTES[0]) {
+            // Ended moments ago (a task:ended delivery): its capture is not there yet.
+            // The capture:available delivery or the first check asks for it.
+            Value::Null
+        } else {
+            self.batcher.fetch(item_id).await?.data
         };
         let doc = json!({ "task": task, "captures": captures });
         let seg = segment_webex_cc2_detailed(&doc, ctx)
