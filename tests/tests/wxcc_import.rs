@@ -36,6 +36,17 @@ fn problems(h: &Harness, cc: &ContactCenter, tasks: &[(Scenario, String)]) -> Ve
     out
 }
 
+/// The harness with a Contact Center org (6 agents, 2 teams, 2 queues), authorized and
+/// subscribed.
+async fn world(cfg: HarnessConfig) -> (Harness, ContactCenter) {
+    common::init_tracing();
+    let h = Harness::start(cfg).await.unwrap();
+    let cc = h.add_contact_center(6, 2, 2).await.unwrap();
+    h.authorize_connector(CC_CONNECTOR_ID).await.unwrap();
+    wait_subscribed(&cc).await;
+    (h, cc)
+}
+
 async fn wait_subscribed(cc: &ContactCenter) {
     for _ in 0..200 {
         if cc.sim.subscriptions().len() >= 2 {
@@ -59,12 +70,8 @@ fn by_task(received: &[Received]) -> BTreeMap<String, Vec<Received>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_scenario_becomes_its_agents_contacts_with_their_audio_exactly_once() {
-    common::init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let h = Harness::start(HarnessConfig::new(dir.path().to_owned())).await.unwrap();
-    let cc = h.add_contact_center(6, 2, 2).await.unwrap();
-    h.authorize_connector(CC_CONNECTOR_ID).await.unwrap();
-    wait_subscribed(&cc).await;
+    let (h, cc) = world(HarnessConfig::new(dir.path().to_owned())).await;
     let agents = cc.agents(2);
     let base = Utc::now() - chrono::Duration::minutes(10);
     let mut tasks = Vec::new();
@@ -116,16 +123,12 @@ async fn every_scenario_becomes_its_agents_contacts_with_their_audio_exactly_onc
 /// scheduled check is ten minutes away, so nothing else could.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contacts_come_first_and_the_capture_delivery_brings_their_audio_hours_later() {
-    common::init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = HarnessConfig::new(dir.path().to_owned());
     cfg.import.audio_check_cap = None;
-    let h = Harness::start(cfg).await.unwrap();
-    let cc = h.add_contact_center(6, 2, 2).await.unwrap();
+    let (h, cc) = world(cfg).await;
     let delay = chrono::Duration::minutes(170);
     cc.sim.tasks().unwrap().set_capture_delay(delay.to_std().unwrap());
-    h.authorize_connector(CC_CONNECTOR_ID).await.unwrap();
-    wait_subscribed(&cc).await;
     let agents = cc.agents(2);
     let ready_in = chrono::Duration::seconds(8);
     let id = cc
@@ -189,7 +192,6 @@ async fn contacts_come_first_and_the_capture_delivery_brings_their_audio_hours_l
 async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_still_give_every_contact_once_with_its_audio()
  {
     use wfo_sim_wxcc::{DeliveryPolicy, TaskFault, TaskRoute};
-    common::init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = HarnessConfig::new(dir.path().to_owned());
     cfg.wfo_faults = wfo_harness::WfoFaults {
@@ -198,8 +200,7 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
         processed_then_dropped: 0.15,
         ..wfo_harness::WfoFaults::default()
     };
-    let h = Harness::start(cfg).await.unwrap();
-    let cc = h.add_contact_center(6, 2, 2).await.unwrap();
+    let (h, cc) = world(cfg).await;
     let plane = cc.sim.tasks().unwrap();
     plane.set_capture_delay(Duration::from_secs(3 * 3600));
     plane.set_link_lifetime(Some(Duration::from_secs(2)));
@@ -209,8 +210,6 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
         reorder: true,
         delay: Duration::ZERO,
     });
-    h.authorize_connector(CC_CONNECTOR_ID).await.unwrap();
-    wait_subscribed(&cc).await;
     cc.sim.push_429(6, 1);
     for (route, status) in [
         (TaskRoute::Search, 500),

@@ -54,6 +54,17 @@ pub async fn run(keep_state: Option<PathBuf>) -> Result<(), Failure> {
     result
 }
 
+/// The items a wait left unfinished, as the demo's failure.
+fn settled(pending: Vec<String>, what: &str, secs: u64) -> Result<(), Failure> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::job(format!(
+        "{} {what} did not finish within {secs} s: {pending:?}",
+        pending.len()
+    )))
+}
+
 async fn play(h: &Harness) -> Result<(), Failure> {
     println!();
     println!("1. Operator opens the connector's Authorization URL:");
@@ -97,13 +108,7 @@ async fn play(h: &Harness) -> Result<(), Failure> {
     h.webex.publish_all(&instances).await;
     let ids: Vec<String> = instances.iter().flat_map(|i| i.recording_ids()).collect();
     println!("   {} calls, {} recordings published", instances.len(), ids.len());
-    let pending = h.wait_settled(&ids, Duration::from_secs(120)).await;
-    if !pending.is_empty() {
-        return Err(Failure::job(format!(
-            "{} recordings did not finish within 120 s: {pending:?}",
-            pending.len()
-        )));
-    }
+    settled(h.wait_settled(&ids, Duration::from_secs(120)).await, "recordings", 120)?;
 
     println!();
     println!("3. What WFO received:");
@@ -296,13 +301,11 @@ async fn contact_center_tasks(h: &Harness, cc: &wfo_harness::ContactCenter) -> R
         return Err(Failure::job("the Contact Center contacts did not arrive within 60 s"));
     }
     println!("   the captures appear: capture:available deliveries arrive, the audio follows");
-    let pending = h.wait_settled_of(&cc.connector.id, &ids, Duration::from_secs(60)).await;
-    if !pending.is_empty() {
-        return Err(Failure::job(format!(
-            "{} Contact Center tasks did not finish within 60 s: {pending:?}",
-            pending.len()
-        )));
-    }
+    settled(
+        h.wait_settled_of(&cc.connector.id, &ids, Duration::from_secs(60)).await,
+        "Contact Center tasks",
+        60,
+    )?;
     println!();
     println!("6. What WFO received from the Contact Center:");
     let mut all_ok = true;
