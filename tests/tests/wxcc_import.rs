@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use wfo_domain::ledger::Health;
 use wfo_harness::{CC_CONNECTOR_ID, ContactCenter, Harness, HarnessConfig, Received};
-use wfo_pipeline::ports::Ledger;
+use wfo_pipeline::ports::{ConnectorStore, Ledger};
 use wfo_sim_wxcc::{Scenario, expected_contacts};
 
 /// Every scenario the simulator plays (the guide's three examples among them).
@@ -281,7 +281,6 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
 async fn the_data_recapture_walks_the_previous_day_again_updating_changed_tasks_and_importing_missed_ones() {
     use rand::SeedableRng;
     use wfo_domain::config::MetadataMapping;
-    use wfo_pipeline::ports::ConnectorStore;
     common::init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = HarnessConfig::new(dir.path().to_owned());
@@ -374,6 +373,58 @@ async fn the_data_recapture_walks_the_previous_day_again_updating_changed_tasks_
         "{:?}",
         item.notes
     );
+    cc.sim.shutdown().await;
+    h.shutdown().await;
+}
+
+/// `backfill` reaches as far back as Search keeps tasks: a task that ended months ago
+/// (beyond the 30 days Search answers activities for in one window) is found by its end
+/// time and imported with its audio; a second backfill of the same window changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backfill_months_back_imports_old_tasks_once() {
+    use rand::SeedableRng;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = HarnessConfig::new(dir.path().to_owned());
+    cfg.poller_enabled = false;
+    let (h, cc) = world(cfg).await;
+    let plane = cc.sim.tasks().unwrap();
+    let agents = cc.agents(2);
+    let ended_long_ago = Utc::now() - chrono::Duration::days(200);
+    let mut old = wfo_sim_wxcc::scenario::build(
+        Scenario::ConsultTransfer,
+        ended_long_ago,
+        &agents,
+        &wfo_sim_wxcc::ScenarioIds::default(),
+        &mut rand::rngs::StdRng::seed_from_u64(9),
+    )
+    .unwrap();
+    old.scenario = Some(Scenario::ConsultTransfer);
+    let id = old.id.clone();
+    plane.insert_history([old]);
+    let connector = h.store.get_connector(CC_CONNECTOR_ID).await.unwrap().unwrap();
+    let window = (
+        ended_long_ago - chrono::Duration::days(3),
+        ended_long_ago + chrono::Duration::days(3),
+    );
+    for round in 0..2 {
+        let (report, _) = wfo_pipeline::reconcile::discover_window(
+            &h.runtime.connections,
+            &connector,
+            window.0,
+            window.1,
+            wfo_domain::ledger::Discovery::Backfill,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!((report.listed, report.new), (1, 1 - round), "round {round}: {report:?}");
+        let left = h
+            .wait_settled_of(CC_CONNECTOR_ID, std::slice::from_ref(&id), Duration::from_secs(30))
+            .await;
+        assert!(left.is_empty(), "round {round}: not settled");
+    }
+    let problems = problems(&h, &cc, &[(Scenario::ConsultTransfer, id)]);
+    assert!(problems.is_empty(), "{problems:#?}");
     cc.sim.shutdown().await;
     h.shutdown().await;
 }
