@@ -526,6 +526,21 @@ async fn audio_that_comes_later_follows_its_contacts_and_a_wait_that_runs_out_is
         recorded.contacts.iter().all(|c| c.contact_id.is_some()),
         "the contacts stay in WFO"
     );
+    // An operator's backfill revives it: the source is asked once more (with what it
+    // kept), and the item is dead again with one more check counted.
+    let checks = recorded.audio_wait.as_ref().map(|wait| wait.checks).unwrap_or(0);
+    let mut revived = recorded.clone();
+    revived.revive(Utc::now());
+    w.store.put(&revived).await.unwrap();
+    let again = w
+        .item_when("late-never-recorded-1", |i| {
+            i.health == wfo_domain::ledger::Health::Dead && i.audio_wait.as_ref().is_some_and(|a| a.checks > checks)
+        })
+        .await;
+    assert!(
+        again.audio_wait.as_ref().is_some_and(|a| a.checks == checks + 1),
+        "looked once more: {again:?}"
+    );
     let unknown = w.item_when("late-never-1", |i| i.stage == Stage::Done).await;
     assert_eq!(unknown.stage, Stage::Done, "{unknown:?}");
     assert!(

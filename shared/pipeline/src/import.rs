@@ -994,14 +994,15 @@ impl Importer {
                     wait.checks,
                     wait.give_up_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 );
-                item.audio_wait = None;
                 if wait.requested {
                     // A recording was requested and never came: an operator should know
-                    // (the contacts are in WFO; `backfill` looks for the audio again).
+                    // (the contacts are in WFO). The wait and the kept payload stay, so a
+                    // revived item (`backfill`) looks for the audio once more.
                     return Err(StepError::Permanent(format!(
                         "{text}, although the source says the call was recorded"
                     )));
                 }
+                item.audio_wait = None;
                 item.note(format!("{text}; imported without audio"));
                 item.source_state = None;
                 item.advance(Stage::Done, now);
