@@ -117,10 +117,10 @@ async fn every_scenario_becomes_its_agents_contacts_with_their_audio_exactly_onc
     h.shutdown().await;
 }
 
-/// A capture that appears hours after its call (the tasks ended 2 h 50 min ago; the
-/// source has their captures 2 h 50 min after the end, seconds from now): the contacts
-/// are in WFO at once, and the `capture:available` delivery brings the audio — the next
-/// scheduled check is ten minutes away, so nothing else could.
+/// A capture that appears hours after its call (the task ended 2 h 50 min ago; its capture
+/// appears once its contacts are in WFO, 2 h 50 min after the end): the contacts are in
+/// WFO first, and the `capture:available` delivery brings the audio — the next scheduled
+/// check is ten minutes away, so nothing else could.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contacts_come_first_and_the_capture_delivery_brings_their_audio_hours_later() {
     let dir = tempfile::tempdir().unwrap();
@@ -128,11 +128,12 @@ async fn contacts_come_first_and_the_capture_delivery_brings_their_audio_hours_l
     cfg.import.audio_check_cap = None;
     let (h, cc) = world(cfg).await;
     let delay = chrono::Duration::minutes(170);
-    cc.sim.tasks().unwrap().set_capture_delay(delay.to_std().unwrap());
+    // Not before the contacts are in (then the delay is 2 h 50 min: the capture appears).
+    let plane = cc.sim.tasks().unwrap();
+    plane.set_capture_delay(Duration::from_secs(24 * 3600));
     let agents = cc.agents(2);
-    let ready_in = chrono::Duration::seconds(8);
     let id = cc
-        .play_ending_at("consult-transfer", Utc::now() - delay + ready_in, &agents)
+        .play_ending_at("consult-transfer", Utc::now() - delay, &agents)
         .unwrap();
     let ids = vec![id.clone()];
     // Both contacts arrive without audio, and the item waits for its capture.
@@ -159,6 +160,7 @@ async fn contacts_come_first_and_the_capture_delivery_brings_their_audio_hours_l
     let before = h.received(&ids);
     assert_eq!(before.len(), 2, "{before:#?}");
     assert!(before.iter().all(|r| r.audio_bytes.is_none()));
+    plane.set_capture_delay(delay.to_std().unwrap());
     let left = h.wait_settled_of(CC_CONNECTOR_ID, &ids, Duration::from_secs(40)).await;
     assert!(
         left.is_empty(),
@@ -184,7 +186,8 @@ async fn contacts_come_first_and_the_capture_delivery_brings_their_audio_hours_l
 }
 
 /// The promise under faults: deliveries lost, doubled and reordered; captures appearing
-/// three hours after the calls (the calls ended three hours ago, less seconds); WFO failing a fifth of its calls and dropping
+/// three hours after the calls (the calls ended three hours ago; their captures appear
+/// once every contact is in WFO); WFO failing a fifth of its calls and dropping
 /// the connection after some imports; the source answering 429 storms and 5xx on Search,
 /// captures and downloads; capture links dying long before the time they advertise.
 /// Every expected contact arrives exactly once, with the audio of its own span.
@@ -202,7 +205,8 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
     };
     let (h, cc) = world(cfg).await;
     let plane = cc.sim.tasks().unwrap();
-    plane.set_capture_delay(Duration::from_secs(3 * 3600));
+    // No capture before every contact is in WFO; then three hours after each call.
+    plane.set_capture_delay(Duration::from_secs(24 * 3600));
     plane.set_link_lifetime(Some(Duration::from_secs(2)));
     cc.sim.set_delivery_policy(DeliveryPolicy {
         duplicate_share: 1.0,
@@ -224,8 +228,7 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
         });
     }
     let agents = cc.agents(3);
-    // The captures appear from 25 s from now on, a few every second.
-    let first_ready = Utc::now() - chrono::Duration::hours(3) + chrono::Duration::seconds(25);
+    let first_ready = Utc::now() - chrono::Duration::hours(3) - chrono::Duration::seconds(20);
     let mut tasks = Vec::new();
     let all = scenarios();
     for copy in 0..2 {
@@ -252,6 +255,7 @@ async fn lost_doubled_reordered_deliveries_late_captures_and_failing_services_st
     }
     assert_eq!(in_wfo, expected, "every contact is imported before its audio exists");
     assert!(h.received(&ids).iter().all(|r| r.audio_bytes.is_none()));
+    plane.set_capture_delay(Duration::from_secs(3 * 3600));
     let left = h.wait_settled_of(CC_CONNECTOR_ID, &ids, Duration::from_secs(90)).await;
     assert!(left.is_empty(), "not settled: {left:?}");
     for (scenario, id) in &tasks {
