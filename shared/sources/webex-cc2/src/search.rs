@@ -81,6 +81,13 @@ struct PageInfo {
     end_cursor: Option<String>,
 }
 
+/// A time Search or captures sends as epoch milliseconds, a number or a numeric string.
+pub fn epoch_ms(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        .and_then(DateTime::from_timestamp_millis)
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -141,10 +148,7 @@ impl CcClient {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned);
-            let ended = t["endedTime"]
-                .as_i64()
-                .or_else(|| t["endedTime"].as_str().and_then(|s| s.trim().parse().ok()))
-                .and_then(DateTime::from_timestamp_millis);
+            let ended = epoch_ms(&t["endedTime"]);
             match (id, ended) {
                 (Some(id), Some(ended)) => page.tasks.push(ListedTask { id, ended }),
                 (id, _) => {
@@ -193,12 +197,7 @@ impl CcClient {
         Ok(data["taskDetails"]["tasks"]
             .as_array()
             .and_then(|ts| ts.iter().find(|t| t["id"].as_str() == Some(id)))
-            .and_then(|t| {
-                t["endedTime"]
-                    .as_i64()
-                    .or_else(|| t["endedTime"].as_str().and_then(|s| s.trim().parse().ok()))
-            })
-            .and_then(DateTime::from_timestamp_millis))
+            .and_then(|t| epoch_ms(&t["endedTime"])))
     }
 
     /// [`Self::task`] also selecting `extra` CSR fields (GraphQL selections, from the

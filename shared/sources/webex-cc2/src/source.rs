@@ -38,7 +38,7 @@ use wfo_ports::{
 
 use crate::audio_wait::{CHECKS_MINUTES, audio_wait};
 use crate::captures::{BatchSettings, CaptureBatcher, LINK_MARGIN};
-use crate::search::{MAX_AGE, MAX_SEARCH_PAGES, list_windows, selection_of};
+use crate::search::{MAX_AGE, MAX_SEARCH_PAGES, epoch_ms, list_windows, selection_of};
 use crate::segment::{AudioState, segment_webex_cc2_detailed};
 
 use crate::client::CcClient;
@@ -264,13 +264,6 @@ impl WebexCc2Source {
             .filter(|f| !f.is_empty())
             .unwrap_or_else(|| "en".to_owned())
     }
-}
-
-/// Epoch milliseconds from a number or a numeric string.
-fn epoch_ms(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-        .and_then(DateTime::from_timestamp_millis)
 }
 
 /// State of one listing walk.
