@@ -38,6 +38,12 @@ impl ConnectorKind {
     fn uses_oauth(self) -> bool {
         matches!(self, ConnectorKind::WebexCalling | ConnectorKind::WebexCc2)
     }
+
+    /// Whether the source delivers webhooks at all (Contact Center 1.0 does not: its
+    /// sessions are polled, and `features.webhook` is ignored for it).
+    pub fn sends_webhooks(self) -> bool {
+        self != ConnectorKind::WebexCc1
+    }
 }
 
 impl std::fmt::Display for ConnectorKind {
@@ -401,8 +407,15 @@ impl ConnectorConfig {
             if f.pattern.is_empty() {
                 return Err(invalid(&format!("acd_filter[{i}].pattern"), "must not be empty"));
             }
+            crate::acd_filter::check_field(&f.field)
+                .map_err(|rule| invalid(&format!("acd_filter[{i}].field"), rule))?;
         }
         Ok(())
+    }
+
+    /// `features.webhook`, for a source that sends webhooks.
+    pub fn registers_webhook(&self) -> bool {
+        self.features.webhook && self.kind.sends_webhooks()
     }
 
     /// Scopes to request: the configured override or the kind's defaults.

@@ -9,6 +9,7 @@ pub mod wfo;
 pub mod wfo_messages;
 
 pub use secret::Secret;
+pub mod acd_filter;
 pub mod json_fields;
 pub mod mapping;
 pub mod org_sync;

@@ -207,7 +207,7 @@ pub async fn request_follow_up(
     let f = FollowUp {
         authorized_at: now,
         resume: true,
-        repair_webhook: connector.config.features.webhook,
+        repair_webhook: connector.config.registers_webhook(),
     };
     store
         .put_value(

@@ -61,7 +61,7 @@ pub async fn access_lines(
             ));
         }
     }
-    if connector.config.features.webhook {
+    if connector.config.registers_webhook() {
         match registration::load_status(store, cid).await? {
             Some(s) if s.ok => lines.push(format!(
                 "  webhook:  {} (id {}), checked {}",

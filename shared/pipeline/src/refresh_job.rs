@@ -110,7 +110,7 @@ pub async fn run_connector(
             }
         }
     };
-    let webhook = if c.config.features.webhook && !matches!(tokens, TokenResult::NeedsOperator(_)) {
+    let webhook = if c.config.registers_webhook() && !matches!(tokens, TokenResult::NeedsOperator(_)) {
         match registration::ensure_and_record(connections, c, public_url).await {
             Ok(r) => Some(Ok(r)),
             Err(e) if e.needs_operator() => None,

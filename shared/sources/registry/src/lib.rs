@@ -2,7 +2,7 @@
 //!
 //! Entry points (the CLI, the Lambda functions, the harness) hand [`Sources`] to the
 //! pipeline, which names no source itself. Adding a source is one crate beside
-//! `webex-calling` and one line below (`docs/adding-a-source.md`).
+//! the others and one line below (`docs/adding-a-source.md`).
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ impl Registry for Sources {
         match kind {
             ConnectorKind::WebexCalling => Some(Arc::new(wfo_webex_calling::WebexCallingKind)),
             ConnectorKind::WebexCc2 => Some(Arc::new(wfo_webex_cc2::WebexCc2Kind)),
-            ConnectorKind::WebexCc1 => None,
+            ConnectorKind::WebexCc1 => Some(Arc::new(wfo_webex_cc1::WebexCc1Kind)),
         }
     }
 }

@@ -231,7 +231,7 @@ pub struct CcTaskFile {
 // ---- lenient field readers ------------------------------------------------------------
 
 /// A text field: a string (blank counts as absent) or a number.
-fn text(obj: &Obj, parent: &str, name: &str) -> Result<Option<String>, SegmentError> {
+pub fn text(obj: &Obj, parent: &str, name: &str) -> Result<Option<String>, SegmentError> {
     match get(obj, name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
@@ -240,7 +240,7 @@ fn text(obj: &Obj, parent: &str, name: &str) -> Result<Option<String>, SegmentEr
     }
 }
 
-fn id_field(obj: &Obj, parent: &str, name: &str) -> Result<Option<String>, SegmentError> {
+pub fn id_field(obj: &Obj, parent: &str, name: &str) -> Result<Option<String>, SegmentError> {
     Ok(text(obj, parent, name)?
         .map(|s| canonical_acd_id(&s))
         .filter(|s| !s.is_empty()))
@@ -248,7 +248,7 @@ fn id_field(obj: &Obj, parent: &str, name: &str) -> Result<Option<String>, Segme
 
 /// Epoch milliseconds from a number, a numeric string (captures send `"1661785612510"`)
 /// or an RFC 3339 string.
-fn time(obj: &Obj, parent: &str, name: &str) -> Result<Option<EpochMs>, SegmentError> {
+pub fn time(obj: &Obj, parent: &str, name: &str) -> Result<Option<EpochMs>, SegmentError> {
     let path = || join(parent, name);
     match get(obj, name) {
         None => Ok(None),
@@ -284,7 +284,7 @@ fn time(obj: &Obj, parent: &str, name: &str) -> Result<Option<EpochMs>, SegmentE
 }
 
 /// A boolean, also from the strings `true`/`false`.
-fn flag(obj: &Obj, parent: &str, name: &str) -> Result<Option<bool>, SegmentError> {
+pub fn flag(obj: &Obj, parent: &str, name: &str) -> Result<Option<bool>, SegmentError> {
     match get(obj, name) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -776,9 +776,38 @@ fn slice_for(s: &AgentSpan, captures: &[UsableCapture<'_>], notes: &mut Vec<Stri
 /// Like [`segment_webex_cc2`], also returning each contact's [`AudioState`] and the notes.
 pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<Cc2Segmentation, SegmentError> {
     let file = parse_task_file(doc)?;
+    Ok(segment_task(&file, doc.get("task").unwrap_or(doc), ctx, &Spelling::CC2))
+}
+
+/// How one Contact Center version spells its contacts; the §2.4 rules are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spelling {
+    /// `externalId` = `{prefix}:{task id}:{n}`.
+    pub external_id_prefix: &'static str,
+    /// Channels announced for audio still to come (2.0 captures are stereo, 1.0
+    /// recordings mono); a contact with its slice takes the capture's own.
+    pub pending_channels: u8,
+}
+
+impl Spelling {
+    pub const CC2: Spelling = Spelling {
+        external_id_prefix: WEBEX_CC2_EXTERNAL_ID_PREFIX,
+        pending_channels: 2,
+    };
+}
+
+/// The §2.4 rules over a task already read (2.0: [`parse_task_file`]; 1.0: its CSR and
+/// CARs mapped onto the same model). `metadata_doc` is what the metadata mapping's paths
+/// are relative to.
+pub fn segment_task(
+    file: &CcTaskFile,
+    metadata_doc: &Value,
+    ctx: &SegmentContext,
+    spelling: &Spelling,
+) -> Cc2Segmentation {
     let task = &file.task;
     let mut notes = Vec::new();
-    let (metadata, warnings) = extract_metadata(doc.get("task").unwrap_or(doc), &ctx.metadata);
+    let (metadata, warnings) = extract_metadata(metadata_doc, &ctx.metadata);
     let done = |notes: Vec<String>| Cc2Segmentation {
         task_id: task.id.clone(),
         contacts: Vec::new(),
@@ -788,7 +817,7 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
 
     let Some(nodes) = task.nodes.as_deref() else {
         notes.push("task.activities: missing; without CAR nodes no agent is known, so no contact".to_owned());
-        return Ok(done(notes));
+        return done(notes);
     };
     if task.more_nodes {
         notes.push(
@@ -798,7 +827,7 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
     }
     let Some(span) = task_span(task, nodes, &mut notes) else {
         notes.push("task: no createdTime and no node time; no contact".to_owned());
-        return Ok(done(notes));
+        return done(notes);
     };
     let (on_call, markers) = agent_intervals(nodes, span, &mut notes);
     let mut spans: Vec<AgentSpan> = on_call
@@ -817,7 +846,7 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
             "no agent was on the call (no connected, hold, consult or conference node with an agent): no contact"
                 .to_owned(),
         );
-        return Ok(done(notes));
+        return done(notes);
     }
 
     // Markers (WXCC-A05) go to the contact of their agent that contains them.
@@ -867,8 +896,8 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
         .enumerate()
         .map(|(n, (s, events))| {
             let (audio, channels) = match &source {
-                Source::None => (AudioState::None, 2),
-                Source::Pending => (AudioState::Pending, 2),
+                Source::None => (AudioState::None, spelling.pending_channels),
+                Source::Pending => (AudioState::Pending, spelling.pending_channels),
                 Source::Captures(c) => match slice_for(s, c, &mut notes) {
                     Some((slice, channels)) => (AudioState::Ready(slice), channels),
                     None => {
@@ -876,7 +905,7 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
                             "agent {} {}..{}: no capture covers this contact; no audio",
                             s.agent, s.span.start, s.span.end
                         ));
-                        (AudioState::None, 2)
+                        (AudioState::None, spelling.pending_channels)
                     }
                 },
             };
@@ -888,7 +917,7 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
             CcContact {
                 contact: SegmentedContact {
                     contact: ContactImport {
-                        external_id: format!("{WEBEX_CC2_EXTERNAL_ID_PREFIX}:{}:{n}", task.id),
+                        external_id: format!("{}:{}:{n}", spelling.external_id_prefix, task.id),
                         assoc_call_id: task.id.clone(),
                         contact_type: kind,
                         start_time: s.span.start,
@@ -915,12 +944,12 @@ pub fn segment_webex_cc2_detailed(doc: &Value, ctx: &SegmentContext) -> Result<C
             }
         })
         .collect();
-    Ok(Cc2Segmentation {
+    Cc2Segmentation {
         task_id: task.id.clone(),
         contacts,
         notes,
         warnings,
-    })
+    }
 }
 
 /// One `segment --kind webex-cc-2` file (`{"task", "captures"}`) → the WFO contacts it

@@ -58,7 +58,7 @@ pub fn toml_seeds() -> Vec<Vec<u8>> {
             )
             .replace(
                 "[sync]",
-                "[[acd_filter]]\nfield = \"queue\"\npattern = \"Sales*\"\n\n[sync]",
+                "[[acd_filter]]\nfield = \"team_name\"\npattern = \"Sales*\"\n\n[sync]",
             )
             .into_bytes(),
     );
