@@ -46,6 +46,16 @@ pub fn metadata_documents() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Contact Center fixtures of `kind_dir` (`webex-cc-2`, `webex-cc-1`): the payload files,
+/// not the `expected*.json` oracles.
+pub fn contact_center_documents(kind_dir: &str) -> Vec<Vec<u8>> {
+    files(kind_dir, ".json")
+        .into_iter()
+        .filter(|(path, _)| !path.rsplit('/').next().unwrap_or_default().starts_with("expected"))
+        .map(|(_, bytes)| bytes.to_vec())
+        .collect()
+}
+
 /// Every JSON fixture, oracles included (varied shapes for the model decoders).
 pub fn all_json() -> Vec<Vec<u8>> {
     files("", ".json").into_iter().map(|(_, b)| b.to_vec()).collect()

@@ -81,6 +81,8 @@ short_runs!(
     webhook_event,
     webhook_signature,
     webhook_delivery,
+    wxcc2_task,
+    wxcc1_session,
     webex_metadata,
     webex_models,
     webex_ids,

@@ -8,6 +8,7 @@
 //! steers mutation towards deeper paths without coverage instrumentation.
 
 pub mod audio;
+pub mod contact_center;
 pub mod conversation;
 pub mod domain;
 pub mod metadata;
@@ -67,6 +68,24 @@ pub const ALL: &[Target] = &[
         max_len: 256 * KIB,
         run: webhook::webhook_delivery,
         seeds: webhook::signed_seeds,
+        weight: 1,
+    },
+    Target {
+        name: "wxcc2_task",
+        entry: "WebexCc2Kind::segment_file, segment_webex_cc2_detailed",
+        flavour: Flavour::Json,
+        max_len: 256 * KIB,
+        run: contact_center::wxcc2_task,
+        seeds: contact_center::wxcc2_seeds,
+        weight: 1,
+    },
+    Target {
+        name: "wxcc1_session",
+        entry: "WebexCc1Kind::segment_file, records::task_file, read_dataset, config::read_page",
+        flavour: Flavour::Json,
+        max_len: 256 * KIB,
+        run: contact_center::wxcc1_session,
+        seeds: contact_center::wxcc1_seeds,
         weight: 1,
     },
     Target {
