@@ -10,7 +10,7 @@
 mod crypto;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -95,8 +95,8 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    conn: Mutex<Connection>,
-    cipher: Cipher,
+    /// Operations for the connection thread ([`connection_thread`]).
+    jobs: std::sync::mpsc::Sender<Job>,
     dir: PathBuf,
 }
 
@@ -128,10 +128,14 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("wfo-store".to_owned())
+            .spawn(move || connection_thread(conn, cipher, queue))
+            .map_err(|e| unavailable(format!("cannot start the store's connection thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
-                cipher,
+                jobs,
                 dir: dir.to_owned(),
             }),
         })
@@ -141,21 +145,44 @@ impl SqliteStore {
         &self.inner.dir
     }
 
-    /// Run `f` on the connection in a blocking thread.
+    /// Run `f` on the connection, on the store's own thread.
     async fn with<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, &Cipher) -> StoreResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.conn.lock().map_err(|_| unavailable("store lock poisoned"))?;
-            f(&mut conn, &inner.cipher)
-        })
-        .await
-        .map_err(unavailable)?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn, cipher| {
+            let _ = tx.send(f(conn, cipher));
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| unavailable("the store's connection thread has stopped"))?;
+        rx.await
+            .map_err(|_| unavailable("a store operation panicked (see the log)"))?
     }
 }
+
+/// One operation for the connection thread.
+type Job = Box<dyn FnOnce(&mut Connection, &Cipher) + Send>;
+
+/// The thread that owns the connection: operations run one after another in the order
+/// they were sent, each SQL statement prepared once and kept
+/// ([`Connection::prepare_cached`]). A panicking operation is caught (its caller gets an
+/// error) and the thread goes on. It ends when the last [`SqliteStore`] clone is dropped.
+fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc::Receiver<Job>) {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    for job in jobs {
+        let run = std::panic::AssertUnwindSafe(|| job(&mut conn, &cipher));
+        if std::panic::catch_unwind(run).is_err() {
+            tracing::error!("a store operation panicked; the store goes on");
+        }
+    }
+}
+
+/// Prepared statements kept: every distinct statement of this file fits.
+const STATEMENT_CACHE: usize = 128;
 
 fn decode_item(body: &str) -> StoreResult<LedgerItem> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("ledger item: {e}")))
@@ -178,10 +205,8 @@ impl Ledger for SqliteStore {
         let due_at = item.next_attempt_at.map(ms);
         self.with(move |conn, _| {
             let n = conn
-                .execute(
-                    "INSERT INTO ledger (connector_id, item_id, done, next_attempt_at, updated_at, version, body)
-                     VALUES (?1, ?2, 0, ?3, ?4, 1, ?5) ON CONFLICT DO NOTHING",
-                    params![c, i, due_at, ms(now), body],
+                .prepare_cached("INSERT INTO ledger (connector_id, item_id, done, next_attempt_at, updated_at, version, body)
+                     VALUES (?1, ?2, 0, ?3, ?4, 1, ?5) ON CONFLICT DO NOTHING").map_err(unavailable)?.execute(params![c, i, due_at, ms(now), body],
                 )
                 .map_err(unavailable)?;
             Ok(if n == 1 { Discovered::New } else { Discovered::Known })
@@ -193,9 +218,7 @@ impl Ledger for SqliteStore {
         let (c, i) = (connector_id.to_owned(), item_id.to_owned());
         self.with(move |conn, _| {
             let row: Option<(String, i64)> = conn
-                .query_row(
-                    "SELECT body, version FROM ledger WHERE connector_id = ?1 AND item_id = ?2",
-                    params![c, i],
+                .prepare_cached("SELECT body, version FROM ledger WHERE connector_id = ?1 AND item_id = ?2").map_err(unavailable)?.query_row(params![c, i],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
@@ -216,10 +239,8 @@ impl Ledger for SqliteStore {
         let it = item.clone();
         self.with(move |conn, _| {
             let n = conn
-                .execute(
-                    "UPDATE ledger SET done = ?1, next_attempt_at = ?2, updated_at = ?3, body = ?4, version = version + 1
-                     WHERE connector_id = ?5 AND item_id = ?6 AND version = ?7",
-                    params![
+                .prepare_cached("UPDATE ledger SET done = ?1, next_attempt_at = ?2, updated_at = ?3, body = ?4, version = version + 1
+                     WHERE connector_id = ?5 AND item_id = ?6 AND version = ?7").map_err(unavailable)?.execute(params![
                         it.is_terminal() as i64,
                         it.next_attempt_at.map(ms),
                         ms(it.updated_at),
@@ -251,11 +272,9 @@ impl Ledger for SqliteStore {
         let until = ms(now) + lease.as_millis() as i64;
         self.with(move |conn, _| {
             let n = conn
-                .execute(
-                    "UPDATE ledger SET lease_owner = ?1, lease_until = ?2
+                .prepare_cached("UPDATE ledger SET lease_owner = ?1, lease_until = ?2
                      WHERE connector_id = ?3 AND item_id = ?4
-                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)",
-                    params![o, until, c, i, ms(now)],
+                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)").map_err(unavailable)?.execute(params![o, until, c, i, ms(now)],
                 )
                 .map_err(unavailable)?;
             Ok(n == 1)
@@ -266,10 +285,8 @@ impl Ledger for SqliteStore {
     async fn release(&self, connector_id: &str, item_id: &str, owner: &str) -> StoreResult<()> {
         let (c, i, o) = (connector_id.to_owned(), item_id.to_owned(), owner.to_owned());
         self.with(move |conn, _| {
-            conn.execute(
-                "UPDATE ledger SET lease_owner = NULL, lease_until = NULL
-                 WHERE connector_id = ?1 AND item_id = ?2 AND lease_owner = ?3",
-                params![c, i, o],
+            conn.prepare_cached("UPDATE ledger SET lease_owner = NULL, lease_until = NULL
+                 WHERE connector_id = ?1 AND item_id = ?2 AND lease_owner = ?3").map_err(unavailable)?.execute(params![c, i, o],
             )
             .map_err(unavailable)?;
             Ok(())
@@ -280,7 +297,7 @@ impl Ledger for SqliteStore {
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<LedgerItem>> {
         self.with(move |conn, _| {
             let mut stmt = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT body, version FROM ledger
                      WHERE done = 0 AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
                        AND (lease_until IS NULL OR lease_until < ?1)
@@ -312,7 +329,7 @@ impl Ledger for SqliteStore {
             } else {
                 "SELECT body, version FROM ledger WHERE connector_id = ?1 ORDER BY updated_at DESC LIMIT ?2"
             };
-            let mut stmt = conn.prepare(sql).map_err(unavailable)?;
+            let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
             let rows = stmt
                 .query_map(params![c, limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
                 .map_err(unavailable)?;
@@ -332,7 +349,7 @@ impl Ledger for SqliteStore {
         let c = connector_id.to_owned();
         self.with(move |conn, _| {
             let mut stmt = conn
-                .prepare("SELECT body FROM ledger WHERE connector_id = ?1")
+                .prepare_cached("SELECT body FROM ledger WHERE connector_id = ?1")
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map(params![c], |r| r.get::<_, String>(0))
@@ -362,9 +379,7 @@ impl WorkQueue for SqliteStore {
         let body = serde_json::to_string(msg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let visible_at = ms(Utc::now()) + delay.as_millis() as i64;
         self.with(move |conn, _| {
-            conn.execute(
-                "INSERT INTO queue (body, visible_at) VALUES (?1, ?2)",
-                params![body, visible_at],
+            conn.prepare_cached("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)").map_err(unavailable)?.execute(params![body, visible_at],
             )
             .map_err(unavailable)?;
             Ok(())
@@ -380,7 +395,7 @@ impl WorkQueue for SqliteStore {
                 .map_err(unavailable)?;
             let candidates: Vec<(i64, String, u32)> = {
                 let mut stmt = tx
-                    .prepare(
+                    .prepare_cached(
                         "SELECT id, body, receive_count FROM queue
                          WHERE dead_reason IS NULL AND visible_at <= ?1 ORDER BY visible_at, id LIMIT ?2",
                     )
@@ -394,9 +409,7 @@ impl WorkQueue for SqliteStore {
             for (id, body, count) in candidates {
                 let count = count + 1;
                 if count > MAX_RECEIVES {
-                    tx.execute(
-                        "UPDATE queue SET dead_reason = ?1, receive_count = ?2 WHERE id = ?3",
-                        params![
+                    tx.prepare_cached("UPDATE queue SET dead_reason = ?1, receive_count = ?2 WHERE id = ?3").map_err(unavailable)?.execute(params![
                             format!("received {MAX_RECEIVES} times without being completed"),
                             count,
                             id
@@ -406,9 +419,7 @@ impl WorkQueue for SqliteStore {
                     continue;
                 }
                 let receipt = format!("{id}:{}", new_receipt());
-                tx.execute(
-                    "UPDATE queue SET receipt = ?1, visible_at = ?2, receive_count = ?3 WHERE id = ?4",
-                    params![receipt, now + visibility.as_millis() as i64, count, id],
+                tx.prepare_cached("UPDATE queue SET receipt = ?1, visible_at = ?2, receive_count = ?3 WHERE id = ?4").map_err(unavailable)?.execute(params![receipt, now + visibility.as_millis() as i64, count, id],
                 )
                 .map_err(unavailable)?;
                 out.push(Received {
@@ -427,7 +438,7 @@ impl WorkQueue for SqliteStore {
     async fn ack(&self, receipt: &str) -> StoreResult<()> {
         let r = receipt.to_owned();
         self.with(move |conn, _| {
-            conn.execute("DELETE FROM queue WHERE receipt = ?1", params![r])
+            conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1").map_err(unavailable)?.execute(params![r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -438,7 +449,7 @@ impl WorkQueue for SqliteStore {
         let r = receipt.to_owned();
         let at = ms(Utc::now()) + delay.as_millis() as i64;
         self.with(move |conn, _| {
-            conn.execute("UPDATE queue SET visible_at = ?1 WHERE receipt = ?2", params![at, r])
+            conn.prepare_cached("UPDATE queue SET visible_at = ?1 WHERE receipt = ?2").map_err(unavailable)?.execute(params![at, r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -448,7 +459,7 @@ impl WorkQueue for SqliteStore {
     async fn dead_letter(&self, receipt: &str, reason: &str) -> StoreResult<()> {
         let (r, why) = (receipt.to_owned(), reason.to_owned());
         self.with(move |conn, _| {
-            conn.execute("UPDATE queue SET dead_reason = ?1 WHERE receipt = ?2", params![why, r])
+            conn.prepare_cached("UPDATE queue SET dead_reason = ?1 WHERE receipt = ?2").map_err(unavailable)?.execute(params![why, r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -458,7 +469,7 @@ impl WorkQueue for SqliteStore {
     async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Received>> {
         self.with(move |conn, _| {
             let mut stmt = conn
-                .prepare("SELECT id, body, receive_count, dead_reason FROM queue WHERE dead_reason IS NOT NULL ORDER BY id LIMIT ?1")
+                .prepare_cached("SELECT id, body, receive_count, dead_reason FROM queue WHERE dead_reason IS NOT NULL ORDER BY id LIMIT ?1")
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map(params![limit as i64], |r| {
@@ -477,7 +488,7 @@ impl WorkQueue for SqliteStore {
 
     async fn depth(&self) -> StoreResult<u64> {
         self.with(|conn, _| {
-            conn.query_row("SELECT COUNT(*) FROM queue WHERE dead_reason IS NULL", [], |r| {
+            conn.prepare_cached("SELECT COUNT(*) FROM queue WHERE dead_reason IS NULL").map_err(unavailable)?.query_row([], |r| {
                 r.get::<_, i64>(0)
             })
             .map(|n| n as u64)
@@ -519,9 +530,7 @@ impl ConnectorStore for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
             let existing: Option<(Vec<u8>, i64)> = tx
-                .query_row(
-                    "SELECT secrets, created_at FROM connectors WHERE id = ?1",
-                    params![id],
+                .prepare_cached("SELECT secrets, created_at FROM connectors WHERE id = ?1").map_err(unavailable)?.query_row(params![id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
@@ -534,10 +543,8 @@ impl ConnectorStore for SqliteStore {
                     (cipher.encrypt(&secrets, &format!("connector-secrets:{id}"))?, ms(now))
                 }
             };
-            tx.execute(
-                "INSERT INTO connectors (id, config, secrets, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET config = excluded.config",
-                params![id, blob, secret_blob, created],
+            tx.prepare_cached("INSERT INTO connectors (id, config, secrets, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET config = excluded.config").map_err(unavailable)?.execute(params![id, blob, secret_blob, created],
             )
             .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
@@ -550,9 +557,7 @@ impl ConnectorStore for SqliteStore {
         let id = id.to_owned();
         self.with(move |conn, cipher| {
             let row: Option<(Vec<u8>, Vec<u8>, i64)> = conn
-                .query_row(
-                    "SELECT config, secrets, created_at FROM connectors WHERE id = ?1",
-                    params![id],
+                .prepare_cached("SELECT config, secrets, created_at FROM connectors WHERE id = ?1").map_err(unavailable)?.query_row(params![id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()
@@ -570,9 +575,7 @@ impl ConnectorStore for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
             let row: Option<(Vec<u8>, Vec<u8>, i64)> = tx
-                .query_row(
-                    "SELECT config, secrets, created_at FROM connectors WHERE id = ?1",
-                    params![id],
+                .prepare_cached("SELECT config, secrets, created_at FROM connectors WHERE id = ?1").map_err(unavailable)?.query_row(params![id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()
@@ -584,7 +587,7 @@ impl ConnectorStore for SqliteStore {
             let rotated = serde_json::to_vec(&current.secrets.with_new_webhook_secret())
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let blob = cipher.encrypt(&rotated, &format!("connector-secrets:{id}"))?;
-            tx.execute("UPDATE connectors SET secrets = ?2 WHERE id = ?1", params![id, blob])
+            tx.prepare_cached("UPDATE connectors SET secrets = ?2 WHERE id = ?1").map_err(unavailable)?.execute(params![id, blob])
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             decode_connector(cipher, &id, &config, &blob, created)
@@ -595,7 +598,7 @@ impl ConnectorStore for SqliteStore {
     async fn list_connectors(&self) -> StoreResult<Vec<StoredConnector>> {
         self.with(move |conn, cipher| {
             let mut stmt = conn
-                .prepare("SELECT id, config, secrets, created_at FROM connectors ORDER BY id")
+                .prepare_cached("SELECT id, config, secrets, created_at FROM connectors ORDER BY id")
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map([], |r| {
@@ -624,9 +627,7 @@ impl TokenStore for SqliteStore {
         let id = connector_id.to_owned();
         self.with(move |conn, cipher| {
             let row: Option<(Vec<u8>, i64)> = conn
-                .query_row(
-                    "SELECT record, version FROM tokens WHERE connector_id = ?1",
-                    params![id],
+                .prepare_cached("SELECT record, version FROM tokens WHERE connector_id = ?1").map_err(unavailable)?.query_row(params![id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
@@ -656,14 +657,10 @@ impl TokenStore for SqliteStore {
             let json = serde_json::to_vec(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let blob = cipher.encrypt(&json, &format!("tokens:{id}"))?;
             let n = if expected_version == 0 {
-                conn.execute(
-                    "INSERT INTO tokens (connector_id, record, version) VALUES (?1, ?2, 1) ON CONFLICT DO NOTHING",
-                    params![id, blob],
+                conn.prepare_cached("INSERT INTO tokens (connector_id, record, version) VALUES (?1, ?2, 1) ON CONFLICT DO NOTHING").map_err(unavailable)?.execute(params![id, blob],
                 )
             } else {
-                conn.execute(
-                    "UPDATE tokens SET record = ?1, version = version + 1 WHERE connector_id = ?2 AND version = ?3",
-                    params![blob, id, expected_version],
+                conn.prepare_cached("UPDATE tokens SET record = ?1, version = version + 1 WHERE connector_id = ?2 AND version = ?3").map_err(unavailable)?.execute(params![blob, id, expected_version],
                 )
             }
             .map_err(unavailable)?;
@@ -679,14 +676,10 @@ impl TokenStore for SqliteStore {
     async fn put_oauth_state(&self, nonce: &str, connector_id: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
         let (n, c) = (nonce.to_owned(), connector_id.to_owned());
         self.with(move |conn, _| {
-            conn.execute(
-                "DELETE FROM oauth_states WHERE expires_at < ?1",
-                params![ms(Utc::now())],
+            conn.prepare_cached("DELETE FROM oauth_states WHERE expires_at < ?1").map_err(unavailable)?.execute(params![ms(Utc::now())],
             )
             .map_err(unavailable)?;
-            conn.execute(
-                "INSERT INTO oauth_states (nonce, connector_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![n, c, ms(expires_at)],
+            conn.prepare_cached("INSERT INTO oauth_states (nonce, connector_id, expires_at) VALUES (?1, ?2, ?3)").map_err(unavailable)?.execute(params![n, c, ms(expires_at)],
             )
             .map_err(unavailable)?;
             Ok(())
@@ -698,9 +691,7 @@ impl TokenStore for SqliteStore {
         let n = nonce.to_owned();
         self.with(move |conn, _| {
             let row: Option<(String, i64)> = conn
-                .query_row(
-                    "DELETE FROM oauth_states WHERE nonce = ?1 RETURNING connector_id, expires_at",
-                    params![n],
+                .prepare_cached("DELETE FROM oauth_states WHERE nonce = ?1 RETURNING connector_id, expires_at").map_err(unavailable)?.query_row(params![n],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
@@ -717,9 +708,7 @@ impl KvStore for SqliteStore {
         let (c, k) = (connector_id.to_owned(), key.to_owned());
         self.with(move |conn, _| {
             let v: Option<String> = conn
-                .query_row(
-                    "SELECT value FROM kv WHERE connector_id = ?1 AND key = ?2",
-                    params![c, k],
+                .prepare_cached("SELECT value FROM kv WHERE connector_id = ?1 AND key = ?2").map_err(unavailable)?.query_row(params![c, k],
                     |r| r.get(0),
                 )
                 .optional()
@@ -733,10 +722,8 @@ impl KvStore for SqliteStore {
     async fn put_value(&self, connector_id: &str, key: &str, value: &serde_json::Value) -> StoreResult<()> {
         let (c, k, v) = (connector_id.to_owned(), key.to_owned(), value.to_string());
         self.with(move |conn, _| {
-            conn.execute(
-                "INSERT INTO kv (connector_id, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (connector_id, key) DO UPDATE SET value = excluded.value",
-                params![c, k, v],
+            conn.prepare_cached("INSERT INTO kv (connector_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (connector_id, key) DO UPDATE SET value = excluded.value").map_err(unavailable)?.execute(params![c, k, v],
             )
             .map_err(unavailable)?;
             Ok(())
@@ -749,11 +736,9 @@ impl KvStore for SqliteStore {
         let until = ms(now) + ttl.as_millis() as i64;
         self.with(move |conn, _| {
             let changed = conn
-                .execute(
-                    "INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)
+                .prepare_cached("INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                     WHERE locks.owner = excluded.owner OR locks.expires_at < ?4",
-                    params![n, o, until, ms(now)],
+                     WHERE locks.owner = excluded.owner OR locks.expires_at < ?4").map_err(unavailable)?.execute(params![n, o, until, ms(now)],
                 )
                 .map_err(unavailable)?;
             Ok(changed == 1)
@@ -764,7 +749,7 @@ impl KvStore for SqliteStore {
     async fn unlock(&self, name: &str, owner: &str) -> StoreResult<()> {
         let (n, o) = (name.to_owned(), owner.to_owned());
         self.with(move |conn, _| {
-            conn.execute("DELETE FROM locks WHERE name = ?1 AND owner = ?2", params![n, o])
+            conn.prepare_cached("DELETE FROM locks WHERE name = ?1 AND owner = ?2").map_err(unavailable)?.execute(params![n, o])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -794,15 +779,13 @@ impl KvStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            tx.execute("DELETE FROM quotas WHERE expires_at < ?1", params![ms(Utc::now())])
+            tx.prepare_cached("DELETE FROM quotas WHERE expires_at < ?1").map_err(unavailable)?.execute(params![ms(Utc::now())])
                 .map_err(unavailable)?;
             let total: Option<i64> = tx
-                .query_row(
-                    "INSERT INTO quotas (bucket, window_start, count, expires_at) VALUES (?1, ?2, ?3, ?4)
+                .prepare_cached("INSERT INTO quotas (bucket, window_start, count, expires_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (bucket, window_start) DO UPDATE SET count = quotas.count + excluded.count
                      WHERE quotas.count + excluded.count <= ?5
-                     RETURNING count",
-                    params![b, window, i64::from(n), expires_at, i64::from(limit)],
+                     RETURNING count").map_err(unavailable)?.query_row(params![b, window, i64::from(n), expires_at, i64::from(limit)],
                     |r| r.get(0),
                 )
                 .optional()
@@ -813,5 +796,44 @@ impl KvStore for SqliteStore {
                 .transpose()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_operation_fails_alone_and_the_store_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let e = store
+            .with(|_, _| -> StoreResult<()> { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("panicked"), "{e}");
+        let put = store
+            .discover("c", "i", Discovery::Webhook, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(put, Discovered::New);
+        assert!(store.get("c", "i").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn operations_from_many_tasks_all_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..200 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.discover("c", &format!("i{n}"), Discovery::Webhook, Utc::now()).await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), Discovered::New);
+        }
+        assert_eq!(store.list("c", false, 1_000).await.unwrap().len(), 200);
     }
 }
