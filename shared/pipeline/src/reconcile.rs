@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use wfo_domain::ledger::Discovery;
+use wfo_domain::ledger::{Discovery, Health};
 use wfo_ports::{AuthError, Listed, SourceError};
 
 use crate::connections::Connections;
@@ -451,11 +451,31 @@ pub async fn sweep(store: &dyn Store, now: DateTime<Utc>, limit: usize) -> Resul
     Ok(sent)
 }
 
-/// After re-authorization: make every waiting item of the connector due now.
+/// After re-authorization: make every waiting item of the connector due now, those held
+/// for an operator (the refused credential) included.
 pub async fn resume_connector(store: &dyn Store, connector_id: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    resume_where(store, connector_id, now, |h| {
+        matches!(h, Health::Waiting | Health::NeedsOperator)
+    })
+    .await
+}
+
+/// After an operator changed the connector's configuration (a new API key, a fixed
+/// setting): make the items held for an operator due now rather than at their next
+/// periodic look. Items waiting for the source (audio to come) keep their schedule.
+pub async fn resume_held(store: &dyn Store, connector_id: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    resume_where(store, connector_id, now, |h| h == Health::NeedsOperator).await
+}
+
+async fn resume_where(
+    store: &dyn Store,
+    connector_id: &str,
+    now: DateTime<Utc>,
+    due: impl Fn(Health) -> bool,
+) -> Result<usize, StoreError> {
     let mut n = 0;
     for mut item in store.list(connector_id, true, 100_000).await? {
-        if item.health == wfo_domain::ledger::Health::Waiting {
+        if due(item.health) {
             item.next_attempt_at = Some(now);
             if store.put(&item).await.is_ok() {
                 n += 1;
