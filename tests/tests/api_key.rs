@@ -100,7 +100,12 @@ impl Source for KeyedSource {
             .filter_map(|r| async move { r.err().map(Err) })
             .boxed()
     }
-    async fn plan(&self, item_id: &str, ctx: &SegmentContext, _: Option<&serde_json::Value>) -> Result<ItemPlan, SourceError> {
+    async fn plan(
+        &self,
+        item_id: &str,
+        ctx: &SegmentContext,
+        _: Option<&serde_json::Value>,
+    ) -> Result<ItemPlan, SourceError> {
         self.check_key().await?;
         // One chat-like contact without audio: all that matters here is that it arrives.
         let contact = SegmentedContact {
@@ -310,7 +315,10 @@ async fn the_authorization_url_of_an_api_key_connector_answers_409_that_there_is
     }
     assert_no_key(&page);
     let tokens = w.store.get_tokens(CONNECTOR).await.unwrap();
-    assert!(tokens.tokens.is_none() && tokens.reauth_required.is_none(), "nothing stored");
+    assert!(
+        tokens.tokens.is_none() && tokens.reauth_required.is_none(),
+        "nothing stored"
+    );
 
     // Every caller gets the same refusal: the function behind the route, before any state
     // is stored, and the completion of a callback (whatever state it carried).
@@ -321,7 +329,10 @@ async fn the_authorization_url_of_an_api_key_connector_answers_409_that_there_is
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::UsesApiKey { .. }), "{err:?}");
-    assert!(!err.needs_operator() && !err.is_retryable(), "a usage error, not a connector state");
+    assert!(
+        !err.needs_operator() && !err.is_retryable(),
+        "a usage error, not a connector state"
+    );
     let refused = authorization::complete(&w.connections(), &c, "a-code", &w.rt.public_url, Utc::now())
         .await
         .unwrap_err();
@@ -434,7 +445,9 @@ async fn a_wrong_key_holds_items_for_an_operator_and_once_the_key_is_fixed_they_
     assert_eq!(contacts[0].contact.import.assoc_call_id, "call-1");
     let mut cleared = None;
     for _ in 0..100 {
-        cleared = wfo_pipeline::attention::load(w.store.as_ref(), CONNECTOR).await.unwrap();
+        cleared = wfo_pipeline::attention::load(w.store.as_ref(), CONNECTOR)
+            .await
+            .unwrap();
         if cleared.is_none() {
             break;
         }

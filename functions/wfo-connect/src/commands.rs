@@ -15,8 +15,8 @@ use wfo_pipeline::auth::{AuthError, RefreshOutcome};
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::health::API_KEY_CHECK_TIMEOUT;
 use wfo_pipeline::import::{ImportSettings, Importer, Outcome};
-use wfo_pipeline::ports::{CredentialScheme, Registry};
 use wfo_pipeline::ports::{ConnectorStore, Ledger, Store, StoredConnector};
+use wfo_pipeline::ports::{CredentialScheme, Registry};
 use wfo_pipeline::reconcile::{self, CURSOR_KEY, Cursor, PollSettings};
 use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
 use wfo_pipeline::sync::{SyncDeps, SyncError, SyncRun, SyncSettings, load_status as load_sync_status, sync_connector};
@@ -437,9 +437,9 @@ pub(crate) async fn status(shared: Arc<dyn Store>, id: Option<&str>) -> Result<(
             c.config.kind, c.config.acd_server_id
         );
         if let Some(check) = key_checks.remove(cid) {
-            let line = check.await.unwrap_or_else(|e| {
-                Some(format!("  api key:  could not be checked: the check stopped ({e})"))
-            });
+            let line = check
+                .await
+                .unwrap_or_else(|e| Some(format!("  api key:  could not be checked: the check stopped ({e})")));
             if let Some(line) = line {
                 println!("{line}");
             }

@@ -317,9 +317,18 @@ webhook = false
     let add = run(&["connector", "add", file.to_str().unwrap()], state.path());
     let added = String::from_utf8_lossy(&add.stdout);
     assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
-    assert!(added.contains("source.api_key") && !added.contains("auth-url"), "{added}");
+    assert!(
+        added.contains("source.api_key") && !added.contains("auth-url"),
+        "{added}"
+    );
     for args in [
-        &["connector", "auth-url", "keyed-cc", "--public-url", "https://conn.example.com"][..],
+        &[
+            "connector",
+            "auth-url",
+            "keyed-cc",
+            "--public-url",
+            "https://conn.example.com",
+        ][..],
         &["connector", "auth-url", "keyed-cc"][..],
     ] {
         let out = run(args, state.path());
@@ -332,12 +341,18 @@ webhook = false
     }
     let began = std::time::Instant::now();
     let status = run(&["status", "keyed-cc"], state.path());
-    assert!(began.elapsed() < std::time::Duration::from_secs(30), "the key check is bounded");
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(30),
+        "the key check is bounded"
+    );
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     assert!(
         text.lines().any(|l| l.starts_with("  api key:  ")) && !text.contains("token:"),
         "{text}"
     );
-    assert!(!text.contains("cli-test-key") && !text.contains("cli-test-password"), "{text}");
+    assert!(
+        !text.contains("cli-test-key") && !text.contains("cli-test-password"),
+        "{text}"
+    );
 }

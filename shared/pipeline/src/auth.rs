@@ -22,7 +22,9 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use wfo_domain::Secret;
 
-use crate::ports::{ConnectorStore, CredentialScheme, Store, StoreError, StoredConnector, TokenRecord, TokenSet, TokenStore};
+use crate::ports::{
+    ConnectorStore, CredentialScheme, Store, StoreError, StoredConnector, TokenRecord, TokenSet, TokenStore,
+};
 
 /// The longest access-token lifetime believed from a token answer.
 pub const MAX_ACCESS_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
