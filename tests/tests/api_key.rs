@@ -456,3 +456,61 @@ async fn a_wrong_key_holds_items_for_an_operator_and_once_the_key_is_fixed_they_
     assert!(cleared.is_none(), "the mark clears once a step succeeds: {cleared:?}");
     w.stop().await;
 }
+
+/// A poll-only connector with a wrong key lists nothing, so no item is held to say so: the
+/// poller marks the connector itself, the next poll that lists clears that mark, and a
+/// poll never clears a mark an item set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_key_marks_a_poll_only_connector_and_the_first_poll_that_lists_clears_it() {
+    use wfo_pipeline::attention;
+    use wfo_pipeline::reconcile::{PollSettings, poll_if_due};
+    use wfo_pipeline::schedule::Schedule;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(wfo_store::SqliteStore::open(dir.path()).unwrap());
+    // Polling reads only the source: WFO is never called.
+    let put = |key: &'static str| {
+        let (store, cfg) = (store.clone(), config("http://127.0.0.1:9", key));
+        async move { store.put_connector(&cfg, Utc::now()).await.unwrap() }
+    };
+    let connections = Connections::new(store.clone(), Arc::new(WithKeyed), wfo_http::RetryPolicy::fast()).unwrap();
+    let schedule = Schedule {
+        tick: Duration::from_millis(10),
+        poll_every: Some(Duration::from_millis(1)),
+    };
+    let poll = |c: StoredConnector| {
+        let connections = connections.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            poll_if_due(&connections, &c, &schedule, &PollSettings::default(), Utc::now()).await
+        }
+    };
+
+    let err = poll(put(WRONG_KEY).await).await.unwrap_err();
+    assert!(err.needs_operator(), "{err}");
+    let mark = attention::load(store.as_ref(), CONNECTOR)
+        .await
+        .unwrap()
+        .expect("the poller marked the connector");
+    assert!(mark.by_poller && mark.reason.contains("source.api_key"), "{mark:?}");
+    assert_no_key(&mark.reason);
+    // A second refused poll keeps the first mark (its since).
+    poll(put(WRONG_KEY).await).await.unwrap_err();
+    let again = attention::load(store.as_ref(), CONNECTOR).await.unwrap().unwrap();
+    assert_eq!(again.since, mark.since);
+
+    let good = put(GOOD_KEY).await;
+    poll(good.clone()).await.unwrap().expect("the poll ran");
+    assert!(
+        attention::load(store.as_ref(), CONNECTOR).await.unwrap().is_none(),
+        "the poll that listed cleared the poller's mark"
+    );
+
+    // An item's mark (here: WFO refused something) is not the poller's to clear.
+    attention::Marks::default()
+        .mark(store.as_ref(), CONNECTOR, "WFO has no default team", Utc::now())
+        .await;
+    poll(good).await.unwrap().expect("the poll ran");
+    let kept = attention::load(store.as_ref(), CONNECTOR).await.unwrap();
+    assert!(kept.is_some_and(|m| !m.by_poller && m.reason.contains("default team")));
+}

@@ -324,8 +324,20 @@ pub async fn poll_if_due(
         )))),
     };
     let ok = result.is_ok();
-    if let Err(e) = record_poll(connections, &connector.config.id, ok, Utc::now()).await {
-        tracing::warn!(connector = %connector.config.id, error = %e, "cannot record the poll attempt");
+    let id = &connector.config.id;
+    if let Err(e) = record_poll(connections, id, ok, Utc::now()).await {
+        tracing::warn!(connector = %id, error = %e, "cannot record the poll attempt");
+    }
+    // A source that refuses the connector (a wrong API key) shows in `status` even when
+    // no item is held to say so.
+    let store = connections.store().as_ref();
+    let marked = match &result {
+        Ok(_) => crate::attention::clear_by_poller(store, id).await,
+        Err(e) if e.needs_operator() => crate::attention::mark_by_poller(store, id, &e.to_string(), now).await,
+        Err(_) => Ok(()),
+    };
+    if let Err(e) = marked {
+        tracing::warn!(connector = %id, error = %e, "cannot record whether the connector needs an operator");
     }
     result.map(Some)
 }
