@@ -283,6 +283,7 @@ async fn an_expired_state_is_refused_with_400_and_nothing_is_stored() {
     let url = auth::authorization_url(
         r.store.as_ref(),
         &c,
+        wfo_pipeline::ports::CredentialScheme::OAuth,
         &r.base,
         Utc::now() - chrono::Duration::minutes(11),
     )

@@ -42,7 +42,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Status { id } => {
             let store = open().await?;
-            crate::commands::status(store.as_ref(), id.as_deref()).await
+            crate::commands::status(store, id.as_deref()).await
         }
         Command::Segment { .. } | Command::Demo { .. } => {
             Err(Failure::usage("segment and demo run offline: leave out --backend aws"))

@@ -1,5 +1,6 @@
 //! The commands, on the local backend.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,9 +13,10 @@ use wfo_domain::ledger::{Discovery, Health};
 use wfo_http::RetryPolicy;
 use wfo_pipeline::auth::{AuthError, RefreshOutcome};
 use wfo_pipeline::connections::Connections;
+use wfo_pipeline::health::API_KEY_CHECK_TIMEOUT;
 use wfo_pipeline::import::{ImportSettings, Importer, Outcome};
-use wfo_pipeline::ports::Registry;
 use wfo_pipeline::ports::{ConnectorStore, Ledger, Store, StoredConnector};
+use wfo_pipeline::ports::{CredentialScheme, Registry};
 use wfo_pipeline::reconcile::{self, CURSOR_KEY, Cursor, PollSettings};
 use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
 use wfo_pipeline::sync::{SyncDeps, SyncError, SyncRun, SyncSettings, load_status as load_sync_status, sync_connector};
@@ -24,6 +26,11 @@ use crate::{Backend, Cli, Command, ConnectorCmd, Failure, Timing};
 
 /// Where `serve` announces the public URL it runs at, for `connector auth-url`.
 const RUNTIME_KEY: &str = "_runtime";
+
+/// How connectors of `kind` authenticate, by the sources built into this binary.
+fn scheme_of(kind: ConnectorKind) -> CredentialScheme {
+    wfo_pipeline::credentials::scheme_of(&wfo_sources::Sources, kind)
+}
 
 /// Every source built into this binary, bound to `store`.
 fn connections(store: Arc<dyn Store>) -> Result<Arc<Connections>, Failure> {
@@ -70,7 +77,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Status { id } => {
             let store = open(&cli.state_dir)?;
-            status(&store, id.as_deref()).await
+            status(Arc::new(store), id.as_deref()).await
         }
         Command::Sync { id } => {
             let store = open(&cli.state_dir)?;
@@ -215,14 +222,29 @@ pub(crate) async fn connector(store: &dyn Store, action: ConnectorCmd) -> Result
     match action {
         ConnectorCmd::Add { file } => {
             for cfg in load_configs(&file)? {
-                let stored = store.put_connector(&cfg, Utc::now()).await.map_err(Failure::job)?;
-                println!("connector '{}' ({}) stored", stored.config.id, stored.config.kind);
-                // OAuth connectors (no API key) are authorized by an operator next.
-                if stored.config.source.api_key.is_none() {
-                    println!(
-                        "next: open its Authorization URL: wfo-connect connector auth-url {}",
-                        stored.config.id
-                    );
+                let now = Utc::now();
+                let existed = store.get_connector(&cfg.id).await.map_err(Failure::job)?.is_some();
+                let stored = store.put_connector(&cfg, now).await.map_err(Failure::job)?;
+                let id = &stored.config.id;
+                println!("connector '{id}' ({}) stored", stored.config.kind);
+                match scheme_of(stored.config.kind) {
+                    // OAuth connectors are authorized by an operator next.
+                    CredentialScheme::OAuth => {
+                        println!("next: open its Authorization URL: wfo-connect connector auth-url {id}")
+                    }
+                    CredentialScheme::ApiKey => {
+                        println!("it authenticates with source.api_key: `wfo-connect status {id}` checks the key")
+                    }
+                }
+                // A changed configuration (a new API key, a fixed setting) may be what
+                // held items waited for: they look again now, not at their next periodic look.
+                if existed {
+                    let resumed = wfo_pipeline::reconcile::resume_held(store, id, now)
+                        .await
+                        .map_err(Failure::job)?;
+                    if resumed > 0 {
+                        println!("{resumed} item(s) held for an operator look again now");
+                    }
                 }
             }
             Ok(())
@@ -248,6 +270,8 @@ pub(crate) async fn connector(store: &dyn Store, action: ConnectorCmd) -> Result
         }
         ConnectorCmd::AuthUrl { id, public_url } => {
             let c = get_connector(store, &id).await?;
+            // An API-key connector has nothing to authorize (the route says the same).
+            wfo_pipeline::auth::check_oauth(&c, scheme_of(c.config.kind)).map_err(Failure::usage)?;
             let public_url = match public_url {
                 Some(u) => u,
                 None => store
@@ -392,7 +416,11 @@ async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Re
     }
 }
 
-pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Failure> {
+/// `wfo-connect status [ID]`. Reads the store, except for API-key connectors, whose key
+/// is checked with one call to the source each ([`wfo_pipeline::health::api_key_status`],
+/// at most [`API_KEY_CHECK_TIMEOUT`]); with several connectors those checks run at once.
+pub(crate) async fn status(shared: Arc<dyn Store>, id: Option<&str>) -> Result<(), Failure> {
+    let store = shared.as_ref();
     let connectors = match id {
         Some(id) => vec![get_connector(store, id).await?],
         None => store.list_connectors().await.map_err(Failure::job)?,
@@ -401,12 +429,21 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
         println!("no connectors (add one with `wfo-connect connector add FILE`)");
     }
     let now = Utc::now();
+    let mut key_checks = api_key_checks(shared.clone(), &connectors, now)?;
     for c in &connectors {
         let cid = &c.config.id;
         println!(
             "connector {cid} ({}, acd_server_id {})",
             c.config.kind, c.config.acd_server_id
         );
+        if let Some(check) = key_checks.remove(cid) {
+            let line = check
+                .await
+                .unwrap_or_else(|e| Some(format!("  api key:  could not be checked: the check stopped ({e})")));
+            if let Some(line) = line {
+                println!("{line}");
+            }
+        }
         for line in wfo_pipeline::health::access_lines(store, c, now)
             .await
             .map_err(Failure::job)?
@@ -549,6 +586,33 @@ pub(crate) async fn status(store: &dyn Store, id: Option<&str>) -> Result<(), Fa
         println!("  dead letter: {} ({})", d.body, d.dead_reason.unwrap_or_default());
     }
     Ok(())
+}
+
+/// The API-key check of every API-key connector among `connectors`, started at once.
+fn api_key_checks(
+    store: Arc<dyn Store>,
+    connectors: &[StoredConnector],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, tokio::task::JoinHandle<Option<String>>>, Failure> {
+    let keyed: Vec<&StoredConnector> = connectors
+        .iter()
+        .filter(|c| scheme_of(c.config.kind) == CredentialScheme::ApiKey)
+        .collect();
+    if keyed.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let connections = connections(store)?;
+    Ok(keyed
+        .into_iter()
+        .map(|c| {
+            let (connections, c) = (connections.clone(), c.clone());
+            let id = c.config.id.clone();
+            let check = tokio::spawn(async move {
+                wfo_pipeline::health::api_key_status(&connections, &c, API_KEY_CHECK_TIMEOUT, now).await
+            });
+            (id, check)
+        })
+        .collect())
 }
 
 /// `wfo-connect sync ID`: one user sync run, now.

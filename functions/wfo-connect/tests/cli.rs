@@ -281,3 +281,78 @@ fn serve_stops_cleanly_on_sigterm_and_keeps_its_test_timings_out_of_the_help() {
     assert!(status.success(), "{status}: {err}");
     assert!(err.contains("stopping"), "{err}");
 }
+
+/// A `webex-cc-1` connector authenticates with `source.api_key`: `auth-url` refuses it
+/// with the route's message (exit 2, with or without a public URL), and `status` checks the
+/// key instead of showing a token, never printing it.
+#[test]
+fn an_api_key_connector_has_no_auth_url_and_status_checks_its_key_without_printing_it() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("keyed.toml");
+    std::fs::write(
+        &file,
+        r#"
+id = "keyed-cc"
+acd_name = "Keyed contact center"
+kind = "webex-cc-1"
+acd_server_id = 6
+
+[source]
+api_url = "http://127.0.0.1:9"
+media_api_url = "http://127.0.0.1:9"
+tenant_id = "tenant-1"
+username = "admin@keyed.example"
+api_key = "cli-test-key-0123456789"
+
+[wfo]
+api_url = "http://127.0.0.1:9"
+username = "api@keyed.example"
+password = "cli-test-password"
+
+[features]
+webhook = false
+"#,
+    )
+    .unwrap();
+    let add = run(&["connector", "add", file.to_str().unwrap()], state.path());
+    let added = String::from_utf8_lossy(&add.stdout);
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    assert!(
+        added.contains("source.api_key") && !added.contains("auth-url"),
+        "{added}"
+    );
+    for args in [
+        &[
+            "connector",
+            "auth-url",
+            "keyed-cc",
+            "--public-url",
+            "https://conn.example.com",
+        ][..],
+        &["connector", "auth-url", "keyed-cc"][..],
+    ] {
+        let out = run(args, state.path());
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(out.stdout.is_empty(), "no URL is printed");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for said in ["keyed-cc", "webex-cc-1", "source.api_key", "nothing to authorize"] {
+            assert!(err.contains(said), "{said:?} missing from {err}");
+        }
+    }
+    let began = std::time::Instant::now();
+    let status = run(&["status", "keyed-cc"], state.path());
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(30),
+        "the key check is bounded"
+    );
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        text.lines().any(|l| l.starts_with("  api key:  ")) && !text.contains("token:"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("cli-test-key") && !text.contains("cli-test-password"),
+        "{text}"
+    );
+}

@@ -35,7 +35,11 @@ impl ConnectorKind {
         }
     }
 
-    fn uses_oauth(self) -> bool {
+    /// Whether connectors of this kind are authorized through OAuth (an Authorization URL,
+    /// `source.client_id` and `source.client_secret`); the other kind (`webex-cc-1`)
+    /// authenticates with `source.api_key`. What the configuration validates; a source
+    /// registered for the kind says the same through its credential scheme.
+    pub fn uses_oauth(self) -> bool {
         matches!(self, ConnectorKind::WebexCalling | ConnectorKind::WebexCc2)
     }
 

@@ -8,6 +8,11 @@
 //! `paused_delay`, so the connector heals by itself once the problem is gone. Writes
 //! happen only on a change (this process remembers what it last wrote), and each new
 //! mark emits the `OperatorNeeded` metric that the stack's alarm watches.
+//!
+//! The poller marks too ([`mark_by_poller`]): a connector whose source refuses it (an
+//! API key that is wrong) lists nothing, so no item would ever be held to say so. Its
+//! mark is cleared by the next poll that lists ([`clear_by_poller`]) as well as by a
+//! successful step; a poll never clears a mark an item set.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,6 +30,9 @@ pub const NEEDS_OPERATOR_KEY: &str = "needs_operator";
 pub struct NeedsOperator {
     pub reason: String,
     pub since: DateTime<Utc>,
+    /// Set by the poller (no item held): the next poll that lists clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_poller: bool,
 }
 
 /// The connector's mark, if it has one.
@@ -77,6 +85,7 @@ impl Marks {
         let value = NeedsOperator {
             reason: wfo_domain::redact::redact_secrets(reason),
             since,
+            by_poller: false,
         };
         match store
             .put_value(
@@ -117,5 +126,49 @@ impl Marks {
             tracing::info!(connector = connector_id, since = %was.since, "connector no longer needs an operator: held items resume");
         }
         self.remember(connector_id, false);
+    }
+}
+
+/// The poll of `connector_id` failed for a reason only an operator can fix (the source
+/// refuses the connector's API key): mark the connector, unless it is marked already (an
+/// item's mark, or an earlier poll's, keeps its reason and since).
+pub async fn mark_by_poller(
+    store: &dyn Store,
+    connector_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if load(store, connector_id).await?.is_some() {
+        return Ok(());
+    }
+    let value = NeedsOperator {
+        reason: wfo_domain::redact::redact_secrets(reason),
+        since: now,
+        by_poller: true,
+    };
+    store
+        .put_value(
+            connector_id,
+            NEEDS_OPERATOR_KEY,
+            &serde_json::to_value(&value).unwrap_or_default(),
+        )
+        .await?;
+    tracing::error!(connector = connector_id, reason = %value.reason, "connector needs an operator: the poller cannot list its source until this is fixed (nothing is lost: the next poll lists what it missed)");
+    crate::metrics::operator_needed(connector_id, &value.reason, now);
+    Ok(())
+}
+
+/// A poll of `connector_id` listed its source: a mark the poller set is gone. A mark an
+/// item set stays (only that item's next step can tell).
+pub async fn clear_by_poller(store: &dyn Store, connector_id: &str) -> Result<(), StoreError> {
+    match load(store, connector_id).await? {
+        Some(mark) if mark.by_poller => {
+            store
+                .put_value(connector_id, NEEDS_OPERATOR_KEY, &serde_json::Value::Null)
+                .await?;
+            tracing::info!(connector = connector_id, since = %mark.since, "connector no longer needs an operator: the poller lists its source again");
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }

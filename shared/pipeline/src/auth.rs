@@ -22,7 +22,9 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use wfo_domain::Secret;
 
-use crate::ports::{ConnectorStore, Store, StoreError, StoredConnector, TokenRecord, TokenSet, TokenStore};
+use crate::ports::{
+    ConnectorStore, CredentialScheme, Store, StoreError, StoredConnector, TokenRecord, TokenSet, TokenStore,
+};
 
 /// The longest access-token lifetime believed from a token answer.
 pub const MAX_ACCESS_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -205,13 +207,31 @@ fn verify(key: &Secret, payload: &str, signature_hex: &str) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
-/// Build the Authorization URL for `connector` and remember its single-use state.
+/// Whether `connector`, whose kind authenticates under `scheme`, has an OAuth flow at all:
+/// [`AuthError::UsesApiKey`] for an API-key connector (there is nothing to authorize;
+/// its key comes from the configuration). Every front end that offers or completes an
+/// authorization asks this, so they all say the same.
+pub fn check_oauth(connector: &StoredConnector, scheme: CredentialScheme) -> Result<(), AuthError> {
+    match scheme {
+        CredentialScheme::OAuth => Ok(()),
+        CredentialScheme::ApiKey => Err(AuthError::UsesApiKey {
+            connector: connector.config.id.clone(),
+            kind: connector.config.kind,
+        }),
+    }
+}
+
+/// Build the Authorization URL for `connector` (whose kind authenticates under `scheme`)
+/// and remember its single-use state. An API-key connector gets
+/// [`AuthError::UsesApiKey`] and nothing is stored.
 pub async fn authorization_url(
     tokens: &dyn TokenStore,
     connector: &StoredConnector,
+    scheme: CredentialScheme,
     public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<String, AuthError> {
+    check_oauth(connector, scheme)?;
     let client = client_for(connector, public_url)?;
     let mut nonce = [0u8; 16];
     rand::rng().fill_bytes(&mut nonce);

@@ -138,7 +138,9 @@ pub async fn confirm_identity(
 
 /// Exchange `code`, confirm the organization, then store the tokens, rotate the webhook
 /// secret and record who authorized. Returns the connector as stored afterwards (with its
-/// new secret) and the tokens. Nothing is stored when anything before the store fails.
+/// new secret) and the tokens. Nothing is stored when anything before the store fails,
+/// and nothing is exchanged for a connector that authenticates with an API key (its kind
+/// has no OAuth flow, whatever state the callback carried).
 pub async fn complete(
     connections: &Connections,
     connector: &StoredConnector,
@@ -146,6 +148,7 @@ pub async fn complete(
     public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<(StoredConnector, TokenSet, Identity), Refusal> {
+    auth::check_oauth(connector, connections.credential_scheme(connector.config.kind))?;
     let tokens = auth::exchange_code(connector, connections.token_http(), code, public_url, now).await?;
     let identity = match confirm_identity(connections, connector, &tokens).await {
         Ok(i) => i,

@@ -103,6 +103,12 @@ impl Connections {
         })
     }
 
+    /// How connectors of `kind` authenticate ([`credentials::scheme_of`]); known even when
+    /// this build has no source of that kind.
+    pub fn credential_scheme(&self, kind: ConnectorKind) -> wfo_ports::CredentialScheme {
+        credentials::scheme_of(self.registry.as_ref(), kind)
+    }
+
     /// The connector's credentials (without building its source).
     pub fn credentials(&self, connector: &StoredConnector) -> Result<Arc<dyn Credentials>, SourceError> {
         let kind = self.kind(connector.config.kind)?;

@@ -8,9 +8,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use wfo_domain::Secret;
-use wfo_ports::{AuthError, CredentialScheme, Credentials, RefreshOutcome, Store, StoredConnector};
+use wfo_domain::config::ConnectorKind;
+use wfo_ports::{AuthError, CredentialScheme, Credentials, RefreshOutcome, Registry, Store, StoredConnector};
 
 use crate::auth;
+
+/// How connectors of `kind` authenticate: as the source registered for the kind says, or,
+/// when this build has no source of that kind, as the configuration's kind says (so an
+/// operator still gets the right answer about an Authorization URL).
+pub fn scheme_of(registry: &dyn Registry, kind: ConnectorKind) -> CredentialScheme {
+    match registry.source_kind(kind) {
+        Some(k) => k.credential_scheme(),
+        None if kind.uses_oauth() => CredentialScheme::OAuth,
+        None => CredentialScheme::ApiKey,
+    }
+}
 
 /// The credentials of `connector` under `scheme`.
 pub fn for_connector(

@@ -2,10 +2,18 @@
 //! health (re-authorization required, since when and why, and how long the 60-day
 //! window lasts), the source webhook's registration, and a missed window with the exact
 //! backfill command. Plain lines, so the CLI and any other front end print the same.
+//!
+//! Everything here reads the store only, except [`api_key_line`]: an API key has no
+//! stored state to show (it is never refreshed, and a refusal is only learnt by calling),
+//! so whether it works is asked of the source with one cheap authenticated call.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use wfo_domain::webex_id::canonical_webex_id;
 
-use crate::ports::{Store, StoreError, StoredConnector};
+use crate::connections::Connections;
+use crate::ports::{CredentialScheme, Source, SourceError, Store, StoreError, StoredConnector};
 use crate::reconcile::{self, MAX_LOOKBACK};
 use crate::registration;
 
@@ -44,7 +52,8 @@ pub async fn access_lines(
         (None, None) if connector.config.source.client_id.is_some() => lines.push(format!(
             "  token:    not authorized yet: open `wfo-connect connector auth-url {cid}`"
         )),
-        (None, None) => lines.push("  token:    (API key)".to_owned()),
+        // An API key has no token state: [`api_key_line`] says whether it works.
+        (None, None) => {}
     }
     if let Some(by) = crate::authorization::authorized_by(store, cid).await? {
         let account = by.account.as_deref().unwrap_or("an account the source did not name");
@@ -86,4 +95,95 @@ pub async fn access_lines(
         ));
     }
     Ok(lines)
+}
+
+/// How long `status` waits for the source to answer the API-key check.
+pub const API_KEY_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `  api key:  …` for a connector whose kind authenticates with an API key, `None` for
+/// any other: the connector's source is bound ([`Connections::get`]) and asked
+/// [`api_key_line`].
+pub async fn api_key_status(
+    connections: &Connections,
+    connector: &StoredConnector,
+    timeout: Duration,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if connections.credential_scheme(connector.config.kind) != CredentialScheme::ApiKey {
+        return None;
+    }
+    Some(match connections.get(connector).await {
+        Ok(conn) => api_key_line(conn.source.as_ref(), connector, timeout, now).await,
+        Err(e) => format!(
+            "  api key:  could not be checked: {}",
+            safe_reason(connector, &e.to_string())
+        ),
+    })
+}
+
+/// Whether the connector's API key works, as one line: `source.identity()` (one small
+/// authenticated request) within `timeout`.
+///
+/// - `  api key:  works (tenant <org_id> answered at <now>)`
+/// - `  api key:  works, but tenant <org_id> answered, not source.tenant_id <tenant>; …`
+/// - `  api key:  REFUSED: <reason>; put a valid key in source.api_key …` (the source
+///   refused the key or its permissions: nothing works until an operator changes it)
+/// - `  api key:  could not be checked: <reason>` (the source did not answer in time or
+///   failed; says nothing about the key)
+///
+/// The key itself never appears: the reason is redacted like every logged error, and any
+/// occurrence of the key is replaced as well.
+pub async fn api_key_line(
+    source: &dyn Source,
+    connector: &StoredConnector,
+    timeout: Duration,
+    now: DateTime<Utc>,
+) -> String {
+    let fix = format!(
+        "put a valid key in source.api_key and add the connector again (wfo-connect connector add FILE); items wait meanwhile, nothing is lost (`wfo-connect status {}` checks again)",
+        connector.config.id
+    );
+    match tokio::time::timeout(timeout, source.identity()).await {
+        Err(_) => format!(
+            "  api key:  could not be checked: the source did not answer within {} s",
+            timeout.as_secs()
+        ),
+        Ok(Ok(identity)) => {
+            let got = canonical_webex_id(&identity.org_id);
+            let expected = canonical_webex_id(&connector.config.source.tenant_id);
+            if !expected.is_empty() && got != expected {
+                format!(
+                    "  api key:  works, but tenant {got} answered, not source.tenant_id {expected}: put this tenant's key in source.api_key and add the connector again (wfo-connect connector add FILE)"
+                )
+            } else {
+                format!("  api key:  works (tenant {got} answered at {now})")
+            }
+        }
+        Ok(Err(e)) => {
+            let reason = safe_reason(connector, &e.to_string());
+            if refuses_key(&e) {
+                format!("  api key:  REFUSED: {reason}; {fix}")
+            } else {
+                format!("  api key:  could not be checked: {reason}")
+            }
+        }
+    }
+}
+
+/// The source refused the key itself (`401`, no key configured) or what it may do (a
+/// missing permission): only an operator can change that.
+fn refuses_key(e: &SourceError) -> bool {
+    matches!(e, SourceError::Unauthorized(_)) || e.needs_operator()
+}
+
+/// `text` fit to print: secret-bearing fields and URL queries redacted, and the
+/// connector's own key replaced wherever a source echoed it.
+fn safe_reason(connector: &StoredConnector, text: &str) -> String {
+    let mut out = wfo_domain::redact::redact_secrets(text);
+    if let Some(key) = connector.config.source.api_key.as_ref().map(|k| k.expose())
+        && !key.is_empty()
+    {
+        out = out.replace(key, "[redacted]");
+    }
+    out
 }

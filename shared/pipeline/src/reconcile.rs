@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use wfo_domain::ledger::Discovery;
+use wfo_domain::ledger::{Discovery, Health};
 use wfo_ports::{AuthError, Listed, SourceError};
 
 use crate::connections::Connections;
@@ -324,8 +324,20 @@ pub async fn poll_if_due(
         )))),
     };
     let ok = result.is_ok();
-    if let Err(e) = record_poll(connections, &connector.config.id, ok, Utc::now()).await {
-        tracing::warn!(connector = %connector.config.id, error = %e, "cannot record the poll attempt");
+    let id = &connector.config.id;
+    if let Err(e) = record_poll(connections, id, ok, Utc::now()).await {
+        tracing::warn!(connector = %id, error = %e, "cannot record the poll attempt");
+    }
+    // A source that refuses the connector (a wrong API key) shows in `status` even when
+    // no item is held to say so.
+    let store = connections.store().as_ref();
+    let marked = match &result {
+        Ok(_) => crate::attention::clear_by_poller(store, id).await,
+        Err(e) if e.needs_operator() => crate::attention::mark_by_poller(store, id, &e.to_string(), now).await,
+        Err(_) => Ok(()),
+    };
+    if let Err(e) = marked {
+        tracing::warn!(connector = %id, error = %e, "cannot record whether the connector needs an operator");
     }
     result.map(Some)
 }
@@ -451,11 +463,31 @@ pub async fn sweep(store: &dyn Store, now: DateTime<Utc>, limit: usize) -> Resul
     Ok(sent)
 }
 
-/// After re-authorization: make every waiting item of the connector due now.
+/// After re-authorization: make every waiting item of the connector due now, those held
+/// for an operator (the refused credential) included.
 pub async fn resume_connector(store: &dyn Store, connector_id: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    resume_where(store, connector_id, now, |h| {
+        matches!(h, Health::Waiting | Health::NeedsOperator)
+    })
+    .await
+}
+
+/// After an operator changed the connector's configuration (a new API key, a fixed
+/// setting): make the items held for an operator due now rather than at their next
+/// periodic look. Items waiting for the source (audio to come) keep their schedule.
+pub async fn resume_held(store: &dyn Store, connector_id: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    resume_where(store, connector_id, now, |h| h == Health::NeedsOperator).await
+}
+
+async fn resume_where(
+    store: &dyn Store,
+    connector_id: &str,
+    now: DateTime<Utc>,
+    due: impl Fn(Health) -> bool,
+) -> Result<usize, StoreError> {
     let mut n = 0;
     for mut item in store.list(connector_id, true, 100_000).await? {
-        if item.health == wfo_domain::ledger::Health::Waiting {
+        if due(item.health) {
             item.next_attempt_at = Some(now);
             if store.put(&item).await.is_ok() {
                 n += 1;

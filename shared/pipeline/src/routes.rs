@@ -2,7 +2,7 @@
 //! `wfo-connect serve` and, behind API Gateway, by the Lambda functions.
 //!
 //! - `POST /webhooks/{connector_id}`
-//! - `GET /oauth/{connector_id}/authorize`
+//! - `GET /oauth/{connector_id}/authorize` (`409` for an API-key connector: nothing to authorize)
 //! - `GET /oauth/callback?code=…&state=…`
 //! - `GET /healthz`
 
@@ -18,7 +18,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use tokio::sync::Notify;
 
-use crate::auth;
+use crate::auth::{self, AuthError};
 use crate::authorization::Refusal;
 use crate::connections::Connections;
 use crate::ports::Store;
@@ -92,14 +92,22 @@ async fn authorize_route(State(app): State<AppState>, Path(connector_id): Path<S
             return (StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable").into_response();
         }
     };
-    match auth::authorization_url(app.store().as_ref(), &connector, &app.public_url, Utc::now()).await {
+    let scheme = app.connections.credential_scheme(connector.config.kind);
+    match auth::authorization_url(app.store().as_ref(), &connector, scheme, &app.public_url, Utc::now()).await {
         Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
+        Err(e @ AuthError::UsesApiKey { .. }) => nothing_to_authorize(&e),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             page("Authorization cannot start", &e.to_string()),
         )
             .into_response(),
     }
+}
+
+/// `409 Conflict`: the connector authenticates with an API key, so an Authorization URL
+/// (or its callback) does not apply to it; nothing was stored.
+fn nothing_to_authorize(e: &AuthError) -> Response {
+    (StatusCode::CONFLICT, page("Nothing to authorize", &e.to_string())).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +182,7 @@ async fn callback_route(State(app): State<AppState>, Query(q): Query<CallbackQue
                 "Connector '{id}' can now read its source. Imports resume by themselves; `wfo-connect status {id}` shows progress."
             ))).into_response()
         }
+        Err(Refusal::Exchange(e @ AuthError::UsesApiKey { .. })) => nothing_to_authorize(&e),
         Err(e @ (Refusal::ForeignOrg { .. } | Refusal::NoTenant { .. })) => (
             StatusCode::FORBIDDEN,
             page("Authorization refused", &format!("{e}. Nothing was stored.")),

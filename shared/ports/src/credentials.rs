@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use wfo_domain::Secret;
+use wfo_domain::config::ConnectorKind;
 
 use crate::store::StoreError;
 
@@ -37,6 +38,12 @@ pub enum AuthError {
     NotAuthorized(String),
     #[error("connector '{connector}' has no usable API key: {reason}")]
     ApiKey { connector: String, reason: String },
+    /// An Authorization URL (or its callback) was asked for a connector whose kind
+    /// authenticates with an API key: there is no OAuth flow to start or complete.
+    #[error(
+        "connector '{connector}' ({kind}) authenticates with the API key in source.api_key; there is nothing to authorize. To change the key, edit source.api_key in its configuration and add the connector again (wfo-connect connector add FILE)"
+    )]
+    UsesApiKey { connector: String, kind: ConnectorKind },
     #[error("the identity service refused: {0}")]
     Refused(String),
     #[error("the identity service could not be reached or answered badly: {0}")]
