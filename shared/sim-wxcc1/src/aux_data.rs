@@ -7,6 +7,9 @@
 //! `pageSize` that is not a non-negative integer answers `400`; another resource type
 //! answers `404`. Attribute names carry the type suffixes of §6.2 (`__s` string, `__b`
 //! boolean).
+//!
+//! For tests: entries served as given after the items ([`crate::RunningWxcc1Sim::push_raw_aux`]),
+//! and pages that keep failing ([`crate::RunningWxcc1Sim::fail_aux_page`]).
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -130,16 +133,19 @@ pub(crate) async fn list(
     };
     let items: Vec<Value> = {
         let st = shared.lock();
+        if let Some(&status) = st.aux_page_faults.get(&(kind, page)) {
+            let status =
+                axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+            return ApiError::new(status, format!("injected fault on {} page {page}", kind.as_str())).into_response();
+        }
         st.aux
             .get(&kind)
-            .map(|m| {
-                m.values()
-                    .skip(page.saturating_mul(size))
-                    .take(size)
-                    .map(AuxItem::to_json)
-                    .collect()
-            })
-            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|m| m.values().map(AuxItem::to_json))
+            .chain(st.aux_raw.get(&kind).into_iter().flatten().cloned())
+            .skip(page.saturating_mul(size))
+            .take(size)
+            .collect()
     };
     axum::Json(json!({ "auxiliaryDataList": items })).into_response()
 }

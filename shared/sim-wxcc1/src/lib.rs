@@ -113,6 +113,8 @@ impl Wxcc1Sim {
                 },
                 sessions: BTreeMap::new(),
                 aux: BTreeMap::new(),
+                aux_raw: BTreeMap::new(),
+                aux_page_faults: BTreeMap::new(),
                 capture_delay: config.capture_delay,
                 faults: VecDeque::new(),
                 request_counts: BTreeMap::new(),
@@ -269,6 +271,12 @@ impl RunningWxcc1Sim {
             .is_some_and(|m| m.remove(id).is_some())
     }
 
+    /// Adds an entry served exactly as given, after the items of [`Self::upsert_aux`]
+    /// (for entries an [`AuxItem`] cannot spell: no `id`, `attributes` not an object).
+    pub fn push_raw_aux(&self, kind: AuxResource, entry: serde_json::Value) {
+        self.shared.lock().aux_raw.entry(kind).or_default().push(entry);
+    }
+
     // --- traffic and faults -----------------------------------------------------------
 
     /// Authenticated requests per route (faulted ones included).
@@ -284,6 +292,16 @@ impl RunningWxcc1Sim {
     /// Queues a fault; faults of one route apply in the order pushed.
     pub fn push_fault(&self, fault: Fault) {
         self.shared.lock().faults.push_back(fault);
+    }
+
+    /// Page `page` (from 0) of the `kind` list answers `status` on every request until
+    /// [`Self::clear_aux_page_faults`] (a page that keeps failing, whatever the retries).
+    pub fn fail_aux_page(&self, kind: AuxResource, page: usize, status: u16) {
+        self.shared.lock().aux_page_faults.insert((kind, page), status);
+    }
+
+    pub fn clear_aux_page_faults(&self) {
+        self.shared.lock().aux_page_faults.clear();
     }
 
     /// Stops the server and waits for it (at most 5 s).

@@ -50,6 +50,10 @@ pub(crate) struct State {
     pub credentials: Credentials,
     pub sessions: BTreeMap<String, Arc<Session>>,
     pub aux: BTreeMap<AuxResource, BTreeMap<String, AuxItem>>,
+    /// Entries served as they are, after the items of `aux` (malformed ones for tests).
+    pub aux_raw: BTreeMap<AuxResource, Vec<serde_json::Value>>,
+    /// Pages (from 0) of a list that answer this status until cleared.
+    pub aux_page_faults: BTreeMap<(AuxResource, usize), u16>,
     pub capture_delay: Duration,
     pub faults: VecDeque<Fault>,
     pub request_counts: BTreeMap<Route, u64>,
