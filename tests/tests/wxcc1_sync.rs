@@ -556,7 +556,10 @@ async fn a_key_of_another_tenant_is_refused_naming_the_tenant_and_deactivates_no
     let e = w.sync().await.expect_err("a foreign tenant stops the run");
     let text = e.to_string();
     assert!(e.needs_operator(), "{text}");
-    assert!(text.contains("403") && text.contains("source.tenant_id"), "{text}");
+    assert!(
+        text.contains("403") && text.contains("source.tenant_id 'other-tenant-7'"),
+        "{text}"
+    );
     assert!(!text.contains(DEFAULT_API_KEY), "{text}");
     let status = load_status(w.store.as_ref(), CONNECTOR).await.unwrap().unwrap();
     assert!(

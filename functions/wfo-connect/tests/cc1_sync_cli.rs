@@ -112,7 +112,10 @@ async fn a_contact_center_1_0_sync_prints_a_line_per_kind_and_follows_the_acd_fi
 
     let status = run(&["status", "acme-cc1"], state.path()).await;
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("token:    (API key)"), "{text}");
+    assert!(
+        text.contains("api key:  works (tenant "),
+        "status checks the key with one signed call: {text}"
+    );
     for kind in ["teams: created 0", "queues: created 0", "users: created 0"] {
         assert!(text.contains(kind), "status shows the last run of each kind: {text}");
     }

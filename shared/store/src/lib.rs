@@ -205,9 +205,12 @@ impl Ledger for SqliteStore {
         let due_at = item.next_attempt_at.map(ms);
         self.with(move |conn, _| {
             let n = conn
-                .prepare_cached("INSERT INTO ledger (connector_id, item_id, done, next_attempt_at, updated_at, version, body)
-                     VALUES (?1, ?2, 0, ?3, ?4, 1, ?5) ON CONFLICT DO NOTHING").map_err(unavailable)?.execute(params![c, i, due_at, ms(now), body],
+                .prepare_cached(
+                    "INSERT INTO ledger (connector_id, item_id, done, next_attempt_at, updated_at, version, body)
+                     VALUES (?1, ?2, 0, ?3, ?4, 1, ?5) ON CONFLICT DO NOTHING",
                 )
+                .map_err(unavailable)?
+                .execute(params![c, i, due_at, ms(now), body])
                 .map_err(unavailable)?;
             Ok(if n == 1 { Discovered::New } else { Discovered::Known })
         })
@@ -218,9 +221,9 @@ impl Ledger for SqliteStore {
         let (c, i) = (connector_id.to_owned(), item_id.to_owned());
         self.with(move |conn, _| {
             let row: Option<(String, i64)> = conn
-                .prepare_cached("SELECT body, version FROM ledger WHERE connector_id = ?1 AND item_id = ?2").map_err(unavailable)?.query_row(params![c, i],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("SELECT body, version FROM ledger WHERE connector_id = ?1 AND item_id = ?2")
+                .map_err(unavailable)?
+                .query_row(params![c, i], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(unavailable)?;
             row.map(|(body, version)| {
@@ -272,10 +275,13 @@ impl Ledger for SqliteStore {
         let until = ms(now) + lease.as_millis() as i64;
         self.with(move |conn, _| {
             let n = conn
-                .prepare_cached("UPDATE ledger SET lease_owner = ?1, lease_until = ?2
+                .prepare_cached(
+                    "UPDATE ledger SET lease_owner = ?1, lease_until = ?2
                      WHERE connector_id = ?3 AND item_id = ?4
-                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)").map_err(unavailable)?.execute(params![o, until, c, i, ms(now)],
+                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)",
                 )
+                .map_err(unavailable)?
+                .execute(params![o, until, c, i, ms(now)])
                 .map_err(unavailable)?;
             Ok(n == 1)
         })
@@ -285,9 +291,12 @@ impl Ledger for SqliteStore {
     async fn release(&self, connector_id: &str, item_id: &str, owner: &str) -> StoreResult<()> {
         let (c, i, o) = (connector_id.to_owned(), item_id.to_owned(), owner.to_owned());
         self.with(move |conn, _| {
-            conn.prepare_cached("UPDATE ledger SET lease_owner = NULL, lease_until = NULL
-                 WHERE connector_id = ?1 AND item_id = ?2 AND lease_owner = ?3").map_err(unavailable)?.execute(params![c, i, o],
+            conn.prepare_cached(
+                "UPDATE ledger SET lease_owner = NULL, lease_until = NULL
+                 WHERE connector_id = ?1 AND item_id = ?2 AND lease_owner = ?3",
             )
+            .map_err(unavailable)?
+            .execute(params![c, i, o])
             .map_err(unavailable)?;
             Ok(())
         })
@@ -379,9 +388,10 @@ impl WorkQueue for SqliteStore {
         let body = serde_json::to_string(msg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let visible_at = ms(Utc::now()) + delay.as_millis() as i64;
         self.with(move |conn, _| {
-            conn.prepare_cached("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)").map_err(unavailable)?.execute(params![body, visible_at],
-            )
-            .map_err(unavailable)?;
+            conn.prepare_cached("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)")
+                .map_err(unavailable)?
+                .execute(params![body, visible_at])
+                .map_err(unavailable)?;
             Ok(())
         })
         .await
@@ -409,19 +419,21 @@ impl WorkQueue for SqliteStore {
             for (id, body, count) in candidates {
                 let count = count + 1;
                 if count > MAX_RECEIVES {
-                    tx.prepare_cached("UPDATE queue SET dead_reason = ?1, receive_count = ?2 WHERE id = ?3").map_err(unavailable)?.execute(params![
+                    tx.prepare_cached("UPDATE queue SET dead_reason = ?1, receive_count = ?2 WHERE id = ?3")
+                        .map_err(unavailable)?
+                        .execute(params![
                             format!("received {MAX_RECEIVES} times without being completed"),
                             count,
                             id
-                        ],
-                    )
-                    .map_err(unavailable)?;
+                        ])
+                        .map_err(unavailable)?;
                     continue;
                 }
                 let receipt = format!("{id}:{}", new_receipt());
-                tx.prepare_cached("UPDATE queue SET receipt = ?1, visible_at = ?2, receive_count = ?3 WHERE id = ?4").map_err(unavailable)?.execute(params![receipt, now + visibility.as_millis() as i64, count, id],
-                )
-                .map_err(unavailable)?;
+                tx.prepare_cached("UPDATE queue SET receipt = ?1, visible_at = ?2, receive_count = ?3 WHERE id = ?4")
+                    .map_err(unavailable)?
+                    .execute(params![receipt, now + visibility.as_millis() as i64, count, id])
+                    .map_err(unavailable)?;
                 out.push(Received {
                     receipt,
                     body,
@@ -438,7 +450,9 @@ impl WorkQueue for SqliteStore {
     async fn ack(&self, receipt: &str) -> StoreResult<()> {
         let r = receipt.to_owned();
         self.with(move |conn, _| {
-            conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1").map_err(unavailable)?.execute(params![r])
+            conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1")
+                .map_err(unavailable)?
+                .execute(params![r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -449,7 +463,9 @@ impl WorkQueue for SqliteStore {
         let r = receipt.to_owned();
         let at = ms(Utc::now()) + delay.as_millis() as i64;
         self.with(move |conn, _| {
-            conn.prepare_cached("UPDATE queue SET visible_at = ?1 WHERE receipt = ?2").map_err(unavailable)?.execute(params![at, r])
+            conn.prepare_cached("UPDATE queue SET visible_at = ?1 WHERE receipt = ?2")
+                .map_err(unavailable)?
+                .execute(params![at, r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -459,7 +475,9 @@ impl WorkQueue for SqliteStore {
     async fn dead_letter(&self, receipt: &str, reason: &str) -> StoreResult<()> {
         let (r, why) = (receipt.to_owned(), reason.to_owned());
         self.with(move |conn, _| {
-            conn.prepare_cached("UPDATE queue SET dead_reason = ?1 WHERE receipt = ?2").map_err(unavailable)?.execute(params![why, r])
+            conn.prepare_cached("UPDATE queue SET dead_reason = ?1 WHERE receipt = ?2")
+                .map_err(unavailable)?
+                .execute(params![why, r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -488,11 +506,11 @@ impl WorkQueue for SqliteStore {
 
     async fn depth(&self) -> StoreResult<u64> {
         self.with(|conn, _| {
-            conn.prepare_cached("SELECT COUNT(*) FROM queue WHERE dead_reason IS NULL").map_err(unavailable)?.query_row([], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
-            .map_err(unavailable)
+            conn.prepare_cached("SELECT COUNT(*) FROM queue WHERE dead_reason IS NULL")
+                .map_err(unavailable)?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(unavailable)
         })
         .await
     }
@@ -530,9 +548,9 @@ impl ConnectorStore for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
             let existing: Option<(Vec<u8>, i64)> = tx
-                .prepare_cached("SELECT secrets, created_at FROM connectors WHERE id = ?1").map_err(unavailable)?.query_row(params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("SELECT secrets, created_at FROM connectors WHERE id = ?1")
+                .map_err(unavailable)?
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(unavailable)?;
             let (secret_blob, created) = match existing {
@@ -543,9 +561,12 @@ impl ConnectorStore for SqliteStore {
                     (cipher.encrypt(&secrets, &format!("connector-secrets:{id}"))?, ms(now))
                 }
             };
-            tx.prepare_cached("INSERT INTO connectors (id, config, secrets, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET config = excluded.config").map_err(unavailable)?.execute(params![id, blob, secret_blob, created],
+            tx.prepare_cached(
+                "INSERT INTO connectors (id, config, secrets, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET config = excluded.config",
             )
+            .map_err(unavailable)?
+            .execute(params![id, blob, secret_blob, created])
             .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             decode_connector(cipher, &id, &blob, &secret_blob, created)
@@ -557,9 +578,9 @@ impl ConnectorStore for SqliteStore {
         let id = id.to_owned();
         self.with(move |conn, cipher| {
             let row: Option<(Vec<u8>, Vec<u8>, i64)> = conn
-                .prepare_cached("SELECT config, secrets, created_at FROM connectors WHERE id = ?1").map_err(unavailable)?.query_row(params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
+                .prepare_cached("SELECT config, secrets, created_at FROM connectors WHERE id = ?1")
+                .map_err(unavailable)?
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()
                 .map_err(unavailable)?;
             row.map(|(c, s, t)| decode_connector(cipher, &id, &c, &s, t))
@@ -575,9 +596,9 @@ impl ConnectorStore for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
             let row: Option<(Vec<u8>, Vec<u8>, i64)> = tx
-                .prepare_cached("SELECT config, secrets, created_at FROM connectors WHERE id = ?1").map_err(unavailable)?.query_row(params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
+                .prepare_cached("SELECT config, secrets, created_at FROM connectors WHERE id = ?1")
+                .map_err(unavailable)?
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()
                 .map_err(unavailable)?;
             let Some((config, secrets, created)) = row else {
@@ -587,7 +608,9 @@ impl ConnectorStore for SqliteStore {
             let rotated = serde_json::to_vec(&current.secrets.with_new_webhook_secret())
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let blob = cipher.encrypt(&rotated, &format!("connector-secrets:{id}"))?;
-            tx.prepare_cached("UPDATE connectors SET secrets = ?2 WHERE id = ?1").map_err(unavailable)?.execute(params![id, blob])
+            tx.prepare_cached("UPDATE connectors SET secrets = ?2 WHERE id = ?1")
+                .map_err(unavailable)?
+                .execute(params![id, blob])
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             decode_connector(cipher, &id, &config, &blob, created)
@@ -627,9 +650,9 @@ impl TokenStore for SqliteStore {
         let id = connector_id.to_owned();
         self.with(move |conn, cipher| {
             let row: Option<(Vec<u8>, i64)> = conn
-                .prepare_cached("SELECT record, version FROM tokens WHERE connector_id = ?1").map_err(unavailable)?.query_row(params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("SELECT record, version FROM tokens WHERE connector_id = ?1")
+                .map_err(unavailable)?
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(unavailable)?;
             match row {
@@ -657,11 +680,17 @@ impl TokenStore for SqliteStore {
             let json = serde_json::to_vec(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let blob = cipher.encrypt(&json, &format!("tokens:{id}"))?;
             let n = if expected_version == 0 {
-                conn.prepare_cached("INSERT INTO tokens (connector_id, record, version) VALUES (?1, ?2, 1) ON CONFLICT DO NOTHING").map_err(unavailable)?.execute(params![id, blob],
+                conn.prepare_cached(
+                    "INSERT INTO tokens (connector_id, record, version) VALUES (?1, ?2, 1) ON CONFLICT DO NOTHING",
                 )
+                .map_err(unavailable)?
+                .execute(params![id, blob])
             } else {
-                conn.prepare_cached("UPDATE tokens SET record = ?1, version = version + 1 WHERE connector_id = ?2 AND version = ?3").map_err(unavailable)?.execute(params![blob, id, expected_version],
+                conn.prepare_cached(
+                    "UPDATE tokens SET record = ?1, version = version + 1 WHERE connector_id = ?2 AND version = ?3",
                 )
+                .map_err(unavailable)?
+                .execute(params![blob, id, expected_version])
             }
             .map_err(unavailable)?;
             if n == 1 {
@@ -676,12 +705,14 @@ impl TokenStore for SqliteStore {
     async fn put_oauth_state(&self, nonce: &str, connector_id: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
         let (n, c) = (nonce.to_owned(), connector_id.to_owned());
         self.with(move |conn, _| {
-            conn.prepare_cached("DELETE FROM oauth_states WHERE expires_at < ?1").map_err(unavailable)?.execute(params![ms(Utc::now())],
-            )
-            .map_err(unavailable)?;
-            conn.prepare_cached("INSERT INTO oauth_states (nonce, connector_id, expires_at) VALUES (?1, ?2, ?3)").map_err(unavailable)?.execute(params![n, c, ms(expires_at)],
-            )
-            .map_err(unavailable)?;
+            conn.prepare_cached("DELETE FROM oauth_states WHERE expires_at < ?1")
+                .map_err(unavailable)?
+                .execute(params![ms(Utc::now())])
+                .map_err(unavailable)?;
+            conn.prepare_cached("INSERT INTO oauth_states (nonce, connector_id, expires_at) VALUES (?1, ?2, ?3)")
+                .map_err(unavailable)?
+                .execute(params![n, c, ms(expires_at)])
+                .map_err(unavailable)?;
             Ok(())
         })
         .await
@@ -691,9 +722,9 @@ impl TokenStore for SqliteStore {
         let n = nonce.to_owned();
         self.with(move |conn, _| {
             let row: Option<(String, i64)> = conn
-                .prepare_cached("DELETE FROM oauth_states WHERE nonce = ?1 RETURNING connector_id, expires_at").map_err(unavailable)?.query_row(params![n],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("DELETE FROM oauth_states WHERE nonce = ?1 RETURNING connector_id, expires_at")
+                .map_err(unavailable)?
+                .query_row(params![n], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(unavailable)?;
             Ok(row.and_then(|(c, exp)| (exp >= ms(now)).then_some(c)))
@@ -708,9 +739,9 @@ impl KvStore for SqliteStore {
         let (c, k) = (connector_id.to_owned(), key.to_owned());
         self.with(move |conn, _| {
             let v: Option<String> = conn
-                .prepare_cached("SELECT value FROM kv WHERE connector_id = ?1 AND key = ?2").map_err(unavailable)?.query_row(params![c, k],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT value FROM kv WHERE connector_id = ?1 AND key = ?2")
+                .map_err(unavailable)?
+                .query_row(params![c, k], |r| r.get(0))
                 .optional()
                 .map_err(unavailable)?;
             v.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{c}/{k}: {e}"))))
@@ -722,9 +753,12 @@ impl KvStore for SqliteStore {
     async fn put_value(&self, connector_id: &str, key: &str, value: &serde_json::Value) -> StoreResult<()> {
         let (c, k, v) = (connector_id.to_owned(), key.to_owned(), value.to_string());
         self.with(move |conn, _| {
-            conn.prepare_cached("INSERT INTO kv (connector_id, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (connector_id, key) DO UPDATE SET value = excluded.value").map_err(unavailable)?.execute(params![c, k, v],
+            conn.prepare_cached(
+                "INSERT INTO kv (connector_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (connector_id, key) DO UPDATE SET value = excluded.value",
             )
+            .map_err(unavailable)?
+            .execute(params![c, k, v])
             .map_err(unavailable)?;
             Ok(())
         })
@@ -736,10 +770,13 @@ impl KvStore for SqliteStore {
         let until = ms(now) + ttl.as_millis() as i64;
         self.with(move |conn, _| {
             let changed = conn
-                .prepare_cached("INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)
+                .prepare_cached(
+                    "INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                     WHERE locks.owner = excluded.owner OR locks.expires_at < ?4").map_err(unavailable)?.execute(params![n, o, until, ms(now)],
+                     WHERE locks.owner = excluded.owner OR locks.expires_at < ?4",
                 )
+                .map_err(unavailable)?
+                .execute(params![n, o, until, ms(now)])
                 .map_err(unavailable)?;
             Ok(changed == 1)
         })
@@ -749,7 +786,9 @@ impl KvStore for SqliteStore {
     async fn unlock(&self, name: &str, owner: &str) -> StoreResult<()> {
         let (n, o) = (name.to_owned(), owner.to_owned());
         self.with(move |conn, _| {
-            conn.prepare_cached("DELETE FROM locks WHERE name = ?1 AND owner = ?2").map_err(unavailable)?.execute(params![n, o])
+            conn.prepare_cached("DELETE FROM locks WHERE name = ?1 AND owner = ?2")
+                .map_err(unavailable)?
+                .execute(params![n, o])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -779,15 +818,21 @@ impl KvStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            tx.prepare_cached("DELETE FROM quotas WHERE expires_at < ?1").map_err(unavailable)?.execute(params![ms(Utc::now())])
+            tx.prepare_cached("DELETE FROM quotas WHERE expires_at < ?1")
+                .map_err(unavailable)?
+                .execute(params![ms(Utc::now())])
                 .map_err(unavailable)?;
             let total: Option<i64> = tx
-                .prepare_cached("INSERT INTO quotas (bucket, window_start, count, expires_at) VALUES (?1, ?2, ?3, ?4)
+                .prepare_cached(
+                    "INSERT INTO quotas (bucket, window_start, count, expires_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (bucket, window_start) DO UPDATE SET count = quotas.count + excluded.count
                      WHERE quotas.count + excluded.count <= ?5
-                     RETURNING count").map_err(unavailable)?.query_row(params![b, window, i64::from(n), expires_at, i64::from(limit)],
-                    |r| r.get(0),
+                     RETURNING count",
                 )
+                .map_err(unavailable)?
+                .query_row(params![b, window, i64::from(n), expires_at, i64::from(limit)], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
@@ -812,10 +857,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("panicked"), "{e}");
-        let put = store
-            .discover("c", "i", Discovery::Webhook, Utc::now())
-            .await
-            .unwrap();
+        let put = store.discover("c", "i", Discovery::Webhook, Utc::now()).await.unwrap();
         assert_eq!(put, Discovered::New);
         assert!(store.get("c", "i").await.unwrap().is_some());
     }

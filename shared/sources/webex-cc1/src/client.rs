@@ -114,10 +114,10 @@ impl Cc1Client {
         let resp = self
             .get(SERVICE, url, key)
             .await
-            .map_err(|e| Cc1Error::from_http(operation, e))?;
+            .map_err(|e| Cc1Error::from_http(operation, &self.tenant_id, e))?;
         wfo_http::json(SERVICE, resp).await.map_err(|e| match e {
             HttpError::Decode { message, .. } => Cc1Error::Malformed { operation, message },
-            other => Cc1Error::from_http(operation, other),
+            other => Cc1Error::from_http(operation, &self.tenant_id, other),
         })
     }
 
@@ -130,7 +130,7 @@ impl Cc1Client {
         match self.get(MEDIA_SERVICE, url, key).await {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(Cc1Error::from_http(OP, e)),
+            Err(e) => Err(Cc1Error::from_http(OP, &self.tenant_id, e)),
         }
     }
 }

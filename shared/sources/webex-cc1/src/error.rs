@@ -15,9 +15,9 @@ pub enum Cc1Error {
     Unauthorized { operation: &'static str },
     /// `403`: the key is good but not for this tenant, or its user lacks the right.
     #[error(
-        "{operation}: Contact Center 1.0 answered 403: the API key's user may not read this, or the key belongs to another tenant than source.tenant_id"
+        "{operation}: Contact Center 1.0 answered 403: the API key's user may not read this, or the key belongs to another tenant than source.tenant_id '{tenant}'"
     )]
-    Forbidden { operation: &'static str },
+    Forbidden { operation: &'static str, tenant: String },
     /// Transport, 5xx, 429 after the HTTP layer's retries, other statuses.
     #[error("{operation}: {source}")]
     Http {
@@ -34,10 +34,13 @@ pub enum Cc1Error {
 }
 
 impl Cc1Error {
-    pub(crate) fn from_http(operation: &'static str, e: HttpError) -> Self {
+    pub(crate) fn from_http(operation: &'static str, tenant: &str, e: HttpError) -> Self {
         match e.status() {
             Some(401) => Cc1Error::Unauthorized { operation },
-            Some(403) => Cc1Error::Forbidden { operation },
+            Some(403) => Cc1Error::Forbidden {
+                operation,
+                tenant: tenant.to_owned(),
+            },
             _ => Cc1Error::Http { operation, source: e },
         }
     }
