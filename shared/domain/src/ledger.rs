@@ -94,6 +94,15 @@ pub struct ContactProgress {
     /// is named with it (items stored before this field read it as absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<AgentName>,
+    /// An import of this contact may have been sent (a contact step began while it had no
+    /// id). `false` only while the ledger is sure none was: its first import then needs no
+    /// lookup by `externalId`. Items stored before this field read it as `true` (unknown).
+    #[serde(default = "maybe_sent")]
+    pub import_sent: bool,
+}
+
+fn maybe_sent() -> bool {
+    true
 }
 
 impl ContactProgress {
@@ -104,6 +113,7 @@ impl ContactProgress {
             metadata_done: false,
             audio_bytes: None,
             agent_name: None,
+            import_sent: false,
         }
     }
 }
@@ -320,6 +330,22 @@ impl LedgerItem {
         let delay = schedule.delay(self.attempts).max(held);
         self.next_attempt_at = Some(now.checked_add_signed(delay).unwrap_or(now));
         true
+    }
+
+    /// A contact step is about to begin: the contacts without a WFO id whose import was
+    /// never sent are marked as (maybe) sent, and their external ids returned — this step
+    /// may import them without looking them up first, because the mark is stored with the
+    /// step's start, before any import. A later step (after a crash, a retry) sees the
+    /// mark and looks them up.
+    pub fn mark_imports_sent(&mut self) -> Vec<String> {
+        self.contacts
+            .iter_mut()
+            .filter(|c| c.contact_id.is_none() && !c.import_sent)
+            .map(|c| {
+                c.import_sent = true;
+                c.plan.contact.external_id.clone()
+            })
+            .collect()
     }
 
     /// A step succeeded: the item moved on.

@@ -254,4 +254,36 @@ mod tests {
         let (after, _) = merge_plan(before, vec![(moved, None)]);
         assert_eq!(after[0].contact_id, None);
     }
+
+    #[test]
+    fn only_contacts_never_sent_may_skip_the_lookup_and_the_mark_survives_a_replan() {
+        use crate::ledger::{Discovery, LedgerItem};
+        let mut item = LedgerItem::discovered("c", "r", Discovery::Webhook, chrono::Utc::now());
+        let (contacts, _) = merge_plan(
+            Vec::new(),
+            vec![
+                (contact("x:0", "a", 1000, 5), None),
+                (contact("x:1", "b", 2000, 5), None),
+            ],
+        );
+        item.contacts = contacts;
+        item.contacts[0].contact_id = Some(7);
+        assert_eq!(item.mark_imports_sent(), vec!["x:1".to_owned()]);
+        assert!(item.mark_imports_sent().is_empty(), "a second step looks them up");
+        // A new plan keeps what the ledger knows of a contact it carries over.
+        let (after, _) = merge_plan(
+            item.contacts.clone(),
+            vec![
+                (contact("x:0", "a", 1000, 5), None),
+                (contact("x:1", "b", 2000, 5), None),
+            ],
+        );
+        assert!(after[1].import_sent);
+        // Items stored before the mark existed: unknown, so looked up.
+        let mut stored = serde_json::to_value(&after[1]).unwrap();
+        stored.as_object_mut().unwrap().remove("importSent");
+        stored.as_object_mut().unwrap().remove("import_sent");
+        let old: ContactProgress = serde_json::from_value(stored).unwrap();
+        assert!(old.import_sent);
+    }
 }

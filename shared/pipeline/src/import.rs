@@ -178,9 +178,16 @@ pub struct Importer {
     /// lock and the directory listing (a contact naming a person that is gone is refused
     /// with `UnknownAgent`, which forgets it).
     known_persons: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// One async gate per agent whose person is being ensured by this process: the
+    /// process's other tasks for that agent wait on it (woken the moment it opens, then
+    /// finding the person known) instead of polling the store's cross-process lock.
+    person_gates: std::sync::Mutex<HashMap<String, std::sync::Weak<Mutex<()>>>>,
     /// Per connector: which mapping paths matched lately, and when it was last written.
     mapping_watch: Mutex<HashMap<String, (crate::mapping_watch::PathWatch, DateTime<Utc>)>>,
 }
+
+/// How long a task waits for this process's other task ensuring the same person.
+const PERSON_GATE_WAIT: Duration = Duration::from_secs(5);
 
 /// Persons remembered at most (the set starts over beyond it; memory stays bounded).
 const MAX_KNOWN_PERSONS: usize = 200_000;
@@ -203,6 +210,7 @@ impl Importer {
             contexts: Mutex::new(HashMap::new()),
             marks: crate::attention::Marks::default(),
             known_persons: Default::default(),
+            person_gates: Default::default(),
             mapping_watch: Mutex::new(HashMap::new()),
         }
     }
@@ -260,6 +268,23 @@ impl Importer {
             }
             k.insert(key);
         }
+    }
+
+    /// The gate of agent `key` (shared while anyone holds it; dropped gates are pruned).
+    fn person_gate(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut gates = self
+            .person_gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(g) = gates.get(key).and_then(std::sync::Weak::upgrade) {
+            return g;
+        }
+        if gates.len() >= 1_024 {
+            gates.retain(|_, w| w.strong_count() > 0);
+        }
+        let g = Arc::new(Mutex::new(()));
+        gates.insert(key.to_owned(), Arc::downgrade(&g));
+        g
     }
 
     fn forget_person(&self, key: &str) {
@@ -456,6 +481,12 @@ impl Importer {
             // The attempt is counted as the step begins: a step cut off by a crash or a
             // timeout is still a visible attempt with a reason.
             let held = chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::minutes(15));
+            // Contacts this step may import without a lookup: marked with the step's start.
+            let fresh = if item.stage == Stage::MetadataFetched {
+                item.mark_imports_sent()
+            } else {
+                Vec::new()
+            };
             if !item.begin_step(&self.settings.retry, held, Utc::now()) {
                 let text = item.last_error.clone().unwrap_or_default();
                 self.died(&item, &text);
@@ -468,10 +499,16 @@ impl Importer {
             }
             let before = item.stage;
             let result = match deadline {
-                None => self.leased(connector_id, item_id, owner, self.step(&mut item)).await,
-                Some(d) => {
-                    match tokio::time::timeout_at(d, self.leased(connector_id, item_id, owner, self.step(&mut item)))
+                None => {
+                    self.leased(connector_id, item_id, owner, self.step(&mut item, &fresh))
                         .await
+                }
+                Some(d) => {
+                    match tokio::time::timeout_at(
+                        d,
+                        self.leased(connector_id, item_id, owner, self.step(&mut item, &fresh)),
+                    )
+                    .await
                     {
                         Ok(r) => r,
                         Err(_) => {
@@ -651,7 +688,9 @@ impl Importer {
         Ok(())
     }
 
-    async fn step(&self, item: &mut LedgerItem) -> Result<(), StepError> {
+    /// One step of `item`. `fresh`: external ids of contacts no earlier step sent
+    /// ([`LedgerItem::mark_imports_sent`]).
+    async fn step(&self, item: &mut LedgerItem, fresh: &[String]) -> Result<(), StepError> {
         let connector = self
             .store
             .get_connector(&item.connector_id)
@@ -665,7 +704,7 @@ impl Importer {
         let ctx = self.context(&connector).await;
         match item.stage {
             Stage::Discovered => self.fetch_and_segment(item, &connector, &conn, &ctx).await,
-            Stage::MetadataFetched => self.import_contacts(item, &connector, &ctx).await,
+            Stage::MetadataFetched => self.import_contacts(item, &connector, &ctx, fresh).await,
             Stage::ContactsImported | Stage::AudioUploaded => self.upload_audio(item, &connector, &conn, &ctx).await,
             Stage::Done => Ok(()),
         }
@@ -886,6 +925,7 @@ impl Importer {
         item: &mut LedgerItem,
         connector: &StoredConnector,
         ctx: &WfoCtx,
+        fresh: &[String],
     ) -> Result<(), StepError> {
         let mut persons_checked = std::collections::BTreeSet::new();
         for i in 0..item.contacts.len() {
@@ -903,12 +943,31 @@ impl Importer {
             let contact = item.contacts[i].plan.contact.clone();
             let person_key = person_key(&connector.config.id, &contact);
             if persons_checked.insert(contact.agent.clone()) && !self.person_known(&person_key) {
-                let name = item.contacts[i].agent_name.clone();
-                self.ensure_person(connector, ctx.wfo.as_ref(), &contact, name.as_ref())
-                    .await?;
-                self.remember_person(person_key.clone());
+                let gate = self.person_gate(&person_key);
+                // As long as the cross-process lock is waited for (then the item waits,
+                // without spending an attempt, and frees its worker).
+                let Ok(_open) = tokio::time::timeout(PERSON_GATE_WAIT, gate.lock()).await else {
+                    return Err(StepError::Wait(
+                        format!("another worker is creating the WFO person for {}", contact.agent.acd_id),
+                        chrono::Duration::from_std(self.settings.person_lock / 10)
+                            .unwrap_or(chrono::Duration::seconds(6)),
+                    ));
+                };
+                // Another task of this process may have ensured them while this one waited.
+                if !self.person_known(&person_key) {
+                    let name = item.contacts[i].agent_name.clone();
+                    self.ensure_person(connector, ctx.wfo.as_ref(), &contact, name.as_ref())
+                        .await?;
+                    self.remember_person(person_key.clone());
+                }
             }
-            let id = match wfo_client::ensure_contact(ctx.wfo.as_ref(), &contact).await {
+            let sent = if fresh.contains(&contact.external_id) {
+                // Never sent before this step (the ledger is sure): no lookup first.
+                wfo_client::import_new_contact(ctx.wfo.as_ref(), &contact).await
+            } else {
+                wfo_client::ensure_contact(ctx.wfo.as_ref(), &contact).await
+            };
+            let id = match sent {
                 Ok(id) => id,
                 Err(e @ WfoError::UnknownMetadataKey { .. }) => {
                     // The tenant's keys changed under the mapping: plan again from the

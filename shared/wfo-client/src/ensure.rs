@@ -35,6 +35,14 @@ pub async fn ensure_contact<A: WfoApi + ?Sized>(api: &A, contact: &ContactImport
         tracing::debug!(external_id, contact_id = id, "contact already in WFO; not importing");
         return Ok(id);
     }
+    import_new_contact(api, contact).await
+}
+
+/// [`ensure_contact`] for a contact the caller **knows** was never sent (its ledger says
+/// no earlier attempt reached the import): no lookup first, one call. An import whose
+/// outcome is unknown is still looked up before it is sent again.
+pub async fn import_new_contact<A: WfoApi + ?Sized>(api: &A, contact: &ContactImport) -> Result<i64, WfoError> {
+    let external_id = contact.external_id.as_str();
     let mut attempt = 0;
     loop {
         attempt += 1;

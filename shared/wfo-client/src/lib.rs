@@ -18,6 +18,6 @@ pub use api::{AudioBody, WfoApi};
 pub use client::{WfoClient, WfoClientConfig};
 pub use ensure::{
     NewAgent, default_agent_role, default_team, ensure_agent_person, ensure_agent_person_fenced, ensure_contact,
-    ensure_queue, find_person_by_acd, find_queue_by_acd, put_metadata,
+    ensure_queue, find_person_by_acd, find_queue_by_acd, import_new_contact, put_metadata,
 };
 pub use error::WfoError;
