@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
-use wfo_domain::ledger::{Health, Stage};
+use wfo_domain::ledger::{Health, LedgerItem, Stage};
 use wfo_domain::wfo::ContactType;
 use wfo_harness::{
     CC_CONNECTOR_ID, CC1_CONNECTOR_ID, Cc1Org, ContactCenter, ContactCenter1, Harness, HarnessConfig, Received,
@@ -25,6 +25,7 @@ use wfo_webex_cc2::segment::WEBEX_CC2_EXTERNAL_ID_PREFIX;
 /// The 1.0 org of the tests that need no 2.0 org: 4 agents, 2 teams, 2 queues.
 async fn world_1(cfg: HarnessConfig) -> (Harness, ContactCenter1) {
     common::init_tracing();
+    let wfo_fails = cfg.wfo_faults != wfo_harness::WfoFaults::default();
     let h = Harness::start(cfg).await.unwrap();
     let cc1 = h
         .add_contact_center_1(&Cc1Org {
@@ -34,17 +35,22 @@ async fn world_1(cfg: HarnessConfig) -> (Harness, ContactCenter1) {
         })
         .await
         .unwrap();
-    synced(&h).await;
+    synced(&h, !wfo_fails).await;
     (h, cc1)
 }
 
-/// The 1.0 connector's first sync (teams, queues, users) is done and complete.
-async fn synced(h: &Harness) {
+/// The 1.0 connector's first sync (teams, queues, users) is done (and `complete`, unless
+/// WFO is made to fail: then its next runs retry what failed).
+async fn synced(h: &Harness, complete: bool) {
     let status = h
         .wait_for_sync_of(CC1_CONNECTOR_ID, Duration::from_secs(30))
         .await
         .expect("the Contact Center 1.0 sync runs");
-    assert!(status.last_run.error.is_none(), "{:?}", status.last_run.error);
+    assert!(
+        !complete || status.last_run.error.is_none(),
+        "{:?}",
+        status.last_run.error
+    );
 }
 
 /// Every contact of the 1.0 `sessions` exactly once, each as its scenario says
@@ -84,9 +90,7 @@ async fn imported_1(h: &Harness, sessions: &[(Scenario, String)], timeout: Durat
             let item = h.store.get(CC1_CONNECTOR_ID, id).await.unwrap();
             let ok = match item {
                 Some(i) if i.stage == Stage::Done => true,
-                Some(i) if *scenario == Scenario::NotRecorded => {
-                    i.health == Health::Waiting && i.audio_wait.is_some() && i.contacts_awaiting_audio() > 0
-                }
+                Some(i) if *scenario == Scenario::NotRecorded => waits_for_audio(&i),
                 _ => false,
             };
             if !ok {
@@ -98,6 +102,14 @@ async fn imported_1(h: &Harness, sessions: &[(Scenario, String)], timeout: Durat
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Contacts in WFO, audio awaited (between checks the item is `Waiting`, during one `Ok`).
+fn waits_for_audio(item: &LedgerItem) -> bool {
+    item.stage == Stage::ContactsImported
+        && item.health != Health::Dead
+        && item.audio_wait.is_some()
+        && item.contacts_awaiting_audio() > 0
 }
 
 /// One contact as the versions are compared: agent, span, audio or not.
@@ -137,7 +149,7 @@ async fn every_scenario_gives_the_same_contacts_through_contact_center_1_and_2()
         })
         .await
         .unwrap();
-    synced(&h).await;
+    synced(&h, true).await;
     let base = Utc::now() - chrono::Duration::minutes(10);
     let mut tasks = Vec::new();
     for (k, scenario) in Scenario::ALL.into_iter().enumerate() {
@@ -259,8 +271,7 @@ async fn contacts_come_first_and_the_audio_follows_when_the_media_api_has_the_re
         let item = h.store.get(CC1_CONNECTOR_ID, id).await.unwrap().unwrap();
         let voice_with_agents = !matches!(scenario, Scenario::Chat | Scenario::Abandoned);
         if voice_with_agents && !expected_contacts(*scenario, &cc1.task(id).unwrap()).is_empty() {
-            assert_eq!(item.health, Health::Waiting, "{}: {item:?}", scenario.name());
-            assert!(item.audio_wait.is_some(), "{}", scenario.name());
+            assert!(waits_for_audio(&item), "{}: {item:?}", scenario.name());
             waiting += 1;
         } else {
             assert_eq!(item.stage, Stage::Done, "{}: {item:?}", scenario.name());
