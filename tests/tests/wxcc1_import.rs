@@ -78,32 +78,6 @@ fn expected_1(cc1: &ContactCenter1, sessions: &[(Scenario, String)]) -> usize {
         .sum()
 }
 
-/// Waits until every 1.0 session is imported: done, or — a session whose recording the
-/// media API never has (`not-recorded`: a 1.0 CSR does not say whether the call was
-/// recorded) — its contacts in WFO and the item waiting for audio. Returns the ones that
-/// are not.
-async fn imported_1(h: &Harness, sessions: &[(Scenario, String)], timeout: Duration) -> Vec<String> {
-    let until = tokio::time::Instant::now() + timeout;
-    loop {
-        let mut pending = Vec::new();
-        for (scenario, id) in sessions {
-            let item = h.store.get(CC1_CONNECTOR_ID, id).await.unwrap();
-            let ok = match item {
-                Some(i) if i.stage == Stage::Done => true,
-                Some(i) if *scenario == Scenario::NotRecorded => waits_for_audio(&i),
-                _ => false,
-            };
-            if !ok {
-                pending.push(format!("{} {id}", scenario.name()));
-            }
-        }
-        if pending.is_empty() || tokio::time::Instant::now() >= until {
-            return pending;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Contacts in WFO, audio awaited (between checks the item is `Waiting`, during one `Ok`).
 fn waits_for_audio(item: &LedgerItem) -> bool {
     item.stage == Stage::ContactsImported
@@ -167,7 +141,7 @@ async fn every_scenario_gives_the_same_contacts_through_contact_center_1_and_2()
     let ids: Vec<String> = tasks.iter().map(|(_, id)| id.clone()).collect();
     let left = h.wait_settled_of(CC_CONNECTOR_ID, &ids, Duration::from_secs(60)).await;
     assert!(left.is_empty(), "2.0 not settled: {left:?}");
-    let left = imported_1(&h, &tasks, Duration::from_secs(60)).await;
+    let left = h.wait_sessions(&cc1, &tasks, Duration::from_secs(60)).await;
     assert!(left.is_empty(), "1.0 not imported: {left:?}");
     let mut problems = Vec::new();
     for (scenario, id) in &tasks {
@@ -215,14 +189,10 @@ async fn every_scenario_gives_the_same_contacts_through_contact_center_1_and_2()
         assert_eq!(got, durations, "{name}");
     }
     // The 1.0 agents are the persons of ACD server 5, the 2.0 ones of server 4.
-    let servers: BTreeMap<i64, usize> = h
-        .wfo
-        .contacts()
-        .iter()
-        .fold(BTreeMap::new(), |mut m, c| {
-            *m.entry(c.contact.import.agent.acd_server_id).or_default() += 1;
-            m
-        });
+    let servers: BTreeMap<i64, usize> = h.wfo.contacts().iter().fold(BTreeMap::new(), |mut m, c| {
+        *m.entry(c.contact.import.agent.acd_server_id).or_default() += 1;
+        m
+    });
     assert_eq!(
         servers.get(&wfo_harness::CC1_ACD_SERVER_ID),
         Some(&expected_1(&cc1, &tasks)),
@@ -260,7 +230,10 @@ async fn contacts_come_first_and_the_audio_follows_when_the_media_api_has_the_re
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(in_wfo, expected, "every contact is imported before its recording exists");
+    assert_eq!(
+        in_wfo, expected,
+        "every contact is imported before its recording exists"
+    );
     // Seconds of audio checks: all of them 404.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = h.received_of(WEBEX_CC1_EXTERNAL_ID_PREFIX, &ids);
@@ -281,7 +254,7 @@ async fn contacts_come_first_and_the_audio_follows_when_the_media_api_has_the_re
     assert!(media_before > 0, "the media API was asked");
     // The recordings are ready now (their sessions ended five minutes ago).
     cc1.set_capture_delay(Duration::from_secs(60));
-    let left = imported_1(&h, &sessions, Duration::from_secs(40)).await;
+    let left = h.wait_sessions(&cc1, &sessions, Duration::from_secs(40)).await;
     assert!(left.is_empty(), "the audio did not come: {left:?}");
     let problems = problems_1(&h, &cc1, &sessions);
     assert!(problems.is_empty(), "{problems:#?}");
@@ -383,7 +356,7 @@ async fn failing_1_0_apis_and_a_failing_wfo_still_give_every_contact_once_with_i
             sessions.push((*scenario, cc1.play_ending_at(scenario.name(), at, who).unwrap()));
         }
     }
-    let left = imported_1(&h, &sessions, Duration::from_secs(90)).await;
+    let left = h.wait_sessions(&cc1, &sessions, Duration::from_secs(90)).await;
     assert!(left.is_empty(), "not imported: {left:?}");
     for (scenario, id) in &sessions {
         let item = h.store.get(CC1_CONNECTOR_ID, id).await.unwrap().unwrap();

@@ -110,10 +110,18 @@ fn segment_of_a_contact_center_1_session_prints_its_agents_contacts() {
             ("7b2e1d3f-4c5e-4f60-9bac-1d2e3f4a5b6c", 72_000, 134_000, 46_000),
         ]
     );
-    assert_eq!(contacts[0]["events"], serde_json::json!([{"type": "HOLD", "time": T0 + 68_000}]));
+    assert_eq!(
+        contacts[0]["events"],
+        serde_json::json!([{"type": "HOLD", "time": T0 + 68_000}])
+    );
     for c in contacts {
         assert_eq!(c["assocCallId"], "fixture-consult-transfer");
-        assert!(c["externalId"].as_str().unwrap().starts_with("wxcc1:fixture-consult-transfer:"));
+        assert!(
+            c["externalId"]
+                .as_str()
+                .unwrap()
+                .starts_with("wxcc1:fixture-consult-transfer:")
+        );
         assert_eq!(c["audio"]["channels"], 1, "1.0 recordings are mono");
         assert_eq!(c["agent"]["acdServerId"], 5);
     }

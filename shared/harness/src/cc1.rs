@@ -195,7 +195,10 @@ impl Harness {
         sim.upsert_aux(AuxResource::Team, AuxItem::named(&ids.team_id, &ids.team_name, true));
         for i in 1..org.teams {
             let id = format!("cc1-team-{i:03}");
-            sim.upsert_aux(AuxResource::Team, AuxItem::named(&id, &format!("Team {:03}", i + 1), true));
+            sim.upsert_aux(
+                AuxResource::Team,
+                AuxItem::named(&id, &format!("Team {:03}", i + 1), true),
+            );
             team_ids.push(id);
         }
         if org.queues > 0 {
@@ -283,5 +286,47 @@ fallback = "en-US"
         let want = wfo_sim_wxcc::expected_contacts(scenario, &task);
         let got = self.received_of(wfo_webex_cc1::WEBEX_CC1_EXTERNAL_ID_PREFIX, &[sid.to_owned()]);
         crate::compare_contacts(scenario.name(), sid, got, &want, wfo_sim_wxcc1::media::FRAME_BYTES)
+    }
+}
+
+impl Harness {
+    /// Waits until every Contact Center 1.0 session is imported: done, or — a session
+    /// whose scenario has no recording the media API would ever serve (a 1.0 CSR does not
+    /// say whether a call was recorded, so its audio is awaited until the wait gives up a
+    /// day later) — its contacts in WFO and the item waiting for audio. Returns the
+    /// sessions that are not.
+    pub async fn wait_sessions(
+        &self,
+        cc1: &ContactCenter1,
+        sessions: &[(Scenario, String)],
+        timeout: Duration,
+    ) -> Vec<String> {
+        use wfo_domain::ledger::{Health, Stage};
+        use wfo_pipeline::ports::Ledger;
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut pending = Vec::new();
+            for (scenario, sid) in sessions {
+                let silent = cc1.task(sid).is_some_and(|t| {
+                    wfo_sim_wxcc::expected_contacts(*scenario, &t)
+                        .iter()
+                        .all(|c| !c.has_audio)
+                });
+                let ok = match self.store.get(&cc1.connector.id, sid).await {
+                    Ok(Some(i)) if i.stage == Stage::Done => true,
+                    Ok(Some(i)) if silent => {
+                        i.stage == Stage::ContactsImported && i.health != Health::Dead && i.audio_wait.is_some()
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    pending.push(format!("{} {sid}", scenario.name()));
+                }
+            }
+            if pending.is_empty() || tokio::time::Instant::now() >= until {
+                return pending;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }

@@ -28,8 +28,7 @@ use wfo_store::SqliteStore;
 mod cc1;
 
 pub use cc1::{
-    CC1_ACD_SERVER_ID, CC1_CONNECTOR_ID, Cc1Org, ContactCenter1, play_in_both, play_in_both_ending_at,
-    synthetic_agents,
+    CC1_ACD_SERVER_ID, CC1_CONNECTOR_ID, Cc1Org, ContactCenter1, play_in_both, play_in_both_ending_at, synthetic_agents,
 };
 pub use wfo_sim_webex::{DeliveryPolicy, FaultConfig};
 pub use wfo_sim_wfo::Faults as WfoFaults;
