@@ -1,6 +1,7 @@
 //! `wfo-connect demo`: the simulators on loopback, the connector against them, every
 //! complex-call scenario played, and what arrived in WFO printed and checked against the
-//! segmentation rules.
+//! segmentation rules — for Webex Calling, then a Contact Center 2.0 org, then a Contact
+//! Center 1.0 org playing the same scenarios.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ pub async fn run(keep_state: Option<PathBuf>) -> Result<(), Failure> {
         }
     };
     let started = Instant::now();
-    println!("wfo-connect demo — Webex Calling and Webex Contact Center 2.0 → WFO, everything on loopback");
+    println!("wfo-connect demo — Webex Calling, Webex Contact Center 2.0 and 1.0 → WFO, everything on loopback");
     let harness = Harness::start(HarnessConfig::new(state_dir.clone()))
         .await
         .map_err(Failure::job)?;
@@ -243,7 +244,11 @@ async fn contact_center(h: &Harness) -> Result<(), Failure> {
         .filter(|t| t.acd_server_id == Some(wfo_harness::CC_ACD_SERVER_ID))
         .count();
     println!("   WFO now holds {teams} read-only Contact Center teams and {queues} queues");
-    let imported = contact_center_tasks(h, &cc).await;
+    let imported = match contact_center_tasks(h, &cc).await {
+        // The 2.0 org stays up meanwhile: its connector keeps polling it.
+        Ok(()) => contact_center_1(h).await,
+        Err(e) => Err(e),
+    };
     cc.sim.shutdown().await;
     imported
 }
@@ -324,30 +329,7 @@ async fn contact_center_tasks(h: &Harness, cc: &wfo_harness::ContactCenter) -> R
             if received.len() == 1 { "" } else { "s" }
         );
         for r in &received {
-            let events = if r.events.is_empty() {
-                String::new()
-            } else {
-                let shown: Vec<String> = r
-                    .events
-                    .iter()
-                    .map(|e| match e.split_once('@') {
-                        Some((kind, ms)) => match ms.parse::<i64>() {
-                            Ok(ms) => format!("{} {}", kind.to_uppercase(), clock(ms)),
-                            Err(_) => e.clone(),
-                        },
-                        None => e.clone(),
-                    })
-                    .collect();
-                format!("  {}", shown.join(", "))
-            };
-            println!(
-                "     {:<18} start {}  dur {:>9}  {:<8}  audio {:>8}{events}",
-                r.agent_name,
-                clock(r.start_time),
-                hms(r.duration_ms),
-                r.direction,
-                r.audio_bytes.map(|b| format!("{b} B")).unwrap_or_else(|| "none".into()),
-            );
+            print_cc_contact(r);
         }
         let problems = h.check_task(cc, *scenario, id);
         if problems.is_empty() {
@@ -364,6 +346,182 @@ async fn contact_center_tasks(h: &Harness, cc: &wfo_harness::ContactCenter) -> R
     } else {
         Err(Failure::job(
             "some Contact Center tasks did not match their expected contacts",
+        ))
+    }
+}
+
+/// One Contact Center contact as steps 6 and 9 show it.
+fn print_cc_contact(r: &wfo_harness::Received) {
+    let events = if r.events.is_empty() {
+        String::new()
+    } else {
+        let shown: Vec<String> = r
+            .events
+            .iter()
+            .map(|e| match e.split_once('@') {
+                Some((kind, ms)) => match ms.parse::<i64>() {
+                    Ok(ms) => format!("{} {}", kind.to_uppercase(), clock(ms)),
+                    Err(_) => e.clone(),
+                },
+                None => e.clone(),
+            })
+            .collect();
+        format!("  {}", shown.join(", "))
+    };
+    println!(
+        "     {:<18} start {}  dur {:>9}  {:<8}  audio {:>8}{events}",
+        r.agent_name,
+        clock(r.start_time),
+        hms(r.duration_ms),
+        r.direction,
+        r.audio_bytes.map(|b| format!("{b} B")).unwrap_or_else(|| "none".into()),
+    );
+}
+
+/// Agents, teams and queues of the demo's Contact Center 1.0 org.
+const CC1_AGENTS: usize = 24;
+const CC1_TEAMS: usize = 3;
+const CC1_QUEUES: usize = 4;
+
+/// A third org, on Webex Contact Center 1.0: stored with its API key, synced, its
+/// sessions polled.
+async fn contact_center_1(h: &Harness) -> Result<(), Failure> {
+    println!();
+    println!("7. An operator connects a Webex Contact Center 1.0 org (API key) to the same WFO:");
+    let cc1 = h
+        .add_contact_center_1(&wfo_harness::Cc1Org {
+            agents: wfo_harness::synthetic_agents(CC1_AGENTS, 31),
+            teams: CC1_TEAMS,
+            queues: CC1_QUEUES,
+        })
+        .await
+        .map_err(Failure::job)?;
+    let creds = cc1.sim.credentials();
+    println!(
+        "   Contact Center 1.0 simulator {}  (tenant {}, media API {})",
+        cc1.sim.base_url(),
+        creds.tenant_id,
+        cc1.sim.media_url()
+    );
+    println!(
+        "   connector '{}' stored with API user {} and its API key (encrypted): no authorization step",
+        cc1.connector.id, creds.username
+    );
+    println!("   1.0 sends no webhooks: the poller lists its sessions (CSRs), every second here");
+    let result = contact_center_1_sessions(h, &cc1).await;
+    cc1.sim.shutdown().await;
+    result
+}
+
+/// How long after a session the demo's Contact Center 1.0 has its recording.
+const CC1_CAPTURE_DELAY: Duration = Duration::from_secs(60 * 60);
+
+async fn contact_center_1_sessions(h: &Harness, cc1: &wfo_harness::ContactCenter1) -> Result<(), Failure> {
+    use wfo_sim_wxcc::{Scenario, expected_contacts};
+    let Some(status) = h.wait_for_sync_of(&cc1.connector.id, Duration::from_secs(30)).await else {
+        return Err(Failure::job("the Contact Center 1.0 sync did not finish within 30 s"));
+    };
+    let run = &status.last_run;
+    println!("   sync (auxiliary data: teams and queues first, then users):");
+    for line in crate::commands::org_lines(run) {
+        println!("     {line}");
+    }
+    println!("     users: {}", crate::commands::sync_summary(run));
+    if let Some(e) = &run.error {
+        return Err(Failure::job(format!("the Contact Center 1.0 sync is incomplete: {e}")));
+    }
+    println!();
+    println!(
+        "8. The 1.0 org handled one session per scenario {} min ago; its recordings come now:",
+        CC1_CAPTURE_DELAY.as_secs() / 60
+    );
+    cc1.set_capture_delay(CC1_CAPTURE_DELAY);
+    let agents = cc1.agents(2);
+    // The sessions ended a capture delay ago, less seconds: contacts now, audio in a moment.
+    let delay = chrono::Duration::from_std(CC1_CAPTURE_DELAY).map_err(Failure::job)?;
+    let ended = Utc::now() - delay + chrono::Duration::seconds(6);
+    let mut sessions = Vec::new();
+    for (k, scenario) in Scenario::ALL.into_iter().enumerate() {
+        let sid = cc1
+            .play_ending_at(
+                scenario.name(),
+                ended + chrono::Duration::milliseconds(300 * k as i64),
+                &agents,
+            )
+            .map_err(Failure::job)?;
+        sessions.push((scenario, sid));
+    }
+    let ids: Vec<String> = sessions.iter().map(|(_, id)| id.clone()).collect();
+    let expected: usize = sessions
+        .iter()
+        .filter_map(|(s, id)| cc1.task(id).map(|t| expected_contacts(*s, &t).len()))
+        .sum();
+    let prefix = wfo_webex_cc1::WEBEX_CC1_EXTERNAL_ID_PREFIX;
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut in_wfo = 0;
+    while Instant::now() < until {
+        in_wfo = h.received_of(prefix, &ids).len();
+        if in_wfo >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let with_audio = h
+        .received_of(prefix, &ids)
+        .iter()
+        .filter(|r| r.audio_bytes.is_some())
+        .count();
+    println!(
+        "   {} sessions ended; {in_wfo} of {expected} contacts already in WFO, {with_audio} with audio (the media API answers 404)",
+        sessions.len()
+    );
+    if in_wfo < expected {
+        return Err(Failure::job(
+            "the Contact Center 1.0 contacts did not arrive within 60 s",
+        ));
+    }
+    println!("   the recordings appear: the audio wait's next check finds them, the audio follows");
+    let pending = h.wait_sessions(cc1, &sessions, Duration::from_secs(60)).await;
+    settled(pending, "Contact Center 1.0 sessions", 60)?;
+    println!();
+    println!("9. What WFO received from the Contact Center 1.0 org:");
+    let mut all_ok = true;
+    for (scenario, sid) in &sessions {
+        let received = h.received_of(prefix, std::slice::from_ref(sid));
+        println!();
+        println!(
+            "   {}  (session {}, {} contact{})",
+            scenario.name(),
+            &sid[..sid.len().min(8)],
+            received.len(),
+            if received.len() == 1 { "" } else { "s" }
+        );
+        for r in &received {
+            print_cc_contact(r);
+        }
+        let problems = h.check_session(cc1, *scenario, sid);
+        if problems.is_empty() {
+            let silent = *scenario == Scenario::NotRecorded;
+            println!(
+                "     ✓ as the segmentation rules (reference §2.4) say, as for 2.0{}",
+                if silent {
+                    " (no recording: the media API's 404 is awaited for a day, then the session is done without audio)"
+                } else {
+                    ""
+                }
+            );
+        } else {
+            all_ok = false;
+            for p in problems {
+                println!("     ✗ {p}");
+            }
+        }
+    }
+    if all_ok {
+        Ok(())
+    } else {
+        Err(Failure::job(
+            "some Contact Center 1.0 sessions did not match their expected contacts",
         ))
     }
 }

@@ -73,6 +73,83 @@ fn segment_of_contact_center_tasks_prints_each_fixture_expected_contacts() {
     }
 }
 
+/// A Contact Center 1.0 consult transfer (`{"csr", "cars"}`) is A until the hand-over,
+/// held from the consult on, and B from answering the consult to the end: slices of the
+/// session's one mono recording, which starts when A answers.
+#[test]
+fn segment_of_a_contact_center_1_session_prints_its_agents_contacts() {
+    const T0: i64 = 1_767_261_600_000;
+    let dir = repo().join("fixtures/webex-cc-1/consult-transfer");
+    let out = bin()
+        .args(["segment", "--kind", "webex-cc-1", "--acd-server-id", "5"])
+        .arg(dir.join("session.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    assert_eq!(got, expected);
+    // The same, from the scenario's numbers (fixtures/webex-cc-1/README.md).
+    let contacts = got.as_array().unwrap();
+    let spans: Vec<(&str, i64, i64, i64)> = contacts
+        .iter()
+        .map(|c| {
+            (
+                c["agent"]["acdId"].as_str().unwrap(),
+                c["startTime"].as_i64().unwrap() - T0,
+                c["callDuration"].as_i64().unwrap(),
+                c["media"]["offsetMs"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            ("6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b", 26_000, 75_000, 0),
+            ("7b2e1d3f-4c5e-4f60-9bac-1d2e3f4a5b6c", 72_000, 134_000, 46_000),
+        ]
+    );
+    assert_eq!(
+        contacts[0]["events"],
+        serde_json::json!([{"type": "HOLD", "time": T0 + 68_000}])
+    );
+    for c in contacts {
+        assert_eq!(c["assocCallId"], "fixture-consult-transfer");
+        assert!(
+            c["externalId"]
+                .as_str()
+                .unwrap()
+                .starts_with("wxcc1:fixture-consult-transfer:")
+        );
+        assert_eq!(c["audio"]["channels"], 1, "1.0 recordings are mono");
+        assert_eq!(c["agent"]["acdServerId"], 5);
+    }
+}
+
+/// A 1.0 session file whose CSR has no `sid` fails naming it; one that is not
+/// `{"csr", "cars"}` says what it should be.
+#[test]
+fn segment_of_a_malformed_contact_center_1_session_fails_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (doc, needle) in [
+        (r#"{"csr": {"cstts": 1}, "cars": []}"#, "csr.sid"),
+        (r#"{"csr": {"sid": "s1"}, "cars": {"a": 1}}"#, "cars"),
+        (r#"[1, 2]"#, "csr"),
+    ] {
+        let file = dir.path().join("session.json");
+        std::fs::write(&file, doc).unwrap();
+        let out = bin()
+            .args(["segment", "--kind", "webex-cc-1"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{doc}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{doc}: {err}");
+    }
+}
+
 #[test]
 fn segment_of_a_malformed_document_fails_naming_the_field() {
     let dir = repo().join("fixtures/webex-calling/malformed");

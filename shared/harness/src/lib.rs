@@ -1,7 +1,8 @@
 //! One running system on loopback: the WFO simulator, the Webex Calling simulator, the
 //! embedded store, the local runtime and one connector wired between them; on demand a
-//! Contact Center 2.0 org too ([`Harness::add_contact_center`]), with its own simulator
-//! and connector on the same runtime and WFO.
+//! Contact Center 2.0 org too ([`Harness::add_contact_center`]) and a Contact Center 1.0
+//! org ([`Harness::add_contact_center_1`]), each with its own simulator and connector on
+//! the same runtime and WFO.
 //!
 //! `wfo-connect demo` and the end-to-end tests use this, so what a newcomer sees in the
 //! demo is exactly what the tests check.
@@ -24,6 +25,11 @@ use wfo_sim_webex::{Integration, RunningWebexSim, ScenarioInstance, WebexSim, We
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
 
+mod cc1;
+
+pub use cc1::{
+    CC1_ACD_SERVER_ID, CC1_CONNECTOR_ID, Cc1Org, ContactCenter1, play_in_both, play_in_both_ending_at, synthetic_agents,
+};
 pub use wfo_sim_webex::{DeliveryPolicy, FaultConfig};
 pub use wfo_sim_wfo::Faults as WfoFaults;
 
@@ -575,50 +581,27 @@ fallback = "en-US"
             return vec![format!("{name} {task_id}: not a task of the simulator")];
         };
         let want = wfo_sim_wxcc::expected_contacts(scenario, &task);
-        let mut got: Vec<Received> = self
-            .received(&[task_id.to_owned()])
+        let got = self.received_of(
+            wfo_webex_cc2::segment::WEBEX_CC2_EXTERNAL_ID_PREFIX,
+            &[task_id.to_owned()],
+        );
+        compare_contacts(name, task_id, got, &want, wfo_sim_wxcc::wav::FRAME_BYTES)
+    }
+
+    /// Contacts WFO holds of the source spelling its `externalId`s `{prefix}:{id}:{n}`
+    /// for the given interaction ids (a Contact Center task or session id, which is also
+    /// their assocCallId): one call played into two versions keeps its id in both.
+    pub fn received_of(&self, prefix: &str, ids: &[String]) -> Vec<Received> {
+        self.received(ids)
             .into_iter()
-            .filter(|r| r.assoc_call_id == task_id)
-            .collect();
-        if got.len() != want.len() {
-            return vec![format!(
-                "{name} {task_id}: {} contacts in WFO, {} expected",
-                got.len(),
-                want.len()
-            )];
-        }
-        got.sort_by(|a, b| {
-            (a.start_time, a.duration_ms, &a.agent_acd_id).cmp(&(b.start_time, b.duration_ms, &b.agent_acd_id))
-        });
-        let mut out = Vec::new();
-        for (r, e) in got.iter().zip(&want) {
-            let what = format!("{name} {}", r.external_id);
-            if !r.agent_acd_id.eq_ignore_ascii_case(&e.agent_ci_id) {
-                out.push(format!("{what}: agent {} (expected {})", r.agent_acd_id, e.agent_ci_id));
-            }
-            if (r.start_time, r.duration_ms) != (e.start_ms, e.duration_ms) {
-                out.push(format!(
-                    "{what}: {}+{} ms (expected {}+{})",
-                    r.start_time, r.duration_ms, e.start_ms, e.duration_ms
-                ));
-            }
-            match (e.has_audio, r.audio_bytes) {
-                (true, Some(bytes)) => {
-                    let frames = (r.duration_ms * i64::from(wfo_sim_wxcc::wav::SAMPLE_RATE) + 500) / 1_000;
-                    let wav = wfo_sim_wxcc::wav::HEADER_LEN as i64 + frames * wfo_sim_wxcc::wav::FRAME_BYTES as i64;
-                    if (bytes - wav).abs() > 2 * wfo_sim_wxcc::wav::FRAME_BYTES as i64 {
-                        out.push(format!(
-                            "{what}: {bytes} bytes of audio for {} ms (want {wav})",
-                            r.duration_ms
-                        ));
-                    }
-                }
-                (true, None) => out.push(format!("{what}: audio not uploaded")),
-                (false, Some(_)) => out.push(format!("{what}: audio uploaded for a task without any")),
-                (false, None) => {}
-            }
-        }
-        out
+            .filter(|r| {
+                r.external_id
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .and_then(|rest| rest.rsplit_once(':'))
+                    .is_some_and(|(id, _)| ids.iter().any(|i| i == id))
+            })
+            .collect()
     }
 
     pub async fn shutdown(self) {
@@ -628,4 +611,59 @@ fallback = "en-US"
             tracing::warn!(error = %e, "WFO simulator did not stop cleanly");
         }
     }
+}
+
+/// `got` (one interaction's contacts in WFO) against `want`: same number, and each, in
+/// start order, with the expected agent, span and assocCallId, and audio of its own span
+/// (a WAV of `frame_bytes` per 8 kHz sample frame, to two frames) exactly when expected.
+fn compare_contacts(
+    name: &str,
+    id: &str,
+    mut got: Vec<Received>,
+    want: &[wfo_sim_wxcc::ExpectedContact],
+    frame_bytes: u64,
+) -> Vec<String> {
+    if got.len() != want.len() {
+        return vec![format!(
+            "{name} {id}: {} contacts in WFO, {} expected",
+            got.len(),
+            want.len()
+        )];
+    }
+    got.sort_by(|a, b| {
+        (a.start_time, a.duration_ms, &a.agent_acd_id).cmp(&(b.start_time, b.duration_ms, &b.agent_acd_id))
+    });
+    let frame = frame_bytes as i64;
+    let mut out = Vec::new();
+    for (r, e) in got.iter().zip(want) {
+        let what = format!("{name} {}", r.external_id);
+        if !r.agent_acd_id.eq_ignore_ascii_case(&e.agent_ci_id) {
+            out.push(format!("{what}: agent {} (expected {})", r.agent_acd_id, e.agent_ci_id));
+        }
+        if (r.start_time, r.duration_ms) != (e.start_ms, e.duration_ms) {
+            out.push(format!(
+                "{what}: {}+{} ms (expected {}+{})",
+                r.start_time, r.duration_ms, e.start_ms, e.duration_ms
+            ));
+        }
+        if r.assoc_call_id != id {
+            out.push(format!("{what}: assocCallId {} (expected {id})", r.assoc_call_id));
+        }
+        match (e.has_audio, r.audio_bytes) {
+            (true, Some(bytes)) => {
+                let frames = (r.duration_ms * i64::from(wfo_sim_wxcc::wav::SAMPLE_RATE) + 500) / 1_000;
+                let wav = wfo_sim_wxcc::wav::HEADER_LEN as i64 + frames * frame;
+                if (bytes - wav).abs() > 2 * frame {
+                    out.push(format!(
+                        "{what}: {bytes} bytes of audio for {} ms (want {wav})",
+                        r.duration_ms
+                    ));
+                }
+            }
+            (true, None) => out.push(format!("{what}: audio not uploaded")),
+            (false, Some(_)) => out.push(format!("{what}: audio uploaded for a task without any")),
+            (false, None) => {}
+        }
+    }
+    out
 }

@@ -167,6 +167,12 @@ impl Session {
     pub fn sid(&self) -> &str {
         &self.csr.sid
     }
+
+    /// The session as `wfo-connect segment --kind webex-cc-1` reads it:
+    /// `{"csr": <its CSR>, "cars": [<its CARs>]}`, as the queries answer them.
+    pub fn session_file(&self) -> Value {
+        json!({ "csr": self.csr, "cars": self.cars })
+    }
 }
 
 /// The `q` parameter of both queries.
