@@ -16,7 +16,7 @@ use wfo_harness::{
     CC_CONNECTOR_ID, CC1_CONNECTOR_ID, Cc1Org, ContactCenter, ContactCenter1, Harness, HarnessConfig, Received,
     play_in_both, synthetic_agents,
 };
-use wfo_pipeline::ports::Ledger;
+use wfo_pipeline::ports::{ConnectorStore, Ledger};
 use wfo_sim_wxcc::{Scenario, expected_contacts};
 use wfo_sim_wxcc1::{Fault, Route};
 use wfo_webex_cc1::WEBEX_CC1_EXTERNAL_ID_PREFIX;
@@ -373,6 +373,131 @@ async fn failing_1_0_apis_and_a_failing_wfo_still_give_every_contact_once_with_i
         expected_1(&cc1, &sessions),
         cc1.sim.request_counts()
     );
+    cc1.sim.shutdown().await;
+    h.shutdown().await;
+}
+
+/// `backfill` finds sessions months back by their CSRs (once, however often it runs), and
+/// the daily data recapture walks yesterday again: a session whose record changed at the
+/// source gets its metadata written again, and a session nobody listed is imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backfill_months_back_and_the_daily_recapture_find_sessions_and_follow_their_changes() {
+    use wfo_domain::config::MetadataMapping;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = HarnessConfig::new(dir.path().to_owned());
+    // Only backfill and the recapture discover sessions here.
+    cfg.poller_enabled = false;
+    let (h, cc1) = world_1(cfg).await;
+    let mut config = cc1.connector.clone();
+    config.metadata_mapping.push(MetadataMapping {
+        acd_field: "agentName".into(),
+        label: "Wrap Up Code".into(),
+    });
+    h.store.put_connector(&config, Utc::now()).await.unwrap();
+    let agents = cc1.agents(2);
+    let discover = |from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>| {
+        let h = &h;
+        async move {
+            let connector = h.store.get_connector(CC1_CONNECTOR_ID).await.unwrap().unwrap();
+            wfo_pipeline::reconcile::discover_window(
+                &h.runtime.connections,
+                &connector,
+                from,
+                to,
+                wfo_domain::ledger::Discovery::Backfill,
+                |_| {},
+            )
+            .await
+            .unwrap()
+            .0
+        }
+    };
+
+    // Months back, twice: listed both times, new once.
+    let long_ago = Utc::now() - chrono::Duration::days(200);
+    let old = cc1.play_ending_at("consult-transfer", long_ago, &agents).unwrap();
+    for round in 0..2 {
+        let report = discover(
+            long_ago - chrono::Duration::days(3),
+            long_ago + chrono::Duration::days(3),
+        )
+        .await;
+        assert_eq!((report.listed, report.new), (1, 1 - round), "round {round}: {report:?}");
+        let left = h
+            .wait_settled_of(CC1_CONNECTOR_ID, std::slice::from_ref(&old), Duration::from_secs(30))
+            .await;
+        assert!(left.is_empty(), "round {round}: not settled");
+    }
+
+    // Yesterday: one session imported by a backfill, then changed at the source; one
+    // more that nothing listed.
+    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let yesterday_noon = midnight - chrono::Duration::hours(12);
+    let changed = cc1.play_ending_at("hold", yesterday_noon, &agents).unwrap();
+    let report = discover(midnight - chrono::Duration::days(1), midnight).await;
+    assert_eq!(report.new, 1, "{report:?}");
+    let left = h
+        .wait_settled_of(
+            CC1_CONNECTOR_ID,
+            std::slice::from_ref(&changed),
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(left.is_empty(), "the backfilled session is imported");
+    let mapped = |h: &Harness, id: &str| -> Vec<Option<String>> {
+        h.wfo
+            .contacts()
+            .into_iter()
+            .filter(|c| c.contact.import.assoc_call_id == id)
+            .map(|c| {
+                c.contact
+                    .import
+                    .metadata
+                    .get(&wfo_domain::wfo::metadata_key_from_label("Wrap Up Code"))
+                    .cloned()
+            })
+            .collect()
+    };
+    let before = mapped(&h, &changed);
+    assert_eq!(before.len(), 1);
+    assert!(before[0].is_some(), "the CSR's agentName is mapped");
+    let mut session = cc1.sim.session(&changed).unwrap();
+    session.csr.agent_name = Some("Escalated to billing".into());
+    cc1.sim.insert_session(session);
+    let missed = cc1
+        .play_ending_at("blind-transfer", yesterday_noon - chrono::Duration::hours(3), &agents)
+        .unwrap();
+
+    config.sync.data_recapture = true;
+    config.sync.recapture_time = "00:00".into();
+    let stored = h.store.put_connector(&config, Utc::now()).await.unwrap();
+    let poll = wfo_pipeline::reconcile::PollSettings::default();
+    let report = wfo_pipeline::reconcile::recapture_if_due(&h.runtime.connections, &stored, &poll, Utc::now())
+        .await
+        .unwrap()
+        .expect("due: the recapture time has passed today");
+    assert_eq!((report.new, report.replanned), (1, 1), "{report:?}");
+    assert!(
+        wfo_pipeline::reconcile::recapture_if_due(&h.runtime.connections, &stored, &poll, Utc::now())
+            .await
+            .unwrap()
+            .is_none(),
+        "once a day"
+    );
+    let ids = vec![changed.clone(), missed.clone()];
+    let left = h.wait_settled_of(CC1_CONNECTOR_ID, &ids, Duration::from_secs(30)).await;
+    assert!(left.is_empty(), "not settled: {left:?}");
+    assert_eq!(mapped(&h, &changed), vec![Some("Escalated to billing".to_owned())]);
+    let problems = problems_1(
+        &h,
+        &cc1,
+        &[
+            (Scenario::ConsultTransfer, old),
+            (Scenario::Hold, changed),
+            (Scenario::BlindTransfer, missed),
+        ],
+    );
+    assert!(problems.is_empty(), "{problems:#?}");
     cc1.sim.shutdown().await;
     h.shutdown().await;
 }
