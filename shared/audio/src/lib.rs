@@ -26,6 +26,8 @@ mod counted;
 mod error;
 mod frames;
 mod inspect;
+mod reference;
+mod scan;
 mod slice;
 pub mod synthetic;
 mod wav;
@@ -34,6 +36,7 @@ pub use counted::{CountHandle, counted, with_expected_len};
 pub use error::AudioError;
 pub use frames::MAX_FRAME_LEN;
 pub use inspect::{Container, InspectHandle, inspect};
+pub use reference::{slice_mp3_reference, slice_mp3_reference_with_stats};
 pub use slice::{CHANNEL_CAP, OUT_CHUNK, Slice, SliceStats, slice_mp3, slice_mp3_with_stats};
 pub use wav::{
     HEADER_LIMIT, MAX_CHANNELS, MAX_SAMPLE_RATE, SCRATCH_LEN, WAV_HEADER_LEN, WavFormat, WavStats, pcm_header,
