@@ -405,6 +405,8 @@ impl Stream for Mp3Slicer {
                         this.chunk_at += this.chunk.len() as u64;
                         this.chunk = Bytes::new();
                         this.pos = 0;
+                        // The carry keeps its bytes: there is no chunk to give them back to.
+                        this.from_chunk = 0;
                     }
                 }
                 continue;
