@@ -36,7 +36,7 @@ use futures::StreamExt;
 use mp3lame_encoder::{Bitrate, Builder, FlushGap, MonoPcm, Quality};
 use wfo_audio::synthetic::{PcmWav, SilentMp3};
 use wfo_audio::{
-    ByteStream, Slice, SliceStats, WavStats, counted, pcm_header, slice_mp3, slice_mp3_with_stats, slice_wav,
+    ByteStream, Slice, SliceStats, WavStats, counted, pcm_header, slice_mp3, slice_mp3_reference, slice_mp3_with_stats, slice_wav,
     slice_wav_with_stats, wav_format,
 };
 
@@ -111,6 +111,14 @@ fn bench_audio_path(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(data.len() as u64));
         group.bench_function("slice_last_10min", |b| {
             b.iter(|| rt.block_on(drain(slice_mp3(chunks(&data), Slice::new(50 * 60_000, 10 * 60_000)))))
+        });
+        group.bench_function("slice_last_10min_reference", |b| {
+            b.iter(|| {
+                rt.block_on(drain(slice_mp3_reference(
+                    chunks(&data),
+                    Slice::new(50 * 60_000, 10 * 60_000),
+                )))
+            })
         });
         group.bench_function("slice_first_10min", |b| {
             b.iter(|| rt.block_on(drain(slice_mp3(chunks(&data), Slice::new(0, 10 * 60_000)))))

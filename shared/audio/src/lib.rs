@@ -2,7 +2,8 @@
 //! independently of the file size, and cut at frame boundaries when a contact covers only
 //! part of a recording.
 //!
-//! - [`slice_mp3`]: the frames whose start time lies in a span, unchanged, as a stream.
+//! - [`slice_mp3`]: the frames whose start time lies in a span, unchanged, as a stream
+//!   ([`slice_mp3_reference`]: the same through symphonia, the tests' oracle).
 //! - [`slice_wav`]: the PCM sample frames of a span, behind a fresh 44-byte header, as a
 //!   stream; [`wav_format`] reads a WAV header (see the `wav` module).
 //! - [`counted`] / [`with_expected_len`]: whole-file pass-through with length checking.
@@ -10,17 +11,35 @@
 //! - [`mp3_duration_ms`]: duration of an MP3 in memory (tests, inspection).
 //! - [`synthetic`]: valid silent MP3 streams of any length, for simulators and tests.
 //!
-//! # Framing: symphonia, not a hand-rolled parser
+//! # Framing: a hand-written scanner, checked against symphonia
 //!
-//! Frame boundaries and timestamps come from symphonia's MPEG audio demuxer
-//! (`symphonia::default::formats::MpaReader`). It works on a forward-only source: its
-//! `MediaSourceStream` reads through `std::io::Read` into a fixed 64 KiB ring and never
-//! seeks a source that says it is unseekable, and every packet it returns is one whole
-//! frame, header included, byte for byte, with its timestamp. It also recognises the
-//! Xing/Info/VBRI frame and resynchronises over junk. Being synchronous, it runs on a tokio
-//! blocking thread fed chunk by chunk (see [`slice_mp3`]). This crate adds ID3v2 skipping
-//! without buffering the tag, a limit on the search for the first frame, and unchanged
-//! propagation of input errors (see the `frames` module).
+//! [`slice_mp3`] finds frames with a scanner written here (the `scan` module): the MPEG
+//! audio header (MPEG-1, 2 and 2.5, Layers I, II and III: length, samples per frame,
+//! sample rate), the sync search and resynchronisation over junk, ID3v2 tags skipped by
+//! counting, Xing/Info/VBRI frames skipped, the first-frame search limit. It is hand-written
+//! for speed: it runs on the input chunks where they are, inside the output stream's
+//! `poll_next`, and sends runs of selected frames as views of those chunks (`Bytes::slice`),
+//! so the sliced path costs what a copy costs (see "Speed"). symphonia's demuxer allocated a
+//! packet per frame (144 bytes for phone audio), was fed through a blocking thread and a
+//! channel, and left a copy of every frame; that held the sliced path to 0.35–0.70× of
+//! `curl SRC | curl -T - DST`.
+//!
+//! The scanner does not decide anything symphonia would decide differently: it reproduces
+//! `MpaReader`'s choices (which sync it accepts, the look-ahead check on the first frame
+//! only, where it resumes after a rejected header, when a Xing/Info tag counts as one), and
+//! property tests (`tests/scanner_oracle.rs`) check byte for byte, error for error, over
+//! random streams, junk, tags, chunkings and spans, that it emits what the symphonia-based
+//! slicer emits.
+//!
+//! What symphonia still does (the `frames` module: `MpaReader` over a forward-only
+//! `MediaSourceStream`, behind this crate's ID3v2 skipping and search limit):
+//! [`mp3_duration_ms`] (tests, inspection, the fuzz target's cross-check), and
+//! [`slice_mp3_reference`], the previous slicer, kept as the oracle of those tests and the
+//! baseline of the benchmarks. Its decoder checks in the tests that slices play.
+//!
+//! # Speed (`benches/relay.rs`)
+//!
+//! SPEED_FIGURES
 
 mod counted;
 mod error;

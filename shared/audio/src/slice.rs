@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
 use crate::frames::{MAX_FRAME_LEN, RING_LEN, samples_to_ms};
-use crate::scan::{Scanner, Step};
+use crate::scan::{HEADER_LEN, Scanner, Step};
 use crate::{AudioError, ByteStream};
 
 /// Largest output chunk of [`crate::slice_mp3_reference`] (consecutive selected frames are
@@ -100,7 +100,6 @@ pub fn slice_mp3(input: ByteStream, slice: Slice) -> ByteStream {
 }
 
 /// [`slice_mp3`], plus live counters of what the slicer read, emitted and held.
-
 pub fn slice_mp3_with_stats(input: ByteStream, slice: Slice) -> (ByteStream, SliceStats) {
     let stats = SliceStats::default();
     if slice.duration_ms <= 0 {
@@ -122,7 +121,7 @@ pub fn slice_mp3_with_stats(input: ByteStream, slice: Slice) -> (ByteStream, Sli
         chunk: Bytes::new(),
         pos: 0,
         chunk_at: 0,
-        carry: Vec::new(),
+        carry: Vec::with_capacity(MAX_FRAME_LEN + HEADER_LEN),
         from_chunk: 0,
         skip: 0,
         input_ended: false,

@@ -367,3 +367,37 @@ fn the_generators_make_streams_with_audio_and_streams_without() {
     assert_eq!(new.error, Some(format!("{:?}", AudioError::NotMp3 { scanned: page.len() as u64 })));
 }
 
+
+#[tokio::test]
+async fn selected_frames_go_out_as_views_of_the_input_chunks() {
+    // Phone audio (144-byte frames) in 16 KiB chunks: frames split across two chunks are
+    // the only bytes copied, and the slicer holds one chunk and one carried frame.
+    let shape = SilentMp3::new(16_000, 32, true).expect("shape");
+    let input = Bytes::from(shape.bytes(shape.frames_for(600_000)));
+    let chunk_len = 16 * 1024;
+    let chunks: Vec<io::Result<Bytes>> = input.chunks(chunk_len).map(|c| Ok(input.slice_ref(c))).collect();
+    let boundaries = chunks.len() as u64;
+    let (mut out, stats) = slice_mp3_with_stats(futures::stream::iter(chunks).boxed(), Slice::new(60_000, 480_000));
+    let range = input.as_ptr() as usize..input.as_ptr() as usize + input.len();
+    let (mut viewed, mut copied, mut items) = (0u64, 0u64, 0u64);
+    while let Some(chunk) = out.next().await {
+        let chunk = chunk.expect("no error");
+        items += 1;
+        if range.contains(&(chunk.as_ptr() as usize)) {
+            viewed += chunk.len() as u64;
+        } else {
+            assert_eq!(chunk.len(), 144, "only a split frame is copied");
+            copied += chunk.len() as u64;
+        }
+    }
+    assert_eq!(viewed + copied, stats.bytes_out());
+    // Frames start every 36 ms: 1667 × 36 = 60 012 ms is the first, 14 999 × 36 the last.
+    assert_eq!(stats.bytes_out(), (14_999 - 1667 + 1) * 144);
+    assert!(copied <= boundaries * 144, "{copied} bytes copied for {boundaries} chunk boundaries");
+    assert!(items <= 2 * boundaries + 1, "{items} output chunks for {boundaries} input chunks");
+    assert!(
+        stats.peak_buffered_bytes() <= chunk_len + wfo_audio::MAX_FRAME_LEN + 4,
+        "held {} bytes",
+        stats.peak_buffered_bytes()
+    );
+}
