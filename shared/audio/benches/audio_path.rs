@@ -36,8 +36,8 @@ use futures::StreamExt;
 use mp3lame_encoder::{Bitrate, Builder, FlushGap, MonoPcm, Quality};
 use wfo_audio::synthetic::{PcmWav, SilentMp3};
 use wfo_audio::{
-    ByteStream, Slice, SliceStats, WavStats, counted, pcm_header, slice_mp3, slice_mp3_reference, slice_mp3_with_stats, slice_wav,
-    slice_wav_with_stats, wav_format,
+    ByteStream, Slice, SliceStats, WavStats, counted, pcm_header, slice_mp3, slice_mp3_reference, slice_mp3_with_stats,
+    slice_wav, slice_wav_with_stats, wav_format,
 };
 
 #[path = "../tests/support/counting.rs"]

@@ -92,7 +92,11 @@ fn recordings() -> (Bytes, Bytes, i64, i64) {
 }
 
 async fn source(State(served): State<Arc<Served>>, which: &'static str) -> impl IntoResponse {
-    let data = if which == "mp3" { served.mp3.clone() } else { served.wav.clone() };
+    let data = if which == "mp3" {
+        served.mp3.clone()
+    } else {
+        served.wav.clone()
+    };
     let len = data.len();
     let chunks = futures::stream::iter(
         (0..len.div_ceil(CHUNK)).map(move |i| Ok::<_, io::Error>(data.slice(i * CHUNK..((i + 1) * CHUNK).min(len)))),
@@ -157,9 +161,18 @@ fn child(mode: &str, src: &str, dst: &str, offset_ms: i64, duration_ms: i64) {
     let before = vm_hwm_kib();
     let started = Instant::now();
     rt.block_on(async {
-        let response = client.get(src).send().await.expect("download").error_for_status().expect("200");
+        let response = client
+            .get(src)
+            .send()
+            .await
+            .expect("download")
+            .error_for_status()
+            .expect("200");
         let len = response.content_length();
-        let input: ByteStream = response.bytes_stream().map(|item| item.map_err(io::Error::other)).boxed();
+        let input: ByteStream = response
+            .bytes_stream()
+            .map(|item| item.map_err(io::Error::other))
+            .boxed();
         let output = match mode {
             "mp3" => slice_mp3(input, Slice::new(offset_ms, duration_ms)),
             "mp3-reference" => slice_mp3_reference(input, Slice::new(offset_ms, duration_ms)),
@@ -239,18 +252,29 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn main() {
     if let Ok(mode) = std::env::var("WFO_RELAY_CHILD") {
         let var = |name: &str| std::env::var(name).expect("set by the parent");
-        let span: Vec<i64> = var("WFO_RELAY_SPAN").split(' ').filter_map(|v| v.parse().ok()).collect();
+        let span: Vec<i64> = var("WFO_RELAY_SPAN")
+            .split(' ')
+            .filter_map(|v| v.parse().ok())
+            .collect();
         child(&mode, &var("WFO_RELAY_SRC"), &var("WFO_RELAY_DST"), span[0], span[1]);
         return;
     }
     // `cargo bench` passes `--bench`; a filter argument is not supported here.
-    let rounds: usize = std::env::var("WFO_RELAY_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let rounds: usize = std::env::var("WFO_RELAY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let (mp3, wav, mp3_ms, wav_ms) = recordings();
     let served = Arc::new(Served {
         mp3,
@@ -264,7 +288,8 @@ fn main() {
     for (format, total_ms, len) in [("mp3", mp3_ms, served.mp3.len()), ("wav", wav_ms, served.wav.len())] {
         let src = format!("http://{addr}/{format}");
         let span = (MINUTE_MS, total_ms - 2 * MINUTE_MS);
-        let mut results: Vec<(&str, Vec<Run>)> = vec![("curl", Vec::new()), ("sliced", Vec::new()), ("whole", Vec::new())];
+        let mut results: Vec<(&str, Vec<Run>)> =
+            vec![("curl", Vec::new()), ("sliced", Vec::new()), ("whole", Vec::new())];
         if format == "mp3" {
             results.push(("sliced_reference", Vec::new()));
         }
@@ -284,7 +309,10 @@ fn main() {
         }
         let speeds = |runs: &[Run]| {
             let mut v: Vec<f64> = runs.iter().map(|r| r.mib_s).collect();
-            let (lo, hi) = (v.iter().copied().fold(f64::MAX, f64::min), v.iter().copied().fold(0.0, f64::max));
+            let (lo, hi) = (
+                v.iter().copied().fold(f64::MAX, f64::min),
+                v.iter().copied().fold(0.0, f64::max),
+            );
             (median(&mut v), lo, hi)
         };
         let (curl, curl_lo, curl_hi) = speeds(&results[0].1);

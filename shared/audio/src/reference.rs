@@ -98,8 +98,6 @@ enum State {
     Done,
 }
 
-
-
 /// Blocking `Read` over the async input: waits for each chunk with `Handle::block_on`.
 struct BlockingInput {
     stream: ByteStream,
@@ -140,7 +138,10 @@ impl Read for BlockingInput {
             }
             match self.handle.block_on(self.stream.next()) {
                 Some(Ok(chunk)) => {
-                    self.stats.inner().bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    self.stats
+                        .inner()
+                        .bytes_in
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     self.chunk = chunk;
                     self.stats.set(&self.stats.inner().input_chunk, self.chunk.len());
                 }
@@ -158,7 +159,10 @@ impl Read for BlockingInput {
             // Let the chunk's memory go now, not when the next one has arrived.
             self.chunk = Bytes::new();
         }
-        self.stats.inner().input_chunk.store(self.chunk.len(), Ordering::Relaxed);
+        self.stats
+            .inner()
+            .input_chunk
+            .store(self.chunk.len(), Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -266,4 +270,3 @@ fn send(tx: &mpsc::Sender<io::Result<Bytes>>, batch: &mut BytesMut, stats: &Slic
     stats.set(&stats.inner().batch, 0);
     tx.blocking_send(Ok(chunk)).map_err(|_| Stop::Cancelled)
 }
-

@@ -170,7 +170,10 @@ impl Header {
                 + 4 * usize::from(flags & 8 != 0);
             return frame.len() >= at + 8 + fields;
         }
-        frame.len() >= 62 && &frame[36..40] == b"VBRI" && frame[40..42] == [0, 1] && frame[4..36].iter().all(|b| *b == 0)
+        frame.len() >= 62
+            && &frame[36..40] == b"VBRI"
+            && frame[40..42] == [0, 1]
+            && frame[4..36].iter().all(|b| *b == 0)
     }
 }
 

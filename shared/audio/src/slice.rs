@@ -236,7 +236,11 @@ impl Mp3Slicer {
             match self.scanner.step(view, at, end) {
                 Step::Skip(n) => {
                     self.end_run();
-                    let here = if from_carry { self.carry.len() } else { self.chunk.len() - self.pos };
+                    let here = if from_carry {
+                        self.carry.len()
+                    } else {
+                        self.chunk.len() - self.pos
+                    };
                     let now = usize::try_from(n).map_or(here, |n| n.min(here));
                     self.skip = n - now as u64;
                     self.consume(now);
@@ -363,8 +367,10 @@ impl Mp3Slicer {
         s.frames_in.store(self.frames_in, Ordering::Relaxed);
         s.frames_out.store(self.frames_out, Ordering::Relaxed);
         s.bytes_out.store(self.bytes_out, Ordering::Relaxed);
-        s.ms_out
-            .store(samples_to_ms(self.samples_out, self.rate).unsigned_abs(), Ordering::Relaxed);
+        s.ms_out.store(
+            samples_to_ms(self.samples_out, self.rate).unsigned_abs(),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -419,7 +425,6 @@ impl Stream for Mp3Slicer {
         }
     }
 }
-
 
 /// Live counters of one slicing stream (cheap to clone; all clones see the same values).
 ///
@@ -555,7 +560,6 @@ impl Window {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

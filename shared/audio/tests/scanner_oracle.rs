@@ -14,9 +14,7 @@ use futures::StreamExt;
 use proptest::prelude::{Just, ProptestConfig, Strategy, any, prop_assert, prop_assert_eq, prop_oneof, proptest};
 use support::*;
 use wfo_audio::synthetic::SilentMp3;
-use wfo_audio::{
-    AudioError, ByteStream, Slice, SliceStats, slice_mp3_reference_with_stats, slice_mp3_with_stats,
-};
+use wfo_audio::{AudioError, ByteStream, Slice, SliceStats, slice_mp3_reference_with_stats, slice_mp3_with_stats};
 
 /// LAME recordings, encoded once: phone (16 kHz), with Info frame and ID3v2 tag, 8 kHz
 /// (MPEG-2.5; its frames are too small for LAME's tag) and 44.1 kHz (MPEG-1).
@@ -115,7 +113,11 @@ fn random_frames(rng: &mut Rng, count: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for _ in 0..count {
         let base = if rng.below(20) == 0 { shape(rng) } else { main };
-        let bitrate = if rng.below(50) == 0 { 0 } else { 1 + rng.below(14) as u32 };
+        let bitrate = if rng.below(50) == 0 {
+            0
+        } else {
+            1 + rng.below(14) as u32
+        };
         let word = base
             | (bitrate << 12)
             | ((rng.below(2) as u32) << 16)
@@ -174,7 +176,9 @@ fn junk(rng: &mut Rng, near: &[u8]) -> Vec<u8> {
         0 => (0..len).map(|_| rng.next() as u8).collect(),
         1 => vec![0xff; len.min(40)],
         2 => near.iter().take(4 + rng.below(8) as usize).copied().collect(),
-        _ => (0..len).map(|_| [0xff, 0xfb, 0xf3, 0x00, 0x90, 0x44][rng.below(6) as usize]).collect(),
+        _ => (0..len)
+            .map(|_| [0xff, 0xfb, 0xf3, 0x00, 0x90, 0x44][rng.below(6) as usize])
+            .collect(),
     }
 }
 
@@ -200,7 +204,11 @@ fn stream_bytes(seed: u64) -> Vec<u8> {
         3 | 4 => {
             let rates = [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000];
             let rate = rates[rng.below(rates.len() as u64) as usize];
-            let kbps = if rate >= 32_000 { [32, 64, 128, 320] } else { [8, 16, 32, 160] }[rng.below(4) as usize];
+            let kbps = if rate >= 32_000 {
+                [32, 64, 128, 320]
+            } else {
+                [8, 16, 32, 160]
+            }[rng.below(4) as usize];
             let shape = SilentMp3::new(rate, kbps, rng.below(2) == 0).expect("a valid shape");
             shape.bytes(1 + rng.below(200))
         }
@@ -239,14 +247,21 @@ fn chunks(bytes: &[u8], seed: u64, max_chunk: usize, fail_at: Option<usize>) -> 
     let mut items = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
-        let len = if rng.below(16) == 0 { 0 } else { 1 + rng.below(max_chunk as u64) as usize };
+        let len = if rng.below(16) == 0 {
+            0
+        } else {
+            1 + rng.below(max_chunk as u64) as usize
+        };
         let len = len.min(bytes.len() - at);
         items.push(Ok(bytes.slice(at..at + len)));
         at += len;
     }
     if let Some(fail_at) = fail_at {
         let fail_at = fail_at.min(items.len());
-        items.insert(fail_at, Err(io::Error::new(io::ErrorKind::ConnectionReset, "source hung up")));
+        items.insert(
+            fail_at,
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "source hung up")),
+        );
     }
     futures::stream::iter(items).boxed()
 }
@@ -281,7 +296,11 @@ fn run(stream: ByteStream, stats: SliceStats) -> Outcome {
 /// Both slicers over `bytes`; the reference gets its own chunking unless there is an input
 /// error (which must then sit at the same byte for both).
 fn both(bytes: &[u8], slice: Slice, chunk_seed: u64, max_chunk: usize, fail_at: Option<usize>) -> (Outcome, Outcome) {
-    let reference_seed = if fail_at.is_some() { chunk_seed } else { chunk_seed ^ 0x5555 };
+    let reference_seed = if fail_at.is_some() {
+        chunk_seed
+    } else {
+        chunk_seed ^ 0x5555
+    };
     let (new, new_stats) = slice_mp3_with_stats(chunks(bytes, chunk_seed, max_chunk, fail_at), slice);
     let (reference, reference_stats) =
         slice_mp3_reference_with_stats(chunks(bytes, reference_seed, max_chunk, fail_at), slice);
@@ -364,9 +383,16 @@ fn the_generators_make_streams_with_audio_and_streams_without() {
     let page = b"<html><body>503 Service Unavailable</body></html>".repeat(20);
     let (new, reference) = both(&page, Slice::new(0, 1000), 7, 100, None);
     assert_eq!(new, reference);
-    assert_eq!(new.error, Some(format!("{:?}", AudioError::NotMp3 { scanned: page.len() as u64 })));
+    assert_eq!(
+        new.error,
+        Some(format!(
+            "{:?}",
+            AudioError::NotMp3 {
+                scanned: page.len() as u64
+            }
+        ))
+    );
 }
-
 
 #[tokio::test]
 async fn selected_frames_go_out_as_views_of_the_input_chunks() {
@@ -393,8 +419,14 @@ async fn selected_frames_go_out_as_views_of_the_input_chunks() {
     assert_eq!(viewed + copied, stats.bytes_out());
     // Frames start every 36 ms: 1667 × 36 = 60 012 ms is the first, 14 999 × 36 the last.
     assert_eq!(stats.bytes_out(), (14_999 - 1667 + 1) * 144);
-    assert!(copied <= boundaries * 144, "{copied} bytes copied for {boundaries} chunk boundaries");
-    assert!(items <= 2 * boundaries + 1, "{items} output chunks for {boundaries} input chunks");
+    assert!(
+        copied <= boundaries * 144,
+        "{copied} bytes copied for {boundaries} chunk boundaries"
+    );
+    assert!(
+        items <= 2 * boundaries + 1,
+        "{items} output chunks for {boundaries} input chunks"
+    );
     assert!(
         stats.peak_buffered_bytes() <= chunk_len + wfo_audio::MAX_FRAME_LEN + 4,
         "held {} bytes",
