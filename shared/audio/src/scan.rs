@@ -276,6 +276,34 @@ impl Scanner {
         }
     }
 
+    /// The hot path, once the first frame is known: the audio frame at the front of `view`
+    /// when it is whole, plainly synced (no junk before it) and not a Xing/Info/VBRI
+    /// frame; `None` for anything else, which [`Scanner::step`] then decides. `last`
+    /// caches the header word seen last (a stream repeats one or two words), so most
+    /// frames cost a comparison instead of a parse.
+    #[inline]
+    pub(crate) fn plain_frame(&self, view: &[u8], last: &mut (u32, Option<Header>)) -> Option<Header> {
+        if self.phase != Phase::Frames || view.len() < HEADER_LEN {
+            return None;
+        }
+        let word = word_at(view, 0);
+        let header = if word == last.0 {
+            last.1?
+        } else {
+            if !(synced(word) && plausible(word)) {
+                return None;
+            }
+            let header = Header::parse(word);
+            *last = (word, header);
+            header?
+        };
+        let frame = view.get(..header.len)?;
+        if header.is_tag_frame(frame) {
+            return None;
+        }
+        Some(header)
+    }
+
     /// The sync at the front of `view`, or what to skip or need to find one. `Ok(header)`
     /// only for a sync at `view[0]` that parses.
     #[inline]

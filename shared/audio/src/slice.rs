@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
 use crate::frames::{MAX_FRAME_LEN, RING_LEN, samples_to_ms};
-use crate::scan::{HEADER_LEN, Scanner, Step};
+use crate::scan::{HEADER_LEN, Header, Scanner, Step};
 use crate::{AudioError, ByteStream};
 
 /// Largest output chunk of [`crate::slice_mp3_reference`] (consecutive selected frames are
@@ -130,6 +130,8 @@ pub fn slice_mp3_with_stats(input: ByteStream, slice: Slice) -> (ByteStream, Sli
         last: None,
         finished: false,
         rate: 0,
+        bounds: (0, 0),
+        last_word: (0, None),
         ts: 0,
         last_samples: 0,
         frames_in: 0,
@@ -172,6 +174,10 @@ struct Mp3Slicer {
     last: Option<io::Error>,
     finished: bool,
     rate: u32,
+    /// The span in samples at `rate`: frames starting in `[first, end)` are inside.
+    bounds: (i128, i128),
+    /// The last header word the hot loop parsed, and what it is.
+    last_word: (u32, Option<Header>),
     /// Start of the next frame, in samples.
     ts: u64,
     /// Duration of the last frame read, in samples.
@@ -198,6 +204,9 @@ impl Mp3Slicer {
         loop {
             if !self.ready.is_empty() || self.finished {
                 return Next::Output;
+            }
+            if self.skip == 0 && self.carry.is_empty() {
+                self.plain_frames();
             }
             if self.skip > 0 {
                 let available = if self.carry.is_empty() {
@@ -248,6 +257,7 @@ impl Mp3Slicer {
                 Step::Frame(header) => {
                     if self.frames_in == 0 {
                         self.rate = self.scanner.sample_rate().unwrap_or(header.sample_rate);
+                        self.bounds = self.window.in_samples(self.rate);
                     }
                     self.frames_in += 1;
                     let ts = self.ts;
@@ -295,6 +305,38 @@ impl Mp3Slicer {
                 Step::NotMp3 => self.fail_not_mp3(),
             }
         }
+    }
+
+    /// The hot loop: consecutive whole frames in the chunk, placed against the span in
+    /// samples. Stops (leaving it to [`Scanner::step`]) at anything else: junk, a
+    /// Xing/Info/VBRI frame, a frame cut by the chunk's end, or the first frame after the
+    /// span.
+    fn plain_frames(&mut self) {
+        if self.frames_in == 0 {
+            return;
+        }
+        let (first, end) = self.bounds;
+        let chunk = &self.chunk[..];
+        let mut pos = self.pos;
+        while let Some(header) = self.scanner.plain_frame(&chunk[pos..], &mut self.last_word) {
+            let ts = i128::from(self.ts);
+            if ts >= end {
+                break;
+            }
+            self.frames_in += 1;
+            self.ts += header.samples;
+            self.last_samples = header.samples;
+            if ts >= first {
+                self.frames_out += 1;
+                self.samples_out += header.samples;
+                self.run.get_or_insert(pos);
+            } else if let Some(start) = self.run.take() {
+                // Not reached (frame starts only grow), but a run must end where it ends.
+                self.ready.push_back(self.chunk.slice(start..pos));
+            }
+            pos += header.len;
+        }
+        self.pos = pos;
     }
 
     /// Drops the first `n` bytes of the view (`n` at most its length).
@@ -547,6 +589,18 @@ impl Window {
         }
     }
 
+    /// The span as frame starts in samples at `rate`: `[first, end)`, where `first` is
+    /// the least `ts` with `offset·rate ≤ ts·1000` and `end` the least with
+    /// `end_ms·rate ≤ ts·1000` (the same comparisons as [`Window::place`], done once).
+    pub(crate) fn in_samples(&self, rate: u32) -> (i128, i128) {
+        let rate = i128::from(rate);
+        let ceil = |ms: i128| {
+            let scaled = ms * rate;
+            scaled.div_euclid(1000) + i128::from(scaled.rem_euclid(1000) != 0)
+        };
+        (ceil(self.start_ms), ceil(self.end_ms))
+    }
+
     /// `offset ≤ ts/rate·1000 < end`, compared as `offset·rate ≤ ts·1000 < end·rate`.
     pub(crate) fn place(&self, ts: u64, rate: u32) -> Placement {
         let t = i128::from(ts) * 1000;
@@ -580,6 +634,28 @@ mod tests {
         assert_eq!(Window::new(Slice::new(26, 1)).place(1152, 44_100), Placement::Inside);
         assert_eq!(Window::new(Slice::new(27, 1)).place(1152, 44_100), Placement::Before);
         assert_eq!(Window::new(Slice::new(25, 1)).place(1152, 44_100), Placement::After);
+    }
+
+    #[test]
+    fn the_span_in_samples_places_frames_as_place_does() {
+        for (offset, duration) in [(72, 36), (26, 1), (27, 1), (-100, 136), (-7, 3), (0, 1), (1234, 2000)] {
+            let window = Window::new(Slice::new(offset, duration));
+            for rate in [8_000, 11_025, 16_000, 44_100] {
+                let (first, end) = window.in_samples(rate);
+                for ts in 0..200_000u64 {
+                    let expected = window.place(ts, rate);
+                    let t = i128::from(ts);
+                    let got = if t < first {
+                        Placement::Before
+                    } else if t < end {
+                        Placement::Inside
+                    } else {
+                        Placement::After
+                    };
+                    assert_eq!(got, expected, "[{offset}, +{duration}) at {rate} Hz, ts {ts}");
+                }
+            }
+        }
     }
 
     #[test]
