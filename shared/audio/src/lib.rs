@@ -39,7 +39,18 @@
 //!
 //! # Speed (`benches/relay.rs`)
 //!
-//! SPEED_FIGURES
+//! A 200 MiB recording relayed over loopback HTTP (reqwest download → slicer → reqwest
+//! upload, minute 1 to one minute before the end) against `curl SRC | curl -T - DST`, on 2
+//! shared cores (medians of 7 alternating rounds, load average 3–4; figures and noise in
+//! the bench's header):
+//!
+//! | | curl | sliced | whole file | peak RSS (sliced) |
+//! |---|---|---|---|---|
+//! | MP3, 144-byte frames | 397 MiB/s | 653 MiB/s (1.65×) | 884 MiB/s (2.23×) | 8.3 MiB |
+//! | WAV, 8 kHz 16-bit stereo | 398 MiB/s | 921 MiB/s (2.31×) | 881 MiB/s (2.22×) | 7.9 MiB |
+//!
+//! The symphonia slicer ran the same MP3 relay at 203 MiB/s (0.51×). Peak RSS is the whole
+//! process, 5.2 MiB of it before the transfer starts.
 
 mod counted;
 mod error;
