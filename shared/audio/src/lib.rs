@@ -24,12 +24,16 @@
 //! channel, and left a copy of every frame; that held the sliced path to 0.35–0.70× of
 //! `curl SRC | curl -T - DST`.
 //!
-//! The scanner does not decide anything symphonia would decide differently: it reproduces
-//! `MpaReader`'s choices (which sync it accepts, the look-ahead check on the first frame
-//! only, where it resumes after a rejected header, when a Xing/Info tag counts as one), and
-//! property tests (`tests/scanner_oracle.rs`) check byte for byte, error for error, over
-//! random streams, junk, tags, chunkings and spans, that it emits what the symphonia-based
-//! slicer emits.
+//! The scanner finds the frames symphonia finds: it reproduces `MpaReader`'s choices (which
+//! sync it accepts, the look-ahead check on the first frame only, where it resumes after a
+//! rejected header, when a Xing/Info tag counts as one, how far the first frame is looked
+//! for), and property tests (`tests/scanner_oracle.rs`) check byte for byte, error for
+//! error, over random streams, junk, tags, chunkings and spans, that it emits what the
+//! symphonia-based slicer emits. Where they differ is when the input fails: the scanner
+//! has sent every whole frame before the failure (the old slicer dropped the output chunk
+//! it was filling), and it reports a failure met while looking past the first frame for
+//! the next header, which symphonia takes for the end of the input (and, when that frame
+//! lies after the span, reports the span instead).
 //!
 //! What symphonia still does (the `frames` module: `MpaReader` over a forward-only
 //! `MediaSourceStream`, behind this crate's ID3v2 skipping and search limit):

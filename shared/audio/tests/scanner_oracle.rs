@@ -341,7 +341,17 @@ proptest! {
         // whole frame before the failure. Both are prefixes of the error-free slice.
         prop_assert!(whole.bytes.starts_with(&new.bytes));
         prop_assert!(new.bytes.starts_with(&reference.bytes));
-        prop_assert_eq!(new.error, reference.error);
+        // symphonia takes an input error met while looking past the first frame for the next
+        // header as the end of the input; when that first frame already lies after the span,
+        // it reads nothing more and reports the span, not the failure. The scanner reports
+        // the failure it met (the retryable cause).
+        let swallowed = new.error.as_deref().is_some_and(|e| e.starts_with("input "))
+            && reference.error.as_deref().is_some_and(|e| e.starts_with("SliceBetweenFrames"))
+            && whole.frames_out == 0
+            && whole.error.as_deref().is_some_and(|e| e.starts_with("SliceBetweenFrames"));
+        if !swallowed {
+            prop_assert_eq!(new.error, reference.error);
+        }
     }
 
     #[test]
