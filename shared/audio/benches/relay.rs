@@ -33,7 +33,11 @@
 //! | WAV (8 kHz 16-bit stereo) | 398 (368–434) | 921 (746–1598) | 2.31× | 881 (788–1579) | 2.22× | 7.9 / 8.1 MiB |
 //!
 //! `sliced_reference` (symphonia, the slicer before): 203 MiB/s (171–224), 0.51× curl,
-//! 7.7 MiB. Peak RSS is the whole child process (5.2 MiB of it before the transfer:
+//! 7.7 MiB. A second run, 9 rounds at load 4.9–6.2: curl 277 / 303 MiB/s (MP3 / WAV),
+//! sliced 602 / 656 (2.17× / 2.17×), whole 804 / 717 (2.90× / 2.37×), reference 179
+//! (0.64×); peak RSS 8.2–8.5 MiB. curl (three processes and a pipe) loses most when the
+//! machine is busy, so the ratios move with the load; the project's paths stayed above
+//! curl in every round of both runs. Peak RSS is the whole child process (5.2 MiB of it before the transfer:
 //! binary, runtime, HTTP client); it does not grow with the file. The sliced MP3 path
 //! delivered the same 209 333 376 bytes as the reference.
 
