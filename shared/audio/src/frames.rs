@@ -21,8 +21,10 @@
 //! - Input errors are kept aside and given back unchanged, instead of as the demuxer's
 //!   copy of their text.
 //!
-//! The demuxer is synchronous (`Read`); the async side of the crate runs it on a blocking
-//! thread (see `slice.rs`).
+//! The demuxer is synchronous (`Read`); the reference slicer runs it on a blocking thread
+//! (see `reference.rs`). [`crate::slice_mp3`] does not use it: its hand-written scanner
+//! (`scan.rs`) reproduces these decisions and is tested against them. The scanner shares
+//! [`SYNC_SEARCH_LIMIT`], [`MAX_FRAME_LEN`] and [`id3v2_tag_len`] with this module.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,7 +2,8 @@
 //! independently of the file size, and cut at frame boundaries when a contact covers only
 //! part of a recording.
 //!
-//! - [`slice_mp3`]: the frames whose start time lies in a span, unchanged, as a stream.
+//! - [`slice_mp3`]: the frames whose start time lies in a span, unchanged, as a stream
+//!   ([`slice_mp3_reference`]: the same through symphonia, the tests' oracle).
 //! - [`slice_wav`]: the PCM sample frames of a span, behind a fresh 44-byte header, as a
 //!   stream; [`wav_format`] reads a WAV header (see the `wav` module).
 //! - [`counted`] / [`with_expected_len`]: whole-file pass-through with length checking.
@@ -10,22 +11,57 @@
 //! - [`mp3_duration_ms`]: duration of an MP3 in memory (tests, inspection).
 //! - [`synthetic`]: valid silent MP3 streams of any length, for simulators and tests.
 //!
-//! # Framing: symphonia, not a hand-rolled parser
+//! # Framing: a hand-written scanner, checked against symphonia
 //!
-//! Frame boundaries and timestamps come from symphonia's MPEG audio demuxer
-//! (`symphonia::default::formats::MpaReader`). It works on a forward-only source: its
-//! `MediaSourceStream` reads through `std::io::Read` into a fixed 64 KiB ring and never
-//! seeks a source that says it is unseekable, and every packet it returns is one whole
-//! frame, header included, byte for byte, with its timestamp. It also recognises the
-//! Xing/Info/VBRI frame and resynchronises over junk. Being synchronous, it runs on a tokio
-//! blocking thread fed chunk by chunk (see [`slice_mp3`]). This crate adds ID3v2 skipping
-//! without buffering the tag, a limit on the search for the first frame, and unchanged
-//! propagation of input errors (see the `frames` module).
+//! [`slice_mp3`] finds frames with a scanner written here (the `scan` module): the MPEG
+//! audio header (MPEG-1, 2 and 2.5, Layers I, II and III: length, samples per frame,
+//! sample rate), the sync search and resynchronisation over junk, ID3v2 tags skipped by
+//! counting, Xing/Info/VBRI frames skipped, the first-frame search limit. It is hand-written
+//! for speed: it runs on the input chunks where they are, inside the output stream's
+//! `poll_next`, and sends runs of selected frames as views of those chunks (`Bytes::slice`),
+//! so the sliced path costs what a copy costs (see "Speed"). symphonia's demuxer allocated a
+//! packet per frame (144 bytes for phone audio), was fed through a blocking thread and a
+//! channel, and left a copy of every frame; that held the sliced path to 0.35–0.70× of
+//! `curl SRC | curl -T - DST`.
+//!
+//! The scanner finds the frames symphonia finds: it reproduces `MpaReader`'s choices (which
+//! sync it accepts, the look-ahead check on the first frame only, where it resumes after a
+//! rejected header, when a Xing/Info tag counts as one, how far the first frame is looked
+//! for), and property tests (`tests/scanner_oracle.rs`) check byte for byte, error for
+//! error, over random streams, junk, tags, chunkings and spans, that it emits what the
+//! symphonia-based slicer emits. Where they differ is when the input fails: the scanner
+//! has sent every whole frame before the failure (the old slicer dropped the output chunk
+//! it was filling), and it reports a failure met while looking past the first frame for
+//! the next header, which symphonia takes for the end of the input (and, when that frame
+//! lies after the span, reports the span instead).
+//!
+//! What symphonia still does (the `frames` module: `MpaReader` over a forward-only
+//! `MediaSourceStream`, behind this crate's ID3v2 skipping and search limit):
+//! [`mp3_duration_ms`] (tests, inspection, the fuzz target's cross-check), and
+//! [`slice_mp3_reference`], the previous slicer, kept as the oracle of those tests and the
+//! baseline of the benchmarks. Its decoder checks in the tests that slices play.
+//!
+//! # Speed (`benches/relay.rs`)
+//!
+//! A 200 MiB recording relayed over loopback HTTP (reqwest download → slicer → reqwest
+//! upload, minute 1 to one minute before the end) against `curl SRC | curl -T - DST`, on 2
+//! shared cores (medians of 7 alternating rounds, load average 3–4; figures and noise in
+//! the bench's header):
+//!
+//! | | curl | sliced | whole file | peak RSS (sliced) |
+//! |---|---|---|---|---|
+//! | MP3, 144-byte frames | 397 MiB/s | 653 MiB/s (1.65×) | 884 MiB/s (2.23×) | 8.3 MiB |
+//! | WAV, 8 kHz 16-bit stereo | 398 MiB/s | 921 MiB/s (2.31×) | 881 MiB/s (2.22×) | 7.9 MiB |
+//!
+//! The symphonia slicer ran the same MP3 relay at 203 MiB/s (0.51×). Peak RSS is the whole
+//! process, 5.2 MiB of it before the transfer starts.
 
 mod counted;
 mod error;
 mod frames;
 mod inspect;
+mod reference;
+mod scan;
 mod slice;
 pub mod synthetic;
 mod wav;
@@ -34,6 +70,7 @@ pub use counted::{CountHandle, counted, with_expected_len};
 pub use error::AudioError;
 pub use frames::MAX_FRAME_LEN;
 pub use inspect::{Container, InspectHandle, inspect};
+pub use reference::{slice_mp3_reference, slice_mp3_reference_with_stats};
 pub use slice::{CHANNEL_CAP, OUT_CHUNK, Slice, SliceStats, slice_mp3, slice_mp3_with_stats};
 pub use wav::{
     HEADER_LIMIT, MAX_CHANNELS, MAX_SAMPLE_RATE, SCRATCH_LEN, WAV_HEADER_LEN, WavFormat, WavStats, pcm_header,
