@@ -5,8 +5,8 @@
 //! - `mp3_slice`: [`slice_mp3_with_stats`] over the bytes as a stream of chunks, with the
 //!   span and the chunking taken from a 12-byte trailer. Checked: the output is frames
 //!   of the input (never more bytes than came in), the held memory stays under
-//!   [`SliceStats::buffer_bound`], errors are the documented ones (a `Worker` error means
-//!   the blocking worker panicked), and slicing the whole span agrees with
+//!   [`SliceStats::buffer_bound`], errors are the documented ones (never `Worker`: the
+//!   scanner runs in the stream itself, no worker to panic), and slicing the whole span agrees with
 //!   [`mp3_duration_ms`] whatever the chunking.
 //! - `wav_slice`: [`slice_wav_with_stats`] over the bytes as a stream of chunks, span,
 //!   chunking and whether the length is stated taken from the same 12-byte trailer.
