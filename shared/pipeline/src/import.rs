@@ -270,6 +270,18 @@ impl Importer {
         }
     }
 
+    /// Why the connector's credential cannot be used until an operator acts, when that is
+    /// known without calling anyone ([`wfo_ports::Credentials::ready`]: re-authorization
+    /// required, no key configured). `None` when it may work, or cannot be told here.
+    async fn credentials_held(&self, connector_id: &str) -> Option<String> {
+        let connector = self.store.get_connector(connector_id).await.ok()??;
+        let conn = self.connections.get(&connector).await.ok()?;
+        match conn.credentials.ready().await {
+            Err(e) if e.needs_operator() => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
     /// The gate of agent `key` (shared while anyone holds it; dropped gates are pruned).
     fn person_gate(&self, key: &str) -> Arc<Mutex<()>> {
         let mut gates = self
@@ -447,6 +459,20 @@ impl Importer {
         }
         if item.health == Health::Dead {
             return Outcome::Dead(item.last_error.clone().unwrap_or_default());
+        }
+        // Held for an operator, who has not acted yet (the credential still waits for
+        // re-authorization): looked at again later without beginning a step — no attempt,
+        // no source call, the item's state unchanged but for its next look.
+        if item.health == Health::NeedsOperator
+            && let Some(reason) = self.credentials_held(connector_id).await
+        {
+            let now = Utc::now();
+            let at = now + self.settings.paused_delay;
+            item.hold_for_operator(&reason, at, now);
+            return match self.save(&mut item).await {
+                Ok(()) => Outcome::Later(at),
+                Err(_) => Outcome::Later(now + self.settings.retry.base),
+            };
         }
         let mut first = true;
         loop {
