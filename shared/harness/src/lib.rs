@@ -149,6 +149,12 @@ pub struct HarnessConfig {
     pub seed: u64,
     /// Items the runtime keeps in flight at once (the runtime's default, 10).
     pub workers: usize,
+    /// The connector's `features.media_import` (on by default): off, contacts only.
+    pub media_import: bool,
+    /// Added to every answer of the WFO simulator (benchmarks; default zero).
+    pub wfo_latency: Duration,
+    /// Added to every answer of the Webex simulator (benchmarks; default zero).
+    pub webex_latency: Duration,
 }
 
 impl HarnessConfig {
@@ -165,6 +171,9 @@ impl HarnessConfig {
             delivery: DeliveryPolicy::default(),
             seed: 7,
             workers: RuntimeConfig::default().workers,
+            media_import: true,
+            wfo_latency: Duration::ZERO,
+            webex_latency: Duration::ZERO,
         }
     }
 }
@@ -199,6 +208,7 @@ impl Harness {
             users: vec![(WFO_USER.to_owned(), Secret::new(WFO_PASSWORD))],
             faults: cfg.wfo_faults.clone(),
             seed: cfg.seed,
+            latency: cfg.wfo_latency,
             ..SimConfig::default()
         })
         .await
@@ -208,6 +218,7 @@ impl Harness {
             faults: cfg.webex_faults.clone(),
             delivery: cfg.delivery.clone(),
             seed: cfg.seed,
+            latency: cfg.webex_latency,
             ..WebexSimConfig::default()
         })
         .await
@@ -263,6 +274,7 @@ password = "{WFO_PASSWORD}"
 [features]
 webhook = {webhook}
 user_sync = {user_sync}
+media_import = {media_import}
 
 [[metadata_mapping]]
 acd_field = "serviceData.callRecordingId"
@@ -277,6 +289,7 @@ label = "Call Session"
             wfo = wfo.base_url(),
             webhook = cfg.webhook,
             user_sync = cfg.user_sync,
+            media_import = cfg.media_import,
         ))
         .map_err(start_err)?;
         store.put_connector(&connector, Utc::now()).await.map_err(start_err)?;

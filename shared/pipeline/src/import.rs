@@ -398,6 +398,8 @@ impl Importer {
         item_id: &str,
         deadline: Option<tokio::time::Instant>,
     ) -> Outcome {
+        // Taken before the lease's start, so the lease is never younger than it thinks.
+        let leased_at = tokio::time::Instant::now();
         let now = Utc::now();
         // One owner per call: the lease must exclude this process's other tasks too
         // (duplicate messages for one item are normal).
@@ -423,7 +425,7 @@ impl Importer {
         }
         // A panic in one item's work (a bug, or input nobody foresaw) is caught here:
         // recorded on the item as a failed attempt, never the end of a worker loop.
-        let outcome = match std::panic::AssertUnwindSafe(self.run(connector_id, item_id, &owner, deadline))
+        let outcome = match std::panic::AssertUnwindSafe(self.run(connector_id, item_id, &owner, leased_at, deadline))
             .catch_unwind()
             .await
         {
@@ -444,6 +446,7 @@ impl Importer {
         connector_id: &str,
         item_id: &str,
         owner: &str,
+        mut leased_at: tokio::time::Instant,
         deadline: Option<tokio::time::Instant>,
     ) -> Outcome {
         let mut item = match self.store.get(connector_id, item_id).await {
@@ -476,15 +479,20 @@ impl Importer {
         }
         let mut first = true;
         loop {
-            if !first {
-                // Renew the lease before every further step, so a long item keeps it; if
-                // it expired and another worker took the item over, leave it to them.
+            // Renew the lease before a further step once a third of it has passed (as
+            // `leased` does during a step), so a long item keeps it; if it expired and
+            // another worker took the item over, leave it to them. Younger, it is still
+            // ours whatever happened since (nobody takes a lease before it ends), and
+            // the step's first save is conditional on the version we hold anyway: one
+            // store write per step saved, no weaker fence.
+            if !first && leased_at.elapsed() >= self.settings.lease / 3 {
+                let renewed_at = tokio::time::Instant::now();
                 match self
                     .store
                     .lease(connector_id, item_id, owner, self.settings.lease, Utc::now())
                     .await
                 {
-                    Ok(true) => {}
+                    Ok(true) => leased_at = renewed_at,
                     Ok(false) => return Outcome::Busy,
                     Err(e) => {
                         tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot renew the lease");

@@ -199,6 +199,9 @@ pub struct WebexSimConfig {
     /// Seeds id generation, scenario instantiation and the delivery policy.
     pub seed: u64,
     pub fixtures: FixtureSource,
+    /// Every request (API, identity, media) is answered this much later (runtime, via
+    /// `set_latency`): a remote API's round trip, for benchmarks. Default zero.
+    pub latency: Duration,
 }
 
 /// Client id of the integration registered by default.
@@ -231,6 +234,7 @@ impl Default for WebexSimConfig {
             delivery_timeout: Duration::from_secs(10),
             seed: 42,
             fixtures: FixtureSource::Embedded,
+            latency: Duration::ZERO,
         }
     }
 }

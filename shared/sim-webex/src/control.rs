@@ -102,7 +102,7 @@ async fn play(State(shared): State<SharedRef>, body: Bytes) -> Result<Response, 
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     match b.publish_at {
         Some(at) if at > now => crate::schedule(&shared, &instance, at),
-        _ => crate::publish_now(&shared, std::slice::from_ref(&instance)).await,
+        _ => crate::publish_now(&shared, std::slice::from_ref(&instance), 1).await,
     }
     Ok(axum::Json(json!({
         "scenario": instance.scenario,

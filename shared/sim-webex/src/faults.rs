@@ -64,9 +64,8 @@ fn forced(fault: Fault, retry_after: u64) -> Decision {
     }
 }
 
-/// Counts the request and applies a route fault aimed at it, if any.
+/// Applies a route fault aimed at the request, if any.
 fn route_fault(st: &mut SimState, route: &str) -> Option<Decision> {
-    *st.request_counts.entry(route.to_owned()).or_default() += 1;
     let retry_after = st.faults.retry_after_secs;
     let i = st.route_faults.iter().position(|f| f.route == route)?;
     let f = &mut st.route_faults[i];
@@ -125,8 +124,9 @@ fn decide(st: &mut SimState, target: Target, route: &str) -> (Decision, Option<D
 
 async fn apply(shared: SharedRef, target: Target, req: Request, next: Next) -> Response {
     let route = format!("{} {}", req.method(), route_template(req.uri().path()));
-    let (decision, slow) = {
+    let (decision, slow, latency) = {
         let mut st = shared.lock();
+        *st.request_counts.entry(route.clone()).or_default() += 1;
         let (decision, slow) = decide(&mut st, target, &route);
         let injected = &mut st.injected;
         if slow.is_some() || matches!(decision, Decision::Delay(_)) {
@@ -135,8 +135,11 @@ async fn apply(shared: SharedRef, target: Target, req: Request, next: Next) -> R
         if let Decision::Fail(status, _) = &decision {
             *injected.by_status.entry(status.as_u16()).or_default() += 1;
         }
-        (decision, slow)
+        (decision, slow, st.latency)
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if let Some(d) = slow {
         tokio::time::sleep(d).await;
     }

@@ -202,7 +202,7 @@ async fn scheduler(shared: SharedRef, mut shutdown: watch::Receiver<bool>) {
             (due, wait)
         };
         if !due.is_empty() {
-            dispatch(&shared, due).await;
+            dispatch(&shared, due, 1).await;
             continue;
         }
         tokio::select! {
@@ -213,8 +213,8 @@ async fn scheduler(shared: SharedRef, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Sends now, or parks the events while deliveries are held.
-async fn dispatch(shared: &SharedRef, events: Vec<RecordingSummary>) {
+/// Sends now (up to `concurrency` at once), or parks the events while deliveries are held.
+async fn dispatch(shared: &SharedRef, events: Vec<RecordingSummary>, concurrency: usize) {
     let events = {
         let mut st = shared.lock();
         match st.held.as_mut() {
@@ -225,7 +225,7 @@ async fn dispatch(shared: &SharedRef, events: Vec<RecordingSummary>) {
             None => events,
         }
     };
-    webhooks::deliver_batch(shared, events).await;
+    webhooks::deliver_batch(shared, events, concurrency).await;
 }
 
 fn store(st: &mut State, instance: &ScenarioInstance, available_at: DateTime<Utc>) -> Vec<RecordingSummary> {
@@ -250,7 +250,7 @@ fn store(st: &mut State, instance: &ScenarioInstance, available_at: DateTime<Utc
         .collect()
 }
 
-pub(crate) async fn publish_now(shared: &SharedRef, instances: &[ScenarioInstance]) {
+pub(crate) async fn publish_now(shared: &SharedRef, instances: &[ScenarioInstance], concurrency: usize) {
     let events = {
         let mut st = shared.lock();
         let now = st.now();
@@ -259,7 +259,7 @@ pub(crate) async fn publish_now(shared: &SharedRef, instances: &[ScenarioInstanc
             .flat_map(|i| store(&mut st, i, now))
             .collect::<Vec<_>>()
     };
-    dispatch(shared, events).await;
+    dispatch(shared, events, concurrency).await;
 }
 
 pub(crate) fn schedule(shared: &SharedRef, instance: &ScenarioInstance, at: DateTime<Utc>) {
@@ -402,13 +402,20 @@ impl RunningWebexSim {
     /// Makes the instance's recordings available now and delivers their webhook events
     /// (returns once the batch is delivered, or at once while deliveries are held).
     pub async fn publish(&self, instance: &ScenarioInstance) {
-        publish_now(&self.shared, std::slice::from_ref(instance)).await;
+        publish_now(&self.shared, std::slice::from_ref(instance), 1).await;
     }
 
     /// Publishes every instance, then delivers all their events as one batch (so the
     /// delivery policy's reorder/duplicates/drops act across calls).
     pub async fn publish_all(&self, instances: &[ScenarioInstance]) {
-        publish_now(&self.shared, instances).await;
+        publish_now(&self.shared, instances, 1).await;
+    }
+
+    /// [`RunningWebexSim::publish_all`] with up to `concurrency` deliveries in flight at
+    /// once, as Webex's many senders do: the receiver sees them overlap (benchmarks).
+    /// Each delivery's `at` is still when its answer came.
+    pub async fn publish_all_concurrently(&self, instances: &[ScenarioInstance], concurrency: usize) {
+        publish_now(&self.shared, instances, concurrency).await;
     }
 
     /// The recordings stay invisible until the simulator clock reaches `at`; their
@@ -426,7 +433,7 @@ impl RunningWebexSim {
     /// holding. Returns once the batch is delivered.
     pub async fn release_deliveries(&self) {
         let events = self.shared.lock().held.take().unwrap_or_default();
-        webhooks::deliver_batch(&self.shared, events).await;
+        webhooks::deliver_batch(&self.shared, events, 1).await;
     }
 
     // --- recordings ---------------------------------------------------------------
@@ -454,6 +461,11 @@ impl RunningWebexSim {
     /// `available | deleted | purged` (what the list's `status` filter sees).
     pub fn set_recording_status(&self, id: &str, status: &str) -> Result<(), SimError> {
         self.with_recording(id, |r| r.summary.status = status.to_owned())
+    }
+
+    /// Every request from now on is answered `latency` later (see `WebexSimConfig::latency`).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.lock().latency = latency;
     }
 
     /// Metadata delay for recordings published from now on.

@@ -174,8 +174,11 @@ pub(crate) struct State {
     pub audit_events: Vec<crate::people::SimAuditEvent>,
     /// Faults aimed at one route (see `RunningWebexSim::push_route_fault`).
     pub route_faults: Vec<RouteFault>,
-    /// API requests per route template (`GET /v1/people`), faulted ones included.
+    /// Requests per route template (`GET /v1/people`, `POST /v1/access_token`, `GET
+    /// /nbr/MultiThreadDownloadServlet`), faulted ones included.
     pub request_counts: BTreeMap<String, u64>,
+    /// Added to every answer (see `WebexSimConfig::latency`).
+    pub latency: std::time::Duration,
     /// What the fault injection did so far.
     pub injected: InjectedFaults,
 }
@@ -256,6 +259,7 @@ impl State {
             audit_events: Vec::new(),
             route_faults: Vec::new(),
             request_counts: BTreeMap::new(),
+            latency: config.latency,
             injected: InjectedFaults::default(),
         }
     }

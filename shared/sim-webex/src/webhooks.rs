@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::SecondsFormat;
+use futures::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -378,8 +379,9 @@ fn envelope(hook: &Webhook, org_id: &str, summary: &RecordingSummary) -> Value {
 }
 
 /// Delivers `created` events for `batch` to every matching active webhook, applying the
-/// delivery policy. Sends run one after another; the batch is finished on return.
-pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummary>) {
+/// delivery policy. Up to `concurrency` sends are in flight at once (1: one after
+/// another, in the planned order); the batch is finished on return.
+pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummary>, concurrency: usize) {
     if batch.is_empty() {
         return;
     }
@@ -441,58 +443,64 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
         (jobs, policy.delay, st.delivery_timeout)
     };
 
-    for job in jobs {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let still_active = {
-            let st = shared.lock();
-            st.webhooks
-                .iter()
-                .any(|e| e.hook.id == job.webhook_id && e.hook.status == "active")
-        };
-        let outcome = if still_active {
-            let mut request = shared
-                .http
-                .post(&job.target_url)
-                .timeout(timeout)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(job.body.clone());
-            if let Some(secret) = &job.secret {
-                request = request.header(SIGNATURE_HEADER, sign(secret, job.body.as_bytes()));
-            }
-            match request.send().await {
-                Ok(resp) => DeliveryOutcome::Response {
-                    status: resp.status().as_u16(),
-                },
-                Err(e) => DeliveryOutcome::ConnectionError { error: e.to_string() },
-            }
-        } else {
-            DeliveryOutcome::Skipped
-        };
-        let mut st = shared.lock();
-        let threshold = st.failure_threshold;
-        if still_active && let Some(entry) = st.webhooks.iter_mut().find(|e| e.hook.id == job.webhook_id) {
-            let ok = matches!(outcome, DeliveryOutcome::Response { status } if (200..300).contains(&status));
-            if ok {
-                entry.consecutive_failures = 0;
-            } else {
-                entry.consecutive_failures += 1;
-                if entry.consecutive_failures >= threshold {
-                    entry.hook.status = "inactive".into();
-                }
-            }
-        }
-        let record = DeliveryRecord {
-            seq: st.next_delivery_seq(),
-            webhook_id: job.webhook_id,
-            recording_id: job.recording_id,
-            target_url: job.target_url,
-            at: st.now(),
-            duplicate: job.duplicate,
-            outcome,
-            body: job.body,
-        };
-        st.deliveries.push(record);
+    futures::stream::iter(jobs)
+        .for_each_concurrent(concurrency.max(1), |job| send(shared, job, delay, timeout))
+        .await;
+}
+
+/// Sends one planned delivery (unless its webhook turned inactive meanwhile), counts a
+/// failure toward deactivation and records the attempt.
+async fn send(shared: &SharedRef, job: Job, delay: std::time::Duration, timeout: std::time::Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
+    let still_active = {
+        let st = shared.lock();
+        st.webhooks
+            .iter()
+            .any(|e| e.hook.id == job.webhook_id && e.hook.status == "active")
+    };
+    let outcome = if still_active {
+        let mut request = shared
+            .http
+            .post(&job.target_url)
+            .timeout(timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(job.body.clone());
+        if let Some(secret) = &job.secret {
+            request = request.header(SIGNATURE_HEADER, sign(secret, job.body.as_bytes()));
+        }
+        match request.send().await {
+            Ok(resp) => DeliveryOutcome::Response {
+                status: resp.status().as_u16(),
+            },
+            Err(e) => DeliveryOutcome::ConnectionError { error: e.to_string() },
+        }
+    } else {
+        DeliveryOutcome::Skipped
+    };
+    let mut st = shared.lock();
+    let threshold = st.failure_threshold;
+    if still_active && let Some(entry) = st.webhooks.iter_mut().find(|e| e.hook.id == job.webhook_id) {
+        let ok = matches!(outcome, DeliveryOutcome::Response { status } if (200..300).contains(&status));
+        if ok {
+            entry.consecutive_failures = 0;
+        } else {
+            entry.consecutive_failures += 1;
+            if entry.consecutive_failures >= threshold {
+                entry.hook.status = "inactive".into();
+            }
+        }
+    }
+    let record = DeliveryRecord {
+        seq: st.next_delivery_seq(),
+        webhook_id: job.webhook_id,
+        recording_id: job.recording_id,
+        target_url: job.target_url,
+        at: st.now(),
+        duplicate: job.duplicate,
+        outcome,
+        body: job.body,
+    };
+    st.deliveries.push(record);
 }

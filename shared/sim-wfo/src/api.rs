@@ -195,6 +195,10 @@ async fn method_not_allowed(req: Request) -> ApiError {
 // Session and fault layer
 
 async fn api_layer(State(sim): State<SimHandle>, req: Request, next: Next) -> Response {
+    let latency = sim.0.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let path = req.uri().path().to_owned();
     let label = route_label(req.method().as_str(), &path);
     let is_import = req.method() == Method::POST && path == IMPORT_PATH;
@@ -614,6 +618,7 @@ async fn import_contact(
         db.check_text_keys(import.metadata.keys())
             .map_err(ApiError::unprocessable)?;
         let id = db.take_contact_id();
+        sim.0.contact_arrived(id, &import.external_id);
         db.contacts.insert(
             id,
             StoredContact {

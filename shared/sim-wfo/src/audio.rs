@@ -134,6 +134,7 @@ async fn store(sim: &SimHandle, id: i64, req: Request) -> Result<AudioUploaded, 
         })
     };
     sim.0.stats().audio_uploads += 1;
+    sim.0.audio_arrived(id);
     sim.0.persist().await?;
     if let Some(previous) = previous {
         let _ = tokio::fs::remove_file(audio_dir.join(previous.file)).await;

@@ -20,10 +20,11 @@
 //!   contract violation ([`SimHandle::duplicate_queues`], `duplicateQueues` in `/sim/state`).
 //! - `processed_then_dropped` applies to `POST /api/rest/wfo/contact/import` only.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -94,6 +95,9 @@ pub struct SimConfig {
     pub teams: Vec<TeamInput>,
     /// Audio upload limit; the spec's is 2 GiB. Tests set a small one.
     pub max_audio_bytes: u64,
+    /// Every `/api/rest/*` request is answered this much later (runtime, via
+    /// [`SimHandle::set_latency`]): a remote WFO's round trip, for benchmarks. Default zero.
+    pub latency: Duration,
 }
 
 impl Default for SimConfig {
@@ -107,6 +111,7 @@ impl Default for SimConfig {
             metadata_keys: default_metadata_keys(),
             teams: Vec::new(),
             max_audio_bytes: DEFAULT_MAX_AUDIO_BYTES,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -145,6 +150,28 @@ pub(crate) struct Inner {
     pub max_audio_bytes: u64,
     /// Audio uploads still to be held open: the body is read, no answer ever comes.
     pub held_uploads: std::sync::atomic::AtomicU32,
+    /// [`SimConfig::latency`] in microseconds.
+    pub latency_us: std::sync::atomic::AtomicU64,
+    /// When each contact and its first audio arrived (memory only, like the counters).
+    pub arrivals: Mutex<BTreeMap<i64, Arrival>>,
+    /// Counts of `arrivals`, for waiting on them without reading them.
+    pub arrival_counts: tokio::sync::watch::Sender<ArrivalCounts>,
+}
+
+/// When a contact was created and when its audio was first stored, by the wall clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    pub contact_id: i64,
+    pub external_id: String,
+    pub imported_at: SystemTime,
+    pub audio_at: Option<SystemTime>,
+}
+
+/// Contacts created and contacts with audio since the simulator started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArrivalCounts {
+    pub contacts: u64,
+    pub with_audio: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -163,6 +190,38 @@ impl Inner {
     }
     pub fn stats(&self) -> MutexGuard<'_, SimStats> {
         lock(&self.stats)
+    }
+
+    /// Records that contact `contact_id` was just created.
+    pub fn contact_arrived(&self, contact_id: i64, external_id: &str) {
+        lock(&self.arrivals).insert(
+            contact_id,
+            Arrival {
+                contact_id,
+                external_id: external_id.to_owned(),
+                imported_at: SystemTime::now(),
+                audio_at: None,
+            },
+        );
+        self.arrival_counts.send_modify(|c| c.contacts += 1);
+    }
+
+    /// Records that audio of `contact_id` was just stored (only the first time counts).
+    pub fn audio_arrived(&self, contact_id: i64) {
+        let first = match lock(&self.arrivals).get_mut(&contact_id) {
+            Some(a) if a.audio_at.is_none() => {
+                a.audio_at = Some(SystemTime::now());
+                true
+            }
+            _ => false,
+        };
+        if first {
+            self.arrival_counts.send_modify(|c| c.with_audio += 1);
+        }
+    }
+
+    pub fn latency(&self) -> Duration {
+        Duration::from_micros(self.latency_us.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Writes the database to `state.json` (persistent mode only).
@@ -227,6 +286,23 @@ impl SimHandle {
 
     pub fn stats(&self) -> SimStats {
         self.0.stats().clone()
+    }
+
+    /// When each contact created since the simulator started arrived, and its audio.
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        lock(&self.0.arrivals).values().cloned().collect()
+    }
+
+    /// The counts of [`SimHandle::arrivals`], changing as they grow: a cheap way to wait
+    /// for a number of contacts (`rx.wait_for(|c| c.contacts >= n)`).
+    pub fn arrival_counts(&self) -> tokio::sync::watch::Receiver<ArrivalCounts> {
+        self.0.arrival_counts.subscribe()
+    }
+
+    /// Every `/api/rest/*` request from now on is answered `latency` later.
+    pub fn set_latency(&self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.0.latency_us.store(us, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn faults(&self) -> Faults {
@@ -348,6 +424,11 @@ impl WfoSim {
             persist_lock: tokio::sync::Mutex::new(()),
             max_audio_bytes: config.max_audio_bytes,
             held_uploads: std::sync::atomic::AtomicU32::new(0),
+            latency_us: std::sync::atomic::AtomicU64::new(
+                u64::try_from(config.latency.as_micros()).unwrap_or(u64::MAX),
+            ),
+            arrivals: Mutex::new(BTreeMap::new()),
+            arrival_counts: tokio::sync::watch::Sender::new(ArrivalCounts::default()),
         });
         if fresh {
             inner.persist().await?;
@@ -419,6 +500,15 @@ impl RunningSim {
     }
     pub fn stats(&self) -> SimStats {
         self.handle.stats()
+    }
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        self.handle.arrivals()
+    }
+    pub fn arrival_counts(&self) -> tokio::sync::watch::Receiver<ArrivalCounts> {
+        self.handle.arrival_counts()
+    }
+    pub fn set_latency(&self, latency: Duration) {
+        self.handle.set_latency(latency)
     }
     pub fn faults(&self) -> Faults {
         self.handle.faults()
