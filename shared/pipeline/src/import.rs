@@ -273,9 +273,8 @@ impl Importer {
     /// Why the connector's credential cannot be used until an operator acts, when that is
     /// known without calling anyone ([`wfo_ports::Credentials::ready`]: re-authorization
     /// required, no key configured). `None` when it may work, or cannot be told here.
-    async fn credentials_held(&self, connector_id: &str) -> Option<String> {
-        let connector = self.store.get_connector(connector_id).await.ok()??;
-        let conn = self.connections.get(&connector).await.ok()?;
+    async fn credentials_held(&self, connector: Option<&StoredConnector>) -> Option<String> {
+        let conn = self.connections.get(connector?).await.ok()?;
         match conn.credentials.ready().await {
             Err(e) if e.needs_operator() => Some(e.to_string()),
             _ => None,
@@ -463,11 +462,20 @@ impl Importer {
         if item.health == Health::Dead {
             return Outcome::Dead(item.last_error.clone().unwrap_or_default());
         }
+        // Read once for every step of this run (a change of the connector's settings
+        // applies from the next message on). Gone: the step says so, as a failed attempt.
+        let connector = match self.store.get_connector(connector_id).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot read the connector");
+                return Outcome::Later(Utc::now() + self.settings.retry.base);
+            }
+        };
         // Held for an operator, who has not acted yet (the credential still waits for
         // re-authorization): looked at again later without beginning a step — no attempt,
         // no source call, the item's state unchanged but for its next look.
         if item.health == Health::NeedsOperator
-            && let Some(reason) = self.credentials_held(connector_id).await
+            && let Some(reason) = self.credentials_held(connector.as_ref()).await
         {
             let now = Utc::now();
             let at = now + self.settings.paused_delay;
@@ -534,13 +542,23 @@ impl Importer {
             let before = item.stage;
             let result = match deadline {
                 None => {
-                    self.leased(connector_id, item_id, owner, self.step(&mut item, &fresh))
-                        .await
+                    self.leased(
+                        connector_id,
+                        item_id,
+                        owner,
+                        self.step(&mut item, connector.as_ref(), &fresh),
+                    )
+                    .await
                 }
                 Some(d) => {
                     match tokio::time::timeout_at(
                         d,
-                        self.leased(connector_id, item_id, owner, self.step(&mut item, &fresh)),
+                        self.leased(
+                            connector_id,
+                            item_id,
+                            owner,
+                            self.step(&mut item, connector.as_ref(), &fresh),
+                        ),
                     )
                     .await
                     {
@@ -573,8 +591,16 @@ impl Importer {
                 self.marks.clear(self.store.as_ref(), connector_id).await;
             }
             match result {
+                // A step that went on ends with its result unsaved: saved below when the
+                // item is done, or together with the next step's start (one conditional
+                // write for both; if it fails, the next attempt repeats the step, which
+                // every step tolerates).
                 Ok(()) => {
                     if item.stage == Stage::Done {
+                        if let Err(e) = self.save(&mut item).await {
+                            tracing::warn!(connector = connector_id, item = item_id, error = %e, "import done but not recorded; will look again");
+                            return Outcome::Later(now + self.settings.retry.base);
+                        }
                         tracing::info!(
                             connector = connector_id,
                             item = item_id,
@@ -585,6 +611,7 @@ impl Importer {
                     }
                     if item.stage == before {
                         // No progress without an error: should not happen; avoid a spin.
+                        let _ = self.save(&mut item).await;
                         return Outcome::Later(now + self.settings.retry.base);
                     }
                 }
@@ -724,22 +751,24 @@ impl Importer {
 
     /// One step of `item`. `fresh`: external ids of contacts no earlier step sent
     /// ([`LedgerItem::mark_imports_sent`]).
-    async fn step(&self, item: &mut LedgerItem, fresh: &[String]) -> Result<(), StepError> {
-        let connector = self
-            .store
-            .get_connector(&item.connector_id)
-            .await?
+    async fn step(
+        &self,
+        item: &mut LedgerItem,
+        connector: Option<&StoredConnector>,
+        fresh: &[String],
+    ) -> Result<(), StepError> {
+        let connector = connector
             .ok_or_else(|| StepError::Permanent(format!("connector '{}' no longer exists", item.connector_id)))?;
         let conn = self
             .connections
-            .get(&connector)
+            .get(connector)
             .await
             .map_err(|e| self.source_step_now(e, item))?;
-        let ctx = self.context(&connector).await;
+        let ctx = self.context(connector).await;
         match item.stage {
-            Stage::Discovered => self.fetch_and_segment(item, &connector, &conn, &ctx).await,
-            Stage::MetadataFetched => self.import_contacts(item, &connector, &ctx, fresh).await,
-            Stage::ContactsImported | Stage::AudioUploaded => self.upload_audio(item, &connector, &conn, &ctx).await,
+            Stage::Discovered => self.fetch_and_segment(item, connector, &conn, &ctx).await,
+            Stage::MetadataFetched => self.import_contacts(item, connector, &ctx, fresh).await,
+            Stage::ContactsImported | Stage::AudioUploaded => self.upload_audio(item, connector, &conn, &ctx).await,
             Stage::Done => Ok(()),
         }
     }
@@ -809,7 +838,7 @@ impl Importer {
         } else {
             item.advance(Stage::MetadataFetched, now);
         }
-        self.save(item).await?;
+        // Saved by the caller, with the next step's start (one write).
         Ok(())
     }
 
@@ -1025,7 +1054,7 @@ impl Importer {
             self.save(item).await?;
         }
         item.advance(Stage::ContactsImported, Utc::now());
-        self.save(item).await?;
+        // Saved by the caller, with the next step's start (one write).
         Ok(())
     }
 
@@ -1036,11 +1065,12 @@ impl Importer {
         conn: &Connection,
         ctx: &WfoCtx,
     ) -> Result<(), StepError> {
+        // Every `advance` that ends this step returns with the item unsaved: the caller
+        // saves it, with the next step's start when there is one (one write).
         if !connector.config.features.media_import {
             item.audio_wait = None;
             item.source_state = None;
             item.advance(Stage::Done, Utc::now());
-            self.save(item).await?;
             return Ok(());
         }
         // Contacts came first; their audio follows as the source has it. At most one new
@@ -1054,7 +1084,6 @@ impl Importer {
                 item.audio_wait = None;
                 item.source_state = None;
                 item.advance(Stage::Done, now);
-                self.save(item).await?;
                 return Ok(());
             }
             let Some(wait) = item.audio_wait.clone() else {
@@ -1063,7 +1092,6 @@ impl Importer {
                     "{waiting} contact(s) planned with audio to come, but the source set no time to look again: imported without audio"
                 ));
                 item.advance(Stage::Done, now);
-                self.save(item).await?;
                 return Ok(());
             };
             if !planned_again && now >= wait.next_check {
@@ -1075,7 +1103,6 @@ impl Importer {
                 if item.contacts.iter().any(|c| c.contact_id.is_none()) {
                     // The new plan has a contact WFO does not have yet: import it first.
                     item.advance(Stage::MetadataFetched, Utc::now());
-                    self.save(item).await?;
                     return Ok(());
                 }
                 self.save(item).await?;
@@ -1099,7 +1126,6 @@ impl Importer {
                 item.note(format!("{text}; imported without audio"));
                 item.source_state = None;
                 item.advance(Stage::Done, now);
-                self.save(item).await?;
                 return Ok(());
             }
             let until = if wait.next_check > now {

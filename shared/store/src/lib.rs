@@ -145,7 +145,9 @@ impl SqliteStore {
         &self.inner.dir
     }
 
-    /// Run `f` on the connection, on the store's own thread.
+    /// Run `f` on the connection, on the store's own thread. Its answer is handed back
+    /// only once what it wrote is committed (see [`connection_thread`]): a caller never
+    /// sees success for a write that a failed commit took back.
     async fn with<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -153,7 +155,15 @@ impl SqliteStore {
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn, cipher| {
-            let _ = tx.send(f(conn, cipher));
+            let result = f(conn, cipher);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let _ = tx.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(unavailable(format!("the store could not commit: {e}"))),
+                });
+            });
+            (ok, reply)
         });
         self.inner
             .jobs
@@ -164,19 +174,93 @@ impl SqliteStore {
     }
 }
 
-/// One operation for the connection thread.
-type Job = Box<dyn FnOnce(&mut Connection, &Cipher) + Send>;
+/// One operation for the connection thread: it runs, says whether it succeeded (a failed
+/// one's writes are taken back) and leaves the answer to send once the group it ran in is
+/// committed (or with the commit's error).
+type Job = Box<dyn FnOnce(&mut Connection, &Cipher) -> (bool, Reply) + Send>;
+
+/// Sends one operation's answer, given the outcome of its group's commit.
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Operations run in one transaction at most: a bound on how long other processes (the
+/// CLI beside `serve`) wait for the write lock, and on the answers held back.
+const MAX_GROUP: usize = 64;
 
 /// The thread that owns the connection: operations run one after another in the order
 /// they were sent, each SQL statement prepared once and kept
-/// ([`Connection::prepare_cached`]). A panicking operation is caught (its caller gets an
-/// error) and the thread goes on. It ends when the last [`SqliteStore`] clone is dropped.
+/// ([`Connection::prepare_cached`]).
+///
+/// **Group commit.** The operations waiting when the thread takes one (up to
+/// [`MAX_GROUP`]) run in one transaction, each inside its own savepoint: an operation
+/// that fails or panics has its writes rolled back alone, the others stand, and nobody
+/// is answered before the commit (a failed commit answers every operation of the group
+/// with its error, and none of their writes stays). With many workers saving at once,
+/// the WAL takes one set of page writes per group instead of one per statement; alone,
+/// an operation is its own group, as before. A panicking operation is caught (its caller
+/// gets an error) and the thread goes on. It ends when the last [`SqliteStore`] clone is
+/// dropped.
 fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc::Receiver<Job>) {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    for job in jobs {
-        let run = std::panic::AssertUnwindSafe(|| job(&mut conn, &cipher));
-        if std::panic::catch_unwind(run).is_err() {
+    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_GROUP);
+    while let Ok(first) = jobs.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // No group transaction (the write lock stayed taken past the busy timeout):
+            // each operation runs on its own, as it would alone, and answers for itself.
+            tracing::warn!(error = %e, "store: cannot begin a transaction; running the operations one by one");
+            for job in group.drain(..) {
+                let run = std::panic::AssertUnwindSafe(|| job(&mut conn, &cipher));
+                match std::panic::catch_unwind(run) {
+                    Ok((_, reply)) => reply(Ok(())),
+                    Err(_) => tracing::error!("a store operation panicked; the store goes on"),
+                }
+            }
+            continue;
+        }
+        for job in group.drain(..) {
+            if let Some(reply) = run_in_savepoint(&mut conn, &cipher, job) {
+                replies.push(reply);
+            }
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for reply in replies.drain(..) {
+            reply(committed.clone());
+        }
+    }
+}
+
+/// Run one operation inside a savepoint of the group's transaction: released when it
+/// succeeded, rolled back to when it failed or panicked (its caller's answer is then
+/// the operation's error, or "panicked" when it never made one).
+fn run_in_savepoint(conn: &mut Connection, cipher: &Cipher, job: Job) -> Option<Reply> {
+    if let Err(e) = conn.execute_batch("SAVEPOINT op") {
+        tracing::warn!(error = %e, "store: cannot open a savepoint");
+        return None;
+    }
+    let run = std::panic::AssertUnwindSafe(|| job(conn, cipher));
+    match std::panic::catch_unwind(run) {
+        Ok((true, reply)) => {
+            let _ = conn.execute_batch("RELEASE op");
+            Some(reply)
+        }
+        Ok((false, reply)) => {
+            let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
+            Some(reply)
+        }
+        Err(_) => {
             tracing::error!("a store operation panicked; the store goes on");
+            let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
+            None
         }
     }
 }
@@ -400,9 +484,7 @@ impl WorkQueue for SqliteStore {
     async fn receive(&self, max: usize, visibility: Duration) -> StoreResult<Vec<Received>> {
         self.with(move |conn, _| {
             let now = ms(Utc::now());
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
+            let tx = conn.savepoint().map_err(unavailable)?;
             let candidates: Vec<(i64, String, u32)> = {
                 let mut stmt = tx
                     .prepare_cached(
@@ -544,9 +626,7 @@ impl ConnectorStore for SqliteStore {
             let id = cfg.id.clone();
             let json = serde_json::to_vec(&cfg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let blob = cipher.encrypt(&json, &format!("connector:{id}"))?;
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
+            let tx = conn.savepoint().map_err(unavailable)?;
             let existing: Option<(Vec<u8>, i64)> = tx
                 .prepare_cached("SELECT secrets, created_at FROM connectors WHERE id = ?1")
                 .map_err(unavailable)?
@@ -592,9 +672,7 @@ impl ConnectorStore for SqliteStore {
     async fn rotate_webhook_secret(&self, id: &str) -> StoreResult<StoredConnector> {
         let id = id.to_owned();
         self.with(move |conn, cipher| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
+            let tx = conn.savepoint().map_err(unavailable)?;
             let row: Option<(Vec<u8>, Vec<u8>, i64)> = tx
                 .prepare_cached("SELECT config, secrets, created_at FROM connectors WHERE id = ?1")
                 .map_err(unavailable)?
@@ -815,9 +893,7 @@ impl KvStore for SqliteStore {
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let expires_at = window.saturating_add(ttl_ms);
         self.with(move |conn, _| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
+            let tx = conn.savepoint().map_err(unavailable)?;
             tx.prepare_cached("DELETE FROM quotas WHERE expires_at < ?1")
                 .map_err(unavailable)?
                 .execute(params![ms(Utc::now())])
@@ -860,6 +936,74 @@ mod tests {
         let put = store.discover("c", "i", Discovery::Webhook, Utc::now()).await.unwrap();
         assert_eq!(put, Discovered::New);
         assert!(store.get("c", "i").await.unwrap().is_some());
+    }
+
+    /// Operations sent together run in one transaction, each in its own savepoint: a
+    /// failing or panicking one takes back only its own writes, and every caller is
+    /// answered with its own outcome.
+    #[tokio::test]
+    async fn in_a_group_a_failing_or_panicking_operation_takes_back_only_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        // Hold the connection thread so that everything below queues up into one group.
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let s = store.clone();
+        let blocker = tokio::spawn(async move {
+            s.with(move |_, _| {
+                let _ = hold_rx.recv_timeout(Duration::from_secs(10));
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut tasks = Vec::new();
+        for n in 0..30 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.with(move |conn, _| -> StoreResult<()> {
+                    conn.execute(
+                        "INSERT INTO ledger (connector_id, item_id, done, next_attempt_at, updated_at, version, body)
+                         VALUES ('g', ?1, 0, NULL, 0, 1, '{}')",
+                        params![format!("i{n}")],
+                    )
+                    .map_err(unavailable)?;
+                    match n % 3 {
+                        0 => Ok(()),
+                        1 => Err(StoreError::Conflict(format!("op {n} refuses after writing"))),
+                        _ => panic!("op {n} panics after writing"),
+                    }
+                })
+                .await
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        hold_tx.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (n, t) in tasks.into_iter().enumerate() {
+            let r = t.await.unwrap();
+            match n % 3 {
+                0 => assert!(r.is_ok(), "op {n}: {r:?}"),
+                1 => assert!(matches!(r, Err(StoreError::Conflict(_))), "op {n}: {r:?}"),
+                _ => assert!(r.unwrap_err().to_string().contains("panicked"), "op {n}"),
+            }
+        }
+        let kept: Vec<String> = store
+            .with(|conn, _| {
+                let mut stmt = conn
+                    .prepare("SELECT item_id FROM ledger WHERE connector_id = 'g' ORDER BY item_id")
+                    .map_err(unavailable)?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .map_err(unavailable)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(unavailable)?;
+                Ok(rows)
+            })
+            .await
+            .unwrap();
+        let mut want: Vec<String> = (0..30).filter(|n| n % 3 == 0).map(|n| format!("i{n}")).collect();
+        want.sort();
+        assert_eq!(kept, want);
     }
 
     #[tokio::test]
