@@ -454,8 +454,18 @@ fallback = "en-US"
 
     /// Instantiate a scenario as a fresh call starting at `base_time` (not published).
     pub fn instantiate(&self, scenario: &str, base_time: DateTime<Utc>) -> Result<ScenarioInstance, HarnessError> {
+        self.instantiate_shrunk(scenario, base_time, 1)
+    }
+
+    /// [`Self::instantiate`] with the call `shrink` times shorter (benchmarks: small audio).
+    pub fn instantiate_shrunk(
+        &self,
+        scenario: &str,
+        base_time: DateTime<Utc>,
+        shrink: u32,
+    ) -> Result<ScenarioInstance, HarnessError> {
         self.webex
-            .instantiate(scenario, base_time)
+            .instantiate_shrunk(scenario, base_time, shrink)
             .map_err(|e| HarnessError::Scenario(format!("{scenario}: {e}")))
     }
 

@@ -98,7 +98,7 @@ async fn play(State(shared): State<SharedRef>, body: Bytes) -> Result<Response, 
     let b: PlayBody =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
     let now = shared.lock().now();
-    let instance = crate::instantiate_with(&shared, &b.scenario, b.base_time.unwrap_or(now))
+    let instance = crate::instantiate_with(&shared, &b.scenario, b.base_time.unwrap_or(now), 1)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     match b.publish_at {
         Some(at) if at > now => crate::schedule(&shared, &instance, at),

@@ -274,11 +274,12 @@ pub(crate) fn instantiate_with(
     shared: &SharedRef,
     scenario: &str,
     base_time: DateTime<Utc>,
+    shrink: u32,
 ) -> Result<ScenarioInstance, ScenarioError> {
     let seed: u64 = shared.lock().rng.random();
     shared
         .library
-        .instantiate(scenario, base_time, &mut StdRng::seed_from_u64(seed))
+        .instantiate_shrunk(scenario, base_time, &mut StdRng::seed_from_u64(seed), shrink)
 }
 
 impl RunningWebexSim {
@@ -396,7 +397,18 @@ impl RunningWebexSim {
 
     /// [`ScenarioLibrary::instantiate`] with the simulator's seeded generator.
     pub fn instantiate(&self, scenario: &str, base_time: DateTime<Utc>) -> Result<ScenarioInstance, SimError> {
-        Ok(instantiate_with(&self.shared, scenario, base_time)?)
+        Ok(instantiate_with(&self.shared, scenario, base_time, 1)?)
+    }
+
+    /// [`ScenarioLibrary::instantiate_shrunk`] with the simulator's seeded generator: the
+    /// call `shrink` times shorter, its recording as many times smaller.
+    pub fn instantiate_shrunk(
+        &self,
+        scenario: &str,
+        base_time: DateTime<Utc>,
+        shrink: u32,
+    ) -> Result<ScenarioInstance, SimError> {
+        Ok(instantiate_with(&self.shared, scenario, base_time, shrink)?)
     }
 
     /// Makes the instance's recordings available now and delivers their webhook events

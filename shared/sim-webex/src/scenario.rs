@@ -254,6 +254,21 @@ impl ScenarioLibrary {
         base_time: DateTime<Utc>,
         rng: &mut R,
     ) -> Result<ScenarioInstance, ScenarioError> {
+        self.instantiate_shrunk(scenario, base_time, rng, 1)
+    }
+
+    /// [`Self::instantiate`] with every span of the call `shrink` times shorter (at least
+    /// 1): instants move toward the call's start, and the expected contacts' durations
+    /// and audio offsets shrink with them, so the same segmentation comes out of a
+    /// recording `shrink` times smaller. For benchmarks that measure the pipeline, not
+    /// the bytes of multi-minute recordings.
+    pub fn instantiate_shrunk<R: Rng + ?Sized>(
+        &self,
+        scenario: &str,
+        base_time: DateTime<Utc>,
+        rng: &mut R,
+        shrink: u32,
+    ) -> Result<ScenarioInstance, ScenarioError> {
         let (docs, mut expected) = self.parse(scenario)?;
         let invalid = |file: &str, problem: &str| ScenarioError::Invalid {
             scenario: scenario.to_owned(),
@@ -284,13 +299,16 @@ impl ScenarioLibrary {
             .min()
             .or_else(|| docs.iter().filter_map(|(_, d)| earliest_time(d)).min())
             .ok_or_else(|| invalid("*", "no session.startTime and no timestamp at all"))?;
-        let base = base_time.trunc_subsecs(0);
-        let delta = base.signed_duration_since(start.trunc_subsecs(0));
+        let times = TimeMap {
+            from: start.trunc_subsecs(0),
+            to: base_time.trunc_subsecs(0),
+            shrink: i32::try_from(shrink.max(1)).unwrap_or(i32::MAX),
+        };
 
         let users = self.users();
         let mut recordings = Vec::with_capacity(docs.len());
         for (file, mut doc) in docs {
-            rewrite(&mut doc, &replacements, delta, None);
+            rewrite(&mut doc, &replacements, &times, None);
             let user = doc
                 .get("ownerId")
                 .and_then(Value::as_str)
@@ -311,7 +329,7 @@ impl ScenarioLibrary {
                 audio,
             });
         }
-        rewrite(&mut expected, &replacements, delta, Some(""));
+        rewrite(&mut expected, &replacements, &times, Some(""));
 
         Ok(ScenarioInstance {
             scenario: scenario.to_owned(),
@@ -417,16 +435,46 @@ fn earliest_time(value: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Shifts an RFC 3339 string by `delta`, keeping its offset and fraction precision.
-fn shift_time_string(s: &str, delta: ChronoDuration) -> Option<String> {
+/// Moves an RFC 3339 string as `times` says, keeping its offset and fraction precision.
+/// Where an instant of the fixture lands in the instance: `from` (the call's start)
+/// becomes `to`, and every span after it is `shrink` times shorter.
+struct TimeMap {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    shrink: i32,
+}
+
+impl TimeMap {
+    fn span(&self, d: ChronoDuration) -> ChronoDuration {
+        if self.shrink == 1 { d } else { d / self.shrink }
+    }
+
+    fn map<Tz: chrono::TimeZone>(&self, t: &DateTime<Tz>) -> Option<DateTime<Utc>> {
+        let since = t.with_timezone(&Utc).signed_duration_since(self.from);
+        self.to.checked_add_signed(self.span(since))
+    }
+
+    fn map_ms(&self, ms: i64) -> i64 {
+        let since = ms - self.from.timestamp_millis();
+        self.to.timestamp_millis() + since / i64::from(self.shrink)
+    }
+}
+
+fn shift_time_string(s: &str, times: &TimeMap) -> Option<String> {
     parse_time(s)?;
     let t: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(s).ok()?;
-    let shifted = t.checked_add_signed(delta)?;
+    let shifted = times.map(&t)?.with_timezone(t.offset());
     let frac_digits = s
         .get(19..)
         .filter(|rest| rest.starts_with('.'))
         .map(|rest| rest[1..].chars().take_while(char::is_ascii_digit).count())
         .unwrap_or(0);
+    // A shrunk call's instants fall between seconds: written with milliseconds then.
+    let frac_digits = if shifted.timestamp_subsec_millis() != 0 {
+        frac_digits.max(3)
+    } else {
+        frac_digits
+    };
     let format = match frac_digits {
         0 => SecondsFormat::Secs,
         1..=3 => SecondsFormat::Millis,
@@ -442,12 +490,17 @@ fn is_epoch_ms_key(key: &str) -> bool {
     key == "time" || key.ends_with("Time") || key.ends_with("At")
 }
 
+/// Millisecond spans of expected contacts (shrunk with the call).
+fn is_span_ms_key(key: &str) -> bool {
+    matches!(key, "callDuration" | "durationMs" | "offsetMs")
+}
+
 /// Replaces ids and shifts times everywhere in `value`. `numbers` enables shifting
-/// epoch-ms number fields (expected contacts).
-fn rewrite(value: &mut Value, ids: &[(&String, &String)], delta: ChronoDuration, numbers: Option<&str>) {
+/// epoch-ms number fields (expected contacts) and shrinking their spans.
+fn rewrite(value: &mut Value, ids: &[(&String, &String)], times: &TimeMap, numbers: Option<&str>) {
     match value {
         Value::String(s) => {
-            if let Some(shifted) = shift_time_string(s, delta) {
+            if let Some(shifted) = shift_time_string(s, times) {
                 *s = shifted;
                 return;
             }
@@ -457,7 +510,7 @@ fn rewrite(value: &mut Value, ids: &[(&String, &String)], delta: ChronoDuration,
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, ids, delta, numbers)),
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, ids, times, numbers)),
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 if numbers.is_some()
@@ -465,10 +518,18 @@ fn rewrite(value: &mut Value, ids: &[(&String, &String)], delta: ChronoDuration,
                     && let Some(ms) = v.as_i64()
                     && ms > 100_000_000_000
                 {
-                    *v = json!(ms + delta.num_milliseconds());
+                    *v = json!(times.map_ms(ms));
                     continue;
                 }
-                rewrite(v, ids, delta, numbers);
+                if numbers.is_some()
+                    && times.shrink > 1
+                    && is_span_ms_key(k)
+                    && let Some(ms) = v.as_i64()
+                {
+                    *v = json!(ms / i64::from(times.shrink));
+                    continue;
+                }
+                rewrite(v, ids, times, numbers);
             }
         }
         _ => {}
@@ -679,18 +740,75 @@ mod tests {
         assert!(call.starts_with("callhalf-") && call.ends_with(":0") && call != "callhalf-581329:0");
     }
 
+    fn shift(by: ChronoDuration) -> TimeMap {
+        let from = "2023-01-01T00:00:00Z".parse().unwrap();
+        TimeMap {
+            from,
+            to: from + by,
+            shrink: 1,
+        }
+    }
+
     #[test]
     fn times_keep_offset_and_precision() {
-        let d = ChronoDuration::seconds(3600);
+        let d = shift(ChronoDuration::seconds(3600));
         assert_eq!(
-            shift_time_string("2023-11-07T08:50:21Z", d).as_deref(),
+            shift_time_string("2023-11-07T08:50:21Z", &d).as_deref(),
             Some("2023-11-07T09:50:21Z")
         );
         assert_eq!(
-            shift_time_string("2023-10-31T16:24:12.250+08:00", d).as_deref(),
+            shift_time_string("2023-10-31T16:24:12.250+08:00", &d).as_deref(),
             Some("2023-10-31T17:24:12.250+08:00")
         );
-        assert_eq!(shift_time_string("callhalf-581329:0", d), None);
+        assert_eq!(shift_time_string("callhalf-581329:0", &d), None);
+    }
+
+    #[test]
+    fn a_shrunk_call_has_every_span_and_its_audio_shorter_by_the_factor() {
+        let library = ScenarioLibrary::embedded();
+        let base: DateTime<Utc> = "2026-01-05T10:00:00Z".parse().unwrap();
+        for name in library.names() {
+            let whole = library
+                .instantiate_shrunk(&name, base, &mut rand::rngs::StdRng::seed_from_u64(3), 1)
+                .unwrap();
+            let small = library
+                .instantiate_shrunk(&name, base, &mut rand::rngs::StdRng::seed_from_u64(3), 20)
+                .unwrap();
+            for (w, s) in whole.recordings.iter().zip(&small.recordings) {
+                let (w_ms, s_ms) = (w.audio.duration_ms, s.audio.duration_ms);
+                assert!(
+                    s_ms.abs_diff(w_ms / 20) <= 2 * u64::from(mp3::FRAME_MS),
+                    "{name}: {w_ms} ms -> {s_ms} ms"
+                );
+                assert!(
+                    s.audio.bytes.len() * 10 < w.audio.bytes.len().max(10 * 1024),
+                    "{name}: audio not smaller"
+                );
+            }
+            let spans = |v: &Value, key: &str| -> Vec<i64> {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.get(key).and_then(Value::as_i64))
+                    .collect()
+            };
+            let whole_d = spans(&whole.expected, "callDuration");
+            let small_d = spans(&small.expected, "callDuration");
+            assert_eq!(small_d, whole_d.iter().map(|d| d / 20).collect::<Vec<_>>(), "{name}");
+            // The call still starts at the base time.
+            let starts = spans(&small.expected, "startTime");
+            assert!(starts.iter().all(|&t| t >= base.timestamp_millis()), "{name}");
+        }
+        // Between seconds, an instant is written with milliseconds.
+        let half = TimeMap {
+            from: base,
+            to: base,
+            shrink: 2,
+        };
+        assert_eq!(
+            shift_time_string("2026-01-05T10:00:01Z", &half).as_deref(),
+            Some("2026-01-05T10:00:00.500Z")
+        );
     }
 
     #[test]
