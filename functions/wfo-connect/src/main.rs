@@ -6,6 +6,7 @@
 mod aws_backend;
 mod commands;
 mod demo;
+mod dlq;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,6 +81,11 @@ pub enum Command {
     },
     /// Token health, cursors, pending and failed items, per connector.
     Status { id: Option<String> },
+    /// The dead-letter queue(s): list what was set aside, replay it onto the work queue.
+    Dlq {
+        #[command(subcommand)]
+        action: dlq::DlqCmd,
+    },
     /// Offline: print the contacts that source payloads become.
     Segment {
         #[arg(long)]
