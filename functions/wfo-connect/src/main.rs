@@ -70,6 +70,9 @@ pub enum Command {
     /// Refresh OAuth tokens now (all connectors, or one).
     Refresh { id: Option<String> },
     /// Import every contact in a window; safe to repeat.
+    ///
+    /// With `--backend aws` the window's items are recorded and sent to the stack's import
+    /// queue, and the command returns: the import worker imports them (watch `status`).
     Backfill {
         id: String,
         /// Start (RFC 3339, or YYYY-MM-DD).
