@@ -15,7 +15,7 @@ use wfo_pipeline::auth::{AuthError, RefreshOutcome};
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::health::API_KEY_CHECK_TIMEOUT;
 use wfo_pipeline::import::{ImportSettings, Importer, Outcome};
-use wfo_pipeline::ports::{ConnectorStore, Ledger, Store, StoredConnector};
+use wfo_pipeline::ports::{ConnectorStore, Store, StoredConnector};
 use wfo_pipeline::ports::{CredentialScheme, Registry};
 use wfo_pipeline::reconcile::{self, CURSOR_KEY, Cursor, PollSettings};
 use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
@@ -73,7 +73,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Backfill { id, from, to } => {
             let store = open(&cli.state_dir)?;
-            backfill(Arc::new(store), &id, &from, &to).await
+            backfill(Arc::new(store), &id, &from, &to, ImportBy::ThisProcess).await
+        }
+        Command::Dlq { action } => {
+            let store = open(&cli.state_dir)?;
+            crate::dlq::run(&store, Vec::new(), "`wfo-connect serve`", action).await
         }
         Command::Status { id } => {
             let store = open(&cli.state_dir)?;
@@ -81,13 +85,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Sync { id } => {
             let store = open(&cli.state_dir)?;
-            let c = get_connector(&store, &id).await?;
-            if !c.config.features.user_sync {
-                return Err(Failure::usage(format!(
-                    "connector '{id}' has features.user_sync = false"
-                )));
-            }
-            sync(Arc::new(store), &c).await
+            sync(Arc::new(store), &id).await
         }
     }
 }
@@ -296,7 +294,7 @@ pub(crate) async fn connector(store: &dyn Store, action: ConnectorCmd) -> Result
     }
 }
 
-async fn refresh(store: Arc<SqliteStore>, id: Option<&str>) -> Result<(), Failure> {
+pub(crate) async fn refresh(store: Arc<dyn Store>, id: Option<&str>) -> Result<(), Failure> {
     let connectors = match id {
         Some(id) => vec![get_connector(store.as_ref(), id).await?],
         None => store.list_connectors().await.map_err(Failure::job)?,
@@ -348,7 +346,23 @@ fn parse_time(s: &str, what: &str) -> Result<DateTime<Utc>, Failure> {
     )))
 }
 
-async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Result<(), Failure> {
+/// Who imports what a backfill discovers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImportBy {
+    /// This process, before `backfill` returns (the local backend: no server needed).
+    ThisProcess,
+    /// The deployed stack's import worker, from the queue discovery sent the items to:
+    /// `backfill` returns once they are recorded and enqueued.
+    Stack,
+}
+
+pub(crate) async fn backfill(
+    store: Arc<dyn Store>,
+    id: &str,
+    from: &str,
+    to: &str,
+    import_by: ImportBy,
+) -> Result<(), Failure> {
     let from = parse_time(from, "from")?;
     let to = parse_time(to, "to")?;
     if to <= from {
@@ -381,6 +395,9 @@ async fn backfill(store: Arc<SqliteStore>, id: &str, from: &str, to: &str) -> Re
         .map_err(Failure::job)?
     {
         println!("still missed: `{}`", left.backfill_command(id));
+    }
+    if import_by == ImportBy::Stack {
+        return crate::aws_backend::enqueued(id, &report);
     }
 
     // Drive the window's open items to an end here, so a backfill works without a
@@ -616,7 +633,13 @@ fn api_key_checks(
 }
 
 /// `wfo-connect sync ID`: one user sync run, now.
-async fn sync(store: Arc<SqliteStore>, c: &StoredConnector) -> Result<(), Failure> {
+pub(crate) async fn sync(store: Arc<dyn Store>, id: &str) -> Result<(), Failure> {
+    let c = &get_connector(store.as_ref(), id).await?;
+    if !c.config.features.user_sync {
+        return Err(Failure::usage(format!(
+            "connector '{id}' has features.user_sync = false"
+        )));
+    }
     let cfg = &c.config;
     let connections = connections(store)?;
     let wfo = wfo_client::WfoClient::with_http_client(

@@ -6,6 +6,7 @@
 mod aws_backend;
 mod commands;
 mod demo;
+mod dlq;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +70,9 @@ pub enum Command {
     /// Refresh OAuth tokens now (all connectors, or one).
     Refresh { id: Option<String> },
     /// Import every contact in a window; safe to repeat.
+    ///
+    /// With `--backend aws` the window's items are recorded and sent to the stack's import
+    /// queue, and the command returns: the import worker imports them (watch `status`).
     Backfill {
         id: String,
         /// Start (RFC 3339, or YYYY-MM-DD).
@@ -80,6 +84,11 @@ pub enum Command {
     },
     /// Token health, cursors, pending and failed items, per connector.
     Status { id: Option<String> },
+    /// The dead-letter queue(s): list what was set aside, replay it onto the work queue.
+    Dlq {
+        #[command(subcommand)]
+        action: dlq::DlqCmd,
+    },
     /// Offline: print the contacts that source payloads become.
     Segment {
         #[arg(long)]

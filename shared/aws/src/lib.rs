@@ -46,6 +46,9 @@ pub mod env {
     pub const KMS_KEY_ID: &str = "WFO_KMS_KEY_ID";
     /// The public base URL of the HTTP API (redirect URIs, webhook targets).
     pub const PUBLIC_URL: &str = "WFO_PUBLIC_URL";
+    /// The scheduler's dead-letter queue (failed scheduled runs). Optional: only
+    /// `wfo-connect --backend aws dlq list` reads it, and shows it when it is set.
+    pub const SCHEDULER_DEAD_LETTER_QUEUE_URL: &str = "WFO_SCHEDULER_DEAD_LETTER_QUEUE_URL";
     pub const ALL: [&str; 7] = [
         LEDGER_TABLE,
         CONNECTORS_TABLE,

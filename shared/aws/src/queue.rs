@@ -10,7 +10,13 @@
 //!   is safe. Messages SQS itself moves there (redrive after `maxReceiveCount`) carry no
 //!   reason; `dead_letters` reports them as redriven.
 //! - `dead_letters` → ReceiveMessage on the DLQ with visibility 0: reads without
-//!   deleting or hiding.
+//!   deleting or hiding. The time of each is the DLQ's `SentTimestamp`.
+//! - `redrive(message_id)` → the DLQ is read with its messages hidden for a moment until
+//!   that id comes up; SendMessage of its body to the import queue, **then** DeleteMessage
+//!   from the DLQ; the others read on the way are made visible again at once.
+//!   `redrive_all` → ReceiveMessage on the DLQ, then send and delete each, page by page.
+//!   A crash between send and delete leaves a duplicate on the import queue, which the
+//!   ledger makes harmless, never a lost message.
 //! - `depth` → visible + in flight + delayed messages of the main queue.
 
 use std::collections::HashSet;
@@ -30,6 +36,13 @@ pub const MAX_VISIBILITY_SECS: u64 = 12 * 3600;
 pub const DEAD_REASON: &str = "dead_reason";
 /// Bodies remembered for `dead_letter(receipt)` before the memory is cleared.
 const REMEMBER_LIMIT: usize = 10_000;
+/// How long `redrive` hides the dead letters it reads past while it looks for one: long
+/// enough for the search, short enough that a crashed search hides nothing for long.
+const REDRIVE_HIDE_SECS: i32 = 30;
+/// Most dead letters one `redrive` reads past before it gives up on the id.
+const REDRIVE_SCAN_LIMIT: usize = 10_000;
+/// Lambda's attribute for why an asynchronous invocation failed (the scheduler's DLQ).
+const LAMBDA_ERROR_MESSAGE: &str = "ErrorMessage";
 
 fn secs_up(d: Duration, max: u64) -> i32 {
     let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
@@ -105,6 +118,82 @@ impl AwsStore {
             .sum())
     }
 
+    /// Send a dead letter's body to the import queue, then delete it from the DLQ.
+    async fn move_back(&self, dlq_receipt: &str, body: &str) -> StoreResult<()> {
+        self.send_raw(body).await?;
+        self.sqs
+            .delete_message()
+            .queue_url(&self.names.dead_letter_queue_url)
+            .receipt_handle(dlq_receipt)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dead letter delete", e))?;
+        Ok(())
+    }
+
+    /// Up to `limit` messages of the dead-letter queue at `url`, read without deleting or
+    /// hiding them: the import DLQ ([`WorkQueue::dead_letters`]) or another of the
+    /// stack's, such as the scheduler's (failed scheduled runs, whose reason is Lambda's
+    /// `ErrorMessage` attribute).
+    pub async fn dead_letters_in(&self, url: &str, limit: usize) -> StoreResult<Vec<Received>> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        // Visibility 0 leaves every message where it is; SQS may return the same one
+        // again, so stop at the first page that brings nothing new.
+        while out.len() < limit {
+            let page = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .wait_time_seconds(0)
+                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+                .message_attribute_names(DEAD_REASON)
+                .message_attribute_names(LAMBDA_ERROR_MESSAGE)
+                .send()
+                .await
+                .map_err(|e| sdk_error("dead letters receive", e))?;
+            let mut new = 0;
+            for m in page.messages() {
+                let id = m.message_id().unwrap_or_default().to_owned();
+                if !seen.insert(id.clone()) || out.len() >= limit {
+                    continue;
+                }
+                new += 1;
+                let system = |name: &MessageSystemAttributeName| m.attributes().and_then(|a| a.get(name));
+                let count = system(&MessageSystemAttributeName::ApproximateReceiveCount)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let sent = system(&MessageSystemAttributeName::SentTimestamp)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .and_then(chrono::DateTime::from_timestamp_millis);
+                let attr = |name: &str| {
+                    m.message_attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.string_value())
+                        .map(str::to_owned)
+                };
+                let reason = attr(DEAD_REASON)
+                    .or_else(|| attr(LAMBDA_ERROR_MESSAGE))
+                    .unwrap_or_else(|| "moved by the queue's redrive policy after too many receives".to_owned());
+                out.push(Received {
+                    receipt: m.receipt_handle().unwrap_or_default().to_owned(),
+                    message_id: id,
+                    body: m.body().unwrap_or_default().to_owned(),
+                    receive_count: count,
+                    dead_reason: Some(reason),
+                    dead_at: sent,
+                });
+            }
+            if new == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Messages in the dead-letter queue (SQS's approximate count).
     pub async fn dead_letter_depth(&self) -> StoreResult<u64> {
         self.queue_attribute_sum(
@@ -157,6 +246,7 @@ impl WorkQueue for AwsStore {
                 let (Some(receipt), Some(body)) = (m.receipt_handle(), m.body()) else {
                     continue;
                 };
+                let message_id = m.message_id().unwrap_or_default().to_owned();
                 let count = m
                     .attributes()
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
@@ -165,9 +255,11 @@ impl WorkQueue for AwsStore {
                 self.remember(receipt, body);
                 out.push(Received {
                     receipt: receipt.to_owned(),
+                    message_id,
                     body: body.to_owned(),
                     receive_count: count,
                     dead_reason: None,
+                    dead_at: None,
                 });
             }
         }
@@ -209,53 +301,94 @@ impl WorkQueue for AwsStore {
     }
 
     async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Received>> {
-        let mut out = Vec::new();
+        self.dead_letters_in(&self.names.dead_letter_queue_url, limit).await
+    }
+
+    async fn redrive(&self, id: &str) -> StoreResult<bool> {
+        let dlq = &self.names.dead_letter_queue_url;
+        let mut passed: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
-        // Visibility 0 leaves every message where it is; SQS may return the same one
-        // again, so stop at the first page that brings nothing new.
-        while out.len() < limit {
+        let found = loop {
+            if seen.len() >= REDRIVE_SCAN_LIMIT {
+                break Ok(false);
+            }
+            let page = match self
+                .sqs
+                .receive_message()
+                .queue_url(dlq)
+                .max_number_of_messages(10)
+                .visibility_timeout(REDRIVE_HIDE_SECS)
+                .wait_time_seconds(0)
+                .send()
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => break Err(sdk_error("dead letters receive", e)),
+            };
+            let mut new = 0;
+            let mut hit = None;
+            for m in page.messages() {
+                let (Some(mid), Some(receipt)) = (m.message_id(), m.receipt_handle()) else {
+                    continue;
+                };
+                if !seen.insert(mid.to_owned()) {
+                    continue;
+                }
+                new += 1;
+                if mid == id && hit.is_none() {
+                    hit = Some((receipt.to_owned(), m.body().unwrap_or_default().to_owned()));
+                } else {
+                    passed.push(receipt.to_owned());
+                }
+            }
+            if let Some((receipt, body)) = hit {
+                break self.move_back(&receipt, &body).await.map(|()| true);
+            }
+            if new == 0 {
+                break Ok(false);
+            }
+        };
+        // The others were only looked at: visible again now, not after the hide.
+        for receipt in passed {
+            if let Err(e) = self
+                .sqs
+                .change_message_visibility()
+                .queue_url(dlq)
+                .receipt_handle(&receipt)
+                .visibility_timeout(0)
+                .send()
+                .await
+            {
+                tracing::warn!(error = %sdk_error("dead letter release", e), "a dead letter stays hidden for {REDRIVE_HIDE_SECS} s");
+            }
+        }
+        found
+    }
+
+    async fn redrive_all(&self, limit: usize) -> StoreResult<u64> {
+        let mut moved: usize = 0;
+        while moved < limit {
+            let left = limit - moved;
             let page = self
                 .sqs
                 .receive_message()
                 .queue_url(&self.names.dead_letter_queue_url)
-                .max_number_of_messages(10)
-                .visibility_timeout(0)
+                .max_number_of_messages(i32::try_from(left.min(10)).unwrap_or(10))
+                .visibility_timeout(REDRIVE_HIDE_SECS)
                 .wait_time_seconds(0)
-                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-                .message_attribute_names(DEAD_REASON)
                 .send()
                 .await
                 .map_err(|e| sdk_error("dead letters receive", e))?;
-            let mut new = 0;
-            for m in page.messages() {
-                let id = m.message_id().unwrap_or_default().to_owned();
-                if !seen.insert(id) || out.len() >= limit {
-                    continue;
-                }
-                new += 1;
-                let count = m
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let reason = m
-                    .message_attributes()
-                    .and_then(|a| a.get(DEAD_REASON))
-                    .and_then(|v| v.string_value())
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| "moved by the queue's redrive policy after too many receives".to_owned());
-                out.push(Received {
-                    receipt: m.receipt_handle().unwrap_or_default().to_owned(),
-                    body: m.body().unwrap_or_default().to_owned(),
-                    receive_count: count,
-                    dead_reason: Some(reason),
-                });
-            }
-            if new == 0 {
+            if page.messages().is_empty() {
                 break;
             }
+            for m in page.messages() {
+                let Some(receipt) = m.receipt_handle() else { continue };
+                self.move_back(receipt, m.body().unwrap_or_default()).await?;
+                moved += 1;
+            }
         }
-        Ok(out)
+        Ok(moved as u64)
     }
 
     async fn depth(&self) -> StoreResult<u64> {

@@ -70,6 +70,14 @@ async fn queue_ack_removes_the_message() {
 }
 
 #[tokio::test]
+async fn dead_letters_are_redriven_once() {
+    let Some(m) = moto("dead_letter_redrive").await else {
+        return;
+    };
+    conformance::dead_letter_redrive(m.store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn connectors_keep_secrets_and_tokens_are_conditional() {
     let Some(m) = moto("connectors_and_tokens").await else {
         return;

@@ -233,6 +233,95 @@ pub async fn queue_rules_with(store: &dyn Store, hide: Duration) {
     );
 }
 
+/// A dead letter keeps its id and time, goes back to the work queue once on
+/// `redrive` (a second `redrive` finds nothing), and `redrive_all` empties the dead letters.
+pub async fn dead_letter_redrive(store: &dyn Store) {
+    let mine = |r: &Received| r.body.contains("\"rd\"");
+    let before = Utc::now() - chrono::Duration::minutes(5);
+    for item in ["1", "2", "3"] {
+        let msg = WorkMessage {
+            connector_id: "rd".into(),
+            item_id: item.into(),
+        };
+        store.send(&msg, Duration::ZERO).await.unwrap();
+    }
+    let got: Vec<_> = store
+        .receive(50, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(mine)
+        .collect();
+    assert_eq!(got.len(), 3);
+    for r in &got {
+        store.dead_letter(&r.receipt, "set aside by the test").await.unwrap();
+    }
+    let dead: Vec<_> = store
+        .dead_letters(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(mine)
+        .collect();
+    assert_eq!(dead.len(), 3, "every set-aside message is a dead letter");
+    for d in &dead {
+        assert!(!d.message_id.is_empty(), "a dead letter has an id");
+        let at = d.dead_at.expect("a dead letter says when it was set aside");
+        assert!(at >= before && at <= Utc::now() + chrono::Duration::minutes(5), "{at}");
+    }
+    let first = &dead[0];
+    assert!(
+        store.redrive(&first.message_id).await.unwrap(),
+        "a dead letter is redriven"
+    );
+    assert!(
+        !store.redrive(&first.message_id).await.unwrap(),
+        "a second redrive of the same dead letter finds nothing"
+    );
+    assert!(!store.redrive("no-such-message").await.unwrap());
+    let back: Vec<_> = store
+        .receive(50, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(mine)
+        .collect();
+    assert_eq!(back.len(), 1, "exactly one copy is back on the work queue");
+    assert_eq!(back[0].body, first.body);
+    assert_eq!(
+        back[0].receive_count, 1,
+        "a redriven message starts its receive count again"
+    );
+    store.ack(&back[0].receipt).await.unwrap();
+    let left: Vec<_> = store
+        .dead_letters(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(mine)
+        .collect();
+    assert_eq!(left.len(), 2, "the redriven message left the dead letters");
+    assert!(left.iter().all(|d| d.message_id != first.message_id));
+
+    assert_eq!(store.redrive_all(100).await.unwrap(), 2);
+    assert!(
+        store.dead_letters(100).await.unwrap().iter().all(|d| !mine(d)),
+        "redrive_all empties the dead letters"
+    );
+    let mut bodies: Vec<String> = store
+        .receive(50, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(mine)
+        .map(|r| r.body)
+        .collect();
+    bodies.sort();
+    let mut expected: Vec<String> = left.iter().map(|d| d.body.clone()).collect();
+    expected.sort();
+    assert_eq!(bodies, expected, "each dead letter is back once");
+}
+
 /// Acked messages are gone.
 pub async fn queue_ack(store: &dyn Store) {
     store

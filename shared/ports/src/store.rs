@@ -112,10 +112,17 @@ pub struct WorkMessage {
 pub struct Received {
     /// Opaque handle for ack / retry (SQS receipt handle).
     pub receipt: String,
+    /// The message's own id, the same on every receive (SQS `MessageId`): what
+    /// [`WorkQueue::redrive`] takes, since a receipt changes each time a message is read.
+    pub message_id: String,
     pub body: String,
     pub receive_count: u32,
     /// Why it was dead-lettered, for messages returned by `dead_letters`.
     pub dead_reason: Option<String>,
+    /// When it was set aside, for messages returned by `dead_letters`, where the queue
+    /// knows (SQS: the dead-letter queue's `SentTimestamp`; a message SQS's own redrive
+    /// policy moved keeps the time it was first sent).
+    pub dead_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -131,6 +138,23 @@ pub trait WorkQueue: Send + Sync {
     async fn dead_letter(&self, receipt: &str, reason: &str) -> StoreResult<()>;
     /// Messages that could not be parsed or exceeded their receive count: kept, visible.
     async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Received>>;
+    /// Put the dead letter whose [`Received::message_id`] is `id` back on the work queue
+    /// as a fresh message (visible now, its receive count from zero) and remove it from
+    /// the dead letters. The copy is made before the dead letter is removed: a crash in
+    /// between leaves the message in both places (a duplicate the ledger's exactly-once
+    /// steps make harmless), never in neither. `false` when there is no such dead letter
+    /// (already replayed, or never there), so replaying twice does nothing the second time.
+    async fn redrive(&self, id: &str) -> StoreResult<bool>;
+    /// [`redrive`](Self::redrive) every dead letter, at most `limit`; how many moved.
+    async fn redrive_all(&self, limit: usize) -> StoreResult<u64> {
+        let mut moved = 0;
+        for d in self.dead_letters(limit).await? {
+            if self.redrive(&d.message_id).await? {
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
     async fn depth(&self) -> StoreResult<u64>;
 }
 

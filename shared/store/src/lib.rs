@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS queue (
     visible_at INTEGER NOT NULL,
     receipt TEXT,
     receive_count INTEGER NOT NULL DEFAULT 0,
-    dead_reason TEXT
+    dead_reason TEXT,
+    dead_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS queue_visible ON queue (dead_reason, visible_at);
 CREATE TABLE IF NOT EXISTS connectors (
@@ -87,6 +88,20 @@ CREATE TABLE IF NOT EXISTS quotas (
 );
 CREATE INDEX IF NOT EXISTS quotas_expiry ON quotas (expires_at);
 "#;
+
+/// Stores created before dead letters carried their time have no `queue.dead_at`: add it
+/// (empty for the dead letters already there).
+fn add_dead_at_column(conn: &Connection) -> StoreResult<()> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info('queue') WHERE name = 'dead_at'")
+        .and_then(|mut st| st.exists([]))
+        .map_err(unavailable)?;
+    if !has {
+        conn.execute_batch("ALTER TABLE queue ADD COLUMN dead_at INTEGER")
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}
 
 /// The SQLite-backed store. Cheap to clone.
 #[derive(Clone)]
@@ -128,6 +143,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        add_dead_at_column(&conn)?;
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("wfo-store".to_owned())
@@ -501,14 +517,17 @@ impl WorkQueue for SqliteStore {
             for (id, body, count) in candidates {
                 let count = count + 1;
                 if count > MAX_RECEIVES {
-                    tx.prepare_cached("UPDATE queue SET dead_reason = ?1, receive_count = ?2 WHERE id = ?3")
-                        .map_err(unavailable)?
-                        .execute(params![
-                            format!("received {MAX_RECEIVES} times without being completed"),
-                            count,
-                            id
-                        ])
-                        .map_err(unavailable)?;
+                    tx.prepare_cached(
+                        "UPDATE queue SET dead_reason = ?1, receive_count = ?2, dead_at = ?3 WHERE id = ?4",
+                    )
+                    .map_err(unavailable)?
+                    .execute(params![
+                        format!("received {MAX_RECEIVES} times without being completed"),
+                        count,
+                        now,
+                        id
+                    ])
+                    .map_err(unavailable)?;
                     continue;
                 }
                 let receipt = format!("{id}:{}", new_receipt());
@@ -518,9 +537,11 @@ impl WorkQueue for SqliteStore {
                     .map_err(unavailable)?;
                 out.push(Received {
                     receipt,
+                    message_id: id.to_string(),
                     body,
                     receive_count: count,
                     dead_reason: None,
+                    dead_at: None,
                 });
             }
             tx.commit().map_err(unavailable)?;
@@ -556,10 +577,11 @@ impl WorkQueue for SqliteStore {
 
     async fn dead_letter(&self, receipt: &str, reason: &str) -> StoreResult<()> {
         let (r, why) = (receipt.to_owned(), reason.to_owned());
+        let now = ms(Utc::now());
         self.with(move |conn, _| {
-            conn.prepare_cached("UPDATE queue SET dead_reason = ?1 WHERE receipt = ?2")
+            conn.prepare_cached("UPDATE queue SET dead_reason = ?1, dead_at = ?2 WHERE receipt = ?3")
                 .map_err(unavailable)?
-                .execute(params![why, r])
+                .execute(params![why, now, r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -569,19 +591,43 @@ impl WorkQueue for SqliteStore {
     async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Received>> {
         self.with(move |conn, _| {
             let mut stmt = conn
-                .prepare_cached("SELECT id, body, receive_count, dead_reason FROM queue WHERE dead_reason IS NOT NULL ORDER BY id LIMIT ?1")
+                .prepare_cached("SELECT id, body, receive_count, dead_reason, dead_at FROM queue WHERE dead_reason IS NOT NULL ORDER BY id LIMIT ?1")
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map(params![limit as i64], |r| {
+                    let id = r.get::<_, i64>(0)?;
                     Ok(Received {
-                        receipt: format!("{}:dead", r.get::<_, i64>(0)?),
+                        receipt: format!("{id}:dead"),
+                        message_id: id.to_string(),
                         body: r.get(1)?,
                         receive_count: r.get(2)?,
                         dead_reason: r.get(3)?,
+                        dead_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
                     })
                 })
                 .map_err(unavailable)?;
             rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    /// One `UPDATE` in place: the "send" and the "delete" are a single write here, so
+    /// there is nothing between them to crash in.
+    async fn redrive(&self, id: &str) -> StoreResult<bool> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        let now = ms(Utc::now());
+        self.with(move |conn, _| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE queue SET dead_reason = NULL, dead_at = NULL, receipt = NULL, receive_count = 0, visible_at = ?1
+                     WHERE id = ?2 AND dead_reason IS NOT NULL",
+                )
+                .map_err(unavailable)?
+                .execute(params![now, id])
+                .map_err(unavailable)?;
+            Ok(changed == 1)
         })
         .await
     }

@@ -156,3 +156,9 @@ async fn an_expired_quota_counter_is_cleaned_up() {
         "the expired counter was deleted, so its window starts again"
     );
 }
+
+#[tokio::test]
+async fn dead_letters_are_redriven_once() {
+    let (_d, s) = open();
+    conformance::dead_letter_redrive(s.as_ref()).await;
+}

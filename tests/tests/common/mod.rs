@@ -189,6 +189,10 @@ impl WorkQueue for FaultyStore {
         self.check()?;
         self.inner.dead_letters(limit).await
     }
+    async fn redrive(&self, id: &str) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.redrive(id).await
+    }
     async fn depth(&self) -> StoreResult<u64> {
         self.check()?;
         self.inner.depth().await
