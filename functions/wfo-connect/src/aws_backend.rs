@@ -6,7 +6,7 @@
 //! `WFO_PUBLIC_URL` (the `ApiUrl` output) for `connector auth-url`. Region and
 //! credentials come from the usual AWS environment or profile.
 //!
-//! Supported: `connector add|list|show|auth-url` and `status`. The rest runs on the
+//! Supported: `connector add|list|show|auth-url|check` and `status`. The rest runs on the
 //! stack's schedules (`sync`, `refresh`) or needs the local runner (`serve`, `demo`).
 
 use std::sync::Arc;
@@ -18,6 +18,9 @@ use crate::{Cli, Command, ConnectorCmd, Failure};
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Connector {
+            action: ConnectorCmd::Check { id },
+        } => crate::check::run(open().await?, &id).await,
         Command::Connector { action } => {
             let store = open().await?;
             let action = match action {
@@ -51,7 +54,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             "serve runs everything on this machine: leave out --backend aws (the stack's functions are the server on AWS)",
         )),
         Command::Sync { .. } | Command::Refresh { .. } | Command::Backfill { .. } => Err(Failure::usage(
-            "on AWS, sync and refresh run on the stack's schedules and backfill is not available yet; --backend aws supports connector add|list|show|auth-url and status",
+            "on AWS, sync and refresh run on the stack's schedules and backfill is not available yet; --backend aws supports connector add|list|show|auth-url|check and status",
         )),
     }
 }
