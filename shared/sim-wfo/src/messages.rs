@@ -73,3 +73,6 @@ mod tests {
         assert_eq!(not_found_message("contact 42"), "Not found: contact 42");
     }
 }
+
+/// `403` on an organization listing for an API user whose roles lack ViewOrg.
+pub const NO_VIEW_ORG: &str = "The user does not have permission ViewOrg: assign a role that grants it";
