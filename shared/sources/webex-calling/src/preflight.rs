@@ -99,11 +99,11 @@ impl WebexCallingSource {
                     match ours {
                         None => CheckResult::fail(
                             "webhook",
-                            format!("no webhook of this connector is registered at Webex (do not delete it in the developer portal: that breaks the connection): `wfo-connect refresh {id}` or the running `serve` registers it"),
+                            format!("no webhook of connector {id} is registered at Webex (do not delete it in the developer portal: that breaks the connection): the runner's token refresh registers it once the connector is authorized (restart `wfo-connect serve --public-url URL` to do it now; on AWS the refresh function's next run)"),
                         ),
                         Some(h) if !h.is_active() => CheckResult::fail(
                             "webhook",
-                            format!("webhook {} is not active (Webex deactivates a webhook whose deliveries keep failing): make sure the runner's public URL is reachable from Webex, then `wfo-connect refresh {id}` reactivates it", h.id),
+                            format!("webhook {} is not active (Webex deactivates a webhook whose deliveries keep failing): make sure the runner's public URL is reachable from Webex; the runner's token refresh then reactivates it (restart `wfo-connect serve` to do it now; on AWS the refresh function's next run). The poller imports meanwhile", h.id),
                         ),
                         Some(h) => CheckResult::pass("webhook", format!("{} active", h.id)),
                     }
