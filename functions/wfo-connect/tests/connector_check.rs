@@ -10,7 +10,9 @@ use std::time::Duration;
 use chrono::Utc;
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::wfo::{MetadataKey, MetadataKeyType};
-use wfo_harness::{CLIENT_SECRET, CONNECTOR_ID, Harness, HarnessConfig, WFO_PASSWORD, WFO_USER};
+use wfo_harness::{
+    CC_CLIENT_SECRET, CC_CONNECTOR_ID, CLIENT_SECRET, CONNECTOR_ID, Harness, HarnessConfig, WFO_PASSWORD, WFO_USER,
+};
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::ports::ConnectorStore;
 
@@ -71,11 +73,15 @@ async fn calling_world(state: &Path) -> Harness {
 /// Authorize the connector and wait for the webhook registration that follows it, so
 /// that nothing the runner does afterwards undoes a prerequisite a test removes.
 async fn authorize(h: &Harness) {
+    authorize_connector(h, CONNECTOR_ID).await
+}
+
+async fn authorize_connector(h: &Harness, id: &str) {
     let before = Utc::now();
-    h.authorize().await.unwrap();
+    h.authorize_connector(id).await.unwrap();
     let until = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let status = wfo_pipeline::registration::load_status(h.store.as_ref(), CONNECTOR_ID)
+        let status = wfo_pipeline::registration::load_status(h.store.as_ref(), id)
             .await
             .unwrap();
         if status.is_some_and(|s| s.at >= before) {
@@ -241,4 +247,118 @@ async fn an_unknown_connector_is_a_usage_error() {
     let (code, text) = check(dir.path(), "nobody").await;
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("no connector 'nobody'"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contact_center_2_passes_with_everything_in_place_and_fails_on_a_wrong_region_and_an_inactive_subscription() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut cfg = HarnessConfig::new(state.clone());
+    cfg.poller_enabled = false;
+    let h = Harness::start(cfg).await.unwrap();
+    let cc = h.add_contact_center(4, 2, 2).await.unwrap();
+    authorize_connector(&h, CC_CONNECTOR_ID).await;
+
+    let (code, text) = check(&state, CC_CONNECTOR_ID).await;
+    assert_all_pass(code, &text);
+    for name in [
+        "source credentials",
+        "organization",
+        "scopes",
+        "region reachable",
+        "captures queryable",
+        "users readable",
+        "subscription",
+        "WFO login",
+        "WFO Default Team",
+    ] {
+        assert!(text.contains(&format!("✓ {name}: ")), "{name}: {text}");
+    }
+
+    // source.api_url names another region than the organization's (nothing answers there).
+    let mut moved = cc.connector.clone();
+    moved.source.api_url = "http://127.0.0.1:9".into();
+    h.store.put_connector(&moved, Utc::now()).await.unwrap();
+    let (code, text) = check(&state, CC_CONNECTOR_ID).await;
+    assert_fails(code, &text, &["region reachable"], "set source.api_url to your organization's region");
+    assert!(text.contains("- captures queryable: skipped"), "{text}");
+    h.store.put_connector(&cc.connector, Utc::now()).await.unwrap();
+
+    // Contact Center deactivated the capture subscription.
+    let sub = cc.sim.subscriptions()[0].subscription.id.clone();
+    assert!(cc.sim.deactivate_subscription(&sub));
+    let (code, text) = check(&state, CC_CONNECTOR_ID).await;
+    assert_fails(code, &text, &["subscription"], "not active");
+    assert_no_secret(
+        &text,
+        &[WFO_PASSWORD.to_owned(), CC_CLIENT_SECRET.to_owned()]
+            .into_iter()
+            .chain(cc.sim.issued_tokens())
+            .collect::<Vec<_>>(),
+    );
+    cc.sim.shutdown().await;
+    h.shutdown().await;
+}
+
+/// A Contact Center 1.0 connector over its simulator and a WFO simulator, stored in
+/// `state` with `api_key` and `media_api_url`.
+async fn put_cc1_connector(state: &Path, cc: &wfo_sim_wxcc1::RunningWxcc1Sim, wfo: &wfo_sim_wfo::RunningSim, api_key: &str, media: &str) {
+    let store = wfo_store::SqliteStore::open(state).unwrap();
+    let config = ConnectorConfig::from_toml(&format!(
+        "id = \"acme-cc1\"\nacd_name = \"Acme CC 1.0\"\nkind = \"webex-cc-1\"\nacd_server_id = 5\n\
+         [source]\napi_url = \"{c}\"\nmedia_api_url = \"{media}\"\ntenant_id = \"{t}\"\n\
+         username = \"{u}\"\napi_key = \"{api_key}\"\n\
+         [wfo]\napi_url = \"{f}\"\nusername = \"api\"\npassword = \"wfo-cc1-password\"\n\
+         [[metadata_mapping]]\nacd_field = \"sid\"\nlabel = \"Recording Id\"\n",
+        c = cc.base_url(),
+        t = wfo_sim_wxcc1::DEFAULT_TENANT_ID,
+        u = wfo_sim_wxcc1::DEFAULT_USERNAME,
+        f = wfo.base_url()
+    ))
+    .unwrap();
+    store.put_connector(&config, Utc::now()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_center_1_passes_with_everything_in_place_and_fails_on_a_refused_key_and_a_wrong_media_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let wfo = wfo_sim_wfo::WfoSim::start(wfo_sim_wfo::SimConfig {
+        users: vec![("api".to_owned(), wfo_domain::Secret::new("wfo-cc1-password"))],
+        ..wfo_sim_wfo::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let cc = wfo_sim_wxcc1::Wxcc1Sim::start(wfo_sim_wxcc1::Wxcc1SimConfig::default()).await.unwrap();
+    let key = wfo_sim_wxcc1::DEFAULT_API_KEY;
+
+    put_cc1_connector(state, &cc, &wfo, key, &cc.media_url()).await;
+    let (code, text) = check(state, "acme-cc1").await;
+    assert_all_pass(code, &text);
+    for name in [
+        "source credentials",
+        "organization",
+        "captures queryable",
+        "media API reachable",
+        "WFO login",
+        "WFO metadata label 'Recording Id'",
+    ] {
+        assert!(text.contains(&format!("✓ {name}: ")), "{name}: {text}");
+    }
+    assert!(text.contains("- scopes: skipped"), "{text}");
+
+    // A key the tenant does not know.
+    let wrong = "not-the-tenant-key-4242424242";
+    put_cc1_connector(state, &cc, &wfo, wrong, &cc.media_url()).await;
+    let (code, text) = check(state, "acme-cc1").await;
+    assert_fails(code, &text, &["source credentials"], "put a valid key in source.api_key");
+    assert_no_secret(&text, &[wrong.to_owned(), "wfo-cc1-password".to_owned()]);
+
+    // source.media_api_url pointing where no Media API answers.
+    put_cc1_connector(state, &cc, &wfo, key, "http://127.0.0.1:9/cr/get-decrypted-recording").await;
+    let (code, text) = check(state, "acme-cc1").await;
+    assert_fails(code, &text, &["media API reachable"], "set source.media_api_url");
+    assert_no_secret(&text, &[key.to_owned(), "wfo-cc1-password".to_owned()]);
+    cc.shutdown().await;
+    wfo.shutdown().await.unwrap();
 }
