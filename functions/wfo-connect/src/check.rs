@@ -20,8 +20,11 @@ pub(crate) async fn run(store: Arc<dyn Store>, id: &str) -> Result<(), Failure> 
     let connections = Connections::new(store, wfo_sources::Sources::shared(), wfo_http::RetryPolicy::default())
         .map_err(Failure::job)?;
     let cfg = &c.config;
-    let mut wfo_config =
-        wfo_client::WfoClientConfig::new(cfg.wfo.api_url.clone(), cfg.wfo.username.clone(), cfg.wfo.password.clone());
+    let mut wfo_config = wfo_client::WfoClientConfig::new(
+        cfg.wfo.api_url.clone(),
+        cfg.wfo.username.clone(),
+        cfg.wfo.password.clone(),
+    );
     wfo_config.request_timeout = settings.probe_timeout;
     wfo_config.directory_timeout = settings.directory_timeout;
     let wfo = wfo_client::WfoClient::with_http_client(wfo_config, connections.http().clone());

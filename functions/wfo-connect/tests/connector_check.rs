@@ -87,7 +87,10 @@ async fn authorize_connector(h: &Harness, id: &str) {
         if status.is_some_and(|s| s.at >= before) {
             return;
         }
-        assert!(tokio::time::Instant::now() < until, "the webhook was not registered after authorization");
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the webhook was not registered after authorization"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -134,7 +137,10 @@ async fn webex_calling_passes_with_everything_in_place_and_names_the_fix_of_each
     h.webex.set_compliance_role(true);
 
     // The connector configured for another organization than the token's.
-    put_connector(&h, |c| c.source.tenant_id = "0f1e2d3c-4b5a-4968-8776-655443322110".into()).await;
+    put_connector(&h, |c| {
+        c.source.tenant_id = "0f1e2d3c-4b5a-4968-8776-655443322110".into()
+    })
+    .await;
     let (code, text) = check(&state, CONNECTOR_ID).await;
     assert_fails(code, &text, &["organization"], "auth-url");
     assert!(text.contains("not source.tenant_id"), "{text}");
@@ -152,7 +158,12 @@ async fn webex_calling_passes_with_everything_in_place_and_names_the_fix_of_each
     .await;
     authorize(&h).await;
     let (code, text) = check(&state, CONNECTOR_ID).await;
-    assert_fails(code, &text, &["scopes", "licenses readable"], "spark-admin:licenses_read");
+    assert_fails(
+        code,
+        &text,
+        &["scopes", "licenses readable"],
+        "spark-admin:licenses_read",
+    );
     put_connector(&h, |_| {}).await;
     authorize(&h).await;
 
@@ -174,7 +185,10 @@ async fn webex_calling_passes_with_everything_in_place_and_names_the_fix_of_each
         .unwrap();
 
     // The WFO API user's password changed in WFO but not in the connector.
-    put_connector(&h, |c| c.wfo.password = wfo_domain::Secret::new("an-old-wfo-password-0000")).await;
+    put_connector(&h, |c| {
+        c.wfo.password = wfo_domain::Secret::new("an-old-wfo-password-0000")
+    })
+    .await;
     let (code, text) = check(&state, CONNECTOR_ID).await;
     assert_fails(code, &text, &["WFO login"], "wfo.password");
     put_connector(&h, |_| {}).await;
@@ -234,7 +248,12 @@ async fn a_connector_never_authorized_fails_on_its_credentials_and_skips_what_ne
     let state = dir.path().join("state");
     let h = Harness::start(HarnessConfig::new(state.clone())).await.unwrap();
     let (code, text) = check(&state, CONNECTOR_ID).await;
-    assert_fails(code, &text, &["source credentials"], "wfo-connect connector auth-url demo-calling");
+    assert_fails(
+        code,
+        &text,
+        &["source credentials"],
+        "wfo-connect connector auth-url demo-calling",
+    );
     assert!(text.contains("- source permissions: skipped"), "{text}");
     // WFO is checked all the same.
     assert!(text.contains("✓ WFO login"), "{text}");
@@ -280,7 +299,12 @@ async fn contact_center_2_passes_with_everything_in_place_and_fails_on_a_wrong_r
     moved.source.api_url = "http://127.0.0.1:9".into();
     h.store.put_connector(&moved, Utc::now()).await.unwrap();
     let (code, text) = check(&state, CC_CONNECTOR_ID).await;
-    assert_fails(code, &text, &["region reachable"], "set source.api_url to your organization's region");
+    assert_fails(
+        code,
+        &text,
+        &["region reachable"],
+        "set source.api_url to your organization's region",
+    );
     assert!(text.contains("- captures queryable: skipped"), "{text}");
     h.store.put_connector(&cc.connector, Utc::now()).await.unwrap();
 
@@ -302,7 +326,13 @@ async fn contact_center_2_passes_with_everything_in_place_and_fails_on_a_wrong_r
 
 /// A Contact Center 1.0 connector over its simulator and a WFO simulator, stored in
 /// `state` with `api_key` and `media_api_url`.
-async fn put_cc1_connector(state: &Path, cc: &wfo_sim_wxcc1::RunningWxcc1Sim, wfo: &wfo_sim_wfo::RunningSim, api_key: &str, media: &str) {
+async fn put_cc1_connector(
+    state: &Path,
+    cc: &wfo_sim_wxcc1::RunningWxcc1Sim,
+    wfo: &wfo_sim_wfo::RunningSim,
+    api_key: &str,
+    media: &str,
+) {
     let store = wfo_store::SqliteStore::open(state).unwrap();
     let config = ConnectorConfig::from_toml(&format!(
         "id = \"acme-cc1\"\nacd_name = \"Acme CC 1.0\"\nkind = \"webex-cc-1\"\nacd_server_id = 5\n\
@@ -329,7 +359,9 @@ async fn contact_center_1_passes_with_everything_in_place_and_fails_on_a_refused
     })
     .await
     .unwrap();
-    let cc = wfo_sim_wxcc1::Wxcc1Sim::start(wfo_sim_wxcc1::Wxcc1SimConfig::default()).await.unwrap();
+    let cc = wfo_sim_wxcc1::Wxcc1Sim::start(wfo_sim_wxcc1::Wxcc1SimConfig::default())
+        .await
+        .unwrap();
     let key = wfo_sim_wxcc1::DEFAULT_API_KEY;
 
     put_cc1_connector(state, &cc, &wfo, key, &cc.media_url()).await;
@@ -351,7 +383,12 @@ async fn contact_center_1_passes_with_everything_in_place_and_fails_on_a_refused
     let wrong = "not-the-tenant-key-4242424242";
     put_cc1_connector(state, &cc, &wfo, wrong, &cc.media_url()).await;
     let (code, text) = check(state, "acme-cc1").await;
-    assert_fails(code, &text, &["source credentials"], "put a valid key in source.api_key");
+    assert_fails(
+        code,
+        &text,
+        &["source credentials"],
+        "put a valid key in source.api_key",
+    );
     assert_no_secret(&text, &[wrong.to_owned(), "wfo-cc1-password".to_owned()]);
 
     // source.media_api_url pointing where no Media API answers.

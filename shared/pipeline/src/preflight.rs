@@ -118,7 +118,10 @@ async fn source_checks(
 
     // 1. The credential, by the identity call.
     if let Err(e) = conn.credentials.ready().await {
-        checks.push(CheckResult::fail("source credentials", auth_fix(&e, scheme, &reauthorize, &new_key)));
+        checks.push(CheckResult::fail(
+            "source credentials",
+            auth_fix(&e, scheme, &reauthorize, &new_key),
+        ));
         blocked(&mut checks, "the source credentials do not work");
         return checks;
     }
@@ -130,12 +133,19 @@ async fn source_checks(
                 CredentialScheme::OAuth => "token valid",
                 CredentialScheme::ApiKey => "API key accepted",
             };
-            let by = i.account.as_deref().map(|a| format!(" (account {a})")).unwrap_or_default();
+            let by = i
+                .account
+                .as_deref()
+                .map(|a| format!(" (account {a})"))
+                .unwrap_or_default();
             checks.push(CheckResult::pass("source credentials", format!("{what}{by}")));
             i
         }
         Err(e) => {
-            checks.push(CheckResult::fail("source credentials", identity_fix(&e, scheme, &reauthorize, &new_key)));
+            checks.push(CheckResult::fail(
+                "source credentials",
+                identity_fix(&e, scheme, &reauthorize, &new_key),
+            ));
             blocked(&mut checks, "the source credentials do not work");
             return checks;
         }
@@ -153,7 +163,11 @@ async fn source_checks(
         let fix = match scheme {
             CredentialScheme::OAuth => format!(
                 "the token belongs to organization {got}, not source.tenant_id {expected}: {reauthorize} as {} (an administrator of {expected})",
-                if cfg.source.username.trim().is_empty() { "source.username" } else { cfg.source.username.trim() }
+                if cfg.source.username.trim().is_empty() {
+                    "source.username"
+                } else {
+                    cfg.source.username.trim()
+                }
             ),
             CredentialScheme::ApiKey => format!(
                 "the key belongs to tenant {got}, not source.tenant_id {expected}: put this tenant's key in source.api_key and add the connector again (wfo-connect connector add FILE)"
@@ -168,7 +182,10 @@ async fn source_checks(
     checks.push(scope_check(connector, source, conn.credentials.as_ref(), &reauthorize).await);
 
     // 4. The source's own probes.
-    let status = registration::load_status(connections.store().as_ref(), id).await.ok().flatten();
+    let status = registration::load_status(connections.store().as_ref(), id)
+        .await
+        .ok()
+        .flatten();
     let ctx = PreflightContext {
         connector,
         webhook_id: status.as_ref().and_then(|s| s.webhook_id.as_deref()),
@@ -233,7 +250,9 @@ fn identity_fix(e: &ProbeError, scheme: CredentialScheme, reauthorize: &str, new
     match e {
         ProbeError::Source(SourceError::Credentials(a)) => auth_fix(a, scheme, reauthorize, new_key),
         ProbeError::Source(SourceError::Unauthorized(reason)) => match scheme {
-            CredentialScheme::OAuth => format!("the source refused the token even after a refresh ({reason}): {reauthorize}"),
+            CredentialScheme::OAuth => {
+                format!("the source refused the token even after a refresh ({reason}): {reauthorize}")
+            }
             CredentialScheme::ApiKey => format!("the source refused source.api_key ({reason}): {new_key}"),
         },
         ProbeError::Source(SourceError::Operator(reason)) => match scheme {
@@ -271,14 +290,20 @@ async fn wfo_checks(connector: &StoredConnector, wfo: &dyn WfoApi, settings: &Pr
         Err(e) if !e.is_forbidden() => {
             checks.push(CheckResult::fail(
                 "WFO login",
-                format!("WFO did not answer: {e}; check wfo.api_url ({}) and the network, then run the check again", cfg.wfo.api_url),
+                format!(
+                    "WFO did not answer: {e}; check wfo.api_url ({}) and the network, then run the check again",
+                    cfg.wfo.api_url
+                ),
             ));
             checks.push(CheckResult::skipped("WFO tenant", "WFO could not be reached"));
             return checks;
         }
         Err(e) => {
             checks.push(CheckResult::pass("WFO login", format!("as {}", cfg.wfo.username)));
-            checks.push(CheckResult::fail("WFO roles", format!("{ASSIGN_ROLES} (WFO answered: {e})")));
+            checks.push(CheckResult::fail(
+                "WFO roles",
+                format!("{ASSIGN_ROLES} (WFO answered: {e})"),
+            ));
             None
         }
         Ok(roles) => {
@@ -315,14 +340,20 @@ async fn wfo_checks(connector: &StoredConnector, wfo: &dyn WfoApi, settings: &Pr
             }
         },
         Err(e) => {
-            checks.push(CheckResult::fail("WFO Default Team", wfo_fix(&e, "teams could not be read")));
+            checks.push(CheckResult::fail(
+                "WFO Default Team",
+                wfo_fix(&e, "teams could not be read"),
+            ));
             None
         }
     };
 
     match bounded(settings.directory_timeout, wfo.list_persons()).await {
         Ok(persons) => {
-            checks.push(CheckResult::pass("WFO persons readable", format!("{} persons", persons.len())));
+            checks.push(CheckResult::pass(
+                "WFO persons readable",
+                format!("{} persons", persons.len()),
+            ));
             let me = persons.iter().find(|p| {
                 p.input
                     .email
@@ -350,11 +381,17 @@ async fn wfo_checks(connector: &StoredConnector, wfo: &dyn WfoApi, settings: &Pr
                 }
             });
         }
-        Err(e) => checks.push(CheckResult::fail("WFO persons readable", wfo_fix(&e, "persons could not be read"))),
+        Err(e) => checks.push(CheckResult::fail(
+            "WFO persons readable",
+            wfo_fix(&e, "persons could not be read"),
+        )),
     }
 
     if cfg.metadata_mapping.is_empty() {
-        checks.push(CheckResult::skipped("WFO metadata labels", "no [[metadata_mapping]] configured"));
+        checks.push(CheckResult::skipped(
+            "WFO metadata labels",
+            "no [[metadata_mapping]] configured",
+        ));
         return checks;
     }
     match bounded(t, wfo.list_metadata_keys()).await {
@@ -409,7 +446,10 @@ impl Probe {
     }
 }
 
-async fn bounded<T>(timeout: Duration, call: impl std::future::Future<Output = Result<T, WfoError>>) -> Result<T, Probe> {
+async fn bounded<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, WfoError>>,
+) -> Result<T, Probe> {
     match tokio::time::timeout(timeout, call).await {
         Ok(r) => r.map_err(Probe::Wfo),
         Err(_) => Err(Probe::TimedOut(timeout)),

@@ -114,7 +114,9 @@ pub fn probe_fix(e: &ProbeError, forbidden_fix: &str) -> String {
     if e.is_forbidden() {
         format!("{forbidden_fix} (the source answered: {reason})")
     } else {
-        format!("the source did not answer this read: {reason}; check source.api_url and the network, then run the check again")
+        format!(
+            "the source did not answer this read: {reason}; check source.api_url and the network, then run the check again"
+        )
     }
 }
 
@@ -135,7 +137,9 @@ mod tests {
     #[test]
     fn a_forbidden_probe_names_the_fix_and_another_failure_says_try_again() {
         let forbidden = ProbeError::Source(SourceError::Operator("403 no role".into()));
-        assert!(probe_fix(&forbidden, "give the Compliance officer role").starts_with("give the Compliance officer role"));
+        assert!(
+            probe_fix(&forbidden, "give the Compliance officer role").starts_with("give the Compliance officer role")
+        );
         let down = ProbeError::Source(SourceError::retry("503"));
         assert!(probe_fix(&down, "give the role").contains("run the check again"));
     }

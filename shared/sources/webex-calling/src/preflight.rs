@@ -16,7 +16,8 @@ use crate::source::{WebexCallingSource, webex_error};
 use crate::{EVENT_CREATED, ListQuery, RESOURCE_CONVERGED_RECORDINGS};
 
 /// Where the guide gives the authorizing account its roles.
-const ROLES: &str = "in Control Hub, Users > the account that authorized the connector (source.username) > Administrator roles";
+const ROLES: &str =
+    "in Control Hub, Users > the account that authorized the connector (source.username) > Administrator roles";
 
 impl WebexCallingSource {
     pub(crate) async fn preflight_checks(&self, ctx: &PreflightContext<'_>) -> Vec<CheckResult> {
@@ -81,7 +82,10 @@ impl WebexCallingSource {
         }
 
         if cfg.registers_webhook() {
-            let hooks = within(t, async { self.client().list_webhooks(&token, true).await.map_err(webex_error) }).await;
+            let hooks = within(t, async {
+                self.client().list_webhooks(&token, true).await.map_err(webex_error)
+            })
+            .await;
             checks.push(match hooks {
                 Err(e) => CheckResult::fail(
                     "webhook",

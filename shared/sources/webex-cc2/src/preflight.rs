@@ -29,7 +29,12 @@ impl WebexCc2Source {
         let t = ctx.timeout;
         let token = match within(t, async { Ok::<_, SourceError>(self.credentials.current().await?) }).await {
             Ok(token) => token,
-            Err(e) => return vec![CheckResult::fail("region reachable", probe_fix(&e, "the token could not be had"))],
+            Err(e) => {
+                return vec![CheckResult::fail(
+                    "region reachable",
+                    probe_fix(&e, "the token could not be had"),
+                )];
+            }
         };
         let mut checks = Vec::new();
         let client = self.client();
@@ -58,27 +63,46 @@ impl WebexCc2Source {
             ),
         });
         if !reachable {
-            checks.push(CheckResult::skipped("captures queryable", "the region is not reachable"));
+            checks.push(CheckResult::skipped(
+                "captures queryable",
+                "the region is not reachable",
+            ));
             return checks;
         }
 
         checks.push(
-            match within(t, async { client.captures(&token, &[PROBE_TASK_ID], 1).await.map_err(cc_error) }).await {
+            match within(t, async {
+                client.captures(&token, &[PROBE_TASK_ID], 1).await.map_err(cc_error)
+            })
+            .await
+            {
                 Ok(_) => CheckResult::pass("captures queryable", "the capture API answers"),
                 Err(e) => CheckResult::fail(
                     "captures queryable",
-                    probe_fix(&e, &format!("the capture API refused the token: keep cjp:config_read in the scopes and {ADMIN}")),
+                    probe_fix(
+                        &e,
+                        &format!("the capture API refused the token: keep cjp:config_read in the scopes and {ADMIN}"),
+                    ),
                 ),
             },
         );
 
         if cfg.features.user_sync {
             checks.push(
-                match within(t, async { client.list_page(ConfigList::Users, 0, &token).await.map_err(cc_error) }).await {
+                match within(t, async {
+                    client.list_page(ConfigList::Users, 0, &token).await.map_err(cc_error)
+                })
+                .await
+                {
                     Ok(_) => CheckResult::pass("users readable", "the users list answers"),
                     Err(e) => CheckResult::fail(
                         "users readable",
-                        probe_fix(&e, &format!("the users list refused the token: keep cjp:config_read in the scopes and {ADMIN}")),
+                        probe_fix(
+                            &e,
+                            &format!(
+                                "the users list refused the token: keep cjp:config_read in the scopes and {ADMIN}"
+                            ),
+                        ),
                     ),
                 },
             );
