@@ -12,6 +12,7 @@
 //! | verb | on AWS |
 //! |---|---|
 //! | `connector add\|list\|show\|auth-url`, `status` | read and write the DynamoDB tables |
+//! | `connector check ID` | the same preflight as locally, with the tokens from the stack's table |
 //! | `sync ID`, `refresh [ID]` | run here, now, as the scheduler's `user-sync` and `token-refresh` do: their locks and conditional writes make a run beside the schedule safe |
 //! | `backfill ID --from --to` | lists the window here, records each item in the ledger and sends it to the import queue (`WFO_QUEUE_URL`), as the scheduler's poll and the webhook do; **returns after enqueuing**, with the counts: the stack's import worker imports them, and `status` shows the progress |
 //! | `dlq list`, `dlq replay [--all\|ID]` | the import DLQ (`WFO_DEAD_LETTER_QUEUE_URL`); `list` also shows the scheduler's DLQ when `WFO_SCHEDULER_DEAD_LETTER_QUEUE_URL` is set (output `SchedulerDeadLetterQueueUrl`) |
@@ -33,6 +34,9 @@ const WORKER: &str = "the stack's import worker";
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Connector {
+            action: ConnectorCmd::Check { id },
+        } => crate::check::run(open().await?, &id).await,
         Command::Connector { action } => {
             let store = open().await?;
             let action = match action {

@@ -63,6 +63,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             }
             serve(store, runtime_config(listen, public_url, timing)).await
         }
+        Command::Connector {
+            action: ConnectorCmd::Check { id },
+        } => crate::check::run(Arc::new(open(&cli.state_dir)?), &id).await,
         Command::Connector { action } => {
             let store = open(&cli.state_dir)?;
             connector(&store, action).await
@@ -234,6 +237,7 @@ pub(crate) async fn connector(store: &dyn Store, action: ConnectorCmd) -> Result
                         println!("it authenticates with source.api_key: `wfo-connect status {id}` checks the key")
                     }
                 }
+                println!("then check its setup: wfo-connect connector check {id}");
                 // A changed configuration (a new API key, a fixed setting) may be what
                 // held items waited for: they look again now, not at their next periodic look.
                 if existed {
@@ -266,6 +270,10 @@ pub(crate) async fn connector(store: &dyn Store, action: ConnectorCmd) -> Result
             println!("{text}");
             Ok(())
         }
+        // Needs the store shared (`Arc`): both backends dispatch it before coming here.
+        ConnectorCmd::Check { id } => Err(Failure::usage(format!(
+            "connector check {id}: not available through this path"
+        ))),
         ConnectorCmd::AuthUrl { id, public_url } => {
             let c = get_connector(store, &id).await?;
             // An API-key connector has nothing to authorize (the route says the same).

@@ -4,6 +4,7 @@
 //! Errors are one clear line on stderr naming what to fix.
 
 mod aws_backend;
+mod check;
 mod commands;
 mod demo;
 mod dlq;
@@ -125,6 +126,11 @@ pub enum ConnectorCmd {
     },
     List,
     Show {
+        id: String,
+    },
+    /// Preflight: try each permission the connector needs with harmless reads and print
+    /// a checklist (exit 1 when any check fails).
+    Check {
         id: String,
     },
     /// Print the Authorization URL operators open to (re-)authorize the connector.

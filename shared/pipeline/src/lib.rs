@@ -14,6 +14,7 @@ pub mod import;
 pub mod mapping_watch;
 pub mod metrics;
 pub mod org_sync;
+pub mod preflight;
 pub mod reconcile;
 pub mod refresh_job;
 pub mod registration;

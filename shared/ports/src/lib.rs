@@ -8,11 +8,14 @@
 //!   asks "does this connector have tokens?".
 //! - [`store`]: the durable state and queue ports the embedded store and the AWS adapters
 //!   implement.
+//! - [`preflight`]: the named checks `wfo-connect connector check` prints, which each
+//!   source adds its own probes to ([`Source::preflight`]).
 //!
 //! Source crates and store adapters depend on this crate; it depends on nothing of
 //! theirs, so the map of the code reads downhill.
 
 pub mod credentials;
+pub mod preflight;
 pub mod source;
 pub mod store;
 

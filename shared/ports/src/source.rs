@@ -32,6 +32,7 @@ use wfo_domain::sync::{Listing, SourceUser, SyncPolicy};
 use wfo_domain::wfo::AudioFormat;
 
 use crate::credentials::{AuthError, CredentialScheme, Credentials};
+use crate::preflight::{CheckResult, PreflightContext};
 use crate::store::{KvStore, StoredConnector};
 
 /// Bytes of media, streamed (bounded memory: nothing holds a whole recording).
@@ -502,6 +503,23 @@ pub trait Source: Send + Sync {
     /// Make sure the source delivers to `target_url`, signed with `secret`: reuse a matching
     /// registration, repair one that is inactive or has another secret, create one at most.
     async fn ensure_webhook(&self, name: &str, target_url: &str, secret: &Secret) -> Result<Registration, SourceError>;
+
+    /// Scopes the importer cannot work without, whatever `source.scopes` asks for (the
+    /// preflight checks them against the granted ones when the scheme has scopes).
+    fn import_scopes(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The source's own preflight checks (`wfo-connect connector check`), with harmless
+    /// reads only: the permissions its calls need (a recordings listing, users and
+    /// licenses, captures, the media API), and its webhook or subscription when the
+    /// connector registers one. Each probe within `ctx.timeout`; every error is a failed
+    /// check naming its fix, never an `Err`. The pipeline has already checked the
+    /// credential and its organization. Default: no checks of its own.
+    async fn preflight(&self, ctx: &PreflightContext<'_>) -> Vec<CheckResult> {
+        let _ = ctx;
+        Vec::new()
+    }
 }
 
 /// What [`SourceKind::connect`] gets.

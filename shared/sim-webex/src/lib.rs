@@ -650,6 +650,20 @@ impl RunningWebexSim {
         self.shared.lock().recordings.get(id).map(|r| r.audio.bytes.clone())
     }
 
+    /// Deactivate webhook `id` as Webex does once its deliveries kept failing: listed
+    /// with `status: inactive`, nothing delivered, until an update sets it active again.
+    /// `false` when no webhook has that id.
+    pub fn deactivate_webhook(&self, id: &str) -> bool {
+        let mut st = self.shared.lock();
+        match st.webhooks.iter_mut().find(|e| e.hook.id == id) {
+            Some(entry) => {
+                entry.hook.status = "inactive".into();
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn webhooks(&self) -> Vec<WebhookState> {
         self.state().webhooks
     }

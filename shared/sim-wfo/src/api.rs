@@ -328,7 +328,13 @@ async fn authorize(
         return Err(ApiError::unauthorized(messages::BAD_CREDENTIALS));
     }
     let session_id = uuid::Uuid::new_v4().simple().to_string();
-    sim.0.sessions().insert(session_id.clone(), Session { calls: 0 });
+    sim.0.sessions().insert(
+        session_id.clone(),
+        Session {
+            calls: 0,
+            user: req.user_id.clone(),
+        },
+    );
     sim.0.stats().sessions_issued += 1;
     let cookie = format!("{SESSION_COOKIE}={session_id}; Path=/; HttpOnly");
     Ok(([(header::SET_COOKIE, cookie)], Json(AuthorizeResponse { session_id })).into_response())
@@ -344,8 +350,18 @@ async fn logout(State(sim): State<SimHandle>, headers: HeaderMap) -> StatusCode 
 // ---------------------------------------------------------------------------------------
 // Teams and roles
 
-async fn list_teams(State(sim): State<SimHandle>) -> Json<Vec<Team>> {
-    Json(sim.teams())
+async fn list_teams(State(sim): State<SimHandle>, headers: HeaderMap) -> Result<Json<Vec<Team>>, ApiError> {
+    check_view_org(&sim, &headers)?;
+    Ok(Json(sim.teams()))
+}
+
+/// The `…/permission/ViewOrg` listings need the ViewOrg permission (the session layer has
+/// already checked the session itself).
+fn check_view_org(sim: &SimHandle, headers: &HeaderMap) -> Result<(), ApiError> {
+    match session_cookie(headers) {
+        Some(id) if sim.may_view_org(&id) => Ok(()),
+        _ => Err(ApiError::new(StatusCode::FORBIDDEN, messages::NO_VIEW_ORG)),
+    }
 }
 
 async fn list_roles(State(sim): State<SimHandle>) -> Json<Vec<wfo_domain::wfo::Role>> {
@@ -509,8 +525,9 @@ async fn update_queue(
 // ---------------------------------------------------------------------------------------
 // Persons
 
-async fn list_persons(State(sim): State<SimHandle>) -> Json<Vec<Person>> {
-    Json(sim.persons())
+async fn list_persons(State(sim): State<SimHandle>, headers: HeaderMap) -> Result<Json<Vec<Person>>, ApiError> {
+    check_view_org(&sim, &headers)?;
+    Ok(Json(sim.persons()))
 }
 
 async fn get_person(State(sim): State<SimHandle>, Id(id): Id) -> Result<Json<Person>, ApiError> {

@@ -156,6 +156,9 @@ pub(crate) struct Inner {
     pub arrivals: Mutex<BTreeMap<i64, Arrival>>,
     /// Counts of `arrivals`, for waiting on them without reading them.
     pub arrival_counts: tokio::sync::watch::Sender<ArrivalCounts>,
+    /// API users whose roles lack the ViewOrg permission: the organization's persons and
+    /// teams listings answer them `403`.
+    pub without_view_org: Mutex<std::collections::HashSet<String>>,
 }
 
 /// When a contact was created and when its audio was first stored, by the wall clock.
@@ -332,6 +335,42 @@ impl SimHandle {
         self.0.persist().await
     }
 
+    /// Give API user `user` the ViewOrg permission (through its roles) or take it away, as
+    /// an administrator does in User Configuration: without it the persons and teams
+    /// listings (`…/permission/ViewOrg`) answer `403`; logging in still works.
+    pub fn set_view_org(&self, user: &str, allowed: bool) {
+        let mut denied = lock(&self.0.without_view_org);
+        if allowed {
+            denied.remove(user);
+        } else {
+            denied.insert(user.to_owned());
+        }
+    }
+
+    /// Whether the session `session_id` may list the organization (ViewOrg).
+    pub(crate) fn may_view_org(&self, session_id: &str) -> bool {
+        let user = match self.0.sessions().get(session_id) {
+            Some(s) => s.user.clone(),
+            None => return false,
+        };
+        !lock(&self.0.without_view_org).contains(&user)
+    }
+
+    /// Mark team `id` as the tenant's Default Team or not, as an administrator does in
+    /// User Configuration > Teams (a tenant may end up with none). Saved with the state;
+    /// `Ok(false)` when no team has that id.
+    pub async fn set_team_default(&self, id: i64, is_default: bool) -> Result<bool, SimError> {
+        let found = match self.0.db().teams.get_mut(&id) {
+            Some(t) => {
+                t.is_default = is_default;
+                true
+            }
+            None => false,
+        };
+        self.0.persist().await?;
+        Ok(found)
+    }
+
     /// Ends every live session now; the next call with any of them answers `401`.
     pub fn expire_sessions(&self) -> usize {
         let mut sessions = self.0.sessions();
@@ -429,6 +468,7 @@ impl WfoSim {
             ),
             arrivals: Mutex::new(BTreeMap::new()),
             arrival_counts: tokio::sync::watch::Sender::new(ArrivalCounts::default()),
+            without_view_org: Mutex::new(std::collections::HashSet::new()),
         });
         if fresh {
             inner.persist().await?;

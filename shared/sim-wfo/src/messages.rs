@@ -55,6 +55,9 @@ pub fn unknown_role_message(id: i64) -> String {
     format!("Unknown role id: {id}")
 }
 
+/// `403` on an organization listing for an API user whose roles lack ViewOrg.
+pub const NO_VIEW_ORG: &str = "The user does not have permission ViewOrg: assign a role that grants it";
+
 #[cfg(test)]
 mod tests {
     use super::*;

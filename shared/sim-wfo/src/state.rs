@@ -280,6 +280,8 @@ pub struct DuplicateExternalId {
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub calls: u64,
+    /// The API user it was issued to (whose permissions each call has).
+    pub user: String,
 }
 
 pub(crate) type Sessions = HashMap<String, Session>;

@@ -514,6 +514,20 @@ impl RunningWxccSim {
         self.shared.lock().subscriptions.clone()
     }
 
+    /// Deactivate subscription `id` as Contact Center does once its deliveries kept
+    /// failing: listed with `status: inactive`, nothing delivered, until a `PATCH` sets
+    /// it active again. `false` when no subscription has that id.
+    pub fn deactivate_subscription(&self, id: &str) -> bool {
+        let mut st = self.shared.lock();
+        match st.subscriptions.iter_mut().find(|e| e.subscription.id == id) {
+            Some(entry) => {
+                entry.subscription.status = "inactive".into();
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn set_subscription_failure_threshold(&self, failures: u32) {
         self.shared.lock().failure_threshold = failures.max(1);
     }

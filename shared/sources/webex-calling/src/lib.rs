@@ -25,6 +25,7 @@ mod lenient;
 mod model;
 pub mod parser;
 mod people;
+mod preflight;
 mod source;
 mod users;
 mod webhooks;

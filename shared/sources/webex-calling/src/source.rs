@@ -24,6 +24,7 @@ use wfo_domain::sync::SyncPolicy;
 use wfo_domain::timeline::{CallTimeline, Party};
 use wfo_domain::webex_id::canonical_webex_id;
 use wfo_domain::wfo::AudioFormat;
+use wfo_ports::preflight::{CheckResult, PreflightContext};
 use wfo_ports::{
     CredentialScheme, Credentials, Delivery, DeliveryError, Identity, ItemPlan, Listed, ListedItem, Media, MediaFormat,
     PlannedContact, Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector, UserListing,
@@ -428,6 +429,14 @@ impl Source for WebexCallingSource {
             org_id,
             account: me.emails.into_iter().next(),
         })
+    }
+
+    fn import_scopes(&self) -> &'static [&'static str] {
+        &["spark-compliance:recordings_read"]
+    }
+
+    async fn preflight(&self, ctx: &PreflightContext<'_>) -> Vec<CheckResult> {
+        self.preflight_checks(ctx).await
     }
 
     async fn ensure_webhook(&self, name: &str, target: &str, secret: &Secret) -> Result<Registration, SourceError> {

@@ -15,6 +15,7 @@ mod client;
 pub mod config;
 mod error;
 pub mod media;
+mod preflight;
 pub mod records;
 mod source;
 

@@ -25,6 +25,7 @@ use wfo_domain::ledger::AgentName;
 use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact};
 use wfo_domain::sync::{SyncPolicy, canonical_acd_id};
 use wfo_domain::wfo::ContactType;
+use wfo_ports::preflight::{CheckResult, PreflightContext};
 use wfo_ports::{
     CredentialScheme, Credentials, Delivery, DeliveryError, Identity, ItemPlan, Listed, ListedItem, Media, OrgListing,
     PlannedContact, Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector, UserListing,
@@ -126,8 +127,8 @@ impl SourceKind for WebexCc1Kind {
 
 /// One connector's Contact Center 1.0 source.
 pub struct WebexCc1Source {
-    client: Cc1Client,
-    credentials: Arc<dyn Credentials>,
+    pub(crate) client: Cc1Client,
+    pub(crate) credentials: Arc<dyn Credentials>,
     import: ImportConfig,
 }
 
@@ -506,6 +507,10 @@ impl Source for WebexCc1Source {
             org_id: self.client.tenant_id().to_owned(),
             account: Some(self.client.username().to_owned()),
         })
+    }
+
+    async fn preflight(&self, ctx: &PreflightContext<'_>) -> Vec<CheckResult> {
+        self.preflight_checks(ctx).await
     }
 
     async fn ensure_webhook(&self, _name: &str, _target: &str, _secret: &Secret) -> Result<Registration, SourceError> {

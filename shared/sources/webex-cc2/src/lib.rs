@@ -15,6 +15,7 @@ pub mod delivery;
 mod error;
 mod listing;
 pub mod model;
+mod preflight;
 pub mod search;
 pub mod segment;
 mod source;

@@ -30,6 +30,7 @@ use wfo_domain::sync::canonical_acd_id;
 use wfo_domain::webex_id::canonical_webex_id;
 use wfo_domain::wfo::{AudioFormat, ContactType};
 use wfo_http::{Idempotency, RetryPolicy};
+use wfo_ports::preflight::{CheckResult, PreflightContext};
 use wfo_ports::{
     CredentialScheme, Credentials, Delivery, DeliveryError, Identity, ItemPlan, Listed, ListedItem, Media, MediaFormat,
     OrgListing, PlannedContact, Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector,
@@ -161,7 +162,7 @@ pub struct WebexCc2Source {
     identity_url: Url,
     /// The identity host is not the regional API: its calls do not spend the API's limit.
     identity_policy: RetryPolicy,
-    credentials: Arc<dyn Credentials>,
+    pub(crate) credentials: Arc<dyn Credentials>,
     batcher: CaptureBatcher,
     import: ImportConfig,
 }
@@ -628,6 +629,14 @@ impl Source for WebexCc2Source {
             org_id,
             account: me.emails.into_iter().next(),
         })
+    }
+
+    fn import_scopes(&self) -> &'static [&'static str] {
+        &["cjp:config_read", "spark:people_read"]
+    }
+
+    async fn preflight(&self, ctx: &PreflightContext<'_>) -> Vec<CheckResult> {
+        self.preflight_checks(ctx).await
     }
 
     async fn ensure_webhook(&self, name: &str, target: &str, secret: &Secret) -> Result<Registration, SourceError> {
