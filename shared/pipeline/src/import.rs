@@ -954,6 +954,8 @@ impl Importer {
         fresh: &[String],
     ) -> Result<(), StepError> {
         let mut persons_checked = std::collections::BTreeSet::new();
+        // Whether this step created a contact (the connector's last import moves on).
+        let mut imported_now = false;
         for i in 0..item.contacts.len() {
             if let Some(id) = item.contacts[i].contact_id {
                 if !item.contacts[i].metadata_done {
@@ -1015,9 +1017,16 @@ impl Importer {
             item.contacts[i].metadata_done = true;
             // Written back before anything else happens.
             self.save(item).await?;
+            // Counted once: a later attempt finds the contact id in the ledger.
+            let call_end = DateTime::from_timestamp_millis(contact.start_time.saturating_add(contact.call_duration));
+            crate::metrics::contact_imported(&item.connector_id, &item.item_id, call_end, Utc::now());
+            imported_now = true;
         }
         item.advance(Stage::ContactsImported, Utc::now());
         self.save(item).await?;
+        if imported_now {
+            crate::monitor::record_import(self.store.as_ref(), &item.connector_id, Utc::now()).await;
+        }
         Ok(())
     }
 
@@ -1149,6 +1158,12 @@ impl Importer {
             item.contacts[i].audio_bytes = Some(bytes);
             item.stage = Stage::AudioUploaded;
             self.save(item).await?;
+            crate::metrics::audio_uploaded(
+                &item.connector_id,
+                &item.item_id,
+                u64::try_from(bytes).unwrap_or(0),
+                Utc::now(),
+            );
         }
         Ok(())
     }
