@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use wfo_aws::AwsStore;
 use wfo_client::{WfoClient, WfoClientConfig};
 use wfo_http::RetryPolicy;
-use wfo_aws::AwsStore;
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::monitor::{self, MonitorSettings};
 use wfo_pipeline::ports::{Store, StoreError};
@@ -312,7 +312,12 @@ mod tests {
 
     #[test]
     fn the_monitor_watches_quiet_connectors_only_with_a_quiet_period() {
-        assert!(monitor_settings(0, "Mon-Fri 08:00-18:00", "UTC").unwrap().quiet.is_none());
+        assert!(
+            monitor_settings(0, "Mon-Fri 08:00-18:00", "UTC")
+                .unwrap()
+                .quiet
+                .is_none()
+        );
         let s = monitor_settings(90, "Mon-Fri 08:00-18:00", "Europe/Berlin").unwrap();
         let q = s.quiet.unwrap();
         assert_eq!(q.quiet, chrono::Duration::minutes(90));

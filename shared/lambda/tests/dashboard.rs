@@ -78,7 +78,11 @@ fn metric_rows(d: &Value) -> Vec<Vec<String>> {
         .filter_map(|w| w["properties"]["metrics"].as_array())
         .flatten()
         .filter_map(|row| row.as_array())
-        .map(|row| row.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect::<Vec<_>>())
+        .map(|row| {
+            row.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
         .filter(|row| !row.is_empty())
         .collect()
 }
@@ -158,9 +162,9 @@ fn every_function_has_its_errors_throttles_and_duration_on_the_dashboard() {
 fn every_emitted_metric_is_searched_by_connector_or_queue() {
     let exprs = expressions(&dashboard());
     for metric in wfo_pipeline::metrics::ALL {
-        let shown = exprs.iter().any(|e| {
-            e.starts_with("SEARCH('{\"wfo-connect\",") && e.contains(&format!("MetricName=\"{metric}\"'"))
-        });
+        let shown = exprs
+            .iter()
+            .any(|e| e.starts_with("SEARCH('{\"wfo-connect\",") && e.contains(&format!("MetricName=\"{metric}\"'")));
         assert!(shown, "{metric} is not on the dashboard");
     }
     // Per connector without an edit per connector: the connector metrics are searched
@@ -207,5 +211,8 @@ fn the_logs_insights_widget_reads_every_function_log_group_for_errors() {
     // The fields the functions log (`wfo_lambda::init_logging`: JSON with `level`,
     // `fields`, `span`).
     assert!(query.contains(r#"filter level = "ERROR""#), "{query}");
-    assert!(query.contains("span.connector") && query.contains("fields.message"), "{query}");
+    assert!(
+        query.contains("span.connector") && query.contains("fields.message"),
+        "{query}"
+    );
 }

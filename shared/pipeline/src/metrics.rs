@@ -364,7 +364,14 @@ pub fn no_recent_import(connector: &str, quiet: bool, at: DateTime<Utc>) {
 }
 
 fn no_recent_import_line(connector: &str, quiet: bool, at: DateTime<Utc>) -> String {
-    emf_line(NO_RECENT_IMPORT, Unit::Count, if quiet { 1.0 } else { 0.0 }, connector, &[], at)
+    emf_line(
+        NO_RECENT_IMPORT,
+        Unit::Count,
+        if quiet { 1.0 } else { 0.0 },
+        connector,
+        &[],
+        at,
+    )
 }
 
 /// Messages in a dead-letter queue (`queue` names it: `import`).
@@ -517,7 +524,10 @@ mod tests {
         check(
             &token_health_line("c1", false, Some(at() - chrono::Duration::days(1)), at()),
             &[("Connector", "c1")],
-            &[("TokenHealthy", "Count", 0.0), ("RefreshTokenSecondsLeft", "Seconds", 0.0)],
+            &[
+                ("TokenHealthy", "Count", 0.0),
+                ("RefreshTokenSecondsLeft", "Seconds", 0.0),
+            ],
         );
         check(
             &token_health_line("c1", false, None, at()),

@@ -74,7 +74,9 @@ pub struct BusinessHours {
 }
 
 fn weekday(s: &str) -> Result<Weekday, HoursError> {
-    s.trim().parse::<Weekday>().map_err(|_| HoursError::Day(s.trim().to_owned()))
+    s.trim()
+        .parse::<Weekday>()
+        .map_err(|_| HoursError::Day(s.trim().to_owned()))
 }
 
 fn time(s: &str) -> Result<NaiveTime, HoursError> {
@@ -181,7 +183,10 @@ impl FromStr for BusinessHours {
 
     /// `Mon-Fri 08:00-18:00 Europe/Berlin` (the zone last).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (spec, tz) = s.trim().rsplit_once(' ').ok_or_else(|| HoursError::Shape(s.to_owned()))?;
+        let (spec, tz) = s
+            .trim()
+            .rsplit_once(' ')
+            .ok_or_else(|| HoursError::Shape(s.to_owned()))?;
         Self::parse(spec, tz)
     }
 }
@@ -230,7 +235,11 @@ pub fn count_open<'a>(healths: impl IntoIterator<Item = &'a Health>) -> OpenItem
 }
 
 /// One pass over every stored connector: emit its gauges.
-pub async fn run(store: &dyn Store, settings: &MonitorSettings, now: DateTime<Utc>) -> Result<MonitorReport, StoreError> {
+pub async fn run(
+    store: &dyn Store,
+    settings: &MonitorSettings,
+    now: DateTime<Utc>,
+) -> Result<MonitorReport, StoreError> {
     let mut report = MonitorReport::default();
     for c in store.list_connectors().await? {
         let id = &c.config.id;

@@ -141,7 +141,9 @@ async fn emit_token_health(connections: &Connections, connector_id: &str, result
             let horizon = state.tokens.as_ref().and_then(|t| t.refresh_expires_at);
             crate::metrics::token_health(connector_id, healthy, horizon, now);
         }
-        Err(e) => tracing::debug!(connector = %connector_id, error = %e, "token health not measured: tokens unreadable"),
+        Err(e) => {
+            tracing::debug!(connector = %connector_id, error = %e, "token health not measured: tokens unreadable")
+        }
     }
 }
 
