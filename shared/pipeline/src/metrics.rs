@@ -32,6 +32,7 @@
 //! timer locally).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -205,13 +206,23 @@ pub fn set_tap(tap: Option<Tap>) {
     }
 }
 
-/// Write one EMF line to stdout (and the tap, if any).
+static TO_STDOUT: AtomicBool = AtomicBool::new(true);
+
+/// Whether [`emit`] writes to stdout: yes by default (Lambda, `wfo-connect serve`).
+/// One-shot commands whose stdout is for people (`demo`, `backfill`, `sync`) switch it
+/// off: nobody turns their output into metrics. The tap still sees every line.
+pub fn set_stdout(on: bool) {
+    TO_STDOUT.store(on, Ordering::Relaxed);
+}
+
+/// Write one EMF line to stdout (unless switched off) and to the tap, if any.
 pub fn emit(line: &str) {
-    let mut out = std::io::stdout().lock();
-    // A closed stdout must not take the connector down; the log line says it anyway.
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-    drop(out);
+    if TO_STDOUT.load(Ordering::Relaxed) {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not take the connector down; the log line says it anyway.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
     if let Ok(t) = TAP.read()
         && let Some(tap) = t.as_ref()
     {
