@@ -2,7 +2,8 @@
 //!
 //! One JSON object per line on stdout: on Lambda, CloudWatch Logs turns each line into a
 //! metric data point without any API call (and `serve` prints the same lines, so a log
-//! shipper can do the same). Namespace `wfo-connect`, dimension `Connector`.
+//! shipper can do the same; the CLI's other commands do not, see [`set_stdout`]).
+//! Namespace `wfo-connect`, dimension `Connector` (and `Kind`, or `Queue`, below).
 //!
 //! ```json
 //! {"_aws":{"Timestamp":1767225600000,"CloudWatchMetrics":[{"Namespace":"wfo-connect",
