@@ -1,8 +1,10 @@
 //! `scheduler`: EventBridge schedules with the input `{"task": "sweep" | "reconcile" |
-//! "token-refresh" | "user-sync"}`. See `wfo_lambda::scheduler` and `infra/README.md`.
+//! "token-refresh" | "user-sync" | "monitor"}`. See `wfo_lambda::scheduler` and `infra/README.md`.
 //!
 //! Environment beyond the `WFO_*` names: `WFO_PUBLIC_URL` (required: webhook targets),
-//! `WFO_RUN_BUDGET_SECONDS` (stop starting new work after this, default 240).
+//! `WFO_RUN_BUDGET_SECONDS` (stop starting new work after this, default 240), and for the
+//! `monitor` task `WFO_QUIET_MINUTES` (0: no quiet-connector gauge), `WFO_BUSINESS_HOURS`
+//! (`Mon-Fri 08:00-18:00`) and `WFO_BUSINESS_TIME_ZONE` (`UTC`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -41,10 +43,12 @@ async fn main() -> ExitCode {
 }
 
 async fn init() -> Result<SchedulerDeps, wfo_lambda::InitError> {
-    let store: Arc<dyn Store> = wfo_lambda::store_from_env().await?;
+    let aws = wfo_lambda::store_from_env().await?;
+    let store: Arc<dyn Store> = aws.clone();
     let public_url = wfo_lambda::env_opt(wfo_aws::env::PUBLIC_URL).ok_or(wfo_lambda::InitError::Config(
         wfo_aws::ConfigError::Missing(wfo_aws::env::PUBLIC_URL),
     ))?;
     let budget = Duration::from_secs(wfo_lambda::env_u64("WFO_RUN_BUDGET_SECONDS", 240)?);
-    SchedulerDeps::new(store, public_url, budget)
+    let monitor = wfo_lambda::scheduler::monitor_settings_from_env()?;
+    Ok(SchedulerDeps::new(store, public_url, budget)?.with_monitor(monitor, Some(aws)))
 }

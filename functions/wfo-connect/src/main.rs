@@ -184,6 +184,8 @@ fn init_tracing(cli: &Cli) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli);
+    // Metric lines (EMF) are for a log shipper of `serve`; elsewhere stdout is for people.
+    wfo_pipeline::metrics::set_stdout(matches!(cli.command, Command::Serve { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

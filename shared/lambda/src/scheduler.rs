@@ -1,6 +1,6 @@
 //! The scheduled jobs, one Lambda function invoked by four EventBridge schedules whose
 //! constant input names the job: `{"task": "sweep" | "reconcile" | "token-refresh" |
-//! "user-sync"}`. Each run is one pass over the stored connectors; every job is safe to
+//! "user-sync" | "monitor"}`. Each run is one pass over the stored connectors; every job is safe to
 //! run twice at once (conditional writes, locks), so an overlapping or repeated schedule
 //! does no harm.
 //!
@@ -10,6 +10,7 @@
 //! | `reconcile` | every 5 minutes | poll each connector whose `sync.interval_minutes` has passed since its last poll |
 //! | `token-refresh` | every 15 minutes | refresh tokens that are due; check each connector's webhook |
 //! | `user-sync` | every 15 minutes | sync users of connectors with `features.user_sync` whose interval has passed |
+//! | `monitor` | every 5 minutes | emit the gauges (`wfo_pipeline::monitor`: open items by health, no recent import within business hours) and the import DLQ's depth |
 //!
 //! What is due is decided by `wfo_pipeline::schedule::Schedule` over the stored state,
 //! the same function `wfo-connect serve` uses, with this schedule's period as the tick.
@@ -19,9 +20,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use wfo_aws::AwsStore;
 use wfo_client::{WfoClient, WfoClientConfig};
 use wfo_http::RetryPolicy;
 use wfo_pipeline::connections::Connections;
+use wfo_pipeline::monitor::{self, MonitorSettings};
 use wfo_pipeline::ports::{Store, StoreError};
 use wfo_pipeline::reconcile::{self, PollSettings};
 use wfo_pipeline::schedule::Schedule;
@@ -37,6 +40,7 @@ pub enum Task {
     Reconcile,
     TokenRefresh,
     UserSync,
+    Monitor,
 }
 
 /// The schedule's input.
@@ -74,6 +78,10 @@ pub struct SchedulerDeps {
     pub poll: PollSettings,
     /// Stop starting new work after this long (leave room before the function timeout).
     pub budget: Duration,
+    /// What the `monitor` task measures.
+    pub monitor: MonitorSettings,
+    /// Whose dead-letter depth the `monitor` task emits (`None`: none).
+    pub dead_letters: Option<Arc<AwsStore>>,
 }
 
 impl SchedulerDeps {
@@ -94,7 +102,17 @@ impl SchedulerDeps {
             policy,
             poll: PollSettings::default(),
             budget,
+            monitor: MonitorSettings::default(),
+            dead_letters: None,
         })
+    }
+
+    /// The `monitor` task's settings, and the store whose import dead-letter queue it
+    /// measures.
+    pub fn with_monitor(mut self, monitor: MonitorSettings, dead_letters: Option<Arc<AwsStore>>) -> Self {
+        self.monitor = monitor;
+        self.dead_letters = dead_letters;
+        self
     }
 
     pub async fn run(&self, event: ScheduledEvent) -> Result<RunReport, RunError> {
@@ -104,6 +122,7 @@ impl SchedulerDeps {
             Task::Reconcile => self.reconcile(started).await?,
             Task::TokenRefresh => self.token_refresh().await?,
             Task::UserSync => self.user_sync(started).await?,
+            Task::Monitor => self.monitor().await?,
         };
         report.task = Some(event.task);
         tracing::info!(task = ?event.task, count = report.count, failures = report.failures.len(), elapsed_ms = started.elapsed().as_millis() as u64, "scheduled run done");
@@ -157,6 +176,23 @@ impl SchedulerDeps {
             }
         }
         Ok(report)
+    }
+
+    async fn monitor(&self) -> Result<RunReport, RunError> {
+        let now = Utc::now();
+        let job = monitor::run(self.store.as_ref(), &self.monitor, now).await?;
+        if let Some(store) = &self.dead_letters {
+            match store.dead_letter_depth().await {
+                Ok(depth) => wfo_pipeline::metrics::dead_letter_depth("import", depth, now),
+                // The SQS metrics of the queue still show it; the next run tries again.
+                Err(e) => tracing::warn!(error = %e, "cannot read the dead-letter queue's depth"),
+            }
+        }
+        Ok(RunReport {
+            task: None,
+            count: job.connectors,
+            failures: job.failures,
+        })
     }
 
     async fn token_refresh(&self) -> Result<RunReport, RunError> {
@@ -215,6 +251,46 @@ impl SchedulerDeps {
     }
 }
 
+/// Quiet period in minutes for `NoRecentImport` (0 or unset: no such gauge).
+pub const QUIET_MINUTES_ENV: &str = "WFO_QUIET_MINUTES";
+/// Business hours, e.g. `Mon-Fri 08:00-18:00` (default).
+pub const BUSINESS_HOURS_ENV: &str = "WFO_BUSINESS_HOURS";
+/// IANA time zone of the business hours, e.g. `Europe/Berlin` (default `UTC`).
+pub const BUSINESS_TIME_ZONE_ENV: &str = "WFO_BUSINESS_TIME_ZONE";
+
+/// The `monitor` task's settings from the environment (fails fast on a typo).
+pub fn monitor_settings_from_env() -> Result<MonitorSettings, InitError> {
+    let minutes = crate::env_u64(QUIET_MINUTES_ENV, 0)?;
+    let hours = crate::env_opt(BUSINESS_HOURS_ENV).unwrap_or_else(|| "Mon-Fri 08:00-18:00".to_owned());
+    let tz = crate::env_opt(BUSINESS_TIME_ZONE_ENV).unwrap_or_else(|| "UTC".to_owned());
+    monitor_settings(minutes, &hours, &tz)
+}
+
+/// The `monitor` task's settings: a quiet watch when `quiet_minutes` is not 0.
+pub fn monitor_settings(quiet_minutes: u64, hours: &str, tz: &str) -> Result<MonitorSettings, InitError> {
+    let hours = monitor::BusinessHours::parse(hours, tz).map_err(|e| InitError::Invalid {
+        name: BUSINESS_HOURS_ENV,
+        why: e.to_string(),
+    })?;
+    let quiet = match i64::try_from(quiet_minutes) {
+        Ok(0) => None,
+        Ok(m) if m <= 7 * 24 * 60 => Some(monitor::QuietWatch {
+            hours,
+            quiet: chrono::Duration::minutes(m),
+        }),
+        _ => {
+            return Err(InitError::Invalid {
+                name: QUIET_MINUTES_ENV,
+                why: format!("{quiet_minutes} minutes is more than a week"),
+            });
+        }
+    };
+    Ok(MonitorSettings {
+        quiet,
+        ..MonitorSettings::default()
+    })
+}
+
 /// The template's schedule periods (`infra/template.yaml`), the ticks of [`Schedule`].
 const RECONCILE_TICK: Duration = Duration::from_secs(5 * 60);
 const USER_SYNC_TICK: Duration = Duration::from_secs(15 * 60);
@@ -229,6 +305,26 @@ mod tests {
         assert_eq!(e.task, Task::TokenRefresh);
         let e: ScheduledEvent = serde_json::from_str(r#"{"task":"sweep"}"#).unwrap();
         assert_eq!(e.task, Task::Sweep);
+        let e: ScheduledEvent = serde_json::from_str(r#"{"task":"monitor"}"#).unwrap();
+        assert_eq!(e.task, Task::Monitor);
         assert!(serde_json::from_str::<ScheduledEvent>(r#"{"task":"nope"}"#).is_err());
+    }
+
+    #[test]
+    fn the_monitor_watches_quiet_connectors_only_with_a_quiet_period() {
+        assert!(
+            monitor_settings(0, "Mon-Fri 08:00-18:00", "UTC")
+                .unwrap()
+                .quiet
+                .is_none()
+        );
+        let s = monitor_settings(90, "Mon-Fri 08:00-18:00", "Europe/Berlin").unwrap();
+        let q = s.quiet.unwrap();
+        assert_eq!(q.quiet, chrono::Duration::minutes(90));
+        assert_eq!(q.hours.to_string(), "Mon,Tue,Wed,Thu,Fri 08:00-18:00 Europe/Berlin");
+        let e = monitor_settings(90, "weekdays", "UTC").unwrap_err();
+        assert!(e.to_string().contains("WFO_BUSINESS_HOURS"), "{e}");
+        assert!(monitor_settings(90, "Mon-Fri 08:00-18:00", "Nowhere").is_err());
+        assert!(monitor_settings(8 * 24 * 60, "Mon-Fri 08:00-18:00", "UTC").is_err());
     }
 }

@@ -184,7 +184,12 @@ pub struct Importer {
     person_gates: std::sync::Mutex<HashMap<String, std::sync::Weak<Mutex<()>>>>,
     /// Per connector: which mapping paths matched lately, and when it was last written.
     mapping_watch: Mutex<HashMap<String, (crate::mapping_watch::PathWatch, DateTime<Utc>)>>,
+    /// Per connector: when this process last wrote its `last-import` mark.
+    imports_noted: std::sync::Mutex<HashMap<String, DateTime<Utc>>>,
 }
+
+/// How often a connector's `last-import` mark is written at most, per process.
+const LAST_IMPORT_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// How long a task waits for this process's other task ensuring the same person.
 const PERSON_GATE_WAIT: Duration = Duration::from_secs(5);
@@ -212,6 +217,7 @@ impl Importer {
             known_persons: Default::default(),
             person_gates: Default::default(),
             mapping_watch: Mutex::new(HashMap::new()),
+            imports_noted: Default::default(),
         }
     }
 
@@ -255,6 +261,24 @@ impl Importer {
                 Err(e) => tracing::debug!(error = %e, "cannot encode the mapping watch"),
             }
         }
+    }
+
+    /// The connector imported a contact: its `last-import` mark (the quiet-connector alarm,
+    /// [`crate::monitor`]) is written at most once a [`LAST_IMPORT_EVERY`] per process,
+    /// not once per recording — the alarm counts in minutes, the pipeline in milliseconds.
+    async fn note_import(&self, connector_id: &str) {
+        let now = Utc::now();
+        {
+            let mut noted = self
+                .imports_noted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if noted.get(connector_id).is_some_and(|at| now - *at < LAST_IMPORT_EVERY) {
+                return;
+            }
+            noted.insert(connector_id.to_owned(), now);
+        }
+        crate::monitor::record_import(self.store.as_ref(), connector_id, now).await;
     }
 
     fn person_known(&self, key: &str) -> bool {
@@ -601,10 +625,13 @@ impl Importer {
                             tracing::warn!(connector = connector_id, item = item_id, error = %e, "import done but not recorded; will look again");
                             return Outcome::Later(now + self.settings.retry.base);
                         }
+                        // `seconds`: from discovery to done (Logs Insights: the slowest imports).
                         tracing::info!(
                             connector = connector_id,
                             item = item_id,
                             contacts = item.contacts.len(),
+                            attempts = item.attempts,
+                            seconds = (now - item.discovered_at).num_milliseconds().max(0) as f64 / 1000.0,
                             "import done"
                         );
                         return Outcome::Done;
@@ -991,6 +1018,8 @@ impl Importer {
         fresh: &[String],
     ) -> Result<(), StepError> {
         let mut persons_checked = std::collections::BTreeSet::new();
+        // Whether this step created a contact (the connector's last import moves on).
+        let mut imported_now = false;
         for i in 0..item.contacts.len() {
             if let Some(id) = item.contacts[i].contact_id {
                 if !item.contacts[i].metadata_done {
@@ -1052,9 +1081,16 @@ impl Importer {
             item.contacts[i].metadata_done = true;
             // Written back before anything else happens.
             self.save(item).await?;
+            // Counted once: a later attempt finds the contact id in the ledger.
+            let call_end = DateTime::from_timestamp_millis(contact.start_time.saturating_add(contact.call_duration));
+            crate::metrics::contact_imported(&item.connector_id, &item.item_id, call_end, Utc::now());
+            imported_now = true;
         }
         item.advance(Stage::ContactsImported, Utc::now());
         // Saved by the caller, with the next step's start (one write).
+        if imported_now {
+            self.note_import(&item.connector_id).await;
+        }
         Ok(())
     }
 
@@ -1183,6 +1219,12 @@ impl Importer {
             item.contacts[i].audio_bytes = Some(bytes);
             item.stage = Stage::AudioUploaded;
             self.save(item).await?;
+            crate::metrics::audio_uploaded(
+                &item.connector_id,
+                &item.item_id,
+                u64::try_from(bytes).unwrap_or(0),
+                Utc::now(),
+            );
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ pub mod health;
 pub mod import;
 pub mod mapping_watch;
 pub mod metrics;
+pub mod monitor;
 pub mod org_sync;
 pub mod preflight;
 pub mod reconcile;

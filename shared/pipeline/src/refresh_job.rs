@@ -110,6 +110,7 @@ pub async fn run_connector(
             }
         }
     };
+    emit_token_health(connections, &id, &tokens).await;
     let webhook = if c.config.registers_webhook() && !matches!(tokens, TokenResult::NeedsOperator(_)) {
         match registration::ensure_and_record(connections, c, public_url).await {
             Ok(r) => Some(Ok(r)),
@@ -124,6 +125,26 @@ pub async fn run_connector(
         tokens,
         webhook,
     })
+}
+
+/// The connector's token health after this run, as gauges: usable unless
+/// re-authorization is required or it was never authorized (a transient refresh failure
+/// leaves it usable: the next run and the imports refresh again), and the time left until
+/// the refresh token's horizon when the source gave it.
+async fn emit_token_health(connections: &Connections, connector_id: &str, result: &TokenResult) {
+    let now = Utc::now();
+    match connections.store().get_tokens(connector_id).await {
+        Ok(state) => {
+            let healthy = state.reauth_required.is_none()
+                && state.tokens.is_some()
+                && !matches!(result, TokenResult::NeedsOperator(_));
+            let horizon = state.tokens.as_ref().and_then(|t| t.refresh_expires_at);
+            crate::metrics::token_health(connector_id, healthy, horizon, now);
+        }
+        Err(e) => {
+            tracing::debug!(connector = %connector_id, error = %e, "token health not measured: tokens unreadable")
+        }
+    }
 }
 
 /// [`Credentials::keep_fresh`], repeated after transient failures with jittered

@@ -1,6 +1,6 @@
 //! The one-machine runtime: every function in one process (`wfo-connect serve`, the
 //! demo, the end-to-end tests). HTTP routes, import workers, the sweeper, the
-//! reconciliation poller, the token refresher and the user sync timer run as tasks over
+//! reconciliation poller, the token refresher, the user sync timer and the metric gauges run as tasks over
 //! one [`Store`].
 //!
 //! On AWS the same pieces run as separate functions (API Gateway → routes, SQS → worker,
@@ -154,6 +154,7 @@ impl RunningRuntime {
             public_url.clone(),
             stop_rx.clone(),
         )));
+        tasks.push(tokio::spawn(monitor_loop(store.clone(), stop_rx.clone())));
         tracing::info!(%addr, %public_url, "runtime started");
         Ok(Self {
             addr,
@@ -332,6 +333,24 @@ async fn poller_loop(
         }
         if sleep_or_stop(tick, &mut stop).await {
             return;
+        }
+    }
+}
+
+/// How often `serve` emits the gauges (the scheduler's `monitor` schedule on AWS).
+const MONITOR_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// The gauges ([`crate::monitor::run`]: open items by health) every
+/// [`MONITOR_INTERVAL`], the first after one interval. Locally there are no business
+/// hours to watch, so no `NoRecentImport`.
+async fn monitor_loop(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
+    let settings = crate::monitor::MonitorSettings::default();
+    loop {
+        if sleep_or_stop(MONITOR_INTERVAL, &mut stop).await {
+            return;
+        }
+        if let Err(e) = crate::monitor::run(store.as_ref(), &settings, Utc::now()).await {
+            tracing::warn!(error = %e, "monitor cannot list connectors");
         }
     }
 }

@@ -213,6 +213,7 @@ async fn sync_once(
             (run, Err(e))
         }
     };
+    emit_metrics(&cfg.id, &run, Utc::now());
     let status = SyncStatus {
         last_complete_at: if run.complete {
             run.finished_at
@@ -234,6 +235,40 @@ async fn sync_once(
         Err(e) => tracing::warn!(connector = %cfg.id, error = %e, "user sync failed"),
     }
     outcome
+}
+
+/// The run's results as metrics, once per run: persons, and teams and queues when the
+/// run wrote them. A run that failed as a whole is an incomplete persons run.
+fn emit_metrics(connector_id: &str, run: &SyncRun, at: DateTime<Utc>) {
+    let c = &run.counts;
+    crate::metrics::sync_run(
+        connector_id,
+        "persons",
+        crate::metrics::SyncCounts {
+            created: c.created,
+            updated: c.updated + c.reactivated,
+            deactivated: c.deactivated,
+            failed: run.write_failures,
+            incomplete: !run.complete,
+        },
+        at,
+    );
+    for (kind, k) in [("teams", &run.teams), ("queues", &run.queues)] {
+        if let Some(k) = k {
+            crate::metrics::sync_run(
+                connector_id,
+                kind,
+                crate::metrics::SyncCounts {
+                    created: k.counts.created,
+                    updated: k.counts.updated + k.counts.reactivated,
+                    deactivated: k.counts.deactivated,
+                    failed: k.write_failures,
+                    incomplete: k.incomplete.is_some() || k.write_failures > 0,
+                },
+                at,
+            );
+        }
+    }
 }
 
 /// One run's state.
