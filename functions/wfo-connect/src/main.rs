@@ -4,8 +4,10 @@
 //! Errors are one clear line on stderr naming what to fix.
 
 mod aws_backend;
+mod backfill;
 mod commands;
 mod demo;
+mod progress;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
