@@ -63,14 +63,14 @@ fn continue_command(state_dir: &Path, id: &str, from: DateTime<Utc>, to: DateTim
     )
 }
 
-/// How many [`WINDOW`]s `[from, to)` is walked in (the last one may be shorter).
+/// How many windows `[from, to)` is walked in: one per whole [`WINDOW`], the last one
+/// taking the rest (so it lasts up to two), and one when the span is shorter. Never a
+/// sliver of a window at the end, which a source may refuse (times to the millisecond).
 fn window_count(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
-    let span = (to - from).num_seconds().max(1) as u64;
-    let step = WINDOW.num_seconds() as u64;
-    span.div_ceil(step)
+    (((to - from).num_seconds() / WINDOW.num_seconds()).max(1)) as u64
 }
 
-/// Window `index` of `[from, to)`.
+/// Window `index` of `[from, to)` (of [`window_count`]).
 fn window(from: DateTime<Utc>, to: DateTime<Utc>, index: u64) -> (DateTime<Utc>, DateTime<Utc>) {
     let at = |i: u64| {
         i32::try_from(i)
@@ -79,7 +79,12 @@ fn window(from: DateTime<Utc>, to: DateTime<Utc>, index: u64) -> (DateTime<Utc>,
             .and_then(|d| from.checked_add_signed(d))
             .map_or(to, |t| t.min(to))
     };
-    (at(index), at(index + 1))
+    let end = if index + 1 >= window_count(from, to) {
+        to
+    } else {
+        at(index + 1)
+    };
+    (at(index), end)
 }
 
 /// The signal that asked the backfill to stop: 0 none, else the exit status it means.
@@ -265,7 +270,10 @@ pub async fn run(store: Arc<SqliteStore>, state_dir: PathBuf, id: &str, from: &s
     let go_on = continue_command(&state_dir, id, walked_to, to);
     if let Some(f) = failure {
         let message = if walked_to > from {
-            format!("{} (the window before {walked_to} is done; continue with: {go_on})", f.message)
+            format!(
+                "{} (the window before {walked_to} is done; continue with: {go_on})",
+                f.message
+            )
         } else {
             f.message
         };
@@ -294,13 +302,21 @@ mod tests {
     }
 
     #[test]
-    fn a_window_is_walked_a_day_at_a_time_the_last_day_cut_at_the_end() {
+    fn a_window_is_walked_a_day_at_a_time_the_last_one_taking_the_rest() {
         let (from, to) = (t("2026-11-01T06:00:00Z"), t("2026-11-03T12:00:00Z"));
-        assert_eq!(window_count(from, to), 3);
+        assert_eq!(window_count(from, to), 2);
         assert_eq!(window(from, to, 0), (from, t("2026-11-02T06:00:00Z")));
-        assert_eq!(window(from, to, 2), (t("2026-11-03T06:00:00Z"), to));
-        assert_eq!(window_count(from, from + chrono::Duration::seconds(1)), 1);
+        assert_eq!(window(from, to, 1), (t("2026-11-02T06:00:00Z"), to));
+        let second = chrono::Duration::seconds(1);
+        assert_eq!(window_count(from, from + second), 1);
+        assert_eq!(window(from, from + second, 0), (from, from + second));
         assert_eq!(window_count(from, from + WINDOW), 1);
+        let nanos = chrono::Duration::nanoseconds(1500);
+        assert_eq!(
+            window(from, from + WINDOW * 2 + nanos, 1),
+            (from + WINDOW, from + WINDOW * 2 + nanos),
+            "no sliver of a window at the end"
+        );
     }
 
     #[test]

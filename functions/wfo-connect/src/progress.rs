@@ -260,7 +260,10 @@ pub struct Bar {
 }
 
 /// The bar's layout (ASCII only, so no width tables are needed).
-const BAR_TEMPLATE: &str = "{spinner} backfill [{elapsed_precise}] [{bar:30}] {pos}/{len} windows | {msg}";
+///
+/// The figures come last and are cut at the terminal's width (`wide_msg`): a line that
+/// wrapped could not be redrawn in place.
+const BAR_TEMPLATE: &str = "{spinner} backfill [{bar:20}] {pos}/{len} windows, {wide_msg}";
 
 impl Bar {
     pub fn new() -> Self {
@@ -289,7 +292,7 @@ impl View for Bar {
         self.bar.set_length(figures.windows_total);
         self.bar.set_position(figures.windows_done);
         self.bar.set_message(format!(
-            "listed {}, new {} | imported {}, waiting {}, pending {}, failed {} | {:.1} items/s, eta {}",
+            "listed {} ({} new), imported {}, waiting {}, pending {}, failed {}, {:.1}/s, eta {}",
             figures.listed,
             figures.new,
             figures.imported,
@@ -329,7 +332,12 @@ mod tests {
         let mut p = Progress::new(Box::new(Seen(seen.clone())));
         p.on_window(0, 3);
         p.on_discovered(4, 3);
-        for s in [ItemState::Imported, ItemState::Imported, ItemState::Waiting, ItemState::Failed] {
+        for s in [
+            ItemState::Imported,
+            ItemState::Imported,
+            ItemState::Waiting,
+            ItemState::Failed,
+        ] {
             p.on_item_state(s);
         }
         p.on_window_done();
