@@ -174,8 +174,7 @@ fn without_a_terminal_backfill_prints_plain_lines_with_the_same_figures() {
     );
     let last = stderr
         .lines()
-        .filter(|l| l.starts_with("backfill "))
-        .next_back()
+        .rfind(|l| l.starts_with("backfill "))
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(
         last.starts_with(&format!(
