@@ -100,12 +100,13 @@ impl Stop {
     }
 }
 
-/// Listen for SIGINT and SIGTERM: the first one sets `stop` (the loop stops after its
-/// current step); a second one prints `resume` and exits at once.
+/// Listen for SIGINT and SIGTERM (from this call on): the first one sets `stop` (the loop
+/// stops after its current step); a second one prints `resume` and exits at once.
 fn listen_for_signals(stop: Stop, resume: Arc<Mutex<String>>) {
+    let mut signals = Signals::install();
     tokio::spawn(async move {
         let mut first = true;
-        while let Some(code) = next_signal().await {
+        while let Some(code) = signals.next().await {
             let command = resume.lock().map(|c| c.clone()).unwrap_or_default();
             if first {
                 first = false;
@@ -119,34 +120,47 @@ fn listen_for_signals(stop: Stop, resume: Arc<Mutex<String>>) {
     });
 }
 
-/// The exit status the next SIGINT or SIGTERM means, or `None` when they cannot be
-/// listened for.
+/// SIGINT and SIGTERM as the exit statuses they mean.
 #[cfg(unix)]
-async fn next_signal() -> Option<u8> {
-    use std::sync::OnceLock;
-    use tokio::signal::unix::{Signal, SignalKind, signal};
-    // Installed once, so a signal between two calls is not lost.
-    static SIGNALS: OnceLock<Option<tokio::sync::Mutex<(Signal, Signal)>>> = OnceLock::new();
-    let signals = SIGNALS.get_or_init(|| match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-        (Ok(int), Ok(term)) => Some(tokio::sync::Mutex::new((int, term))),
-        (int, term) => {
-            if let Some(e) = int.err().or(term.err()) {
-                tracing::warn!(error = %e, "cannot listen for SIGINT/SIGTERM: a backfill cannot be stopped cleanly");
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            (Ok(int), Ok(term)) => Self(Some((int, term))),
+            (int, term) => {
+                if let Some(e) = int.err().or(term.err()) {
+                    tracing::warn!(error = %e, "cannot listen for SIGINT/SIGTERM: a backfill cannot be stopped cleanly");
+                }
+                Self(None)
             }
-            None
         }
-    });
-    let mut pair = signals.as_ref()?.lock().await;
-    let (int, term) = &mut *pair;
-    tokio::select! {
-        s = int.recv() => s.map(|_| EXIT_INTERRUPTED),
-        s = term.recv() => s.map(|_| EXIT_TERMINATED),
+    }
+
+    /// The next signal's exit status, or `None` when they cannot be listened for.
+    async fn next(&mut self) -> Option<u8> {
+        let (int, term) = self.0.as_mut()?;
+        tokio::select! {
+            s = int.recv() => s.map(|_| EXIT_INTERRUPTED),
+            s = term.recv() => s.map(|_| EXIT_TERMINATED),
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn next_signal() -> Option<u8> {
-    tokio::signal::ctrl_c().await.ok().map(|_| EXIT_INTERRUPTED)
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> Self {
+        Self
+    }
+
+    async fn next(&mut self) -> Option<u8> {
+        tokio::signal::ctrl_c().await.ok().map(|_| EXIT_INTERRUPTED)
+    }
 }
 
 /// The counts of the items handled in this run, for the summary.
