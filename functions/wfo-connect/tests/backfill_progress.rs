@@ -1,7 +1,8 @@
 //! `wfo-connect backfill` shows its progress: a bar on a terminal (driven here through a
 //! pseudo-terminal), plain lines otherwise; Ctrl-C stops it cleanly with the command to
 //! go on, and going on imports the rest once. The real binary against the simulators on
-//! 127.0.0.1.
+//! 127.0.0.1. (Here rather than in `tests/`: only this package's tests are told where
+//! cargo built its binary, `CARGO_BIN_EXE_wfo-connect`.)
 
 use std::io::Read;
 use std::path::Path;
@@ -205,6 +206,16 @@ fn without_a_terminal_backfill_prints_plain_lines_with_the_same_figures() {
 /// it stopped in); running that command imports the rest, each contact once.
 #[test]
 fn ctrl_c_stops_a_backfill_that_the_printed_command_finishes_without_duplicates() {
+    stop_then_go_on(rustix::process::Signal::INT, 130);
+}
+
+/// SIGTERM (a service manager stopping it) is the same clean stop, with status 143.
+#[test]
+fn sigterm_stops_a_backfill_with_status_143_and_the_command_to_go_on() {
+    stop_then_go_on(rustix::process::Signal::TERM, 143);
+}
+
+fn stop_then_go_on(signal: rustix::process::Signal, status: i32) {
     let rt = runtime();
     let state = tempfile::tempdir().unwrap();
     // A slow source, so the backfill is still walking when the signal comes.
@@ -240,10 +251,10 @@ fn ctrl_c_stops_a_backfill_that_the_printed_command_finishes_without_duplicates(
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!h.wfo.contacts().is_empty(), "nothing imported in 60 s");
-    rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::INT).unwrap();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), signal).unwrap();
     let out = child.wait_with_output().unwrap();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert_eq!(out.status.code(), Some(status), "{stdout}\n{stderr}");
     assert!(stderr.contains("\nbackfill stopped: windows "), "{stderr}");
     let command = stderr
         .lines()
