@@ -72,7 +72,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sync { id } => crate::commands::sync(open().await?, &id).await,
         Command::Refresh { id } => crate::commands::refresh(open().await?, id.as_deref()).await,
         Command::Backfill { id, from, to } => {
-            crate::commands::backfill(open().await?, &id, &from, &to, ImportBy::Stack).await
+            crate::backfill::run(open().await?, None, &id, &from, &to, ImportBy::Stack).await
         }
         Command::Dlq { action } => {
             let store = open_aws().await?;

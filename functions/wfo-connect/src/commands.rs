@@ -1,7 +1,6 @@
 //! The commands, on the local backend.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,15 +8,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use wfo_domain::config::{ConnectorConfig, ConnectorKind};
-use wfo_domain::ledger::{Discovery, Health};
+use wfo_domain::ledger::Health;
 use wfo_http::RetryPolicy;
 use wfo_pipeline::auth::{AuthError, RefreshOutcome};
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::health::API_KEY_CHECK_TIMEOUT;
-use wfo_pipeline::import::{ImportSettings, Importer, Outcome};
+use wfo_pipeline::import::ImportSettings;
 use wfo_pipeline::ports::{ConnectorStore, Store, StoredConnector};
 use wfo_pipeline::ports::{CredentialScheme, Registry};
-use wfo_pipeline::reconcile::{self, CURSOR_KEY, Cursor, PollSettings};
+use wfo_pipeline::reconcile::{CURSOR_KEY, Cursor, PollSettings};
 use wfo_pipeline::runtime::{RunningRuntime, RuntimeConfig};
 use wfo_pipeline::sync::{SyncDeps, SyncError, SyncRun, SyncSettings, load_status as load_sync_status, sync_connector};
 use wfo_store::SqliteStore;
@@ -33,7 +32,7 @@ fn scheme_of(kind: ConnectorKind) -> CredentialScheme {
 }
 
 /// Every source built into this binary, bound to `store`.
-fn connections(store: Arc<dyn Store>) -> Result<Arc<Connections>, Failure> {
+pub(crate) fn connections(store: Arc<dyn Store>) -> Result<Arc<Connections>, Failure> {
     Connections::new(store, wfo_sources::Sources::shared(), wfo_http::RetryPolicy::default()).map_err(Failure::job)
 }
 
@@ -76,7 +75,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Backfill { id, from, to } => {
             let store = open(&cli.state_dir)?;
-            backfill(Arc::new(store), &id, &from, &to, ImportBy::ThisProcess).await
+            crate::backfill::run(
+                Arc::new(store),
+                Some(cli.state_dir.as_path()),
+                &id,
+                &from,
+                &to,
+                ImportBy::ThisProcess,
+            )
+            .await
         }
         Command::Dlq { action } => {
             let store = open(&cli.state_dir)?;
@@ -340,7 +347,7 @@ pub(crate) async fn refresh(store: Arc<dyn Store>, id: Option<&str>) -> Result<(
     }
 }
 
-fn parse_time(s: &str, what: &str) -> Result<DateTime<Utc>, Failure> {
+pub(crate) fn parse_time(s: &str, what: &str) -> Result<DateTime<Utc>, Failure> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -362,83 +369,6 @@ pub(crate) enum ImportBy {
     /// The deployed stack's import worker, from the queue discovery sent the items to:
     /// `backfill` returns once they are recorded and enqueued.
     Stack,
-}
-
-pub(crate) async fn backfill(
-    store: Arc<dyn Store>,
-    id: &str,
-    from: &str,
-    to: &str,
-    import_by: ImportBy,
-) -> Result<(), Failure> {
-    let from = parse_time(from, "from")?;
-    let to = parse_time(to, "to")?;
-    if to <= from {
-        return Err(Failure::usage("--to must be after --from"));
-    }
-    let c = get_connector(store.as_ref(), id).await?;
-    let dyn_store: Arc<dyn Store> = store.clone();
-    let connections = connections(dyn_store.clone())?;
-    if let Err(e) = connections.kind(c.config.kind) {
-        return Err(Failure::usage(format!("backfill of kind {}: {e}", c.config.kind)));
-    }
-    let tty = std::io::stderr().is_terminal();
-    let (report, _) = reconcile::discover_window(&connections, &c, from, to, Discovery::Backfill, |r| {
-        if tty {
-            eprint!("\rlisted {} recordings, {} new", r.listed, r.new);
-            let _ = std::io::stderr().flush();
-        }
-    })
-    .await
-    .map_err(Failure::job)?;
-    if tty {
-        eprintln!();
-    }
-    println!(
-        "window {from} .. {to}: {} recordings listed, {} new, {} dead ones revived",
-        report.listed, report.new, report.revived
-    );
-    if let Some(left) = reconcile::note_backfilled(dyn_store.as_ref(), id, from, to)
-        .await
-        .map_err(Failure::job)?
-    {
-        println!("still missed: `{}`", left.backfill_command(id));
-    }
-    if import_by == ImportBy::Stack {
-        return crate::aws_backend::enqueued(id, &report);
-    }
-
-    // Drive the window's open items to an end here, so a backfill works without a
-    // running server (and beside one: leases keep two workers off one item).
-    let importer = Importer::new(connections.clone(), ImportSettings::default());
-    let open: Vec<_> = store.list(id, true, 1_000_000).await.map_err(Failure::job)?;
-    let total = open.len();
-    let (mut done, mut later, mut dead) = (0, 0, 0);
-    for (i, item) in open.iter().enumerate() {
-        match importer.process(id, &item.item_id).await {
-            Outcome::Done => done += 1,
-            Outcome::Dead(_) => dead += 1,
-            Outcome::Later(_) | Outcome::Busy | Outcome::Unknown => later += 1,
-        }
-        if tty {
-            eprint!(
-                "\rimported {}/{total}: {done} done, {later} pending, {dead} dead",
-                i + 1
-            );
-            let _ = std::io::stderr().flush();
-        }
-    }
-    if tty {
-        eprintln!();
-    }
-    println!(
-        "{done} done, {later} pending (retried by `serve` or the next backfill), {dead} dead (see `wfo-connect status {id}`)"
-    );
-    if dead > 0 {
-        Err(Failure::job(format!("{dead} items need an operator")))
-    } else {
-        Ok(())
-    }
 }
 
 /// `wfo-connect status [ID]`. Reads the store, except for API-key connectors, whose key

@@ -1,13 +1,16 @@
 //! `wfo-connect`: the operator CLI and the one-machine runner (`specs/interfaces.md` §3).
 //!
-//! Exit status: 0 success; 1 failure of the job; 2 bad usage or invalid configuration.
+//! Exit status: 0 success; 1 failure of the job; 2 bad usage or invalid configuration;
+//! 130 (SIGINT) or 143 (SIGTERM) a `backfill` stopped by that signal (see `backfill`).
 //! Errors are one clear line on stderr naming what to fix.
 
 mod aws_backend;
+mod backfill;
 mod check;
 mod commands;
 mod demo;
 mod dlq;
+mod progress;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -173,7 +176,10 @@ fn init_tracing(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log (and `backfill`'s plain progress lines beside
+        // it) carries no control codes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if cli.json_logs {
         builder.json().init();
     } else {
