@@ -12,7 +12,8 @@
 //!
 //! The page loads nothing: no script, font, image or stylesheet from anywhere. Its one
 //! `<style>` element carries a per-response nonce that the `Content-Security-Policy`
-//! header names; everything else is refused (`default-src 'none'`). It refreshes itself
+//! header names; images only as `data:` (the empty favicon, so the browser asks for no
+//! `/favicon.ico`); everything else is refused (`default-src 'none'`). It refreshes itself
 //! every [`REFRESH_SECS`] with a `<meta http-equiv="refresh">`. Every value from outside
 //! (connector ids, reasons, notes, item ids) is HTML-escaped; nothing secret is shown
 //! (the summary holds no token, key or password).
@@ -163,7 +164,7 @@ async fn status_route(State(page): State<PageState>, headers: HeaderMap, RawQuer
             let nonce = base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw);
             let html = render(&summaries, &queue, now, &nonce);
             let csp = format!(
-                "default-src 'none'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+                "default-src 'none'; style-src 'nonce-{nonce}'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
             );
             let mut r = (StatusCode::OK, html).into_response();
             let h = r.headers_mut();
@@ -231,7 +232,7 @@ pub fn render(summaries: &[ConnectorSummary], queue: &QueueSummary, now: DateTim
         h,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><link rel=\"icon\" href=\"data:,\">\
          <title>wfo-connect status{t}</title><style nonce=\"{n}\">{STYLE}</style></head><body>\
          <h1>wfo-connect status</h1><p>As of <time>{now}</time>; {count} connector(s), {attention} needing an operator; refreshes every {REFRESH_SECS} s.</p>",
         t = if attention > 0 { " — needs operator" } else { "" },
@@ -376,7 +377,7 @@ fn chart(h: &mut String, c: &ImportsChart) {
     let total = c.total();
     let _ = write!(
         h,
-        "<figure class=\"imports\"><svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{HEIGHT}\" viewBox=\"0 0 {width} {HEIGHT}\" role=\"img\" aria-label=\"{total} imports in the last hour\">"
+        "<figure class=\"imports\"><svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{HEIGHT}\" viewBox=\"0 0 {width} {HEIGHT}\" role=\"img\" aria-label=\"{total} import(s) in the last hour\">"
     );
     for (i, &n) in c.counts.iter().enumerate() {
         let bar_h = if n == 0 {
