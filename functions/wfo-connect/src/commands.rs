@@ -199,12 +199,17 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-async fn serve(store: SqliteStore, cfg: RuntimeConfig, operator_token: Option<wfo_domain::Secret>) -> Result<(), Failure> {
+async fn serve(
+    store: SqliteStore,
+    cfg: RuntimeConfig,
+    operator_token: Option<wfo_domain::Secret>,
+) -> Result<(), Failure> {
     let stop = stop_signal();
     let store: Arc<dyn Store> = Arc::new(store);
-    let rt = RunningRuntime::start_with_operator_token(store.clone(), wfo_sources::Sources::shared(), cfg, operator_token)
-        .await
-        .map_err(Failure::job)?;
+    let rt =
+        RunningRuntime::start_with_operator_token(store.clone(), wfo_sources::Sources::shared(), cfg, operator_token)
+            .await
+            .map_err(Failure::job)?;
     store
         .put_value(RUNTIME_KEY, "public_url", &serde_json::json!(rt.public_url))
         .await
@@ -508,7 +513,11 @@ pub(crate) async fn status(shared: Arc<dyn Store>, id: Option<&str>) -> Result<(
         print_items(&summary);
     }
     let queue = wfo_pipeline::status::queue_summary(store).await.map_err(Failure::job)?;
-    println!("queue: {} waiting, {} dead letters", queue.depth, queue.dead_letters.len());
+    println!(
+        "queue: {} waiting, {} dead letters",
+        queue.depth,
+        queue.dead_letters.len()
+    );
     for (body, reason) in &queue.dead_letters {
         println!("  dead letter: {body} ({reason})");
     }
@@ -553,9 +562,7 @@ fn print_items(s: &wfo_pipeline::status::ConnectorSummary) {
             p.item_id,
             p.state,
             p.attempts,
-            p.next_attempt_at
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_else(|| "-".into()),
+            p.next_attempt_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
             p.reason.as_deref().unwrap_or("")
         );
     }

@@ -117,7 +117,10 @@ async fn the_status_page_renders_both_connectors_the_held_one_in_red_with_charts
     cc.set_capture_delay(Duration::ZERO);
     let ids = wfo_sim_wxcc::ScenarioIds::default();
     cc.upsert_aux(AuxResource::Team, AuxItem::named(&ids.team_id, &ids.team_name, true));
-    cc.upsert_aux(AuxResource::VirtualTeam, AuxItem::named(&ids.queue_id, &ids.queue_name, true));
+    cc.upsert_aux(
+        AuxResource::VirtualTeam,
+        AuxItem::named(&ids.queue_id, &ids.queue_name, true),
+    );
     cc.upsert_aux(
         AuxResource::User,
         AuxItem::user(AGENT_ID, "agent001", "Ana", "Lima", Some(&ids.team_id), true),
@@ -126,8 +129,12 @@ async fn the_status_page_renders_both_connectors_the_held_one_in_red_with_charts
         ci_user_id: AGENT_ID.to_owned(),
         name: "Ana Lima".to_owned(),
     }];
-    cc.play(Scenario::BasicInbound, Utc::now() - chrono::Duration::minutes(10), &agents)
-        .expect("the scenario plays");
+    cc.play(
+        Scenario::BasicInbound,
+        Utc::now() - chrono::Duration::minutes(10),
+        &agents,
+    )
+    .expect("the scenario plays");
     {
         let store = SqliteStore::open(state.path()).unwrap();
         let key = cc.credentials().api_key.clone();
@@ -200,7 +207,10 @@ async fn the_status_page_renders_both_connectors_the_held_one_in_red_with_charts
         held["state"].as_str().is_some_and(|s| s.contains("source.api_key")),
         "the reason is shown: {held}"
     );
-    assert!(!held["state"].as_str().unwrap_or_default().contains(WRONG_KEY), "never the key: {held}");
+    assert!(
+        !held["state"].as_str().unwrap_or_default().contains(WRONG_KEY),
+        "never the key: {held}"
+    );
     assert_eq!(held["color"], "rgb(196, 0, 0)", "needs operator is red: {held}");
     assert_eq!(healthy["state"], "healthy", "{healthy}");
     assert_ne!(healthy["color"], held["color"], "healthy is not red: {healthy}");

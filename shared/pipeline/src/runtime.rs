@@ -127,7 +127,10 @@ impl RunningRuntime {
             work_ready: work_ready.clone(),
             connector_cache: Arc::default(),
         })
-        .merge(status_page::router(store.clone(), StatusAccess::decide(addr, operator_token)));
+        .merge(status_page::router(
+            store.clone(),
+            StatusAccess::decide(addr, operator_token),
+        ));
         let mut rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {

@@ -97,7 +97,10 @@ pub fn router(store: Arc<dyn Store>, access: StatusAccess) -> Router {
 /// Equal without telling by timing how much of a guess was right: both sides are
 /// hashed first (so the lengths match) and every byte is compared.
 fn same_token(presented: &str, expected: &str) -> bool {
-    let (a, b) = (Sha256::digest(presented.as_bytes()), Sha256::digest(expected.as_bytes()));
+    let (a, b) = (
+        Sha256::digest(presented.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -168,7 +171,10 @@ async fn status_route(State(page): State<PageState>, headers: HeaderMap, RawQuer
             );
             let mut r = (StatusCode::OK, html).into_response();
             let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -292,7 +298,12 @@ fn connector_section(h: &mut String, s: &ConnectorSummary) {
         h.push_str("</div>");
     }
     chart(h, &s.imports);
-    let states: Vec<String> = s.counts.by_state.iter().map(|(k, v)| format!("{} {v}", escape(k))).collect();
+    let states: Vec<String> = s
+        .counts
+        .by_state
+        .iter()
+        .map(|(k, v)| format!("{} {v}", escape(k)))
+        .collect();
     let _ = write!(
         h,
         "<p>items: {} total{}{}</p>",
@@ -342,7 +353,9 @@ fn connector_section(h: &mut String, s: &ConnectorSummary) {
         h.push_str("</table>");
     }
     if !s.dead.is_empty() {
-        h.push_str("<h3>Dead</h3><table><tr><th>item</th><th>stage</th><th>attempts</th><th>reason</th><th>retry</th></tr>");
+        h.push_str(
+            "<h3>Dead</h3><table><tr><th>item</th><th>stage</th><th>attempts</th><th>reason</th><th>retry</th></tr>",
+        );
         for d in &s.dead {
             let _ = write!(
                 h,
@@ -377,7 +390,7 @@ fn chart(h: &mut String, c: &ImportsChart) {
     let total = c.total();
     let _ = write!(
         h,
-        "<figure class=\"imports\"><svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{HEIGHT}\" viewBox=\"0 0 {width} {HEIGHT}\" role=\"img\" aria-label=\"{total} import(s) in the last hour\">"
+        "<figure class=\"imports\"><svg class=\"chart\" width=\"{width}\" height=\"{HEIGHT}\" viewBox=\"0 0 {width} {HEIGHT}\" role=\"img\" aria-label=\"{total} import(s) in the last hour\">"
     );
     for (i, &n) in c.counts.iter().enumerate() {
         let bar_h = if n == 0 {
@@ -418,16 +431,31 @@ mod tests {
         assert!(matches!(StatusAccess::decide(lo, None), StatusAccess::Loopback));
         assert!(matches!(StatusAccess::decide(lo6, None), StatusAccess::Loopback));
         assert!(matches!(StatusAccess::decide(any, None), StatusAccess::Off(_)));
-        assert!(matches!(StatusAccess::decide(any, Some(Secret::new(""))), StatusAccess::Off(_)));
-        assert!(matches!(StatusAccess::decide(any, Some(Secret::new("t"))), StatusAccess::Token(_)));
-        assert!(matches!(StatusAccess::decide(lo, Some(Secret::new("t"))), StatusAccess::Token(_)));
-        assert_eq!(format!("{:?}", StatusAccess::decide(lo, Some(Secret::new("hunter2")))), "Token([redacted])");
+        assert!(matches!(
+            StatusAccess::decide(any, Some(Secret::new(""))),
+            StatusAccess::Off(_)
+        ));
+        assert!(matches!(
+            StatusAccess::decide(any, Some(Secret::new("t"))),
+            StatusAccess::Token(_)
+        ));
+        assert!(matches!(
+            StatusAccess::decide(lo, Some(Secret::new("t"))),
+            StatusAccess::Token(_)
+        ));
+        assert_eq!(
+            format!("{:?}", StatusAccess::decide(lo, Some(Secret::new("hunter2")))),
+            "Token([redacted])"
+        );
     }
 
     #[test]
     fn the_token_is_taken_from_the_bearer_header_first_then_the_query() {
         let mut headers = HeaderMap::new();
-        assert_eq!(presented_token(&headers, Some("a=1&token=q%2Bx")), Some("q+x".to_owned()));
+        assert_eq!(
+            presented_token(&headers, Some("a=1&token=q%2Bx")),
+            Some("q+x".to_owned())
+        );
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer  abc "));
         assert_eq!(presented_token(&headers, Some("token=q")), Some("abc".to_owned()));
         assert!(same_token("abc", "abc"));
