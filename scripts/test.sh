@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the repository, as CI runs it (`.ci/run` calls exactly this).
-# Needs the Rust toolchain and python3; cargo fetches the crates, the scripts install the
-# Python tools (moto, SAM CLI, cfn-lint, checkov) into venvs under .tools/. Every server a
+# Needs the Rust toolchain, python3 and Node; cargo fetches the crates, the scripts install the
+# Python tools (moto, SAM CLI, cfn-lint, checkov) into venvs under .tools/, Debian's
+# Chromium (apt, when /usr/bin/chromium is missing) and playwright-core (npm, into .tools/). Every server a
 # test starts binds 127.0.0.1 and is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,19 @@ export MOTO_ENDPOINT="http://127.0.0.1:${PORT:-5055}"
 
 echo "== tests"
 cargo test --workspace --locked
+
+echo "== status page in a headless browser (Debian's Chromium driven by playwright-core)"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  apt-get install -y --no-install-recommends chromium
+fi
+# playwright-core only drives the browser it is given: it downloads none.
+if [ ! -d .tools/status-browser/node_modules/playwright-core ]; then
+  mkdir -p .tools/status-browser
+  npm install --prefix .tools/status-browser --no-audit --no-fund --no-save playwright-core@1.65.1
+fi
+WFO_STATUS_PAGE_BROWSER=1 NODE_PATH="$PWD/.tools/status-browser/node_modules" \
+  cargo test -p wfo-connect --locked --test status_page_browser
 
 echo "== infrastructure (sam validate --lint, cfn-lint, checkov)"
 scripts/validate-infra.sh

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use wfo_domain::config::{ConnectorConfig, ConnectorKind};
-use wfo_domain::ledger::Health;
 use wfo_http::RetryPolicy;
 use wfo_pipeline::auth::{AuthError, RefreshOutcome};
 use wfo_pipeline::connections::Connections;
@@ -52,6 +51,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             listen,
             public_url,
             timing,
+            operator_token,
         } => {
             let store = open(&cli.state_dir)?;
             if let Some(path) = config {
@@ -60,7 +60,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     eprintln!("connector '{}' loaded from {}", stored.config.id, path.display());
                 }
             }
-            serve(store, runtime_config(listen, public_url, timing)).await
+            serve(store, runtime_config(listen, public_url, timing), operator_token).await
         }
         Command::Connector {
             action: ConnectorCmd::Check { id },
@@ -206,12 +206,17 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-async fn serve(store: SqliteStore, cfg: RuntimeConfig) -> Result<(), Failure> {
+async fn serve(
+    store: SqliteStore,
+    cfg: RuntimeConfig,
+    operator_token: Option<wfo_domain::Secret>,
+) -> Result<(), Failure> {
     let stop = stop_signal();
     let store: Arc<dyn Store> = Arc::new(store);
-    let rt = RunningRuntime::start(store.clone(), wfo_sources::Sources::shared(), cfg)
-        .await
-        .map_err(Failure::job)?;
+    let rt =
+        RunningRuntime::start_with_operator_token(store.clone(), wfo_sources::Sources::shared(), cfg, operator_token)
+            .await
+            .map_err(Failure::job)?;
     store
         .put_value(RUNTIME_KEY, "public_url", &serde_json::json!(rt.public_url))
         .await
@@ -399,10 +404,11 @@ pub(crate) async fn status(shared: Arc<dyn Store>, id: Option<&str>) -> Result<(
                 println!("{line}");
             }
         }
-        for line in wfo_pipeline::health::access_lines(store, c, now)
+        // What the `/status` page of `serve` shows too.
+        let summary = wfo_pipeline::status::summarize(store, c, now)
             .await
-            .map_err(Failure::job)?
-        {
+            .map_err(Failure::job)?;
+        for line in &summary.access {
             println!("{line}");
         }
         let cursor: Option<Cursor> = store
@@ -445,7 +451,7 @@ pub(crate) async fn status(shared: Arc<dyn Store>, id: Option<&str>) -> Result<(
             }
         }
         print_sync_status(store, c).await?;
-        if let Some(held) = wfo_pipeline::attention::load(store, cid).await.map_err(Failure::job)? {
+        if let Some(held) = &summary.needs_operator {
             println!(
                 "  NEEDS OPERATOR since {}: {} (items are held, not lost; they resume by themselves once this is fixed)",
                 held.since.to_rfc3339(),
@@ -458,89 +464,75 @@ pub(crate) async fn status(shared: Arc<dyn Store>, id: Option<&str>) -> Result<(
         for never in watch.never_matching(now) {
             println!("  mapping:  {}", wfo_pipeline::mapping_watch::describe(&never));
         }
-        let counts = store.counts(cid).await.map_err(Failure::job)?;
-        let states: Vec<String> = counts.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!(
-            "  items:    {} total{}{}",
-            counts.total,
-            if states.is_empty() { "" } else { ": " },
-            states.join(", ")
-        );
-        let open = store.list(cid, true, 1000).await.map_err(Failure::job)?;
-        // Contacts in WFO whose audio the source has not given yet: normal for a contact
-        // center (captures come minutes to hours after the call), shown apart from failures.
-        let awaiting: Vec<_> = open
-            .iter()
-            .filter(|i| i.health == Health::Waiting && i.audio_wait.is_some())
-            .collect();
-        if !awaiting.is_empty() {
-            println!("  waiting for their capture: {}", awaiting.len());
-        }
-        for item in awaiting.iter().take(20) {
-            let Some(w) = &item.audio_wait else { continue };
-            let imported = item.contacts.iter().filter(|c| c.contact_id.is_some()).count();
-            println!(
-                "    {} contacts in WFO {imported}/{}, {} without audio; next check {} (check {}), gives up {}{}",
-                item.item_id,
-                item.contacts.len(),
-                item.contacts_awaiting_audio(),
-                item.next_attempt_at.unwrap_or(w.next_check).to_rfc3339(),
-                w.checks + 1,
-                w.give_up_at.to_rfc3339(),
-                if w.requested {
-                    " (recorded: a capture is expected)"
-                } else {
-                    ""
-                }
-            );
-        }
-        let problems: Vec<_> = open
-            .iter()
-            .filter(|i| i.health != Health::Ok && !(i.health == Health::Waiting && i.audio_wait.is_some()))
-            .take(20)
-            .collect();
-        for item in problems {
-            println!(
-                "    {} {} attempts={} next={} {}",
-                item.item_id,
-                item.state_label(),
-                item.attempts,
-                item.next_attempt_at
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_else(|| "-".into()),
-                item.last_error.as_deref().unwrap_or("")
-            );
-        }
-        let all = store.list(cid, false, 100_000).await.map_err(Failure::job)?;
-        let dead: Vec<_> = all.iter().filter(|i| i.health == Health::Dead).take(20).collect();
-        for item in dead {
-            // The backfill window that lists the recording again (it was created before it
-            // was discovered; the poller looks a day back) and revives it.
-            let from = (item.discovered_at - chrono::Duration::days(1)).date_naive();
-            let to = (item.discovered_at + chrono::Duration::days(1)).date_naive();
-            println!(
-                "    DEAD {} at {} after {} attempt(s): {}\n      retry: wfo-connect backfill {cid} --from {from} --to {to}",
-                item.item_id,
-                item.stage.as_str(),
-                item.attempts,
-                item.last_error.as_deref().unwrap_or("")
-            );
-        }
-        // Most recent first: what the import left out and why.
-        let noted: Vec<_> = all.iter().filter(|i| !i.notes.is_empty()).take(20).collect();
-        for item in noted {
-            for note in &item.notes {
-                println!("    note {}: {note}", item.item_id);
-            }
-        }
+        print_items(&summary);
     }
-    let depth = store.depth().await.map_err(Failure::job)?;
-    let dead_letters = store.dead_letters(20).await.map_err(Failure::job)?;
-    println!("queue: {depth} waiting, {} dead letters", dead_letters.len());
-    for d in dead_letters {
-        println!("  dead letter: {} ({})", d.body, d.dead_reason.unwrap_or_default());
+    let queue = wfo_pipeline::status::queue_summary(store).await.map_err(Failure::job)?;
+    println!(
+        "queue: {} waiting, {} dead letters",
+        queue.depth,
+        queue.dead_letters.len()
+    );
+    for (body, reason) in &queue.dead_letters {
+        println!("  dead letter: {body} ({reason})");
     }
     Ok(())
+}
+
+/// The item lines of `status`: counts, items waiting for their capture, held or failing
+/// items, dead items with the backfill that revives them, and the import's notes.
+fn print_items(s: &wfo_pipeline::status::ConnectorSummary) {
+    let states: Vec<String> = s.counts.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!(
+        "  items:    {} total{}{}",
+        s.counts.total,
+        if states.is_empty() { "" } else { ": " },
+        states.join(", ")
+    );
+    // Contacts in WFO whose audio the source has not given yet: normal for a contact
+    // center (captures come minutes to hours after the call), shown apart from failures.
+    if s.waiting_total > 0 {
+        println!("  waiting for their capture: {}", s.waiting_total);
+    }
+    for w in &s.waiting {
+        println!(
+            "    {} contacts in WFO {}/{}, {} without audio; next check {} (check {}), gives up {}{}",
+            w.item_id,
+            w.imported,
+            w.contacts,
+            w.without_audio,
+            w.next_check.to_rfc3339(),
+            w.check,
+            w.give_up_at.to_rfc3339(),
+            if w.requested {
+                " (recorded: a capture is expected)"
+            } else {
+                ""
+            }
+        );
+    }
+    for p in &s.problems {
+        println!(
+            "    {} {} attempts={} next={} {}",
+            p.item_id,
+            p.state,
+            p.attempts,
+            p.next_attempt_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
+            p.reason.as_deref().unwrap_or("")
+        );
+    }
+    for d in &s.dead {
+        println!(
+            "    DEAD {} at {} after {} attempt(s): {}\n      retry: {}",
+            d.item_id,
+            d.stage.as_str(),
+            d.attempts,
+            d.reason.as_deref().unwrap_or(""),
+            d.retry
+        );
+    }
+    for (item, note) in &s.notes {
+        println!("    note {item}: {note}");
+    }
 }
 
 /// The API-key check of every API-key connector among `connectors`, started at once.

@@ -63,6 +63,11 @@ pub enum Command {
         /// Not for production; hidden from the help.
         #[arg(long, hide = true, value_enum, default_value_t = Timing::Normal, env = "WFO_CONNECT_TIMING")]
         timing: Timing,
+        /// The token `GET /status` requires (`Authorization: Bearer <token>` or
+        /// `?token=`); without one the page is served on a loopback `--listen` only.
+        /// Prefer the environment variable: a flag shows in the process list.
+        #[arg(long, env = "WFO_CONNECT_OPERATOR_TOKEN", hide_env_values = true, value_parser = secret_arg)]
+        operator_token: Option<wfo_domain::Secret>,
     },
     /// Manage connectors.
     Connector {
@@ -165,6 +170,11 @@ impl Failure {
             message: message.to_string(),
         }
     }
+}
+
+/// A secret argument: kept as a [`wfo_domain::Secret`] so `Debug` never prints it.
+fn secret_arg(value: &str) -> Result<wfo_domain::Secret, String> {
+    Ok(wfo_domain::Secret::new(value))
 }
 
 fn init_tracing(cli: &Cli) {

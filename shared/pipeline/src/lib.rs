@@ -22,6 +22,8 @@ pub mod registration;
 pub mod routes;
 pub mod runtime;
 pub mod schedule;
+pub mod status;
+pub mod status_page;
 pub mod sync;
 pub mod webhook;
 

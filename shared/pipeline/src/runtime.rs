@@ -15,6 +15,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use wfo_domain::Secret;
 use wfo_ports::Registry;
 
 use crate::connections::Connections;
@@ -24,6 +25,7 @@ use crate::reconcile::{self, PollSettings};
 use crate::refresh_job;
 use crate::routes::{AppState, router};
 use crate::schedule::Schedule;
+use crate::status_page::{self, StatusAccess};
 use crate::sync::{SyncDeps, SyncError, SyncSettings, sync_connector};
 
 #[derive(Debug, Clone)]
@@ -83,10 +85,24 @@ pub enum RuntimeError {
 }
 
 impl RunningRuntime {
+    /// Starts everything; `/status` is served on a loopback listener only
+    /// ([`RunningRuntime::start_with_operator_token`] to serve it elsewhere).
     pub async fn start(
         store: Arc<dyn Store>,
         registry: Arc<dyn Registry>,
         cfg: RuntimeConfig,
+    ) -> Result<Self, RuntimeError> {
+        Self::start_with_operator_token(store, registry, cfg, None).await
+    }
+
+    /// [`RunningRuntime::start`], with the operator token that `/status` then requires
+    /// (and without which it is off on a listener other machines can reach):
+    /// [`StatusAccess::decide`].
+    pub async fn start_with_operator_token(
+        store: Arc<dyn Store>,
+        registry: Arc<dyn Registry>,
+        cfg: RuntimeConfig,
+        operator_token: Option<Secret>,
     ) -> Result<Self, RuntimeError> {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
@@ -110,7 +126,11 @@ impl RunningRuntime {
             public_url: public_url.clone(),
             work_ready: work_ready.clone(),
             connector_cache: Arc::default(),
-        });
+        })
+        .merge(status_page::router(
+            store.clone(),
+            StatusAccess::decide(addr, operator_token),
+        ));
         let mut rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
