@@ -20,7 +20,7 @@ use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
 use wfo_http::RetryPolicy;
 use wfo_pipeline::connections::Connections;
-use wfo_pipeline::ports::{ConnectorStore, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::ports::{ConnectorStore, TokenRecord, TokenStore};
 use wfo_pipeline::sync::{SyncDeps, SyncRun, SyncSettings, sync_connector};
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_sim_wxcc::{
@@ -132,14 +132,7 @@ async fn main() {
         .put_tokens(
             "bench-cc",
             &TokenRecord {
-                tokens: Some(TokenSet {
-                    access_token: Secret::new(t.access_token),
-                    access_expires_at: now + chrono::Duration::seconds(t.expires_in as i64),
-                    refresh_token: Some(Secret::new(t.refresh_token)),
-                    refresh_expires_at: None,
-                    scopes: t.scope.split(' ').map(str::to_owned).collect(),
-                    obtained_at: now,
-                }),
+                tokens: Some(wfo_harness::token_set(t, now)),
                 reauth_required: None,
                 version: 0,
             },

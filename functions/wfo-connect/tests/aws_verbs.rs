@@ -13,7 +13,7 @@ use wfo_aws::{AwsClients, AwsNames, AwsStore, provision};
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
 use wfo_domain::ledger::Stage;
-use wfo_pipeline::ports::{ConnectorStore, Ledger, TokenRecord, TokenSet, TokenStore, WorkMessage, WorkQueue};
+use wfo_pipeline::ports::{ConnectorStore, Ledger, TokenRecord, TokenStore, WorkMessage, WorkQueue};
 use wfo_sim_webex::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningWebexSim, WebexSim, WebexSimConfig};
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
@@ -113,14 +113,7 @@ async fn connector_on_sims(store: &AwsStore) -> (RunningSim, RunningWebexSim) {
     store.put_connector(&config, Utc::now()).await.unwrap();
     let t = webex.issue_tokens(DEFAULT_CLIENT_ID, SCOPES).unwrap();
     let now = Utc::now();
-    let tokens = TokenSet {
-        access_token: Secret::new(t.access_token),
-        access_expires_at: now + chrono::Duration::seconds(t.expires_in as i64),
-        refresh_token: Some(Secret::new(t.refresh_token)),
-        refresh_expires_at: None,
-        scopes: t.scope.split(' ').map(str::to_owned).collect(),
-        obtained_at: now,
-    };
+    let tokens = wfo_harness::token_set(t, now);
     let record = TokenRecord {
         tokens: Some(tokens),
         reauth_required: None,

@@ -3,7 +3,6 @@
 //! stopped by each test).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use chrono::Utc;
 use wfo_domain::Secret;
@@ -16,13 +15,8 @@ use wfo_sim_wxcc1::{
 };
 use wfo_store::SqliteStore;
 
-async fn run(args: &[&str], state: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfo-connect"));
-    cmd.arg("--state-dir").arg(state).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("joins")
-}
+mod common;
+use common::run;
 
 /// Connector `acme-cc1` with `api_key`, stored in `state`.
 async fn put_connector(state: &Path, cc: &RunningWxcc1Sim, wfo: &RunningSim, api_key: &str) {

@@ -2,21 +2,14 @@
 //! audio waits for its capture: shown apart from failures, with the next check. The
 //! running system (simulators, store, runtime) is the harness's, on 127.0.0.1.
 
-use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use chrono::Utc;
 use wfo_harness::{CC_CONNECTOR_ID, Harness, HarnessConfig};
 use wfo_pipeline::ports::Ledger;
 
-async fn run(args: &[&str], state: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfo-connect"));
-    cmd.arg("--state-dir").arg(state).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("joins")
-}
+mod common;
+use common::run;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn status_shows_tasks_waiting_for_their_capture_apart_from_failures_with_the_next_check() {

@@ -4,7 +4,6 @@
 //! missing each. No secret is ever printed.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,13 +15,8 @@ use wfo_harness::{
 use wfo_pipeline::connections::Connections;
 use wfo_pipeline::ports::ConnectorStore;
 
-async fn run(args: &[&str], state: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfo-connect"));
-    cmd.arg("--state-dir").arg(state).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("joins")
-}
+mod common;
+use common::run;
 
 /// The check's exit code and its stdout.
 async fn check(state: &Path, id: &str) -> (i32, String) {

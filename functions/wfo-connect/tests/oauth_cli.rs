@@ -3,7 +3,6 @@
 //! exact backfill command for the rest. Against both simulators on 127.0.0.1.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,13 +11,8 @@ use wfo_harness::{CONNECTOR_ID, Harness, HarnessConfig};
 use wfo_pipeline::ports::{KvStore, Ledger, TokenRecord, TokenSet, TokenStore};
 use wfo_pipeline::reconcile::{CURSOR_KEY, Cursor};
 
-async fn run(args: &[&str], state: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfo-connect"));
-    cmd.arg("--state-dir").arg(state).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("joins")
-}
+mod common;
+use common::run;
 
 async fn status(state: &Path) -> String {
     let out = run(&["status", CONNECTOR_ID], state).await;

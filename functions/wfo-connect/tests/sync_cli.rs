@@ -2,12 +2,11 @@
 //! simulators on 127.0.0.1 (started and stopped by each test).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use chrono::Utc;
 use wfo_domain::Secret;
 use wfo_domain::config::ConnectorConfig;
-use wfo_pipeline::ports::{ConnectorStore, TokenRecord, TokenSet, TokenStore};
+use wfo_pipeline::ports::{ConnectorStore, TokenRecord, TokenStore};
 use wfo_sim_webex::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningWebexSim, WebexSim, WebexSimConfig};
 use wfo_sim_wfo::{RunningSim, SimConfig, WfoSim};
 use wfo_store::SqliteStore;
@@ -18,13 +17,8 @@ const SYNC_SCOPES: &[&str] = &[
     "spark-admin:telephony_config_read",
 ];
 
-async fn run(args: &[&str], state: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfo-connect"));
-    cmd.arg("--state-dir").arg(state).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("joins")
-}
+mod common;
+use common::run;
 
 /// A state dir with connector `acme` pointing at the simulators; authorized when asked.
 async fn setup(state: &Path, authorized: bool) -> (RunningSim, RunningWebexSim) {
@@ -49,14 +43,7 @@ async fn setup(state: &Path, authorized: bool) -> (RunningSim, RunningWebexSim) 
     if authorized {
         let t = webex.issue_tokens(DEFAULT_CLIENT_ID, SYNC_SCOPES).unwrap();
         let now = Utc::now();
-        let tokens = TokenSet {
-            access_token: Secret::new(t.access_token),
-            access_expires_at: now + chrono::Duration::seconds(t.expires_in as i64),
-            refresh_token: Some(Secret::new(t.refresh_token)),
-            refresh_expires_at: None,
-            scopes: t.scope.split(' ').map(str::to_owned).collect(),
-            obtained_at: now,
-        };
+        let tokens = wfo_harness::token_set(t, now);
         store
             .put_tokens(
                 "acme",
@@ -168,14 +155,7 @@ async fn a_contact_center_sync_prints_a_line_per_kind_and_status_shows_each() {
         .put_tokens(
             "acme-cc",
             &TokenRecord {
-                tokens: Some(TokenSet {
-                    access_token: Secret::new(t.access_token),
-                    access_expires_at: now + chrono::Duration::seconds(t.expires_in as i64),
-                    refresh_token: Some(Secret::new(t.refresh_token)),
-                    refresh_expires_at: None,
-                    scopes: t.scope.split(' ').map(str::to_owned).collect(),
-                    obtained_at: now,
-                }),
+                tokens: Some(wfo_harness::token_set(t, now)),
                 reauth_required: None,
                 version: 0,
             },

@@ -202,6 +202,19 @@ pub struct Harness {
     http: reqwest::Client,
 }
 
+/// The token set a connector stores for tokens the simulator issued at `now` (tests that
+/// put tokens in a store directly instead of running the authorization flow).
+pub fn token_set(t: wfo_sim_webex::TokenResponse, now: DateTime<Utc>) -> wfo_pipeline::ports::TokenSet {
+    wfo_pipeline::ports::TokenSet {
+        access_token: Secret::new(t.access_token),
+        access_expires_at: now + chrono::Duration::seconds(i64::try_from(t.expires_in).unwrap_or(i64::MAX / 1000)),
+        refresh_token: Some(Secret::new(t.refresh_token)),
+        refresh_expires_at: None,
+        scopes: t.scope.split(' ').map(str::to_owned).collect(),
+        obtained_at: now,
+    }
+}
+
 impl Harness {
     pub async fn start(cfg: HarnessConfig) -> Result<Self, HarnessError> {
         let wfo = WfoSim::start(SimConfig {
