@@ -191,6 +191,26 @@ async fn sync_refresh_backfill_and_status_on_a_deployed_stack() {
         "{status}"
     );
 
+    // The preflight reads the connector and its tokens from the stack's tables: the
+    // source side passes (token, org, scopes, recordings, users); the WFO side names
+    // what the bare simulator tenant lacks, if anything — never a usage error.
+    let checked = aws(&env, &["connector", "check", "acme"]).await;
+    let text = stdout(&checked);
+    assert!(
+        matches!(checked.status.code(), Some(0 | 1)),
+        "{text}\n{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for name in [
+        "source credentials:",
+        "organization:",
+        "recordings listable:",
+        "WFO login:",
+    ] {
+        let line = text.lines().find(|l| l.contains(name)).unwrap_or_default();
+        assert!(line.starts_with('✓'), "{name}\n{text}");
+    }
+
     let mut queued: Vec<String> = store
         .receive(50, Duration::from_secs(30))
         .await
