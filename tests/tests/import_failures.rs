@@ -918,3 +918,49 @@ async fn two_workers_racing_through_a_70_second_person_listing_create_one_person
     assert_imported(&h, &[&a, &b]);
     h.shutdown().await;
 }
+
+/// A connector held for an operator heals through its preflight: while a check fails it
+/// stays held (the check is named), and once every check passes the mark is cleared and
+/// the held items resume at once — not at their next look, ten minutes away here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_connector_resumes_as_soon_as_its_preflight_passes() {
+    use wfo_pipeline::preflight::{Healing, PreflightSettings, heal};
+    let (h, _dir) = start_live(|c| c.import.paused_delay = chrono::Duration::minutes(10)).await;
+    let default = h.wfo.teams().into_iter().find(|t| t.is_default).unwrap();
+    assert!(h.wfo.handle().set_team_default(default.id, false).await.unwrap());
+
+    let a = instance(&h, "basic-inbound", 60);
+    let b = instance(&h, "consult-transfer", 50);
+    h.webex.publish_all(&[a.clone(), b.clone()]).await;
+    let ids: Vec<String> = a.recording_ids().into_iter().chain(b.recording_ids()).collect();
+    wait_items(&h, &ids, Duration::from_secs(10), |i| i.health == Health::NeedsOperator).await;
+    let connector = h.store.get_connector(&h.connector.id).await.unwrap().unwrap();
+    let connections = h.runtime.connections.clone();
+    let settings = PreflightSettings::default();
+
+    match heal(&connections, &connector, &settings, Utc::now()).await.unwrap() {
+        Healing::StillNeeded(line) => assert!(line.contains("Default Team"), "{line}"),
+        other => panic!("the tenant still has no Default Team: {other:?}"),
+    }
+    assert!(h.received(&ids).is_empty());
+
+    assert!(h.wfo.handle().set_team_default(default.id, true).await.unwrap());
+    match heal(&connections, &connector, &settings, Utc::now()).await.unwrap() {
+        Healing::Healed(n) => assert_eq!(n, ids.len(), "every held item resumes"),
+        other => panic!("every check passes now: {other:?}"),
+    }
+    assert_eq!(
+        wfo_pipeline::attention::load(h.store.as_ref(), &h.connector.id)
+            .await
+            .unwrap(),
+        None,
+        "the mark is cleared"
+    );
+    assert!(h.wait_settled(&ids, Duration::from_secs(20)).await.is_empty());
+    assert_imported(&h, &[&a, &b]);
+    assert_eq!(
+        heal(&connections, &connector, &settings, Utc::now()).await.unwrap(),
+        Healing::NotMarked
+    );
+    h.shutdown().await;
+}

@@ -19,16 +19,8 @@ pub(crate) async fn run(store: Arc<dyn Store>, id: &str) -> Result<(), Failure> 
     let settings = PreflightSettings::default();
     let connections = Connections::new(store, wfo_sources::Sources::shared(), wfo_http::RetryPolicy::default())
         .map_err(Failure::job)?;
-    let cfg = &c.config;
-    let mut wfo_config = wfo_client::WfoClientConfig::new(
-        cfg.wfo.api_url.clone(),
-        cfg.wfo.username.clone(),
-        cfg.wfo.password.clone(),
-    );
-    wfo_config.request_timeout = settings.probe_timeout;
-    wfo_config.directory_timeout = settings.directory_timeout;
-    let wfo = wfo_client::WfoClient::with_http_client(wfo_config, connections.http().clone());
-    println!("checking connector '{id}' ({})", cfg.kind);
+    let wfo = wfo_pipeline::preflight::wfo_client(&connections, &c, &settings);
+    println!("checking connector '{id}' ({})", c.config.kind);
     let checks = check_connector(&connections, &c, &wfo, &settings).await;
     // The session is ours to end; a logout that fails changes nothing about the checks.
     let _ = tokio::time::timeout(Duration::from_secs(5), wfo.logout()).await;

@@ -181,6 +181,14 @@ impl SchedulerDeps {
     async fn monitor(&self) -> Result<RunReport, RunError> {
         let now = Utc::now();
         let job = monitor::run(self.store.as_ref(), &self.monitor, now).await?;
+        // A connector that needs an operator heals as soon as its preflight passes: the
+        // mark is cleared and its held items are due now (the next sweep enqueues them).
+        let settings = wfo_pipeline::preflight::PreflightSettings::default();
+        for c in self.store.list_connectors().await? {
+            if let Err(e) = wfo_pipeline::preflight::heal(&self.connections, &c, &settings, now).await {
+                tracing::warn!(connector = %c.config.id, error = %e, "cannot check whether the connector still needs an operator");
+            }
+        }
         if let Some(store) = &self.dead_letters {
             match store.dead_letter_depth().await {
                 Ok(depth) => wfo_pipeline::metrics::dead_letter_depth("import", depth, now),

@@ -16,8 +16,12 @@
 //!    user's roles and team, each `[[metadata_mapping]]` label existing and of type TEXT.
 //!
 //! Each probe is bounded ([`PreflightSettings`]); every error becomes a failed check, never
-//! an `Err` or a panic; no secret reaches the output ([`scrub`]). A later step can run the
-//! same list to tell why a connector needs an operator.
+//! an `Err` or a panic; no secret reaches the output ([`scrub`]).
+//!
+//! The same list backs the "needs operator" state ([`heal`]): a marked connector is
+//! checked again every [`HEAL_EVERY`] by the runner (the sweeper) and the stack (the
+//! scheduler's monitor task), and once every check passes the mark is cleared and its held
+//! items are looked at now, instead of at their next look up to `paused_delay` later.
 
 use std::time::Duration;
 
@@ -50,6 +54,68 @@ impl Default for PreflightSettings {
             directory_timeout: Duration::from_secs(120),
         }
     }
+}
+
+/// How often a connector that needs an operator is checked again ([`heal`]).
+pub const HEAL_EVERY: Duration = Duration::from_secs(120);
+
+/// The WFO client the checks use for `connector`: its own session, the probe timeouts.
+pub fn wfo_client(
+    connections: &Connections,
+    connector: &StoredConnector,
+    settings: &PreflightSettings,
+) -> wfo_client::WfoClient {
+    let cfg = &connector.config;
+    let mut wfo_config = wfo_client::WfoClientConfig::new(
+        cfg.wfo.api_url.clone(),
+        cfg.wfo.username.clone(),
+        cfg.wfo.password.clone(),
+    );
+    wfo_config.request_timeout = settings.probe_timeout;
+    wfo_config.directory_timeout = settings.directory_timeout;
+    wfo_client::WfoClient::with_http_client(wfo_config, connections.http().clone())
+}
+
+/// What [`heal`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Healing {
+    /// The connector needs no operator: nothing checked.
+    NotMarked,
+    /// Still needed: the first check that fails, as `connector check` prints it.
+    StillNeeded(String),
+    /// Every check passes: the mark is cleared and this many held items look again now.
+    Healed(usize),
+}
+
+/// A connector marked "needs operator" is checked with the preflight; when every check
+/// passes, the mark is cleared and the held items are due now. A check that fails leaves
+/// everything as it is (the items keep their own schedule, so a problem the checks cannot
+/// see still heals by the items' next look).
+pub async fn heal(
+    connections: &Connections,
+    connector: &StoredConnector,
+    settings: &PreflightSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Healing, crate::ports::StoreError> {
+    let store = connections.store();
+    let id = connector.config.id.as_str();
+    let Some(mark) = crate::attention::load(store.as_ref(), id).await? else {
+        return Ok(Healing::NotMarked);
+    };
+    let wfo = wfo_client(connections, connector, settings);
+    let checks = check_connector(connections, connector, &wfo, settings).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), wfo.logout()).await;
+    if let Some(failed) = checks.iter().find(|c| c.failed()) {
+        let line = render(std::slice::from_ref(failed)).join(" ");
+        tracing::debug!(connector = id, check = %line, "still needs an operator");
+        return Ok(Healing::StillNeeded(line));
+    }
+    store
+        .put_value(id, crate::attention::NEEDS_OPERATOR_KEY, &serde_json::Value::Null)
+        .await?;
+    let woken = crate::reconcile::resume_held(store.as_ref(), id, now).await?;
+    tracing::info!(connector = id, since = %mark.since, woken, "connector no longer needs an operator: every preflight check passes; held items resume now");
+    Ok(Healing::Healed(woken))
 }
 
 /// Where the WFO guide says roles are given to the API user.

@@ -175,6 +175,11 @@ impl RunningRuntime {
             stop_rx.clone(),
         )));
         tasks.push(tokio::spawn(monitor_loop(store.clone(), stop_rx.clone())));
+        tasks.push(tokio::spawn(heal_loop(
+            connections.clone(),
+            work_ready.clone(),
+            stop_rx.clone(),
+        )));
         tracing::info!(%addr, %public_url, "runtime started");
         Ok(Self {
             addr,
@@ -371,6 +376,30 @@ async fn monitor_loop(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = crate::monitor::run(store.as_ref(), &settings, Utc::now()).await {
             tracing::warn!(error = %e, "monitor cannot list connectors");
+        }
+    }
+}
+
+/// Every [`preflight::HEAL_EVERY`], each connector that needs an operator is checked with
+/// the preflight; one that passes in full is cleared and its held items resume now
+/// ([`preflight::heal`]).
+async fn heal_loop(connections: Arc<Connections>, ready: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let settings = crate::preflight::PreflightSettings::default();
+    loop {
+        if sleep_or_stop(crate::preflight::HEAL_EVERY, &mut stop).await {
+            return;
+        }
+        let Ok(connectors) = connections.store().list_connectors().await else {
+            continue;
+        };
+        for c in &connectors {
+            match crate::preflight::heal(&connections, c, &settings, Utc::now()).await {
+                Ok(crate::preflight::Healing::Healed(n)) if n > 0 => ready.notify_one(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(connector = %c.config.id, error = %e, "cannot check whether the connector still needs an operator")
+                }
+            }
         }
     }
 }
