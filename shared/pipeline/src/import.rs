@@ -564,28 +564,16 @@ impl Importer {
                 return Outcome::Later(Utc::now() + self.settings.retry.base);
             }
             let before = item.stage;
+            let work = self.leased(
+                connector_id,
+                item_id,
+                owner,
+                self.step(&mut item, connector.as_ref(), &fresh),
+            );
             let result = match deadline {
-                None => {
-                    self.leased(
-                        connector_id,
-                        item_id,
-                        owner,
-                        self.step(&mut item, connector.as_ref(), &fresh),
-                    )
-                    .await
-                }
+                None => work.await,
                 Some(d) => {
-                    match tokio::time::timeout_at(
-                        d,
-                        self.leased(
-                            connector_id,
-                            item_id,
-                            owner,
-                            self.step(&mut item, connector.as_ref(), &fresh),
-                        ),
-                    )
-                    .await
-                    {
+                    match tokio::time::timeout_at(d, work).await {
                         Ok(r) => r,
                         Err(_) => {
                             // Cut off: what the step saved is what counts.
