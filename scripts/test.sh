@@ -26,7 +26,7 @@ cargo test --workspace --locked
 echo "== status page in a headless browser (Debian's Chromium driven by playwright-core)"
 if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq
-  apt-get install -y --no-install-recommends chromium
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
 # playwright-core only drives the browser it is given: it downloads none.
 if [ ! -d .tools/status-browser/node_modules/playwright-core ]; then

@@ -3,7 +3,7 @@
 //! contacts, audio), with both simulators in the process.
 //!
 //! `cargo bench -p wfo-tests --bench pipeline [-- CALLS] [--slow-calls N] [--repeat R]
-//! [--workers W] [--only 0|50]` runs four configurations, each on a fresh harness, `R` times (default
+//! [--workers W] [--deliveries D] [--shrink S] [--only 0|50]` runs four configurations, each on a fresh harness, `R` times (default
 //! 3): the simulators answering at once (CALLS calls, default 600) and 50 ms late on
 //! every request of both (N calls, default 120), each with audio and without
 //! (`features.media_import = false`). Webhooks are delivered 32 at a time, as Webex's
@@ -15,13 +15,14 @@
 //!
 //! The throughput window runs from the first delivery to the last arrival the WFO
 //! simulator stamped (no settle poll in it). Audio is the simulator's: 16 kHz mono
-//! 32 kbps MP3, ~1 MiB a recording of a few minutes. Everything runs on loopback; real
-//! APIs are slower, which is what the 50 ms figures show.
+//! 32 kbps MP3; calls are 20 times shorter than the fixtures' by default (`--shrink N`),
+//! ~42 KiB a recording instead of ~0.84 MiB. Everything runs on loopback; real APIs are
+//! slower, which is what the 50 ms figures show.
 //!
-//! Last figures (README "Performance" → "Import pipeline", 2026-11-30, 2 cores shared with
-//! other builds, medians of 3): 0 ms 118 contacts/s with audio, 359 without; 50 ms 31
-//! and 71 (bounds 39 and 95 at 10 items in flight); 2.9 + 2.0 requests a contact with
-//! audio, 0.9 + 1.0 without.
+//! Last figures (README "Performance" → "Import pipeline", 2026-12-01, idle 2-core machine,
+//! medians of 3): 0 ms 526 contacts/s with small audio (calls 20× shorter), 952 without;
+//! 50 ms 33 and 76 (bounds 39 and 95 at 10 items in flight); 2.9 + 2.0 requests a contact
+//! with audio, 0.9 + 1.0 without.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 use wfo_harness::{Harness, HarnessConfig};
 use wfo_sim_webex::ScenarioInstance;
 
-/// Deliveries in flight at once.
+/// Deliveries in flight at once (`--deliveries N`).
 const DELIVERY_CONCURRENCY: usize = 32;
 const SLOW: Duration = Duration::from_millis(50);
 /// Calls 20 times shorter than the fixtures' by default: small audio (the pipeline is
@@ -69,6 +70,8 @@ struct Setup {
     workers: usize,
     /// Calls this many times shorter than the fixtures' (1: as recorded).
     shrink: u32,
+    /// Webhook deliveries in flight at once.
+    deliveries: usize,
 }
 
 impl Setup {
@@ -166,7 +169,8 @@ async fn run(setup: Setup) -> Figures {
     let started = SystemTime::now();
     let clock = Instant::now();
     let cpu_before = cpu_secs();
-    h.webex.publish_all_concurrently(&instances, DELIVERY_CONCURRENCY).await;
+    h.webex.publish_all_concurrently(&instances, setup.deliveries).await;
+    let delivered_s = clock.elapsed().as_secs_f64();
     let want = expected as u64;
     let arrived = tokio::time::timeout(
         Duration::from_secs(600),
@@ -232,7 +236,7 @@ async fn run(setup: Setup) -> Figures {
         .collect();
     let secs = secs_between(started, last);
     println!(
-        "  {:<18} {} calls, {} recordings, {} contacts in {secs:.2} s (settled in the ledger after {settled_s:.2} s, {:.0} % of one core busy) = {:.0} contacts/s",
+        "  {:<18} {} calls, {} recordings, {} contacts in {secs:.2} s (webhooks delivered after {delivered_s:.2} s, settled in the ledger after {settled_s:.2} s, {:.0} % of one core busy) = {:.0} contacts/s",
         setup.label(),
         setup.calls,
         ids.len(),
@@ -268,6 +272,8 @@ fn print_routes(name: &str, routes: &BTreeMap<String, u64>, contacts: usize) {
 }
 
 fn main() {
+    // The EMF lines are still made (as `serve` makes them), but not printed over the table.
+    wfo_pipeline::metrics::set_stdout(false);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| {
         args.iter()
@@ -288,6 +294,7 @@ fn main() {
     let workers = flag("--workers").unwrap_or(HarnessConfig::new(std::env::temp_dir()).workers);
     // `--shrink N`: calls N times shorter than the fixtures' (default 20: small audio,
     // tens of KiB a recording); `--shrink 1` for the recordings as long as recorded.
+    let deliveries = flag("--deliveries").unwrap_or(DELIVERY_CONCURRENCY).max(1);
     let shrink = flag("--shrink").map_or(DEFAULT_SHRINK, |n| u32::try_from(n.max(1)).unwrap_or(u32::MAX));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -300,6 +307,7 @@ fn main() {
             calls,
             workers,
             shrink,
+            deliveries,
         },
         Setup {
             latency: Duration::ZERO,
@@ -307,6 +315,7 @@ fn main() {
             calls,
             workers,
             shrink,
+            deliveries,
         },
         Setup {
             latency: SLOW,
@@ -314,6 +323,7 @@ fn main() {
             calls: slow_calls,
             workers,
             shrink,
+            deliveries,
         },
         Setup {
             latency: SLOW,
@@ -321,6 +331,7 @@ fn main() {
             calls: slow_calls,
             workers,
             shrink,
+            deliveries,
         },
     ];
     let setups: Vec<Setup> = setups
@@ -328,7 +339,7 @@ fn main() {
         .filter(|s| only.is_none_or(|ms| s.latency.as_millis() == ms as u128))
         .collect();
     println!(
-        "pipeline: {repeat} run(s) of each; {workers} items in flight (runtime workers), {DELIVERY_CONCURRENCY} webhook deliveries in flight"
+        "pipeline: {repeat} run(s) of each; {workers} items in flight (runtime workers), {deliveries} webhook deliveries in flight"
     );
     let mut results: Vec<(Setup, Vec<Figures>)> = setups.iter().map(|s| (*s, Vec::new())).collect();
     for round in 0..repeat {
