@@ -2,6 +2,8 @@
 //! environment (as an operator copies them from the stack outputs), the emulator's
 //! endpoint through `AWS_ENDPOINT_URL`. Skips with a note when `MOTO_ENDPOINT` is unset.
 
+mod common;
+
 use std::process::{Command, Output};
 
 use wfo_aws::{AwsClients, AwsNames, provision};
@@ -11,24 +13,12 @@ fn fixture(name: &str) -> String {
 }
 
 fn env_of(names: &AwsNames, endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("WFO_LEDGER_TABLE", names.ledger_table.clone()),
-        ("WFO_CONNECTORS_TABLE", names.connectors_table.clone()),
-        ("WFO_TOKENS_TABLE", names.tokens_table.clone()),
-        ("WFO_STATE_TABLE", names.state_table.clone()),
-        ("WFO_QUEUE_URL", names.queue_url.clone()),
-        ("WFO_DEAD_LETTER_QUEUE_URL", names.dead_letter_queue_url.clone()),
-        ("WFO_KMS_KEY_ID", names.kms_key_id.clone()),
-        (
-            "WFO_PUBLIC_URL",
-            "https://abc123.execute-api.us-east-1.amazonaws.com".to_owned(),
-        ),
-        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ]
+    let mut env = common::aws_env(names, endpoint);
+    env.push((
+        "WFO_PUBLIC_URL",
+        "https://abc123.execute-api.us-east-1.amazonaws.com".to_owned(),
+    ));
+    env
 }
 
 async fn wfo_connect(env: &[(&'static str, String)], args: &[&str]) -> Output {

@@ -5,6 +5,8 @@
 //! stack outputs. The AWS tests skip with a note when `MOTO_ENDPOINT` is unset
 //! (`scripts/moto.sh start`).
 
+mod common;
+
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -26,20 +28,7 @@ const SCOPES: &[&str] = &[
 ];
 
 fn env_of(names: &AwsNames, endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("WFO_LEDGER_TABLE", names.ledger_table.clone()),
-        ("WFO_CONNECTORS_TABLE", names.connectors_table.clone()),
-        ("WFO_TOKENS_TABLE", names.tokens_table.clone()),
-        ("WFO_STATE_TABLE", names.state_table.clone()),
-        ("WFO_QUEUE_URL", names.queue_url.clone()),
-        ("WFO_DEAD_LETTER_QUEUE_URL", names.dead_letter_queue_url.clone()),
-        ("WFO_KMS_KEY_ID", names.kms_key_id.clone()),
-        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ]
+    common::aws_env(names, endpoint)
 }
 
 async fn run(mut cmd: Command) -> Output {
