@@ -56,6 +56,19 @@ pub async fn run(keep_state: Option<PathBuf>) -> Result<(), Failure> {
 }
 
 /// The items a wait left unfinished, as the demo's failure.
+/// Wait up to 60 s for `expected` contacts in WFO (their audio still to come): how many
+/// arrived, and how many of them already have audio.
+async fn contacts_first(received: impl Fn() -> Vec<wfo_harness::Received>, expected: usize) -> (usize, usize) {
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut now_in = received();
+    while now_in.len() < expected && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        now_in = received();
+    }
+    let with_audio = now_in.iter().filter(|r| r.audio_bytes.is_some()).count();
+    (now_in.len(), with_audio)
+}
+
 fn settled(pending: Vec<String>, what: &str, secs: u64) -> Result<(), Failure> {
     if pending.is_empty() {
         return Ok(());
@@ -288,16 +301,7 @@ async fn contact_center_tasks(h: &Harness, cc: &wfo_harness::ContactCenter) -> R
         .iter()
         .filter_map(|(s, id)| plane.task(id).map(|t| expected_contacts(*s, &t).len()))
         .sum();
-    let until = Instant::now() + Duration::from_secs(60);
-    let mut in_wfo = 0;
-    while Instant::now() < until {
-        in_wfo = h.received(&ids).len();
-        if in_wfo >= expected {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let with_audio = h.received(&ids).iter().filter(|r| r.audio_bytes.is_some()).count();
+    let (in_wfo, with_audio) = contacts_first(|| h.received(&ids), expected).await;
     println!(
         "   {} tasks ended; {in_wfo} of {expected} contacts already in WFO, {with_audio} with audio (\"File not yet uploaded\")",
         tasks.len()
@@ -457,20 +461,7 @@ async fn contact_center_1_sessions(h: &Harness, cc1: &wfo_harness::ContactCenter
         .filter_map(|(s, id)| cc1.task(id).map(|t| expected_contacts(*s, &t).len()))
         .sum();
     let prefix = wfo_webex_cc1::WEBEX_CC1_EXTERNAL_ID_PREFIX;
-    let until = Instant::now() + Duration::from_secs(60);
-    let mut in_wfo = 0;
-    while Instant::now() < until {
-        in_wfo = h.received_of(prefix, &ids).len();
-        if in_wfo >= expected {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let with_audio = h
-        .received_of(prefix, &ids)
-        .iter()
-        .filter(|r| r.audio_bytes.is_some())
-        .count();
+    let (in_wfo, with_audio) = contacts_first(|| h.received_of(prefix, &ids), expected).await;
     println!(
         "   {} sessions ended; {in_wfo} of {expected} contacts already in WFO, {with_audio} with audio (the media API answers 404)",
         sessions.len()
