@@ -112,6 +112,8 @@ pub struct SqliteStore {
 struct Inner {
     /// Operations for the connection thread ([`connection_thread`]).
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Dropped with the last clone: the checkpoint thread sees it and ends.
+    _stop_checkpoints: std::sync::mpsc::Sender<()>,
     dir: PathBuf,
 }
 
@@ -142,16 +144,28 @@ impl SqliteStore {
         conn.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        // Checkpoints (the only writes that wait for the disk in WAL mode with
+        // `synchronous = NORMAL`) run on their own thread ([`checkpoint_thread`]), never
+        // on the connection thread, which every operation waits for.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         add_dead_at_column(&conn)?;
+        let checkpoints = Connection::open(dir.join("state.db")).map_err(unavailable)?;
+        checkpoints.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("wfo-store".to_owned())
             .spawn(move || connection_thread(conn, cipher, queue))
             .map_err(|e| unavailable(format!("cannot start the store's connection thread: {e}")))?;
+        std::thread::Builder::new()
+            .name("wfo-store-checkpoint".to_owned())
+            .spawn(move || checkpoint_thread(&checkpoints, &stopped))
+            .map_err(|e| unavailable(format!("cannot start the store's checkpoint thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 jobs,
+                _stop_checkpoints: stop,
                 dir: dir.to_owned(),
             }),
         })
@@ -251,6 +265,47 @@ fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc
         }
         for reply in replies.drain(..) {
             reply(committed.clone());
+        }
+    }
+}
+
+/// How often the checkpoint thread copies the WAL's committed pages into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// WAL frames (pages) past which a checkpoint waits for the writer (`RESTART`) so the
+/// log starts over: under writes that never pause, passive checkpoints keep up but the
+/// log is only reset between two write transactions, and would otherwise grow without
+/// bound. 16,384 pages: 64 MiB at SQLite's 4 KiB page.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+/// The checkpointer: its own connection copies the WAL into the database every
+/// [`CHECKPOINT_EVERY`] (`PASSIVE`: beside the writer, never blocking it), so the disk's
+/// sync latency is paid here and not by an operation on the connection thread (SQLite's
+/// automatic checkpoint would run inside whichever commit crossed 1,000 pages). A WAL
+/// grown past [`WAL_RESTART_FRAMES`] is checkpointed with `RESTART`, which waits for the
+/// writer (bounded by the busy timeout) and lets the log start over. One last passive
+/// checkpoint runs when the store is dropped. A failed checkpoint is logged and tried
+/// again at the next tick: the WAL keeps everything committed in the meantime.
+fn checkpoint_thread(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+    let mut mode = "PASSIVE";
+    loop {
+        let last = !matches!(
+            stop.recv_timeout(CHECKPOINT_EVERY),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        let sql = format!("PRAGMA wal_checkpoint({mode})");
+        match conn.query_row(&sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))) {
+            Ok((_, frames)) => {
+                mode = if frames > WAL_RESTART_FRAMES {
+                    "RESTART"
+                } else {
+                    "PASSIVE"
+                };
+            }
+            Err(e) => tracing::warn!(error = %e, mode, "store: checkpoint failed; trying again shortly"),
+        }
+        if last {
+            break;
         }
     }
 }
@@ -1067,5 +1122,38 @@ mod tests {
             assert_eq!(t.await.unwrap().unwrap(), Discovered::New);
         }
         assert_eq!(store.list("c", false, 1_000).await.unwrap().len(), 200);
+    }
+
+    /// Commits never checkpoint (SQLite's automatic checkpoint is off on the writer):
+    /// the checkpoint thread copies the WAL into the database file on its own, and a
+    /// store dropped leaves everything readable by a fresh open.
+    #[tokio::test]
+    async fn the_checkpoint_thread_moves_committed_pages_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let empty = std::fs::metadata(&db).unwrap().len();
+        for n in 0..300 {
+            store
+                .discover(
+                    "c",
+                    &format!("item-{n:04}-{}", "x".repeat(200)),
+                    Discovery::Webhook,
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&db).unwrap().len() <= empty {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file never grew: no checkpoint ran"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(store);
+        let again = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(again.list("c", false, 1_000).await.unwrap().len(), 300);
     }
 }
