@@ -80,9 +80,15 @@ async fn store(sim: &SimHandle, id: i64, req: Request) -> Result<AudioUploaded, 
     let audio_dir = &sim.0.storage.audio_dir;
     let name = format!("{id}-{}.audio", uuid::Uuid::new_v4().simple());
     let part = audio_dir.join(format!(".{name}.part"));
-    let mut file = tokio::fs::File::create(&part)
-        .await
-        .map_err(|e| io_error("create the audio file", e))?;
+    // Memory mode keeps a small upload in memory (see `MEMORY_AUDIO_FILE_MAX`); one that
+    // grows past it, or that the budget cannot take, goes to a file like any other.
+    let persistent = sim.0.storage.state_dir.is_some();
+    let mut sink =
+        if !persistent && content_length(&parts.headers).is_none_or(|len| len <= crate::MEMORY_AUDIO_FILE_MAX as u64) {
+            Sink::Memory(Vec::new())
+        } else {
+            Sink::File(create_part(&part).await?)
+        };
     let mut hasher = Sha256::new();
     let mut total: u64 = 0;
     let mut stream = body.into_data_stream();
@@ -94,54 +100,106 @@ async fn store(sim: &SimHandle, id: i64, req: Request) -> Result<AudioUploaded, 
                 return Err(too_large());
             }
             hasher.update(&chunk);
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| io_error("write the audio file", e))?;
+            if let Sink::Memory(kept) = &mut sink
+                && kept.len() + chunk.len() > crate::MEMORY_AUDIO_FILE_MAX
+            {
+                sink = Sink::File(spill(&part, kept).await?);
+            }
+            match &mut sink {
+                Sink::Memory(kept) => kept.extend_from_slice(&chunk),
+                Sink::File(file) => file
+                    .write_all(&chunk)
+                    .await
+                    .map_err(|e| io_error("write the audio file", e))?,
+            }
         }
-        file.flush().await.map_err(|e| io_error("write the audio file", e))?;
-        file.sync_data()
-            .await
-            .map_err(|e| io_error("write the audio file", e))?;
+        if let Sink::Memory(kept) = &mut sink {
+            match sim.0.keep_in_memory(&name, std::mem::take(kept)) {
+                Ok(()) => return Ok(()),
+                Err(back) => sink = Sink::File(spill(&part, &back).await?),
+            }
+        }
+        if let Sink::File(file) = &mut sink {
+            file.flush().await.map_err(|e| io_error("write the audio file", e))?;
+            // Durable only when the simulator keeps its state: in memory mode the audio
+            // lives in a temp dir removed with the simulator.
+            if persistent {
+                file.sync_data()
+                    .await
+                    .map_err(|e| io_error("write the audio file", e))?;
+            }
+        }
         Ok(())
     }
     .await;
-    drop(file);
+    let on_disk = matches!(sink, Sink::File(_));
+    drop(sink);
     if let Err(e) = written {
-        let _ = tokio::fs::remove_file(&part).await;
+        if on_disk {
+            let _ = tokio::fs::remove_file(&part).await;
+        }
         if e.status == StatusCode::PAYLOAD_TOO_LARGE {
             drain_stream(stream).await;
         }
         return Err(e);
     }
-    tokio::fs::rename(&part, audio_dir.join(&name))
-        .await
-        .map_err(|e| io_error("store the audio file", e))?;
+    if on_disk {
+        tokio::fs::rename(&part, audio_dir.join(&name))
+            .await
+            .map_err(|e| io_error("store the audio file", e))?;
+    }
 
     let sha256 = hex::encode(hasher.finalize());
     let content_type = media;
-    let previous = {
-        let mut db = sim.0.db();
-        let Some(contact) = db.contacts.get_mut(&id) else {
-            return Err(ApiError::not_found(messages::not_found_message(&format!(
-                "contact {id}"
-            ))));
-        };
-        contact.audio.replace(StoredAudio {
-            bytes: total,
-            sha256: sha256.clone(),
-            content_type,
-            file: name,
-        })
+    let stored = StoredAudio {
+        bytes: total,
+        sha256: sha256.clone(),
+        content_type,
+        file: name.clone(),
+    };
+    let replaced = sim
+        .0
+        .db()
+        .contacts
+        .get_mut(&id)
+        .map(|contact| contact.audio.replace(stored));
+    let Some(previous) = replaced else {
+        // The contact went while the audio streamed: what was stored for it goes too.
+        sim.0.remove_audio(&name).await;
+        return Err(ApiError::not_found(messages::not_found_message(&format!(
+            "contact {id}"
+        ))));
     };
     sim.0.stats().audio_uploads += 1;
     sim.0.audio_arrived(id);
     sim.0.persist().await?;
     if let Some(previous) = previous {
-        let _ = tokio::fs::remove_file(audio_dir.join(previous.file)).await;
+        sim.0.remove_audio(&previous.file).await;
     }
     Ok(AudioUploaded {
         audio_uploaded: true,
         bytes: i64::try_from(total).unwrap_or(i64::MAX),
         sha256,
     })
+}
+
+/// Where an upload's bytes go while it streams.
+enum Sink {
+    Memory(Vec<u8>),
+    File(tokio::fs::File),
+}
+
+async fn create_part(part: &std::path::Path) -> Result<tokio::fs::File, ApiError> {
+    tokio::fs::File::create(part)
+        .await
+        .map_err(|e| io_error("create the audio file", e))
+}
+
+/// Move what was kept in memory so far into a new part file, which takes the rest.
+async fn spill(part: &std::path::Path, kept: &[u8]) -> Result<tokio::fs::File, ApiError> {
+    let mut file = create_part(part).await?;
+    file.write_all(kept)
+        .await
+        .map_err(|e| io_error("write the audio file", e))?;
+    Ok(file)
 }

@@ -159,7 +159,19 @@ pub(crate) struct Inner {
     /// API users whose roles lack the ViewOrg permission: the organization's persons and
     /// teams listings answer them `403`.
     pub without_view_org: Mutex<std::collections::HashSet<String>>,
+    /// Memory mode: small audio kept in memory by file name, instead of a file each.
+    pub memory_audio: Mutex<std::collections::HashMap<String, bytes::Bytes>>,
+    /// Bytes [`Inner::memory_audio`] may still take ([`MEMORY_AUDIO_BUDGET`] at start).
+    pub memory_audio_left: std::sync::atomic::AtomicU64,
 }
+
+/// Memory mode keeps an upload of at most this many bytes in memory; a larger one goes
+/// to a file in the temp dir as the upload streams (memory stays bounded whatever the
+/// size). Creating a file per upload costs the kernel more than the whole upload of a
+/// short call, and in memory mode nothing outlives the simulator anyway.
+pub(crate) const MEMORY_AUDIO_FILE_MAX: usize = 1024 * 1024;
+/// The most memory mode keeps in memory for all contacts together; past it, files.
+pub(crate) const MEMORY_AUDIO_BUDGET: u64 = 64 * 1024 * 1024;
 
 /// When a contact was created and when its audio was first stored, by the wall clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +235,38 @@ impl Inner {
         }
     }
 
+    /// Keep `bytes` in memory as audio file `name` if the budget allows (memory mode).
+    pub fn keep_in_memory(&self, name: &str, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
+        let len = bytes.len() as u64;
+        let taken = self
+            .memory_audio_left
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |left| left.checked_sub(len),
+            )
+            .is_ok();
+        if !taken {
+            return Err(bytes);
+        }
+        lock(&self.memory_audio).insert(name.to_owned(), bytes::Bytes::from(bytes));
+        Ok(())
+    }
+
+    /// Forget audio file `name`, kept in memory or on disk.
+    pub async fn remove_audio(&self, name: &str) {
+        let kept = lock(&self.memory_audio).remove(name);
+        match kept {
+            Some(bytes) => {
+                self.memory_audio_left
+                    .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::SeqCst);
+            }
+            None => {
+                let _ = tokio::fs::remove_file(self.storage.audio_dir.join(name)).await;
+            }
+        }
+    }
+
     pub fn latency(&self) -> Duration {
         Duration::from_micros(self.latency_us.load(std::sync::atomic::Ordering::Relaxed))
     }
@@ -280,10 +324,13 @@ impl SimHandle {
         self.0.db().contacts.values().map(|c| c.to_sim()).collect()
     }
 
-    /// The stored audio of a contact, read from its file; `None` when the contact does
-    /// not exist or has no audio yet.
+    /// The stored audio of a contact (from memory or its file); `None` when the contact
+    /// does not exist or has no audio yet.
     pub fn audio_bytes(&self, contact_id: i64) -> Option<Vec<u8>> {
         let file = self.0.db().contacts.get(&contact_id)?.audio.as_ref()?.file.clone();
+        if let Some(bytes) = lock(&self.0.memory_audio).get(&file) {
+            return Some(bytes.to_vec());
+        }
         std::fs::read(self.0.storage.audio_dir.join(file)).ok()
     }
 
@@ -469,6 +516,8 @@ impl WfoSim {
             arrivals: Mutex::new(BTreeMap::new()),
             arrival_counts: tokio::sync::watch::Sender::new(ArrivalCounts::default()),
             without_view_org: Mutex::new(std::collections::HashSet::new()),
+            memory_audio: Mutex::new(std::collections::HashMap::new()),
+            memory_audio_left: std::sync::atomic::AtomicU64::new(MEMORY_AUDIO_BUDGET),
         });
         if fresh {
             inner.persist().await?;

@@ -492,6 +492,41 @@ async fn audio_upload_stores_the_bytes_with_their_sha256_and_a_second_upload_rep
     sim.shutdown().await.unwrap();
 }
 
+/// Memory mode keeps a small upload in memory and moves one that grows past its bound
+/// into a file as it streams: either way the stored bytes are the uploaded ones, and a
+/// replacement of either kind reads back whole.
+#[tokio::test]
+async fn audio_larger_than_memory_mode_keeps_in_memory_spills_to_a_file_mid_stream() {
+    let sim = start(SimConfig::default()).await;
+    let api = Api::login(&sim).await;
+    api.create_agent("u-1").await;
+    let id = api.import_ok(&contact_import("ext-1", "u-1")).await;
+    // 3 MiB in 64 KiB chunks with no length: starts in memory, spills after 1 MiB.
+    let large: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = large.chunks(65_536).map(|c| Ok(c.to_vec())).collect();
+    let res = api
+        .req(reqwest::Method::PUT, &format!("/api/rest/wfo/contact/{id}/audio"))
+        .header("content-type", "audio/mpeg")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["sha256"], sha_hex(&large));
+    assert_eq!(sim.audio_bytes(id), Some(large.clone()));
+    // Replaced by a small one (memory), then by a large one with a length (a file).
+    let small = b"ID3 small".to_vec();
+    assert_eq!(
+        api.upload(id, "audio/mpeg", small.clone()).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(sim.audio_bytes(id), Some(small));
+    let res = api.upload(id, "audio/mpeg", large[..1024 * 1024 + 1].to_vec()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(sim.audio_bytes(id), Some(large[..1024 * 1024 + 1].to_vec()));
+    sim.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn audio_with_another_content_type_is_415_and_for_an_unknown_contact_404() {
     let sim = start(SimConfig::default()).await;
