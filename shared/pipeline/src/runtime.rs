@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use wfo_domain::Secret;
@@ -224,13 +223,18 @@ async fn worker_loop(
 ) {
     let visibility = importer.settings().lease;
     let slots = workers.max(1);
-    let mut in_flight = futures::stream::FuturesUnordered::new();
+    // Each message is its own task, so the items in flight run on every core of the
+    // runtime (polled together inside this loop's one task, they would share one).
+    // Dropping the set aborts what still runs.
+    let mut in_flight = tokio::task::JoinSet::new();
     loop {
         if *stop.borrow() {
             // In-flight items get a moment to finish their step; one still running is
             // dropped with its lease, which expires, and the next run resumes it.
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
-                while in_flight.next().await.is_some() {}
+                while let Some(done) = in_flight.join_next().await {
+                    note_ended(done);
+                }
             })
             .await;
             return;
@@ -249,7 +253,7 @@ async fn worker_loop(
         };
         let received = !batch.is_empty();
         for msg in batch {
-            in_flight.push(handle_message(store.clone(), importer.clone(), msg));
+            in_flight.spawn(handle_message(store.clone(), importer.clone(), msg));
         }
         if received && in_flight.len() < slots {
             continue;
@@ -257,11 +261,21 @@ async fn worker_loop(
         // Full, or nothing waiting: until one finishes, new work is announced, or a
         // short poll interval passes.
         tokio::select! {
-            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => note_ended(done),
             _ = ready.notified(), if in_flight.len() < slots => {}
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             _ = stop.wait_for(|s| *s) => {}
         }
+    }
+}
+
+/// A message's task that ended other than by returning: a panic outside the importer's
+/// own catch (the message is redelivered after its visibility timeout), or an abort.
+fn note_ended(done: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = done
+        && e.is_panic()
+    {
+        tracing::error!(error = %e, "a queue message's task panicked; the message comes back after its visibility timeout");
     }
 }
 
