@@ -599,6 +599,18 @@ pub async fn access_token(
     http: &reqwest::Client,
     now: DateTime<Utc>,
 ) -> Result<Secret, AuthError> {
+    access_token_until(tokens, connector, http, now)
+        .await
+        .map(|(token, _)| token)
+}
+
+/// [`access_token`] with the time it expires.
+pub async fn access_token_until(
+    tokens: &dyn Store,
+    connector: &StoredConnector,
+    http: &reqwest::Client,
+    now: DateTime<Utc>,
+) -> Result<(Secret, DateTime<Utc>), AuthError> {
     let id = &connector.config.id;
     let mut refreshed = false;
     for _ in 0..3 {
@@ -615,7 +627,7 @@ pub async fn access_token(
         // Right after a refresh the token is as fresh as the source makes them: use it
         // even when its whole lifetime is shorter than the margin.
         if set.access_expires_at - REFRESH_MARGIN > now || (refreshed && set.access_expires_at > now) {
-            return Ok(set.access_token);
+            return Ok((set.access_token, set.access_expires_at));
         }
         refresh(tokens, connector, http, now).await?;
         refreshed = true;

@@ -36,6 +36,7 @@ pub fn for_connector(
             store,
             connector: connector.clone(),
             token_http,
+            held: std::sync::Mutex::new(None),
         }),
         CredentialScheme::ApiKey => Arc::new(ApiKeyCredentials {
             connector_id: connector.config.id.clone(),
@@ -49,6 +50,35 @@ pub struct OAuthCredentials {
     store: Arc<dyn Store>,
     connector: StoredConnector,
     token_http: reqwest::Client,
+    /// The access token last read, for [`HOLD_ACCESS_TOKEN`]: every source call needs
+    /// one, and reading (and decrypting) the token store for each was a third of the
+    /// store's operations per recording.
+    held: std::sync::Mutex<Option<HeldToken>>,
+}
+
+/// How long an access token read from the store is used without reading it again. A
+/// refresh by another process is seen this much later at most; meanwhile the token read
+/// still works (it is used only while more than the refresh margin from its expiry), and
+/// a `401` renews at once ([`Credentials::renew`] forgets it).
+const HOLD_ACCESS_TOKEN: std::time::Duration = std::time::Duration::from_secs(10);
+
+struct HeldToken {
+    token: Secret,
+    expires_at: chrono::DateTime<Utc>,
+    read_at: std::time::Instant,
+}
+
+impl OAuthCredentials {
+    fn held_token(&self, now: chrono::DateTime<Utc>) -> Option<Secret> {
+        let held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.as_ref()
+            .filter(|h| h.read_at.elapsed() < HOLD_ACCESS_TOKEN && h.expires_at - auth::REFRESH_MARGIN > now)
+            .map(|h| h.token.clone())
+    }
+
+    fn hold(&self, held: Option<HeldToken>) {
+        *self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = held;
+    }
 }
 
 #[async_trait]
@@ -58,10 +88,23 @@ impl Credentials for OAuthCredentials {
     }
 
     async fn current(&self) -> Result<Secret, AuthError> {
-        auth::access_token(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await
+        let now = Utc::now();
+        if let Some(token) = self.held_token(now) {
+            return Ok(token);
+        }
+        let read_at = std::time::Instant::now();
+        let (token, expires_at) =
+            auth::access_token_until(self.store.as_ref(), &self.connector, &self.token_http, now).await?;
+        self.hold(Some(HeldToken {
+            token: token.clone(),
+            expires_at,
+            read_at,
+        }));
+        Ok(token)
     }
 
     async fn renew(&self) -> Result<RefreshOutcome, AuthError> {
+        self.hold(None);
         auth::refresh(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await
     }
 
@@ -81,7 +124,11 @@ impl Credentials for OAuthCredentials {
     }
 
     async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
-        auth::refresh_if_due(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await
+        let outcome = auth::refresh_if_due(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await;
+        if !matches!(outcome, Ok(None)) {
+            self.hold(None);
+        }
+        outcome
     }
 
     fn needs_upkeep(&self) -> bool {

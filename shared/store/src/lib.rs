@@ -221,7 +221,8 @@ const MAX_GROUP: usize = 64;
 /// ([`Connection::prepare_cached`]).
 ///
 /// **Group commit.** The operations waiting when the thread takes one (up to
-/// [`MAX_GROUP`]) run in one transaction, each inside its own savepoint: an operation
+/// [`MAX_GROUP`]) run in one transaction, each inside its own savepoint (one alone needs
+/// none; the transaction statements are prepared once too): an operation
 /// that fails or panics has its writes rolled back alone, the others stand, and nobody
 /// is answered before the commit (a failed commit answers every operation of the group
 /// with its error, and none of their writes stays). With many workers saving at once,
@@ -241,7 +242,7 @@ fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
             // No group transaction (the write lock stayed taken past the busy timeout):
             // each operation runs on its own, as it would alone, and answers for itself.
             tracing::warn!(error = %e, "store: cannot begin a transaction; running the operations one by one");
@@ -254,17 +255,84 @@ fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc
             }
             continue;
         }
-        for job in group.drain(..) {
-            if let Some(reply) = run_in_savepoint(&mut conn, &cipher, job) {
-                replies.push(reply);
+        let committed = if group.len() == 1 {
+            // Alone, an operation needs no savepoint: the transaction is its own, kept
+            // when it succeeded and rolled back whole when it failed or panicked.
+            let job = group.pop().expect("one operation");
+            let run = std::panic::AssertUnwindSafe(|| job(&mut conn, &cipher));
+            match std::panic::catch_unwind(run) {
+                Ok((ok, reply)) => {
+                    replies.push(reply);
+                    if ok { commit(&conn) } else { rollback(&conn) }
+                }
+                Err(_) => {
+                    tracing::error!("a store operation panicked; the store goes on");
+                    rollback(&conn)
+                }
             }
-        }
-        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
+        } else {
+            for job in group.drain(..) {
+                if let Some(reply) = run_in_savepoint(&mut conn, &cipher, job) {
+                    replies.push(reply);
+                }
+            }
+            commit(&conn)
+        };
         for reply in replies.drain(..) {
             reply(committed.clone());
+        }
+    }
+}
+
+/// One statement without parameters, prepared once and kept (the transaction and
+/// savepoint statements run several times per group).
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Commit the group (rolled back when the commit fails): the outcome every operation
+/// of the group is answered with.
+fn commit(conn: &Connection) -> Result<(), String> {
+    let committed = exec(conn, "COMMIT").map_err(|e| e.to_string());
+    if committed.is_err() {
+        let _ = exec(conn, "ROLLBACK");
+    }
+    committed
+}
+
+/// Roll back a group of one failed operation: its answer is its own error, not the
+/// rollback's.
+fn rollback(conn: &Connection) -> Result<(), String> {
+    let _ = exec(conn, "ROLLBACK");
+    Ok(())
+}
+
+/// Run one operation inside a savepoint of the group's transaction: released when it
+/// succeeded, rolled back to when it failed or panicked (its caller's answer is then
+/// the operation's error, or "panicked" when it never made one).
+fn run_in_savepoint(conn: &mut Connection, cipher: &Cipher, job: Job) -> Option<Reply> {
+    if let Err(e) = exec(conn, "SAVEPOINT op") {
+        tracing::warn!(error = %e, "store: cannot open a savepoint");
+        return None;
+    }
+    let undo = |conn: &Connection| {
+        let _ = exec(conn, "ROLLBACK TO op");
+        let _ = exec(conn, "RELEASE op");
+    };
+    let run = std::panic::AssertUnwindSafe(|| job(conn, cipher));
+    match std::panic::catch_unwind(run) {
+        Ok((true, reply)) => {
+            let _ = exec(conn, "RELEASE op");
+            Some(reply)
+        }
+        Ok((false, reply)) => {
+            undo(conn);
+            Some(reply)
+        }
+        Err(_) => {
+            tracing::error!("a store operation panicked; the store goes on");
+            undo(conn);
+            None
         }
     }
 }
@@ -306,32 +374,6 @@ fn checkpoint_thread(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
         }
         if last {
             break;
-        }
-    }
-}
-
-/// Run one operation inside a savepoint of the group's transaction: released when it
-/// succeeded, rolled back to when it failed or panicked (its caller's answer is then
-/// the operation's error, or "panicked" when it never made one).
-fn run_in_savepoint(conn: &mut Connection, cipher: &Cipher, job: Job) -> Option<Reply> {
-    if let Err(e) = conn.execute_batch("SAVEPOINT op") {
-        tracing::warn!(error = %e, "store: cannot open a savepoint");
-        return None;
-    }
-    let run = std::panic::AssertUnwindSafe(|| job(conn, cipher));
-    match std::panic::catch_unwind(run) {
-        Ok((true, reply)) => {
-            let _ = conn.execute_batch("RELEASE op");
-            Some(reply)
-        }
-        Ok((false, reply)) => {
-            let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
-            Some(reply)
-        }
-        Err(_) => {
-            tracing::error!("a store operation panicked; the store goes on");
-            let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
-            None
         }
     }
 }
