@@ -30,6 +30,10 @@ use std::time::{Duration, Instant, SystemTime};
 use wfo_harness::{Harness, HarnessConfig};
 use wfo_sim_webex::ScenarioInstance;
 
+/// The allocator `wfo-connect serve` runs with (functions/wfo-connect/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Deliveries in flight at once (`--deliveries N`).
 const DELIVERY_CONCURRENCY: usize = 32;
 const SLOW: Duration = Duration::from_millis(50);

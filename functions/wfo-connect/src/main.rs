@@ -18,6 +18,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// `serve` runs many items at once on every core: glibc's allocator spent a fifth of the
+/// worker threads' time in malloc and free under that load (the pipeline bench, which
+/// uses the same allocator, measured it). The Lambda functions keep the system one.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "wfo-connect",
