@@ -85,6 +85,32 @@ pub async fn ledger_rules(store: &dyn Store) {
             .await
             .unwrap()
     );
+
+    // lease_get: the lease and the stored item (with its version) at once; nothing when
+    // another holds it or there is no such item.
+    let leased = store
+        .lease_get("c1", "r1", "w4", Duration::from_secs(60), t(200))
+        .await
+        .unwrap()
+        .expect("a free item is leased and returned");
+    assert_eq!(leased.stage, Stage::MetadataFetched);
+    assert_eq!(leased.version, v, "the stored version comes with it");
+    assert!(
+        store
+            .lease_get("c1", "r1", "w5", Duration::from_secs(60), t(201))
+            .await
+            .unwrap()
+            .is_none(),
+        "a held lease excludes others"
+    );
+    assert!(
+        store
+            .lease_get("c1", "missing", "w4", Duration::from_secs(60), t(201))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.release("c1", "r1", "w4").await.unwrap();
 }
 
 /// `due` returns unfinished, unleased items whose time has come; done and dead are never due.

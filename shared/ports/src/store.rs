@@ -93,6 +93,21 @@ pub trait Ledger: Send + Sync {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// [`Self::lease`], then the item as stored: `None` when it was not leased (another
+    /// holds it, or there is no such item). A store that can does both in one round trip.
+    async fn lease_get(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<LedgerItem>> {
+        if !self.lease(connector_id, item_id, owner, lease, now).await? {
+            return Ok(None);
+        }
+        self.get(connector_id, item_id).await
+    }
     async fn release(&self, connector_id: &str, item_id: &str, owner: &str) -> StoreResult<()>;
     /// Items that are not finished and whose `next_attempt_at` has passed.
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<LedgerItem>>;

@@ -423,38 +423,41 @@ impl Ledger for SqliteStore {
                 .query_row(params![c, i], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(unavailable)?;
-            row.map(|(body, version)| {
-                let mut item = decode_item(&body)?;
-                item.version = version;
-                Ok(item)
-            })
-            .transpose()
+            Ok(row)
         })
-        .await
+        .await?
+        // Decoded here, on the caller's thread: the connection thread only reads.
+        .map(|(body, version)| {
+            let mut item = decode_item(&body)?;
+            item.version = version;
+            Ok(item)
+        })
+        .transpose()
     }
 
     async fn put(&self, item: &LedgerItem) -> StoreResult<i64> {
         let body = serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         wfo_ports::check_item_size(&item.connector_id, &item.item_id, &body)?;
-        let it = item.clone();
+        // The indexed columns and the key: the body says the rest.
+        let (done, due_at, updated_at, version) = (
+            item.is_terminal() as i64,
+            item.next_attempt_at.map(ms),
+            ms(item.updated_at),
+            item.version,
+        );
+        let (c, i) = (item.connector_id.clone(), item.item_id.clone());
         self.with(move |conn, _| {
             let n = conn
                 .prepare_cached("UPDATE ledger SET done = ?1, next_attempt_at = ?2, updated_at = ?3, body = ?4, version = version + 1
                      WHERE connector_id = ?5 AND item_id = ?6 AND version = ?7").map_err(unavailable)?.execute(params![
-                        it.is_terminal() as i64,
-                        it.next_attempt_at.map(ms),
-                        ms(it.updated_at),
-                        body,
-                        it.connector_id,
-                        it.item_id,
-                        it.version
+                        done, due_at, updated_at, body, c, i, version
                     ],
                 )
                 .map_err(unavailable)?;
             if n == 1 {
-                Ok(it.version + 1)
+                Ok(version + 1)
             } else {
-                Err(StoreError::Conflict(format!("ledger item {}/{}", it.connector_id, it.item_id)))
+                Err(StoreError::Conflict(format!("ledger item {c}/{i}")))
             }
         })
         .await
@@ -483,6 +486,39 @@ impl Ledger for SqliteStore {
             Ok(n == 1)
         })
         .await
+    }
+
+    async fn lease_get(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<LedgerItem>> {
+        let (c, i, o) = (connector_id.to_owned(), item_id.to_owned(), owner.to_owned());
+        let until = ms(now) + lease.as_millis() as i64;
+        self.with(move |conn, _| {
+            let row: Option<(String, i64)> = conn
+                .prepare_cached(
+                    "UPDATE ledger SET lease_owner = ?1, lease_until = ?2
+                     WHERE connector_id = ?3 AND item_id = ?4
+                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)
+                     RETURNING body, version",
+                )
+                .map_err(unavailable)?
+                .query_row(params![o, until, c, i, ms(now)], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(unavailable)?;
+            Ok(row)
+        })
+        .await?
+        .map(|(body, version)| {
+            let mut item = decode_item(&body)?;
+            item.version = version;
+            Ok(item)
+        })
+        .transpose()
     }
 
     async fn release(&self, connector_id: &str, item_id: &str, owner: &str) -> StoreResult<()> {
