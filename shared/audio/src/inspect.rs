@@ -88,6 +88,26 @@ pub fn inspect(
     container: Option<Container>,
     expected_len: Option<u64>,
 ) -> (ByteStream, InspectHandle) {
+    inspect_with(input, container, expected_len, true)
+}
+
+/// [`inspect`] without the hash ([`InspectHandle::sha256`] stays `None`): for a stream
+/// whose bytes are held against nothing (a download on its way to a slicer, whose output
+/// is what gets hashed).
+pub fn check(
+    input: ByteStream,
+    container: Option<Container>,
+    expected_len: Option<u64>,
+) -> (ByteStream, InspectHandle) {
+    inspect_with(input, container, expected_len, false)
+}
+
+fn inspect_with(
+    input: ByteStream,
+    container: Option<Container>,
+    expected_len: Option<u64>,
+    hashed: bool,
+) -> (ByteStream, InspectHandle) {
     let handle = InspectHandle::default();
     let stream = Inspect {
         input,
@@ -96,7 +116,7 @@ pub fn inspect(
         expected: expected_len,
         head: BytesMut::new(),
         sniffed: container.is_none(),
-        hasher: Some(Sha256::new()),
+        hasher: hashed.then(Sha256::new),
         wav: Some(Box::default()),
         total: 0,
         done: false,
@@ -521,5 +541,18 @@ mod tests {
             assert_eq!(s.next().await.unwrap().unwrap_err().to_string(), "reset");
         });
         assert_eq!(h.sha256(), None, "no hash for an unfinished stream");
+    }
+
+    #[test]
+    fn check_passes_and_checks_the_bytes_without_hashing() {
+        let data = mp3();
+        let (s, h) = check(chunks(&[&data]), Some(Container::Mp3), Some(data.len() as u64));
+        assert_eq!(run(s), (data.clone(), None));
+        assert_eq!(h.sha256(), None);
+        let (s, h) = check(chunks(&[&data]), Some(Container::Mp3), Some(10));
+        assert!(matches!(run(s).1, Some(AudioError::LengthMismatch { .. })));
+        assert!(h.error().is_some());
+        let (s, _) = check(chunks(&[b"<html>oops</html>"]), Some(Container::Mp3), None);
+        assert!(matches!(run(s).1, Some(AudioError::NotAudio { .. })));
     }
 }

@@ -69,7 +69,7 @@ mod wav;
 pub use counted::{CountHandle, counted, with_expected_len};
 pub use error::AudioError;
 pub use frames::MAX_FRAME_LEN;
-pub use inspect::{Container, InspectHandle, inspect};
+pub use inspect::{Container, InspectHandle, check, inspect};
 pub use reference::{slice_mp3_reference, slice_mp3_reference_with_stats};
 pub use slice::{CHANNEL_CAP, OUT_CHUNK, Slice, SliceStats, slice_mp3, slice_mp3_with_stats};
 pub use wav::{

@@ -427,15 +427,16 @@ impl Importer {
         // One owner per call: the lease must exclude this process's other tasks too
         // (duplicate messages for one item are normal).
         let owner = format!("{}:{}", self.owner, uuid::Uuid::new_v4());
-        match self
+        // The lease and the item as it stands, in one store call.
+        let item = match self
             .store
-            .lease(connector_id, item_id, &owner, self.settings.lease, now)
+            .lease_get(connector_id, item_id, &owner, self.settings.lease, now)
             .await
         {
-            Ok(true) => {}
+            Ok(Some(item)) => item,
             // A lease also fails when there is no such item: tell the two apart, so a
             // message naming no item is dead-lettered instead of acked as "busy".
-            Ok(false) => {
+            Ok(None) => {
                 return match self.store.get(connector_id, item_id).await {
                     Ok(None) => Outcome::Unknown,
                     _ => Outcome::Busy,
@@ -443,12 +444,15 @@ impl Importer {
             }
             Err(e) => {
                 tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot lease item");
+                // Leased but unreadable (a stored body that does not decode): not held
+                // until the lease runs out.
+                let _ = self.store.release(connector_id, item_id, &owner).await;
                 return Outcome::Later(now + self.settings.retry.base);
             }
-        }
+        };
         // A panic in one item's work (a bug, or input nobody foresaw) is caught here:
         // recorded on the item as a failed attempt, never the end of a worker loop.
-        let outcome = match std::panic::AssertUnwindSafe(self.run(connector_id, item_id, &owner, leased_at, deadline))
+        let outcome = match std::panic::AssertUnwindSafe(self.run(item, &owner, leased_at, deadline))
             .catch_unwind()
             .await
         {
@@ -466,20 +470,13 @@ impl Importer {
 
     async fn run(
         &self,
-        connector_id: &str,
-        item_id: &str,
+        mut item: LedgerItem,
         owner: &str,
         mut leased_at: tokio::time::Instant,
         deadline: Option<tokio::time::Instant>,
     ) -> Outcome {
-        let mut item = match self.store.get(connector_id, item_id).await {
-            Ok(Some(item)) => item,
-            Ok(None) => return Outcome::Unknown,
-            Err(e) => {
-                tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot read item");
-                return Outcome::Later(Utc::now() + self.settings.retry.base);
-            }
-        };
+        let (connector_id, item_id) = (item.connector_id.clone(), item.item_id.clone());
+        let (connector_id, item_id) = (connector_id.as_str(), item_id.as_str());
         if item.stage == Stage::Done {
             return Outcome::Done;
         }
@@ -1067,8 +1064,13 @@ impl Importer {
             };
             item.contacts[i].contact_id = Some(id);
             item.contacts[i].metadata_done = true;
-            // Written back before anything else happens.
-            self.save(item).await?;
+            // Written back before the next contact is sent; the last one's id goes with
+            // the step's result (saved by the caller, one write). Lost to a crash in
+            // between, it is found again: the next attempt looks the contact up by its
+            // external id before creating it (it was marked as sent when the step began).
+            if item.contacts[i + 1..].iter().any(|c| c.contact_id.is_none()) {
+                self.save(item).await?;
+            }
             // Counted once: a later attempt finds the contact id in the ledger.
             let call_end = DateTime::from_timestamp_millis(contact.start_time.saturating_add(contact.call_duration));
             crate::metrics::contact_imported(&item.connector_id, &item.item_id, call_end, Utc::now());
@@ -1206,7 +1208,15 @@ impl Importer {
             };
             item.contacts[i].audio_bytes = Some(bytes);
             item.stage = Stage::AudioUploaded;
-            self.save(item).await?;
+            // Saved before the next upload; after the last, the step's result is saved
+            // by the caller (one write). Lost to a crash, an upload is only repeated: WFO
+            // replaces a contact's audio.
+            if item.contacts[i + 1..]
+                .iter()
+                .any(|c| c.audio_bytes.is_none() && c.plan.media.is_some())
+            {
+                self.save(item).await?;
+            }
             crate::metrics::audio_uploaded(
                 &item.connector_id,
                 &item.item_id,
@@ -1235,7 +1245,8 @@ impl Importer {
             AudioFormat::Mp3 => wfo_audio::Container::Mp3,
             AudioFormat::Wav => wfo_audio::Container::Wav,
         };
-        let (mut input, seen_in) = wfo_audio::inspect(opened.stream, Some(container), opened.length);
+        // Checked, not hashed: what goes out is hashed below, to hold WFO's answer against.
+        let (mut input, seen_in) = wfo_audio::check(opened.stream, Some(container), opened.length);
         // Look at the start before anything goes to WFO: an empty body or an error page
         // fails here, and WFO's copy of the contact's audio is never replaced by it.
         use futures::StreamExt as _;
