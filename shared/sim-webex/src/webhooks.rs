@@ -443,8 +443,15 @@ pub(crate) async fn deliver_batch(shared: &SharedRef, batch: Vec<RecordingSummar
         (jobs, policy.delay, st.delivery_timeout)
     };
 
+    // Each delivery is its own task (as Webex's senders are separate machines): polled
+    // together in the caller's task, their work would share one core.
     futures::stream::iter(jobs)
-        .for_each_concurrent(concurrency.max(1), |job| send(shared, job, delay, timeout))
+        .map(|job| {
+            let shared = std::sync::Arc::clone(shared);
+            tokio::spawn(async move { send(&shared, job, delay, timeout).await })
+        })
+        .buffer_unordered(concurrency.max(1))
+        .for_each(|_| async {})
         .await;
 }
 

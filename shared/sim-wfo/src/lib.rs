@@ -171,7 +171,7 @@ pub(crate) struct Inner {
 /// short call, and in memory mode nothing outlives the simulator anyway.
 pub(crate) const MEMORY_AUDIO_FILE_MAX: usize = 1024 * 1024;
 /// The most memory mode keeps in memory for all contacts together; past it, files.
-pub(crate) const MEMORY_AUDIO_BUDGET: u64 = 64 * 1024 * 1024;
+pub(crate) const MEMORY_AUDIO_BUDGET: u64 = 256 * 1024 * 1024;
 
 /// When a contact was created and when its audio was first stored, by the wall clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
