@@ -206,7 +206,8 @@ impl Ledger for AwsStore {
             set.push("open_of = :of");
             values.insert(":of".into(), s(&item.connector_id));
         } else {
-            remove.push("open_of");
+            // A finished item's lease ends with it (the port's rule: no release after).
+            remove.extend(["open_of", "lease_owner", "lease_until"]);
         }
         let mut expr = format!("SET {}", set.join(", "));
         if !remove.is_empty() {

@@ -450,6 +450,7 @@ impl Importer {
                 return Outcome::Later(now + self.settings.retry.base);
             }
         };
+        let done_before = item.stage == Stage::Done;
         // A panic in one item's work (a bug, or input nobody foresaw) is caught here:
         // recorded on the item as a failed attempt, never the end of a worker loop.
         let outcome = match std::panic::AssertUnwindSafe(self.run(item, &owner, leased_at, deadline))
@@ -462,7 +463,11 @@ impl Importer {
                     .await
             }
         };
-        if let Err(e) = self.store.release(connector_id, item_id, &owner).await {
+        // Done recorded now was a put that ended the lease with it; otherwise let go (an
+        // item found done was leased all the same).
+        if !(matches!(outcome, Outcome::Done) && !done_before)
+            && let Err(e) = self.store.release(connector_id, item_id, &owner).await
+        {
             tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot release lease (it will expire)");
         }
         outcome

@@ -110,7 +110,18 @@ pub async fn ledger_rules(store: &dyn Store) {
             .unwrap()
             .is_none()
     );
-    store.release("c1", "r1", "w4").await.unwrap();
+    // A finished item's put ends its lease: another can take it at once (a revive).
+    let mut finished = leased.clone();
+    finished.advance(Stage::Done, t(202));
+    store.put(&finished).await.unwrap();
+    assert!(
+        store
+            .lease("c1", "r1", "w6", Duration::from_secs(60), t(203))
+            .await
+            .unwrap(),
+        "a done item's lease ended with its put"
+    );
+    store.release("c1", "r1", "w6").await.unwrap();
 }
 
 /// `due` returns unfinished, unleased items whose time has come; done and dead are never due.

@@ -83,6 +83,8 @@ pub trait Ledger: Send + Sync {
     ) -> StoreResult<Discovered>;
     async fn get(&self, connector_id: &str, item_id: &str) -> StoreResult<Option<LedgerItem>>;
     /// Write `item` if its stored version is still `item.version`; returns the new version.
+    /// A finished item (done or dead) is written with its lease ended: whoever held it
+    /// need not release it.
     async fn put(&self, item: &LedgerItem) -> StoreResult<i64>;
     /// Take the item for `lease` (one worker at a time). `false` when another holds it.
     async fn lease(

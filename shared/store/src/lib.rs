@@ -448,7 +448,9 @@ impl Ledger for SqliteStore {
         let (c, i) = (item.connector_id.clone(), item.item_id.clone());
         self.with(move |conn, _| {
             let n = conn
-                .prepare_cached("UPDATE ledger SET done = ?1, next_attempt_at = ?2, updated_at = ?3, body = ?4, version = version + 1
+                .prepare_cached("UPDATE ledger SET done = ?1, next_attempt_at = ?2, updated_at = ?3, body = ?4, version = version + 1,
+                        lease_owner = CASE WHEN ?1 = 1 THEN NULL ELSE lease_owner END,
+                        lease_until = CASE WHEN ?1 = 1 THEN NULL ELSE lease_until END
                      WHERE connector_id = ?5 AND item_id = ?6 AND version = ?7").map_err(unavailable)?.execute(params![
                         done, due_at, updated_at, body, c, i, version
                     ],
