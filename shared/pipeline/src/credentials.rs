@@ -37,6 +37,7 @@ pub fn for_connector(
             connector: connector.clone(),
             token_http,
             held: std::sync::Mutex::new(None),
+            held_scopes: std::sync::Mutex::new(None),
         }),
         CredentialScheme::ApiKey => Arc::new(ApiKeyCredentials {
             connector_id: connector.config.id.clone(),
@@ -54,6 +55,8 @@ pub struct OAuthCredentials {
     /// one, and reading (and decrypting) the token store for each was a third of the
     /// store's operations per recording.
     held: std::sync::Mutex<Option<HeldToken>>,
+    /// The granted scopes last read, held as long (a source asks for them per item).
+    held_scopes: std::sync::Mutex<Option<(Vec<String>, std::time::Instant)>>,
 }
 
 /// How long an access token read from the store is used without reading it again. A
@@ -77,7 +80,14 @@ impl OAuthCredentials {
     }
 
     fn hold(&self, held: Option<HeldToken>) {
+        let forget = held.is_none();
         *self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = held;
+        if forget {
+            *self
+                .held_scopes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        }
     }
 }
 
@@ -136,9 +146,25 @@ impl Credentials for OAuthCredentials {
     }
 
     async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
+        if let Some((scopes, read_at)) = self
+            .held_scopes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            && read_at.elapsed() < HOLD_ACCESS_TOKEN
+        {
+            return Ok(Some(scopes.clone()));
+        }
         let id = &self.connector.config.id;
+        let read_at = std::time::Instant::now();
         match self.store.get_tokens(id).await?.tokens {
-            Some(t) => Ok(Some(t.scopes)),
+            Some(t) => {
+                *self
+                    .held_scopes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((t.scopes.clone(), read_at));
+                Ok(Some(t.scopes))
+            }
             None => Err(AuthError::NotAuthorized(id.clone())),
         }
     }
