@@ -238,7 +238,8 @@ fn store(st: &mut State, instance: &ScenarioInstance, available_at: DateTime<Utc
                 r.summary.id.clone(),
                 StoredRecording {
                     summary: r.summary.clone(),
-                    metadata: r.metadata.clone(),
+                    metadata: std::sync::Arc::new(r.metadata.clone()),
+                    metadata_json: std::sync::Arc::default(),
                     audio: r.audio.clone(),
                     available_at,
                     metadata_ready_at: Some(ready_at),
@@ -642,7 +643,7 @@ impl RunningWebexSim {
 
     /// The full metadata document of a recording.
     pub fn metadata(&self, id: &str) -> Option<Value> {
-        self.shared.lock().recordings.get(id).map(|r| r.metadata.clone())
+        self.shared.lock().recordings.get(id).map(|r| (*r.metadata).clone())
     }
 
     /// The MP3 bytes of a recording.

@@ -307,18 +307,25 @@ pub(crate) async fn metadata(
             )));
         }
     };
-    let st = shared.lock();
-    let rec = readable(&st, &caller, &id)?;
-    let ready = rec.metadata_ready_at.is_some_and(|t| t <= st.now());
-    if !ready {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let doc: Value = if show_all {
-        rec.metadata.clone()
-    } else {
-        hide_detail(&rec.metadata)
+    let (doc, json) = {
+        let st = shared.lock();
+        let rec = readable(&st, &caller, &id)?;
+        let ready = rec.metadata_ready_at.is_some_and(|t| t <= st.now());
+        if !ready {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        (
+            std::sync::Arc::clone(&rec.metadata),
+            std::sync::Arc::clone(&rec.metadata_json),
+        )
     };
-    Ok(axum::Json(doc).into_response())
+    // Serialized once per recording, and not under the lock every request takes.
+    let (all, brief) = json.get_or_init(|| {
+        let bytes = |v: &Value| bytes::Bytes::from(serde_json::to_vec(v).unwrap_or_default());
+        (bytes(&doc), bytes(&hide_detail(&doc)))
+    });
+    let body = if show_all { all.clone() } else { brief.clone() };
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `GET /nbr/MultiThreadDownloadServlet?...&recordUUID=&ticket=`: the MP3, no bearer

@@ -43,7 +43,10 @@ pub(crate) use wfo_sim_identity::Grant;
 #[derive(Debug, Clone)]
 pub(crate) struct StoredRecording {
     pub summary: RecordingSummary,
-    pub metadata: Value,
+    pub metadata: std::sync::Arc<Value>,
+    /// The metadata as answered (all types, then the default view), made on the first
+    /// read and outside the simulator's lock.
+    pub metadata_json: std::sync::Arc<std::sync::OnceLock<(bytes::Bytes, bytes::Bytes)>>,
     pub audio: Mp3Audio,
     /// Listable and fetchable from this instant on.
     pub available_at: DateTime<Utc>,

@@ -85,7 +85,7 @@ async fn store(sim: &SimHandle, id: i64, req: Request) -> Result<AudioUploaded, 
     let persistent = sim.0.storage.state_dir.is_some();
     let mut sink =
         if !persistent && content_length(&parts.headers).is_none_or(|len| len <= crate::MEMORY_AUDIO_FILE_MAX as u64) {
-            Sink::Memory(Vec::new())
+            Sink::Memory(Kept::default())
         } else {
             Sink::File(create_part(&part).await?)
         };
@@ -101,12 +101,15 @@ async fn store(sim: &SimHandle, id: i64, req: Request) -> Result<AudioUploaded, 
             }
             hasher.update(&chunk);
             if let Sink::Memory(kept) = &mut sink
-                && kept.len() + chunk.len() > crate::MEMORY_AUDIO_FILE_MAX
+                && kept.len + chunk.len() > crate::MEMORY_AUDIO_FILE_MAX
             {
-                sink = Sink::File(spill(&part, kept).await?);
+                sink = Sink::File(spill(&part, &kept.chunks).await?);
             }
             match &mut sink {
-                Sink::Memory(kept) => kept.extend_from_slice(&chunk),
+                Sink::Memory(kept) => {
+                    kept.len += chunk.len();
+                    kept.chunks.push(chunk);
+                }
                 Sink::File(file) => file
                     .write_all(&chunk)
                     .await
@@ -114,7 +117,8 @@ async fn store(sim: &SimHandle, id: i64, req: Request) -> Result<AudioUploaded, 
             }
         }
         if let Sink::Memory(kept) = &mut sink {
-            match sim.0.keep_in_memory(&name, std::mem::take(kept)) {
+            let kept = std::mem::take(kept);
+            match sim.0.keep_in_memory(&name, kept.chunks, kept.len) {
                 Ok(()) => return Ok(()),
                 Err(back) => sink = Sink::File(spill(&part, &back).await?),
             }
@@ -185,8 +189,15 @@ async fn store(sim: &SimHandle, id: i64, req: Request) -> Result<AudioUploaded, 
 
 /// Where an upload's bytes go while it streams.
 enum Sink {
-    Memory(Vec<u8>),
+    Memory(Kept),
     File(tokio::fs::File),
+}
+
+/// An upload kept in memory: the body's chunks as they came (no copy), and their length.
+#[derive(Default)]
+struct Kept {
+    chunks: Vec<bytes::Bytes>,
+    len: usize,
 }
 
 async fn create_part(part: &std::path::Path) -> Result<tokio::fs::File, ApiError> {
@@ -196,10 +207,12 @@ async fn create_part(part: &std::path::Path) -> Result<tokio::fs::File, ApiError
 }
 
 /// Move what was kept in memory so far into a new part file, which takes the rest.
-async fn spill(part: &std::path::Path, kept: &[u8]) -> Result<tokio::fs::File, ApiError> {
+async fn spill(part: &std::path::Path, kept: &[bytes::Bytes]) -> Result<tokio::fs::File, ApiError> {
     let mut file = create_part(part).await?;
-    file.write_all(kept)
-        .await
-        .map_err(|e| io_error("write the audio file", e))?;
+    for chunk in kept {
+        file.write_all(chunk)
+            .await
+            .map_err(|e| io_error("write the audio file", e))?;
+    }
     Ok(file)
 }

@@ -160,7 +160,7 @@ pub(crate) struct Inner {
     /// teams listings answer them `403`.
     pub without_view_org: Mutex<std::collections::HashSet<String>>,
     /// Memory mode: small audio kept in memory by file name, instead of a file each.
-    pub memory_audio: Mutex<std::collections::HashMap<String, bytes::Bytes>>,
+    pub memory_audio: Mutex<std::collections::HashMap<String, (Vec<bytes::Bytes>, u64)>>,
     /// Bytes [`Inner::memory_audio`] may still take ([`MEMORY_AUDIO_BUDGET`] at start).
     pub memory_audio_left: std::sync::atomic::AtomicU64,
 }
@@ -235,9 +235,10 @@ impl Inner {
         }
     }
 
-    /// Keep `bytes` in memory as audio file `name` if the budget allows (memory mode).
-    pub fn keep_in_memory(&self, name: &str, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
-        let len = bytes.len() as u64;
+    /// Keep `chunks` (`len` bytes in all) in memory as audio file `name` if the budget
+    /// allows (memory mode); refused, they come back.
+    pub fn keep_in_memory(&self, name: &str, chunks: Vec<bytes::Bytes>, len: usize) -> Result<(), Vec<bytes::Bytes>> {
+        let len = len as u64;
         let taken = self
             .memory_audio_left
             .fetch_update(
@@ -247,9 +248,9 @@ impl Inner {
             )
             .is_ok();
         if !taken {
-            return Err(bytes);
+            return Err(chunks);
         }
-        lock(&self.memory_audio).insert(name.to_owned(), bytes::Bytes::from(bytes));
+        lock(&self.memory_audio).insert(name.to_owned(), (chunks, len));
         Ok(())
     }
 
@@ -257,9 +258,9 @@ impl Inner {
     pub async fn remove_audio(&self, name: &str) {
         let kept = lock(&self.memory_audio).remove(name);
         match kept {
-            Some(bytes) => {
+            Some((_, len)) => {
                 self.memory_audio_left
-                    .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::SeqCst);
+                    .fetch_add(len, std::sync::atomic::Ordering::SeqCst);
             }
             None => {
                 let _ = tokio::fs::remove_file(self.storage.audio_dir.join(name)).await;
@@ -328,8 +329,8 @@ impl SimHandle {
     /// does not exist or has no audio yet.
     pub fn audio_bytes(&self, contact_id: i64) -> Option<Vec<u8>> {
         let file = self.0.db().contacts.get(&contact_id)?.audio.as_ref()?.file.clone();
-        if let Some(bytes) = lock(&self.0.memory_audio).get(&file) {
-            return Some(bytes.to_vec());
+        if let Some((chunks, _)) = lock(&self.0.memory_audio).get(&file) {
+            return Some(chunks.concat());
         }
         std::fs::read(self.0.storage.audio_dir.join(file)).ok()
     }
