@@ -64,6 +64,26 @@ impl Api {
         res.json::<Value>().await.unwrap()["contactId"].as_i64().unwrap()
     }
 
+    /// An upload streamed in `chunk`-byte pieces, without a Content-Length.
+    async fn upload_chunked(
+        &self,
+        contact_id: i64,
+        content_type: &str,
+        bytes: &[u8],
+        chunk: usize,
+    ) -> reqwest::Response {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(chunk).map(|c| Ok(c.to_vec())).collect();
+        self.req(
+            reqwest::Method::PUT,
+            &format!("/api/rest/wfo/contact/{contact_id}/audio"),
+        )
+        .header("content-type", content_type)
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap()
+    }
+
     async fn upload(&self, contact_id: i64, content_type: &str, bytes: Vec<u8>) -> reqwest::Response {
         self.req(
             reqwest::Method::PUT,
@@ -466,14 +486,7 @@ async fn audio_upload_stores_the_bytes_with_their_sha256_and_a_second_upload_rep
 
     // chunked, no Content-Length
     let second: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = second.chunks(7_000).map(|c| Ok(c.to_vec())).collect();
-    let res = api
-        .req(reqwest::Method::PUT, &format!("/api/rest/wfo/contact/{id}/audio"))
-        .header("content-type", "audio/wav")
-        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
-        .send()
-        .await
-        .unwrap();
+    let res = api.upload_chunked(id, "audio/wav", &second, 7_000).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["sha256"], sha_hex(&second));
     assert_eq!(sim.audio_bytes(id), Some(second.clone()));
@@ -503,14 +516,7 @@ async fn audio_larger_than_memory_mode_keeps_in_memory_spills_to_a_file_mid_stre
     let id = api.import_ok(&contact_import("ext-1", "u-1")).await;
     // 3 MiB in 64 KiB chunks with no length: starts in memory, spills after 1 MiB.
     let large: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = large.chunks(65_536).map(|c| Ok(c.to_vec())).collect();
-    let res = api
-        .req(reqwest::Method::PUT, &format!("/api/rest/wfo/contact/{id}/audio"))
-        .header("content-type", "audio/mpeg")
-        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
-        .send()
-        .await
-        .unwrap();
+    let res = api.upload_chunked(id, "audio/mpeg", &large, 65_536).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["sha256"], sha_hex(&large));
     assert_eq!(sim.audio_bytes(id), Some(large.clone()));
@@ -561,14 +567,7 @@ async fn audio_over_the_limit_is_413_with_or_without_content_length() {
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     error_body(res).await;
 
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![1u8; 512])).collect();
-    let res = api
-        .req(reqwest::Method::PUT, &format!("/api/rest/wfo/contact/{id}/audio"))
-        .header("content-type", "audio/mpeg")
-        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
-        .send()
-        .await
-        .unwrap();
+    let res = api.upload_chunked(id, "audio/mpeg", &[1u8; 4096], 512).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(sim.audio_bytes(id), None);
     assert!(!sim.contacts()[0].contact.audio_uploaded);

@@ -385,6 +385,17 @@ fn decode_item(body: &str) -> StoreResult<LedgerItem> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("ledger item: {e}")))
 }
 
+/// A ledger row's body and version, decoded on the caller's thread (the connection
+/// thread only reads the row).
+fn decode_row(row: Option<(String, i64)>) -> StoreResult<Option<LedgerItem>> {
+    row.map(|(body, version)| {
+        let mut item = decode_item(&body)?;
+        item.version = version;
+        Ok(item)
+    })
+    .transpose()
+}
+
 #[async_trait]
 impl Ledger for SqliteStore {
     async fn discover(
@@ -425,14 +436,8 @@ impl Ledger for SqliteStore {
                 .map_err(unavailable)?;
             Ok(row)
         })
-        .await?
-        // Decoded here, on the caller's thread: the connection thread only reads.
-        .map(|(body, version)| {
-            let mut item = decode_item(&body)?;
-            item.version = version;
-            Ok(item)
-        })
-        .transpose()
+        .await
+        .and_then(decode_row)
     }
 
     async fn put(&self, item: &LedgerItem) -> StoreResult<i64> {
@@ -514,13 +519,8 @@ impl Ledger for SqliteStore {
                 .map_err(unavailable)?;
             Ok(row)
         })
-        .await?
-        .map(|(body, version)| {
-            let mut item = decode_item(&body)?;
-            item.version = version;
-            Ok(item)
-        })
-        .transpose()
+        .await
+        .and_then(decode_row)
     }
 
     async fn release(&self, connector_id: &str, item_id: &str, owner: &str) -> StoreResult<()> {
