@@ -465,7 +465,7 @@ impl Importer {
         };
         // Done recorded now was a put that ended the lease with it; otherwise let go (an
         // item found done was leased all the same).
-        if !(matches!(outcome, Outcome::Done) && !done_before)
+        if (done_before || !matches!(outcome, Outcome::Done))
             && let Err(e) = self.store.release(connector_id, item_id, &owner).await
         {
             tracing::warn!(connector = connector_id, item = item_id, error = %e, "cannot release lease (it will expire)");
