@@ -20,9 +20,9 @@
 //! slower, which is what the 50 ms figures show.
 //!
 //! Last figures (README "Performance" → "Import pipeline", 2026-12-01, second session,
-//! idle 2-core machine, medians of 3): 0 ms 864 contacts/s with small audio (calls 20×
-//! shorter; single runs 753–1,113), 1,219 without; 50 ms 34 and 77 (bounds 39 and 95
-//! at 10 items in flight); 2.9 + 2.0 requests a contact with audio, 0.9 + 1.0 without.
+//! 2-core machine, medians of 3): 0 ms 895 contacts/s with small audio (calls 20×
+//! shorter; single runs 753–1,154), 1,489 without; 50 ms 59 and 122 (bounds 77 and 181
+//! at 20 items in flight); 2.9 + 2.0 requests a contact with audio, 0.9 + 1.0 without.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
