@@ -236,6 +236,7 @@ fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_GROUP);
     while let Ok(first) = jobs.recv() {
         group.push(first);
+
         while group.len() < MAX_GROUP {
             match jobs.try_recv() {
                 Ok(job) => group.push(job),
@@ -610,6 +611,13 @@ impl Ledger for SqliteStore {
     }
 }
 
+/// The queue row a receipt names: receipts are `"{id}:{random}"`, so acknowledging looks
+/// the row up by its key and checks the receipt, instead of scanning the queue for it
+/// (a scan per ack made a deep queue quadratic). A receipt of another form names no row.
+fn receipt_row(receipt: &str) -> Option<i64> {
+    receipt.split_once(':')?.0.parse().ok()
+}
+
 fn new_receipt() -> String {
     use rand::RngCore;
     let mut b = [0u8; 16];
@@ -640,13 +648,16 @@ impl WorkQueue for SqliteStore {
                 let mut stmt = tx
                     .prepare_cached(
                         "SELECT id, body, receive_count FROM queue
-                         WHERE dead_reason IS NULL AND visible_at <= ?1 ORDER BY visible_at, id LIMIT ?2",
+                         WHERE dead_reason IS NULL AND visible_at <= ?1 ORDER BY visible_at, id",
                     )
                     .map_err(unavailable)?;
+                // No `LIMIT ?`: SQLite plans a bound LIMIT as a constant and prepares the
+                // statement again whenever the value changes (every call here). The rows
+                // come in index order, so taking `max` of them stops the scan there.
                 let rows = stmt
-                    .query_map(params![now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .map_err(unavailable)?;
-                rows.collect::<Result<_, _>>().map_err(unavailable)?
+                rows.take(max).collect::<Result<_, _>>().map_err(unavailable)?
             };
             let mut out = Vec::new();
             for (id, body, count) in candidates {
@@ -686,11 +697,14 @@ impl WorkQueue for SqliteStore {
     }
 
     async fn ack(&self, receipt: &str) -> StoreResult<()> {
+        let Some(id) = receipt_row(receipt) else {
+            return Ok(());
+        };
         let r = receipt.to_owned();
         self.with(move |conn, _| {
-            conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1")
+            conn.prepare_cached("DELETE FROM queue WHERE id = ?1 AND receipt = ?2")
                 .map_err(unavailable)?
-                .execute(params![r])
+                .execute(params![id, r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -698,12 +712,15 @@ impl WorkQueue for SqliteStore {
     }
 
     async fn retry_later(&self, receipt: &str, delay: Duration) -> StoreResult<()> {
+        let Some(id) = receipt_row(receipt) else {
+            return Ok(());
+        };
         let r = receipt.to_owned();
         let at = ms(Utc::now()) + delay.as_millis() as i64;
         self.with(move |conn, _| {
-            conn.prepare_cached("UPDATE queue SET visible_at = ?1 WHERE receipt = ?2")
+            conn.prepare_cached("UPDATE queue SET visible_at = ?1 WHERE id = ?2 AND receipt = ?3")
                 .map_err(unavailable)?
-                .execute(params![at, r])
+                .execute(params![at, id, r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -711,12 +728,15 @@ impl WorkQueue for SqliteStore {
     }
 
     async fn dead_letter(&self, receipt: &str, reason: &str) -> StoreResult<()> {
+        let Some(id) = receipt_row(receipt) else {
+            return Ok(());
+        };
         let (r, why) = (receipt.to_owned(), reason.to_owned());
         let now = ms(Utc::now());
         self.with(move |conn, _| {
-            conn.prepare_cached("UPDATE queue SET dead_reason = ?1, dead_at = ?2 WHERE receipt = ?3")
+            conn.prepare_cached("UPDATE queue SET dead_reason = ?1, dead_at = ?2 WHERE id = ?3 AND receipt = ?4")
                 .map_err(unavailable)?
-                .execute(params![why, now, r])
+                .execute(params![why, now, id, r])
                 .map_err(unavailable)?;
             Ok(())
         })
@@ -1104,6 +1124,63 @@ impl KvStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn msg(item: &str) -> WorkMessage {
+        WorkMessage {
+            connector_id: "rc".into(),
+            item_id: item.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn receive_takes_at_most_max_in_order_and_acks_go_by_the_receipt_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        for i in 0..5 {
+            store.send(&msg(&i.to_string()), Duration::ZERO).await.unwrap();
+        }
+        // The batch size changes from call to call (free worker slots): each call takes
+        // exactly that many, oldest first.
+        let first = store.receive(2, Duration::from_millis(200)).await.unwrap();
+        let second = store.receive(1, Duration::from_secs(60)).await.unwrap();
+        let third = store.receive(3, Duration::from_secs(60)).await.unwrap();
+        let items = |r: &[Received]| -> Vec<String> {
+            r.iter()
+                .map(|m| serde_json::from_str::<WorkMessage>(&m.body).unwrap().item_id)
+                .collect()
+        };
+        assert_eq!(items(&first), ["0", "1"]);
+        assert_eq!(items(&second), ["2"]);
+        assert_eq!(items(&third), ["3", "4"]);
+
+        // A receipt names its row and must match it: another form, an unknown row or a
+        // receipt from an earlier receive of the same message acks nothing.
+        store.ack("not-a-receipt").await.unwrap();
+        store.ack("999999:abc").await.unwrap();
+        let row = first[0].receipt.split_once(':').unwrap().0;
+        store.ack(&format!("{row}:forged")).await.unwrap();
+        store
+            .retry_later(&format!("{row}:forged"), Duration::ZERO)
+            .await
+            .unwrap();
+        store.dead_letter(&format!("{row}:forged"), "no").await.unwrap();
+        assert_eq!(store.depth().await.unwrap(), 5);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let again = store.receive(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(items(&again), ["0", "1"], "unacked messages come back");
+        store.ack(&first[0].receipt).await.unwrap();
+        assert_eq!(store.depth().await.unwrap(), 5, "a stale receipt acks nothing");
+
+        store.ack(&again[0].receipt).await.unwrap();
+        store.dead_letter(&again[1].receipt, "set aside").await.unwrap();
+        store
+            .retry_later(&second[0].receipt, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(store.depth().await.unwrap(), 3);
+        assert_eq!(store.dead_letters(10).await.unwrap().len(), 1);
+        assert!(store.receive(10, Duration::from_secs(60)).await.unwrap().is_empty());
+    }
 
     #[tokio::test]
     async fn a_panicking_operation_fails_alone_and_the_store_goes_on() {
