@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
-use wfo_domain::config::ConnectorKind;
+use wfo_domain::config::{ConnectorConfig, ConnectorKind};
 use wfo_http::RetryPolicy;
 use wfo_ports::{Credentials, Registry, Source, SourceDeps, SourceError, SourceKind, Store, StoredConnector};
 
@@ -23,7 +23,7 @@ pub struct Connection {
     pub source: Arc<dyn Source>,
     pub credentials: Arc<dyn Credentials>,
     /// The configuration it was built from (rebuilt when that changes).
-    fingerprint: String,
+    config: ConnectorConfig,
 }
 
 /// The store, the registry, the HTTP clients, and every connector's bound source.
@@ -122,10 +122,11 @@ impl Connections {
 
     /// The connector's bound source, built once per configuration.
     pub async fn get(&self, connector: &StoredConnector) -> Result<Arc<Connection>, SourceError> {
-        let fingerprint = serde_json::to_string(&connector.config).unwrap_or_default();
         let mut cache = self.cache.lock().await;
+        // Compared field by field: serializing the configuration to compare it cost a
+        // JSON document per step.
         if let Some(c) = cache.get(&connector.config.id)
-            && c.fingerprint == fingerprint
+            && c.config == connector.config
         {
             return Ok(c.clone());
         }
@@ -149,7 +150,7 @@ impl Connections {
             kind,
             source,
             credentials,
-            fingerprint,
+            config: connector.config.clone(),
         });
         cache.insert(connector.config.id.clone(), conn.clone());
         Ok(conn)

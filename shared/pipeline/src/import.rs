@@ -161,7 +161,8 @@ fn wfo_step(e: WfoError) -> StepError {
 
 /// Per-connector WFO clients, built once and reused (WFO session, connection pools).
 struct WfoCtx {
-    fingerprint: String,
+    /// The WFO settings it was built from (rebuilt when they change).
+    config: wfo_domain::config::WfoConfig,
     wfo: Arc<dyn WfoApi>,
     rules: Mutex<Option<(DateTime<Utc>, Vec<MetadataRule>)>>,
 }
@@ -351,10 +352,9 @@ impl Importer {
 
     async fn context(&self, connector: &StoredConnector) -> Arc<WfoCtx> {
         let cfg = &connector.config;
-        let fingerprint = serde_json::to_string(&cfg.wfo).unwrap_or_default();
         let mut map = self.contexts.lock().await;
         if let Some(ctx) = map.get(&cfg.id)
-            && ctx.fingerprint == fingerprint
+            && ctx.config == cfg.wfo
         {
             return ctx.clone();
         }
@@ -366,7 +366,7 @@ impl Importer {
         wfo_cfg.policy = self.settings.http_policy.clone();
         let wfo = WfoClient::with_http_client(wfo_cfg, self.connections.http().clone());
         let ctx = Arc::new(WfoCtx {
-            fingerprint,
+            config: cfg.wfo.clone(),
             wfo: Arc::new(wfo),
             rules: Mutex::new(None),
         });

@@ -9,6 +9,7 @@
 
 mod crypto;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,6 +116,20 @@ struct Inner {
     /// Dropped with the last clone: the checkpoint thread sees it and ends.
     _stop_checkpoints: std::sync::mpsc::Sender<()>,
     dir: PathBuf,
+    /// Connectors as last decoded ([`ConnectorStore::get_connector`]).
+    decoded: Arc<std::sync::Mutex<HashMap<String, Decoded>>>,
+}
+
+/// A connector as last decoded, with the stored bytes it was decoded from: a read that
+/// finds the same bytes (every import step reads its connector) skips the two
+/// decryptions and JSON documents. The same bytes (under the store's one key) decode to
+/// the same connector, and bytes changed by any writer — this process or another —
+/// decode afresh, so nothing stale is ever answered.
+struct Decoded {
+    config: Vec<u8>,
+    secrets: Vec<u8>,
+    created: i64,
+    connector: StoredConnector,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -167,6 +182,7 @@ impl SqliteStore {
                 jobs,
                 _stop_checkpoints: stop,
                 dir: dir.to_owned(),
+                decoded: Arc::default(),
             }),
         })
     }
@@ -857,6 +873,7 @@ impl ConnectorStore for SqliteStore {
 
     async fn get_connector(&self, id: &str) -> StoreResult<Option<StoredConnector>> {
         let id = id.to_owned();
+        let decoded = self.inner.decoded.clone();
         self.with(move |conn, cipher| {
             let row: Option<(Vec<u8>, Vec<u8>, i64)> = conn
                 .prepare_cached("SELECT config, secrets, created_at FROM connectors WHERE id = ?1")
@@ -864,8 +881,29 @@ impl ConnectorStore for SqliteStore {
                 .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()
                 .map_err(unavailable)?;
-            row.map(|(c, s, t)| decode_connector(cipher, &id, &c, &s, t))
-                .transpose()
+            let mut decoded = decoded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some((config, secrets, created)) = row else {
+                decoded.remove(&id);
+                return Ok(None);
+            };
+            if let Some(d) = decoded.get(&id)
+                && d.config == config
+                && d.secrets == secrets
+                && d.created == created
+            {
+                return Ok(Some(d.connector.clone()));
+            }
+            let connector = decode_connector(cipher, &id, &config, &secrets, created)?;
+            decoded.insert(
+                id,
+                Decoded {
+                    config,
+                    secrets,
+                    created,
+                    connector: connector.clone(),
+                },
+            );
+            Ok(Some(connector))
         })
         .await
     }

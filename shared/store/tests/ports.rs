@@ -162,3 +162,36 @@ async fn dead_letters_are_redriven_once() {
     let (_d, s) = open();
     conformance::dead_letter_redrive(s.as_ref()).await;
 }
+
+#[tokio::test]
+async fn a_connector_changed_by_another_process_is_read_as_it_now_stands() {
+    // The store keeps connectors it decoded: a change made through another handle on the
+    // same directory (the CLI beside `serve`) must still be seen by the next read.
+    use wfo_ports::ConnectorStore;
+    let dir = tempfile::tempdir().unwrap();
+    let serve = SqliteStore::open(dir.path()).unwrap();
+    let cli = SqliteStore::open(dir.path()).unwrap();
+    let now = chrono::Utc::now();
+    let mut cfg = conformance::sample_config("changing");
+    serve.put_connector(&cfg, now).await.unwrap();
+    assert_eq!(serve.get_connector("changing").await.unwrap().unwrap().config, cfg);
+    assert_eq!(serve.get_connector("changing").await.unwrap().unwrap().config, cfg);
+
+    cfg.acd_name = "Renamed elsewhere".into();
+    cli.put_connector(&cfg, now).await.unwrap();
+    assert_eq!(
+        serve.get_connector("changing").await.unwrap().unwrap().config.acd_name,
+        "Renamed elsewhere"
+    );
+    let before = serve.get_connector("changing").await.unwrap().unwrap();
+    let rotated = cli.rotate_webhook_secret("changing").await.unwrap();
+    let after = serve.get_connector("changing").await.unwrap().unwrap();
+    assert_ne!(
+        before.secrets.webhook_secret.expose(),
+        after.secrets.webhook_secret.expose()
+    );
+    assert_eq!(
+        after.secrets.webhook_secret.expose(),
+        rotated.secrets.webhook_secret.expose()
+    );
+}
