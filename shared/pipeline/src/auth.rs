@@ -599,18 +599,19 @@ pub async fn access_token(
     http: &reqwest::Client,
     now: DateTime<Utc>,
 ) -> Result<Secret, AuthError> {
-    access_token_until(tokens, connector, http, now)
+    usable_tokens(tokens, connector, http, now)
         .await
-        .map(|(token, _)| token)
+        .map(|set| set.access_token)
 }
 
-/// [`access_token`] with the time it expires.
-pub async fn access_token_until(
+/// The token set whose access token [`access_token`] answers (with its expiry and the
+/// granted scopes, read together).
+pub async fn usable_tokens(
     tokens: &dyn Store,
     connector: &StoredConnector,
     http: &reqwest::Client,
     now: DateTime<Utc>,
-) -> Result<(Secret, DateTime<Utc>), AuthError> {
+) -> Result<TokenSet, AuthError> {
     let id = &connector.config.id;
     let mut refreshed = false;
     for _ in 0..3 {
@@ -627,7 +628,7 @@ pub async fn access_token_until(
         // Right after a refresh the token is as fresh as the source makes them: use it
         // even when its whole lifetime is shorter than the margin.
         if set.access_expires_at - REFRESH_MARGIN > now || (refreshed && set.access_expires_at > now) {
-            return Ok((set.access_token, set.access_expires_at));
+            return Ok(set);
         }
         refresh(tokens, connector, http, now).await?;
         refreshed = true;

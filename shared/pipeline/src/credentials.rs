@@ -36,8 +36,7 @@ pub fn for_connector(
             store,
             connector: connector.clone(),
             token_http,
-            held: std::sync::Mutex::new(None),
-            held_scopes: std::sync::Mutex::new(None),
+            held: std::sync::Mutex::new(Held::default()),
         }),
         CredentialScheme::ApiKey => Arc::new(ApiKeyCredentials {
             connector_id: connector.config.id.clone(),
@@ -51,43 +50,52 @@ pub struct OAuthCredentials {
     store: Arc<dyn Store>,
     connector: StoredConnector,
     token_http: reqwest::Client,
-    /// The access token last read, for [`HOLD_ACCESS_TOKEN`]: every source call needs
-    /// one, and reading (and decrypting) the token store for each was a third of the
-    /// store's operations per recording.
-    held: std::sync::Mutex<Option<HeldToken>>,
-    /// The granted scopes last read, held as long (a source asks for them per item).
-    held_scopes: std::sync::Mutex<Option<(Vec<String>, std::time::Instant)>>,
+    /// What was last read of the token store, for [`HOLD_ACCESS_TOKEN`]: every source
+    /// call needs an access token and a source asks for the granted scopes per item;
+    /// reading (and decrypting) the token store for each was a third of the store's
+    /// operations per recording.
+    held: std::sync::Mutex<Held>,
 }
 
-/// How long an access token read from the store is used without reading it again. A
+/// How long what was read from the token store is used without reading it again. A
 /// refresh by another process is seen this much later at most; meanwhile the token read
 /// still works (it is used only while more than the refresh margin from its expiry), and
 /// a `401` renews at once ([`Credentials::renew`] forgets it).
 const HOLD_ACCESS_TOKEN: std::time::Duration = std::time::Duration::from_secs(10);
 
-struct HeldToken {
-    token: Secret,
-    expires_at: chrono::DateTime<Utc>,
-    read_at: std::time::Instant,
+/// One read of the token store: the access token with its expiry (when the read was for
+/// one) and the granted scopes. Forgotten whole when the tokens change here.
+#[derive(Default)]
+struct Held {
+    read_at: Option<std::time::Instant>,
+    token: Option<(Secret, chrono::DateTime<Utc>)>,
+    scopes: Option<Vec<String>>,
+}
+
+impl Held {
+    fn fresh(&self) -> bool {
+        self.read_at.is_some_and(|at| at.elapsed() < HOLD_ACCESS_TOKEN)
+    }
+
+    fn token(&self, now: chrono::DateTime<Utc>) -> Option<Secret> {
+        self.token
+            .as_ref()
+            .filter(|(_, expires_at)| self.fresh() && *expires_at - auth::REFRESH_MARGIN > now)
+            .map(|(token, _)| token.clone())
+    }
+
+    fn scopes(&self) -> Option<Vec<String>> {
+        self.scopes.clone().filter(|_| self.fresh())
+    }
 }
 
 impl OAuthCredentials {
-    fn held_token(&self, now: chrono::DateTime<Utc>) -> Option<Secret> {
-        let held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        held.as_ref()
-            .filter(|h| h.read_at.elapsed() < HOLD_ACCESS_TOKEN && h.expires_at - auth::REFRESH_MARGIN > now)
-            .map(|h| h.token.clone())
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn hold(&self, held: Option<HeldToken>) {
-        let forget = held.is_none();
-        *self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = held;
-        if forget {
-            *self
-                .held_scopes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        }
+    fn forget(&self) {
+        *self.held() = Held::default();
     }
 }
 
@@ -99,22 +107,21 @@ impl Credentials for OAuthCredentials {
 
     async fn current(&self) -> Result<Secret, AuthError> {
         let now = Utc::now();
-        if let Some(token) = self.held_token(now) {
+        if let Some(token) = self.held().token(now) {
             return Ok(token);
         }
         let read_at = std::time::Instant::now();
-        let (token, expires_at) =
-            auth::access_token_until(self.store.as_ref(), &self.connector, &self.token_http, now).await?;
-        self.hold(Some(HeldToken {
-            token: token.clone(),
-            expires_at,
-            read_at,
-        }));
-        Ok(token)
+        let set = auth::usable_tokens(self.store.as_ref(), &self.connector, &self.token_http, now).await?;
+        *self.held() = Held {
+            read_at: Some(read_at),
+            token: Some((set.access_token.clone(), set.access_expires_at)),
+            scopes: Some(set.scopes),
+        };
+        Ok(set.access_token)
     }
 
     async fn renew(&self) -> Result<RefreshOutcome, AuthError> {
-        self.hold(None);
+        self.forget();
         auth::refresh(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await
     }
 
@@ -136,7 +143,7 @@ impl Credentials for OAuthCredentials {
     async fn keep_fresh(&self) -> Result<Option<RefreshOutcome>, AuthError> {
         let outcome = auth::refresh_if_due(self.store.as_ref(), &self.connector, &self.token_http, Utc::now()).await;
         if !matches!(outcome, Ok(None)) {
-            self.hold(None);
+            self.forget();
         }
         outcome
     }
@@ -146,23 +153,20 @@ impl Credentials for OAuthCredentials {
     }
 
     async fn granted_scopes(&self) -> Result<Option<Vec<String>>, AuthError> {
-        if let Some((scopes, read_at)) = self
-            .held_scopes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            && read_at.elapsed() < HOLD_ACCESS_TOKEN
-        {
-            return Ok(Some(scopes.clone()));
+        if let Some(scopes) = self.held().scopes() {
+            return Ok(Some(scopes));
         }
         let id = &self.connector.config.id;
         let read_at = std::time::Instant::now();
         match self.store.get_tokens(id).await?.tokens {
             Some(t) => {
-                *self
-                    .held_scopes
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((t.scopes.clone(), read_at));
+                // Read without the check `current` makes before it uses a token (expiry,
+                // refresh): only the scopes are kept.
+                *self.held() = Held {
+                    read_at: Some(read_at),
+                    token: None,
+                    scopes: Some(t.scopes.clone()),
+                };
                 Ok(Some(t.scopes))
             }
             None => Err(AuthError::NotAuthorized(id.clone())),

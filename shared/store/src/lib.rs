@@ -113,8 +113,6 @@ pub struct SqliteStore {
 struct Inner {
     /// Operations for the connection thread ([`connection_thread`]).
     jobs: std::sync::mpsc::Sender<Job>,
-    /// Dropped with the last clone: the checkpoint thread sees it and ends.
-    _stop_checkpoints: std::sync::mpsc::Sender<()>,
     dir: PathBuf,
     /// Connectors as last decoded ([`ConnectorStore::get_connector`]).
     decoded: Arc<std::sync::Mutex<HashMap<String, Decoded>>>,
@@ -168,19 +166,20 @@ impl SqliteStore {
         let checkpoints = Connection::open(dir.join("state.db")).map_err(unavailable)?;
         checkpoints.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        // One pending "written" at most: the checkpoint thread needs to know that there
+        // is something to do, not how much.
+        let (written, writes) = std::sync::mpsc::sync_channel::<()>(1);
         std::thread::Builder::new()
             .name("wfo-store".to_owned())
-            .spawn(move || connection_thread(conn, cipher, queue))
+            .spawn(move || connection_thread(conn, cipher, queue, &written))
             .map_err(|e| unavailable(format!("cannot start the store's connection thread: {e}")))?;
         std::thread::Builder::new()
             .name("wfo-store-checkpoint".to_owned())
-            .spawn(move || checkpoint_thread(&checkpoints, &stopped))
+            .spawn(move || checkpoint_thread(&checkpoints, &writes))
             .map_err(|e| unavailable(format!("cannot start the store's checkpoint thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 jobs,
-                _stop_checkpoints: stop,
                 dir: dir.to_owned(),
                 decoded: Arc::default(),
             }),
@@ -246,7 +245,12 @@ const MAX_GROUP: usize = 64;
 /// an operation is its own group, as before. A panicking operation is caught (its caller
 /// gets an error) and the thread goes on. It ends when the last [`SqliteStore`] clone is
 /// dropped.
-fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc::Receiver<Job>) {
+fn connection_thread(
+    mut conn: Connection,
+    cipher: Cipher,
+    jobs: std::sync::mpsc::Receiver<Job>,
+    written: &std::sync::mpsc::SyncSender<()>,
+) {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_GROUP);
@@ -270,6 +274,7 @@ fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc
                     Err(_) => tracing::error!("a store operation panicked; the store goes on"),
                 }
             }
+            let _ = written.try_send(());
             continue;
         }
         let committed = if group.len() == 1 {
@@ -298,6 +303,9 @@ fn connection_thread(mut conn: Connection, cipher: Cipher, jobs: std::sync::mpsc
         for reply in replies.drain(..) {
             reply(committed.clone());
         }
+        // Full: the checkpoint thread has not yet taken the last one, and will see this
+        // group's pages with it.
+        let _ = written.try_send(());
     }
 }
 
@@ -363,21 +371,35 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// bound. 16,384 pages: 64 MiB at SQLite's 4 KiB page.
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
-/// The checkpointer: its own connection copies the WAL into the database every
-/// [`CHECKPOINT_EVERY`] (`PASSIVE`: beside the writer, never blocking it), so the disk's
-/// sync latency is paid here and not by an operation on the connection thread (SQLite's
-/// automatic checkpoint would run inside whichever commit crossed 1,000 pages). A WAL
+/// The checkpointer: its own connection copies the WAL into the database at most every
+/// [`CHECKPOINT_EVERY`] after a write (`PASSIVE`: beside the writer, never blocking it),
+/// so the disk's sync latency is paid here and not by an operation on the connection
+/// thread (SQLite's automatic checkpoint would run inside whichever commit crossed 1,000
+/// pages). Idle, it sleeps until the connection thread says it wrote (`writes`). A WAL
 /// grown past [`WAL_RESTART_FRAMES`] is checkpointed with `RESTART`, which waits for the
 /// writer (bounded by the busy timeout) and lets the log start over. One last passive
-/// checkpoint runs when the store is dropped. A failed checkpoint is logged and tried
-/// again at the next tick: the WAL keeps everything committed in the meantime.
-fn checkpoint_thread(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+/// checkpoint runs when the connection thread has ended (the store was dropped). A
+/// failed checkpoint is logged and tried again after the next write: the WAL keeps
+/// everything committed in the meantime.
+fn checkpoint_thread(conn: &Connection, writes: &std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
     let mut mode = "PASSIVE";
     loop {
-        let last = !matches!(
-            stop.recv_timeout(CHECKPOINT_EVERY),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-        );
+        // Wait for a write, then let the writes of the next moment gather behind it.
+        let mut last = writes.recv().is_err();
+        if !last {
+            let at = std::time::Instant::now() + CHECKPOINT_EVERY;
+            loop {
+                match writes.recv_timeout(at.saturating_duration_since(std::time::Instant::now())) {
+                    Ok(()) => {}
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        last = true;
+                        break;
+                    }
+                }
+            }
+        }
         let sql = format!("PRAGMA wal_checkpoint({mode})");
         match conn.query_row(&sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))) {
             Ok((_, frames)) => {
@@ -387,12 +409,23 @@ fn checkpoint_thread(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
                     "PASSIVE"
                 };
             }
-            Err(e) => tracing::warn!(error = %e, mode, "store: checkpoint failed; trying again shortly"),
+            Err(e) => tracing::warn!(error = %e, mode, "store: checkpoint failed; trying again after the next write"),
         }
         if last {
             break;
         }
     }
+}
+
+/// Takes the lease of one item for `?1` until `?2` (ms), when it is free, already
+/// `?1`'s, or ran out before `?5` (ms): the one lease condition of `lease` and
+/// `lease_get`.
+macro_rules! take_lease {
+    () => {
+        "UPDATE ledger SET lease_owner = ?1, lease_until = ?2
+         WHERE connector_id = ?3 AND item_id = ?4
+           AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)"
+    };
 }
 
 /// Prepared statements kept: every distinct statement of this file fits.
@@ -499,11 +532,7 @@ impl Ledger for SqliteStore {
         let until = ms(now) + lease.as_millis() as i64;
         self.with(move |conn, _| {
             let n = conn
-                .prepare_cached(
-                    "UPDATE ledger SET lease_owner = ?1, lease_until = ?2
-                     WHERE connector_id = ?3 AND item_id = ?4
-                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)",
-                )
+                .prepare_cached(take_lease!())
                 .map_err(unavailable)?
                 .execute(params![o, until, c, i, ms(now)])
                 .map_err(unavailable)?;
@@ -524,12 +553,7 @@ impl Ledger for SqliteStore {
         let until = ms(now) + lease.as_millis() as i64;
         self.with(move |conn, _| {
             let row: Option<(String, i64)> = conn
-                .prepare_cached(
-                    "UPDATE ledger SET lease_owner = ?1, lease_until = ?2
-                     WHERE connector_id = ?3 AND item_id = ?4
-                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until < ?5)
-                     RETURNING body, version",
-                )
+                .prepare_cached(concat!(take_lease!(), " RETURNING body, version"))
                 .map_err(unavailable)?
                 .query_row(params![o, until, c, i, ms(now)], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
