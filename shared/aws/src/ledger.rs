@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use chrono::{DateTime, Utc};
 use wfo_domain::ledger::{Discovery, LedgerItem};
 use wfo_ports::{Discovered, Ledger, LedgerCounts, StoreError, StoreResult};
@@ -96,6 +96,49 @@ fn body_of(item: &LedgerItem) -> StoreResult<String> {
 impl AwsStore {
     fn ledger_table(&self) -> &str {
         &self.names.ledger_table
+    }
+
+    /// Take the lease of an item for `owner` when it is free, already theirs or ran out:
+    /// `None` when it was not taken (another holds it, or there is no such item), else the
+    /// attributes `returning` asks for (none for [`ReturnValue::None`]).
+    async fn take_lease(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+        returning: ReturnValue,
+    ) -> StoreResult<Option<HashMap<String, AttributeValue>>> {
+        let until = ms(now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let result = self
+            .ddb
+            .update_item()
+            .table_name(self.ledger_table())
+            .set_key(Some(key(connector_id, item_id)))
+            .update_expression("SET lease_owner = :o, lease_until = :u")
+            .condition_expression(
+                "attribute_exists(connector_id) AND (attribute_not_exists(lease_owner) OR lease_owner = :o OR lease_until < :now)",
+            )
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":u", n(until))
+            .expression_attribute_values(":now", n(ms(now)))
+            .return_values(returning)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => {
+                note_write_failure();
+                Err(sdk_error("ledger lease", e))
+            }
+        }
     }
 
     /// Run a query to the end (or until `want` items were kept), following pages.
@@ -250,33 +293,28 @@ impl Ledger for AwsStore {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let until = ms(now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-        let result = self
-            .ddb
-            .update_item()
-            .table_name(self.ledger_table())
-            .set_key(Some(key(connector_id, item_id)))
-            .update_expression("SET lease_owner = :o, lease_until = :u")
-            .condition_expression(
-                "attribute_exists(connector_id) AND (attribute_not_exists(lease_owner) OR lease_owner = :o OR lease_until < :now)",
-            )
-            .expression_attribute_values(":o", s(owner))
-            .expression_attribute_values(":u", n(until))
-            .expression_attribute_values(":now", n(ms(now)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => {
-                note_write_failure();
-                Err(sdk_error("ledger lease", e))
-            }
+        Ok(self
+            .take_lease(connector_id, item_id, owner, lease, now, ReturnValue::None)
+            .await?
+            .is_some())
+    }
+
+    /// One `UpdateItem` that answers the item as leased (`ALL_NEW`), instead of a lease
+    /// and then a strongly consistent read.
+    async fn lease_get(
+        &self,
+        connector_id: &str,
+        item_id: &str,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<LedgerItem>> {
+        match self
+            .take_lease(connector_id, item_id, owner, lease, now, ReturnValue::AllNew)
+            .await?
+        {
+            Some(row) => decode(&row).map(Some),
+            None => Ok(None),
         }
     }
 
