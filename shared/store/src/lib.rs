@@ -113,6 +113,8 @@ pub struct SqliteStore {
 struct Inner {
     /// Operations for the connection thread ([`connection_thread`]).
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Long reads for the reader thread ([`reader_thread`]).
+    reads: std::sync::mpsc::Sender<ReadJob>,
     dir: PathBuf,
     /// Connectors as last decoded ([`ConnectorStore::get_connector`]).
     decoded: Arc<std::sync::Mutex<HashMap<String, Decoded>>>,
@@ -165,6 +167,14 @@ impl SqliteStore {
         add_dead_at_column(&conn)?;
         let checkpoints = Connection::open(dir.join("state.db")).map_err(unavailable)?;
         checkpoints.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
+        let reader = Connection::open(dir.join("state.db")).map_err(unavailable)?;
+        reader.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
+        reader.pragma_update(None, "query_only", true).map_err(unavailable)?;
+        let (reads, read_queue) = std::sync::mpsc::channel::<ReadJob>();
+        std::thread::Builder::new()
+            .name("wfo-store-read".to_owned())
+            .spawn(move || reader_thread(reader, read_queue))
+            .map_err(|e| unavailable(format!("cannot start the store's reader thread: {e}")))?;
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         // One pending "written" at most: the checkpoint thread needs to know that there
         // is something to do, not how much.
@@ -180,6 +190,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 jobs,
+                reads,
                 dir: dir.to_owned(),
                 decoded: Arc::default(),
             }),
@@ -216,6 +227,45 @@ impl SqliteStore {
             .map_err(|_| unavailable("the store's connection thread has stopped"))?;
         rx.await
             .map_err(|_| unavailable("a store operation panicked (see the log)"))?
+    }
+
+    /// Run the read `f` on the reader thread's own connection: listings and counts that
+    /// go through every item of a connector (`status`, the status page, reconcile) take
+    /// as long as they take there, while every other operation goes on on the
+    /// connection thread (in WAL mode a reader and the writer do not wait for each
+    /// other). It sees everything committed before it starts, so everything a caller
+    /// was told is written.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.inner
+            .reads
+            .send(job)
+            .map_err(|_| unavailable("the store's reader thread has stopped"))?;
+        rx.await
+            .map_err(|_| unavailable("a store read panicked (see the log)"))?
+    }
+}
+
+/// One read for the reader thread.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The thread that owns the read connection (`query_only`): reads run one after another,
+/// each statement prepared once; a panicking read is caught (its caller gets an error)
+/// and the thread goes on. It ends when the last [`SqliteStore`] clone is dropped.
+fn reader_thread(conn: Connection, reads: std::sync::mpsc::Receiver<ReadJob>) {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    while let Ok(job) = reads.recv() {
+        let run = std::panic::AssertUnwindSafe(|| job(&conn));
+        if std::panic::catch_unwind(run).is_err() {
+            tracing::error!("a store read panicked; the store goes on");
+        }
     }
 }
 
@@ -608,7 +658,7 @@ impl Ledger for SqliteStore {
 
     async fn list(&self, connector_id: &str, only_open: bool, limit: usize) -> StoreResult<Vec<LedgerItem>> {
         let c = connector_id.to_owned();
-        self.with(move |conn, _| {
+        self.read(move |conn| {
             let sql = if only_open {
                 "SELECT body, version FROM ledger WHERE connector_id = ?1 AND done = 0 ORDER BY updated_at DESC LIMIT ?2"
             } else {
@@ -632,7 +682,7 @@ impl Ledger for SqliteStore {
 
     async fn counts(&self, connector_id: &str) -> StoreResult<LedgerCounts> {
         let c = connector_id.to_owned();
-        self.with(move |conn, _| {
+        self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT body FROM ledger WHERE connector_id = ?1")
                 .map_err(unavailable)?;
@@ -784,7 +834,7 @@ impl WorkQueue for SqliteStore {
     }
 
     async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Received>> {
-        self.with(move |conn, _| {
+        self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT id, body, receive_count, dead_reason, dead_at FROM queue WHERE dead_reason IS NOT NULL ORDER BY id LIMIT ?1")
                 .map_err(unavailable)?;
@@ -1192,6 +1242,57 @@ mod tests {
             connector_id: "rc".into(),
             item_id: item.into(),
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_read_holds_up_no_write_and_sees_every_write_answered_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.send(&msg("before"), Duration::ZERO).await.unwrap();
+        // A read that does not end until the test says so (a status listing of a huge
+        // ledger): the writes below must go through meanwhile.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, start) = tokio::sync::oneshot::channel::<()>();
+        let reading = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .read(move |conn| {
+                        let n: i64 = conn
+                            .query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
+                            .map_err(unavailable)?;
+                        let _ = started.send(());
+                        let _ = held.recv_timeout(Duration::from_secs(10));
+                        Ok(n)
+                    })
+                    .await
+            })
+        };
+        start.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            store.send(&msg("during"), Duration::ZERO).await.unwrap();
+            assert_eq!(store.receive(10, Duration::from_secs(60)).await.unwrap().len(), 2);
+        })
+        .await
+        .expect("writes go on while a long read runs");
+        release.send(()).unwrap();
+        assert_eq!(
+            reading.await.unwrap().unwrap(),
+            1,
+            "the read saw what was committed before it"
+        );
+        assert_eq!(store.depth().await.unwrap(), 2);
+        let late = store
+            .read(|conn| {
+                conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))
+                    .map_err(unavailable)
+            })
+            .await
+            .unwrap();
+        assert_eq!(late, 2, "a read sees every write answered before it started");
+        // A panicking read fails alone; the reader goes on.
+        assert!(store.read(|_| -> StoreResult<()> { panic!("boom") }).await.is_err());
+        assert_eq!(store.dead_letters(10).await.unwrap().len(), 0);
     }
 
     #[tokio::test]
