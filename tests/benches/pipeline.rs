@@ -19,9 +19,9 @@
 //! ~42 KiB a recording instead of ~0.84 MiB. Everything runs on loopback; real APIs are
 //! slower, which is what the 50 ms figures show.
 //!
-//! Last figures (README "Performance" → "Import pipeline", 2026-12-01, second session,
-//! 2-core machine, medians of 3): 0 ms 895 contacts/s with small audio (calls 20×
-//! shorter; single runs 753–1,154), 1,489 without; 50 ms 59 and 122 (bounds 77 and 181
+//! Last figures (README "Performance" → "Import pipeline", 2026-12-01, third session,
+//! 2-core machine, medians of 3): 0 ms 1,405 contacts/s with small audio (calls 20×
+//! shorter; 1,352 at 2,000 calls), 2,554 without; 50 ms 59 and 128 (bounds 79 and 196
 //! at 20 items in flight); 2.9 + 2.0 requests a contact with audio, 0.9 + 1.0 without.
 
 use std::collections::{BTreeMap, HashMap};
