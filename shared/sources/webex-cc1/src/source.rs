@@ -20,7 +20,7 @@ use futures::stream::BoxStream;
 use serde_json::{Value, json};
 use url::Url;
 use wfo_domain::Secret;
-use wfo_domain::config::{AcdFilter, ConnectorKind, Features, LanguageConfig};
+use wfo_domain::config::{AcdFilter, ConnectorKind};
 use wfo_domain::ledger::AgentName;
 use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact};
 use wfo_domain::sync::{SyncPolicy, canonical_acd_id};
@@ -33,6 +33,7 @@ use wfo_ports::{
 };
 use wfo_webex_cc2::audio_wait::{CHECKS_MINUTES, audio_wait};
 use wfo_webex_cc2::segment::{AudioState, Spelling, segment_task};
+use wfo_webex_cc2::{Gate, ImportConfig};
 
 use crate::client::Cc1Client;
 use crate::config::{Lister, Resource};
@@ -110,17 +111,8 @@ impl SourceKind for WebexCc1Kind {
         Ok(Arc::new(WebexCc1Source {
             client,
             credentials: deps.credentials,
-            import: ImportConfig {
-                capture_delay: Duration::minutes(i64::from(cfg.sync.capture_delay_minutes)),
-                features: cfg.features.clone(),
-                language: cfg.language.clone(),
-                mapping: cfg
-                    .metadata_mapping
-                    .iter()
-                    .map(|m| (m.acd_field.clone(), m.label.clone()))
-                    .collect(),
-                filters: cfg.acd_filter.clone(),
-            },
+            import: ImportConfig::from_config(cfg),
+            filters: cfg.acd_filter.clone(),
         }))
     }
 }
@@ -130,15 +122,7 @@ pub struct WebexCc1Source {
     pub(crate) client: Cc1Client,
     pub(crate) credentials: Arc<dyn Credentials>,
     import: ImportConfig,
-}
-
-/// What the source reads from the connector's configuration.
-#[derive(Debug, Clone)]
-struct ImportConfig {
-    capture_delay: Duration,
-    features: Features,
-    language: Option<LanguageConfig>,
-    mapping: Vec<(String, String)>,
+    /// `[[acd_filter]]`: who is synced and imported.
     filters: Vec<AcdFilter>,
 }
 
@@ -370,37 +354,19 @@ impl Source for WebexCc1Source {
         let k =
             csr_key(&csr).map_err(|(_, reason)| SourceError::Permanent(format!("session {item_id}: CSR: {reason}")))?;
         self.check_tenant(k.tenant.as_deref(), item_id)?;
-        let Some(ended) = k.end.map(ms) else {
-            return Err(SourceError::NotReady(format!("session {item_id} has not ended yet")));
+        let channel = csr["channelType"].as_str();
+        let (voice, ready_at) = match self.import.gate("session", item_id, k.end.map(ms), channel, now)? {
+            Gate::Plan { voice, ready_at } => (voice, ready_at),
+            Gate::Skip(line) => {
+                return Ok(ItemPlan {
+                    interaction_id: Some(item_id.to_owned()),
+                    skipped: vec![line],
+                    notes,
+                    ..Default::default()
+                });
+            }
         };
-        let ready_at = ended + self.import.capture_delay;
-        if ready_at > now {
-            return Err(SourceError::NotReadyUntil {
-                message: format!(
-                    "session {item_id} ended less than the capture delay ({} min) ago",
-                    self.import.capture_delay.num_minutes()
-                ),
-                at: ready_at,
-            });
-        }
-        let channel = csr["channelType"].as_str().map(str::to_ascii_lowercase);
-        let voice = matches!(channel.as_deref(), None | Some("telephony") | Some("voice"));
         let features = &self.import.features;
-        let product_off = if voice && !features.qm_voice {
-            Some("a voice session: Quality Management Voice is off (features.qm_voice = false)")
-        } else if !voice && !features.qm_digital {
-            Some("a digital session: Quality Management Digital is off (features.qm_digital = false)")
-        } else {
-            None
-        };
-        if let Some(why) = product_off {
-            return Ok(ItemPlan {
-                interaction_id: Some(item_id.to_owned()),
-                skipped: vec![format!("session {item_id}: not imported, {why}")],
-                notes,
-                ..Default::default()
-            });
-        }
         let recording = if !voice || !features.media_import {
             RecordingState::None
         } else if kept.is_none() && now - ready_at < Duration::minutes(CHECKS_MINUTES[0]) {
@@ -486,13 +452,13 @@ impl Source for WebexCc1Source {
     }
 
     async fn list_users(&self, req: UserListingRequest<'_>) -> Result<UserListing, SourceError> {
-        Lister::new(&self.client, self.credentials.as_ref(), &req, &self.import.filters)
+        Lister::new(&self.client, self.credentials.as_ref(), &req, &self.filters)
             .users()
             .await
     }
 
     async fn list_org(&self, req: UserListingRequest<'_>) -> Result<Option<OrgListing>, SourceError> {
-        Lister::new(&self.client, self.credentials.as_ref(), &req, &self.import.filters)
+        Lister::new(&self.client, self.credentials.as_ref(), &req, &self.filters)
             .org()
             .await
             .map(Some)

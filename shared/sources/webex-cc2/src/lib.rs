@@ -13,6 +13,7 @@ pub mod captures;
 mod client;
 pub mod delivery;
 mod error;
+mod import_config;
 mod listing;
 pub mod model;
 mod preflight;
@@ -23,5 +24,6 @@ pub mod subscriptions;
 
 pub use client::{CcClient, ConfigList, MAX_PAGES, PAGE_SIZE, REQUESTS_PER_MINUTE, TRACKING_HEADER};
 pub use error::{CcError, cc_error};
+pub use import_config::{Gate, ImportConfig};
 pub use segment::{AudioState, Cc2Segmentation, CcContact, segment_webex_cc2, segment_webex_cc2_detailed};
 pub use source::{SYNC_SCOPES, WebexCc2Kind, WebexCc2Source};

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 use wfo_domain::Secret;
-use wfo_domain::config::{ConnectorKind, Features, LanguageConfig};
+use wfo_domain::config::ConnectorKind;
 use wfo_domain::ledger::AgentName;
 use wfo_domain::segment::{MediaSlice, SegmentContext, SegmentedContact};
 use wfo_domain::sync::SyncPolicy;
@@ -45,6 +45,7 @@ use crate::segment::{AudioState, segment_webex_cc2_detailed};
 use crate::client::CcClient;
 use crate::delivery::{TIMESTAMP_HEADER, parse_envelope, verify};
 use crate::error::{CcError, cc_error};
+use crate::import_config::{Gate, ImportConfig};
 
 /// The service name of capture downloads in logs and errors.
 const DOWNLOAD_SERVICE: &str = "webex-cc capture download";
@@ -141,16 +142,7 @@ impl SourceKind for WebexCc2Kind {
             identity_policy: deps.policy,
             credentials: deps.credentials,
             batcher,
-            import: ImportConfig {
-                capture_delay: Duration::minutes(i64::from(cfg.sync.capture_delay_minutes)),
-                features: cfg.features.clone(),
-                language: cfg.language.clone(),
-                mapping: cfg
-                    .metadata_mapping
-                    .iter()
-                    .map(|m| (m.acd_field.clone(), m.label.clone()))
-                    .collect(),
-            },
+            import: ImportConfig::from_config(cfg),
         }))
     }
 }
@@ -165,16 +157,6 @@ pub struct WebexCc2Source {
     pub(crate) credentials: Arc<dyn Credentials>,
     batcher: CaptureBatcher,
     import: ImportConfig,
-}
-
-/// What the contact import reads from the connector's configuration.
-#[derive(Debug, Clone)]
-struct ImportConfig {
-    capture_delay: Duration,
-    features: Features,
-    language: Option<LanguageConfig>,
-    /// `(acd_field, label)` of each `[[metadata_mapping]]`.
-    mapping: Vec<(String, String)>,
 }
 
 impl WebexCc2Source {
@@ -386,37 +368,22 @@ impl Source for WebexCc2Source {
                 }
             }
         };
-        let Some(ended) = epoch_ms(&task["endedTime"]) else {
-            return Err(SourceError::NotReady(format!("task {item_id} has not ended yet")));
+        let channel = task["channelType"].as_str();
+        let (voice, ready_at) = match self
+            .import
+            .gate("task", item_id, epoch_ms(&task["endedTime"]), channel, now)?
+        {
+            Gate::Plan { voice, ready_at } => (voice, ready_at),
+            Gate::Skip(line) => {
+                return Ok(ItemPlan {
+                    interaction_id: Some(item_id.to_owned()),
+                    skipped: vec![line],
+                    notes,
+                    ..Default::default()
+                });
+            }
         };
-        let ready_at = ended + self.import.capture_delay;
-        if ready_at > now {
-            return Err(SourceError::NotReadyUntil {
-                message: format!(
-                    "task {item_id} ended less than the capture delay ({} min) ago",
-                    self.import.capture_delay.num_minutes()
-                ),
-                at: ready_at,
-            });
-        }
-        let channel = task["channelType"].as_str().map(str::to_ascii_lowercase);
-        let voice = matches!(channel.as_deref(), None | Some("telephony") | Some("voice"));
         let features = &self.import.features;
-        let product_off = if voice && !features.qm_voice {
-            Some("a voice task: Quality Management Voice is off (features.qm_voice = false)")
-        } else if !voice && !features.qm_digital {
-            Some("a digital task: Quality Management Digital is off (features.qm_digital = false)")
-        } else {
-            None
-        };
-        if let Some(why) = product_off {
-            return Ok(ItemPlan {
-                interaction_id: Some(item_id.to_owned()),
-                skipped: vec![format!("task {item_id}: not imported, {why}")],
-                notes,
-                ..Default::default()
-            });
-        }
         let requested = task["captureRequested"].as_bool();
         let captures = if !voice || !features.media_import || requested == Some(false) {
             Value::Null
