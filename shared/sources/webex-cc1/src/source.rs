@@ -192,33 +192,6 @@ impl WebexCc1Source {
         Ok(None)
     }
 
-    /// The language of a digital contact: one the session carries, the value of the
-    /// `[language] metadata_label` mapping, the fallback, English.
-    fn language_of(&self, csr: &Value) -> String {
-        if let Some(l) = csr
-            .get("language")
-            .and_then(Value::as_str)
-            .filter(|l| !l.trim().is_empty())
-        {
-            return l.trim().to_owned();
-        }
-        let lang = self.import.language.as_ref();
-        if let Some(label) = lang.and_then(|l| l.metadata_label.as_deref())
-            && let Some((path, _)) = self
-                .import
-                .mapping
-                .iter()
-                .find(|(_, l)| l.trim().eq_ignore_ascii_case(label.trim()))
-            && let Some(v) = wfo_domain::mapping::lookup(csr, path).and_then(Value::as_str)
-            && !v.trim().is_empty()
-        {
-            return v.trim().to_owned();
-        }
-        lang.map(|l| l.fallback.trim().to_owned())
-            .filter(|f| !f.is_empty())
-            .unwrap_or_else(|| "en".to_owned())
-    }
-
     /// One page of the front window; what it lists goes to the buffer.
     async fn list_page(&self, st: &mut ListState) -> Result<(), SourceError> {
         let Some(&(a, b)) = st.windows.front() else {
@@ -404,7 +377,7 @@ impl Source for WebexCc1Source {
                 pending = true;
             }
             if contact.contact.contact_type != ContactType::Call {
-                contact.contact.language = Some(self.language_of(&csr));
+                contact.contact.language = Some(self.import.language_of(&csr));
             }
             let agent_name = names
                 .get(&canonical_acd_id(&contact.contact.agent.acd_id))

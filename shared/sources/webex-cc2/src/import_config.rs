@@ -1,9 +1,11 @@
 //! What a Contact Center import (2.0 tasks, 1.0 sessions) reads from its connector's
-//! configuration, and the gate every ended interaction passes before it is planned: the
-//! capture delay, then Quality Management Voice / Digital. One place for both versions,
+//! configuration, the gate every ended interaction passes before it is planned (the
+//! capture delay, then Quality Management Voice / Digital) and a digital contact's
+//! language. One place for both versions,
 //! so the two imports cannot drift apart on when an interaction is looked at or skipped.
 
 use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
 use wfo_domain::config::{ConnectorConfig, Features, LanguageConfig};
 use wfo_ports::SourceError;
 
@@ -40,6 +42,33 @@ impl ImportConfig {
                 .map(|m| (m.acd_field.clone(), m.label.clone()))
                 .collect(),
         }
+    }
+
+    /// The language of a digital contact, in the guide's order: one the interaction
+    /// (`doc`: a task, a session's CSR) carries, the value of the `[language]
+    /// metadata_label` mapping, the fallback, English.
+    pub fn language_of(&self, doc: &Value) -> String {
+        if let Some(l) = doc
+            .get("language")
+            .and_then(Value::as_str)
+            .filter(|l| !l.trim().is_empty())
+        {
+            return l.trim().to_owned();
+        }
+        let lang = self.language.as_ref();
+        if let Some(label) = lang.and_then(|l| l.metadata_label.as_deref())
+            && let Some((path, _)) = self
+                .mapping
+                .iter()
+                .find(|(_, l)| l.trim().eq_ignore_ascii_case(label.trim()))
+            && let Some(v) = wfo_domain::mapping::lookup(doc, path).and_then(Value::as_str)
+            && !v.trim().is_empty()
+        {
+            return v.trim().to_owned();
+        }
+        lang.map(|l| l.fallback.trim().to_owned())
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| "en".to_owned())
     }
 
     /// The gate of interaction `id` (a `noun`: "task", "session") that ended at `ended`

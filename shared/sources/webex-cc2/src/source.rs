@@ -220,33 +220,6 @@ impl WebexCc2Source {
             other => other,
         }
     }
-
-    /// The language of a digital contact, in the guide's order: one the task carries, the
-    /// value of the `[language] metadata_label` mapping, the fallback, English.
-    fn language_of(&self, task: &Value) -> String {
-        if let Some(l) = task
-            .get("language")
-            .and_then(Value::as_str)
-            .filter(|l| !l.trim().is_empty())
-        {
-            return l.trim().to_owned();
-        }
-        let lang = self.import.language.as_ref();
-        if let Some(label) = lang.and_then(|l| l.metadata_label.as_deref())
-            && let Some((path, _)) = self
-                .import
-                .mapping
-                .iter()
-                .find(|(_, l)| l.trim().eq_ignore_ascii_case(label.trim()))
-            && let Some(v) = wfo_domain::mapping::lookup(task, path).and_then(Value::as_str)
-            && !v.trim().is_empty()
-        {
-            return v.trim().to_owned();
-        }
-        lang.map(|l| l.fallback.trim().to_owned())
-            .filter(|f| !f.is_empty())
-            .unwrap_or_else(|| "en".to_owned())
-    }
 }
 
 /// State of one listing walk.
@@ -426,7 +399,7 @@ impl Source for WebexCc2Source {
                 pending = true;
             }
             if contact.contact.contact_type != ContactType::Call {
-                contact.contact.language = Some(self.language_of(&doc["task"]));
+                contact.contact.language = Some(self.import.language_of(&doc["task"]));
             }
             let agent_name = names
                 .get(&canonical_acd_id(&contact.contact.agent.acd_id))
