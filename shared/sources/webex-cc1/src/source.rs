@@ -31,9 +31,9 @@ use wfo_ports::{
     PlannedContact, Registration, Source, SourceDeps, SourceError, SourceKind, StoredConnector, UserListing,
     UserListingRequest, UserSyncProfile,
 };
+use wfo_webex_cc2::ImportConfig;
 use wfo_webex_cc2::audio_wait::{CHECKS_MINUTES, audio_wait};
 use wfo_webex_cc2::segment::{AudioState, Spelling, segment_task};
-use wfo_webex_cc2::{Gate, ImportConfig};
 
 use crate::client::Cc1Client;
 use crate::config::{Lister, Resource};
@@ -328,16 +328,13 @@ impl Source for WebexCc1Source {
             csr_key(&csr).map_err(|(_, reason)| SourceError::Permanent(format!("session {item_id}: CSR: {reason}")))?;
         self.check_tenant(k.tenant.as_deref(), item_id)?;
         let channel = csr["channelType"].as_str();
-        let (voice, ready_at) = match self.import.gate("session", item_id, k.end.map(ms), channel, now)? {
-            Gate::Plan { voice, ready_at } => (voice, ready_at),
-            Gate::Skip(line) => {
-                return Ok(ItemPlan {
-                    interaction_id: Some(item_id.to_owned()),
-                    skipped: vec![line],
-                    notes,
-                    ..Default::default()
-                });
-            }
+        let (voice, ready_at) = match self
+            .import
+            .gate("session", item_id, k.end.map(ms), channel, now)?
+            .or_skip(item_id, &mut notes)
+        {
+            Ok(plan) => plan,
+            Err(skipped) => return Ok(*skipped),
         };
         let features = &self.import.features;
         let recording = if !voice || !features.media_import {

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use wfo_domain::config::{ConnectorConfig, Features, LanguageConfig};
-use wfo_ports::SourceError;
+use wfo_ports::{ItemPlan, SourceError};
 
 /// The import's settings from the connector's configuration.
 #[derive(Debug, Clone)]
@@ -28,6 +28,22 @@ pub enum Gate {
     Plan { voice: bool, ready_at: DateTime<Utc> },
     /// Not imported, for this reason (the plan's `skipped` line): its product is off.
     Skip(String),
+}
+
+impl Gate {
+    /// `Ok((voice, ready_at))` to plan the interaction; for a skipped one, `Err` with its
+    /// finished plan (the `skipped` line, and the `notes` gathered so far, taken).
+    pub fn or_skip(self, id: &str, notes: &mut Vec<String>) -> Result<(bool, DateTime<Utc>), Box<ItemPlan>> {
+        match self {
+            Gate::Plan { voice, ready_at } => Ok((voice, ready_at)),
+            Gate::Skip(line) => Err(Box::new(ItemPlan {
+                interaction_id: Some(id.to_owned()),
+                skipped: vec![line],
+                notes: std::mem::take(notes),
+                ..Default::default()
+            })),
+        }
+    }
 }
 
 impl ImportConfig {

@@ -45,7 +45,7 @@ use crate::segment::{AudioState, segment_webex_cc2_detailed};
 use crate::client::CcClient;
 use crate::delivery::{TIMESTAMP_HEADER, parse_envelope, verify};
 use crate::error::{CcError, cc_error};
-use crate::import_config::{Gate, ImportConfig};
+use crate::import_config::ImportConfig;
 
 /// The service name of capture downloads in logs and errors.
 const DOWNLOAD_SERVICE: &str = "webex-cc capture download";
@@ -345,16 +345,10 @@ impl Source for WebexCc2Source {
         let (voice, ready_at) = match self
             .import
             .gate("task", item_id, epoch_ms(&task["endedTime"]), channel, now)?
+            .or_skip(item_id, &mut notes)
         {
-            Gate::Plan { voice, ready_at } => (voice, ready_at),
-            Gate::Skip(line) => {
-                return Ok(ItemPlan {
-                    interaction_id: Some(item_id.to_owned()),
-                    skipped: vec![line],
-                    notes,
-                    ..Default::default()
-                });
-            }
+            Ok(plan) => plan,
+            Err(skipped) => return Ok(*skipped),
         };
         let features = &self.import.features;
         let requested = task["captureRequested"].as_bool();
