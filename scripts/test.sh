@@ -8,9 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# No incremental-compilation caches: CI builds once from a clean clone, and they would double
-# the size of the workspace's own build output.
+# CI builds once from a clean clone, so it keeps the build small on disk: no incremental caches,
+# and test binaries linked without debug information (panics still name file and line; a
+# backtrace names functions). Over a hundred test binaries took 4.0 GB with it, 2.5 GB without.
 export CARGO_INCREMENTAL=0
+export CARGO_PROFILE_DEV_DEBUG=false
+export CARGO_PROFILE_DEV_STRIP=debuginfo
 
 echo "== format"
 cargo fmt --all -- --check
